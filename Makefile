@@ -1,0 +1,60 @@
+# Thin wrapper around CMake. `make` builds, `make test` sets up and tests,
+# `make run` sets up, builds and starts Night Core.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+CMAKE_TYPE ?= RelWithDebInfo
+
+.PHONY: all deps engine configure test unit asan fuzz fuzz-smoke bench bench-smoke run lint clean
+
+all: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@scripts/deps
+
+# Prints nothing but builds (or finds) the cached engine.
+engine: deps
+	@scripts/engine >/dev/null
+
+configure: engine
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(CMAKE_TYPE) \
+	  -DNC_ENGINE_DIR="$$(scripts/engine)" >/dev/null
+
+test: all
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	scripts/check-banned
+
+unit: all
+	ctest --test-dir $(BUILD) --output-on-failure -L unit
+
+asan: engine
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DNC_SANITIZE=ON \
+	  -DNC_ENGINE_DIR="$$(scripts/engine)" >/dev/null
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit
+
+fuzz: engine
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DNC_FUZZ=ON -DBUILD_TESTING=OFF \
+	  -DNC_ENGINE_DIR="$$(scripts/engine)" >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	scripts/fuzz $(FUZZ_BUILD) $${FUZZ_SECONDS:-300}
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=20
+
+bench: all
+	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox
+	$(BUILD)/bin/bench_sandbox --out bench/results-sandbox.md
+
+bench-smoke: all
+	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox
+	$(BUILD)/bin/bench_sandbox --runs 20
+
+run: all
+	@for b in nightcore nightcore-worker nightcore-console nightcore-mcp; do \
+	  $(BUILD)/bin/$$b --version; done
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

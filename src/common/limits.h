@@ -1,0 +1,46 @@
+/* Every cap on untrusted input or on a resource, in one place. */
+#ifndef NC_COMMON_LIMITS_H
+#define NC_COMMON_LIMITS_H
+
+/* Modules */
+#define NC_MAX_MODULE_BYTES (16u * 1024 * 1024)      /* a submitted .wasm */
+#define NC_MAX_ARTIFACT_BYTES (256u * 1024 * 1024)   /* a precompiled artifact */
+
+/* Run specification (parent -> sandbox child) */
+#define NC_MAX_ARGS 256
+#define NC_MAX_ARG_BYTES 4096
+#define NC_MAX_ENV 128
+#define NC_MAX_ENV_BYTES 8192
+#define NC_MAX_DIRS 16
+#define NC_MAX_GUEST_PATH 1024
+#define NC_MAX_STDIN_BYTES (16u * 1024 * 1024)
+#define NC_MAX_SPEC_BYTES (NC_MAX_STDIN_BYTES + 2u * 1024 * 1024)
+
+/* Output caps a policy may set at most, and the result frame that carries them */
+#define NC_MAX_OUTPUT_BYTES (64u * 1024 * 1024)
+#define NC_MAX_RESULT_BYTES (2u * NC_MAX_OUTPUT_BYTES + 256u * 1024)
+
+/* Resource envelope defaults (DESIGN.md §4, built-in `default` policy) */
+#define NC_DEFAULT_TIMEOUT_MS 5000u
+#define NC_DEFAULT_MEMORY_BYTES (64ull * 1024 * 1024)
+#define NC_DEFAULT_TABLE_ELEMENTS 100000u
+#define NC_DEFAULT_INSTANCES 1u
+#define NC_DEFAULT_TABLES 4u
+#define NC_DEFAULT_MEMORIES 1u
+#define NC_DEFAULT_STACK_BYTES (512u * 1024)
+#define NC_DEFAULT_OUTPUT_BYTES (1024u * 1024)
+#define NC_MAX_TIMEOUT_MS (3600u * 1000)
+#define NC_MAX_STACK_BYTES (8u * 1024 * 1024)
+#define NC_MAX_MEMORY_BYTES (4ull * 1024 * 1024 * 1024)
+
+/* Sandbox child */
+#define NC_CHILD_KILL_GRACE_MS 500u   /* supervisor SIGKILL after timeout + grace */
+#define NC_CHILD_MAX_FILES 64u        /* RLIMIT_NOFILE in the child */
+#define NC_CHILD_MAX_FILE_BYTES (256ull * 1024 * 1024) /* RLIMIT_FSIZE */
+#define NC_CHILD_HEAP_SLACK (256ull * 1024 * 1024)    /* RLIMIT_DATA above linear memory */
+#define NC_WASI_MAX_FDS 64u           /* guest descriptor table */
+#define NC_WASI_MAX_DENIED 32u        /* denied calls kept in detail (all are counted) */
+#define NC_WASI_MAX_IOVS 1024u
+#define NC_WASI_MAX_PATH 4096u
+
+#endif

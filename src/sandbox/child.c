@@ -1,0 +1,138 @@
+/* The sandbox child: one process, one run. Started by the supervisor with its
+ * socket on fd 3 and nothing else open, no environment. It isolates itself
+ * before it reads anything run-specific, and again (Landlock, seccomp) before
+ * it loads the module. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "common/fs.h"
+#include "sandbox/internal.h"
+
+#define CHILD_SOCK 3
+
+static void send_result(nc_err status, nc_run_result *res)
+{
+    nc_buf b;
+    nc_buf_init(&b, NC_MAX_RESULT_BYTES);
+    if (nc_buf_put_u32be(&b, 0) == NC_OK && nc_wire_encode_result(status, res, &b) == NC_OK) {
+        uint32_t body = (uint32_t)(b.len - 4);
+        b.data[0] = (uint8_t)(body >> 24);
+        b.data[1] = (uint8_t)(body >> 16);
+        b.data[2] = (uint8_t)(body >> 8);
+        b.data[3] = (uint8_t)body;
+        if (nc_write_all(CHILD_SOCK, b.data, b.len) != NC_OK)
+            _exit(3);   /* supervisor gone: it reports the run as a crash */
+    }
+    nc_buf_cleanup(&b);
+}
+
+/* Header: magic, body length, descriptor count; descriptors ride along. */
+static nc_err recv_header(uint32_t *body_len, int *fds, uint32_t *nfds)
+{
+    uint8_t hdr[12];
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * (1 + NC_MAX_DIRS))];
+        struct cmsghdr align;
+    } cbuf;
+    struct iovec iov = {hdr, sizeof hdr};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+                        .msg_controllen = sizeof cbuf.buf};
+    ssize_t n;
+    do {
+        n = recvmsg(CHILD_SOCK, &mh, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0)
+        _exit(0);   /* supervisor closed the pool: nothing to do */
+    if (n != (ssize_t)sizeof hdr || (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)))
+        return NC_ERR_MALFORMED;
+    uint32_t magic = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+    *body_len = (uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 | (uint32_t)hdr[6] << 8 | hdr[7];
+    uint32_t want = (uint32_t)hdr[8] << 24 | (uint32_t)hdr[9] << 16 | (uint32_t)hdr[10] << 8 | hdr[11];
+    if (magic != NC_WIRE_SPEC_MAGIC || *body_len > NC_MAX_SPEC_BYTES || want < 1 || want > 1 + NC_MAX_DIRS)
+        return NC_ERR_MALFORMED;
+    *nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k && *nfds < 1 + NC_MAX_DIRS; i++)
+            memcpy(&fds[(*nfds)++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+    }
+    return *nfds == want ? NC_OK : NC_ERR_MALFORMED;
+}
+
+void nc_sandbox_child_main(void)
+{
+    nc_run_result res;
+    nc_wire_spec ws;
+    nc_isolation_report iso;
+    int fds[1 + NC_MAX_DIRS];
+    uint32_t nfds = 0, body_len = 0;
+    uint8_t *body = NULL, *artifact = NULL;
+    size_t artifact_len = 0;
+    uint8_t digest[NC_SHA256_LEN];
+    nc_err status;
+
+    memset(&res, 0, sizeof res);
+    memset(&ws, 0, sizeof ws);
+    syscall(SYS_close_range, CHILD_SOCK + 1, ~0u, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() == 1)
+        _exit(1);
+    nc_isolate_early(&iso);
+
+    status = recv_header(&body_len, fds, &nfds);
+    uint64_t t_recv = nc_now_ns();
+    if (status != NC_OK) {
+        snprintf(res.message, sizeof res.message, "malformed run request from the supervisor");
+        goto reply;
+    }
+    body = malloc(body_len ? body_len : 1);
+    if (!body) {
+        status = NC_ERR_NOMEM;
+        goto reply;
+    }
+    status = nc_read_exact(CHILD_SOCK, body, body_len);
+    if (status == NC_OK)
+        status = nc_wire_decode_spec(body, body_len, &ws);
+    if (status == NC_OK && nfds != 1 + ws.spec.ndirs)
+        status = NC_ERR_MALFORMED;
+    if (status != NC_OK) {
+        snprintf(res.message, sizeof res.message, "malformed run request from the supervisor");
+        goto reply;
+    }
+    res.t_handoff_ns = t_recv > ws.sent_ns ? t_recv - ws.sent_ns : 0;
+
+    uint64_t t0 = nc_now_ns();
+    status = nc_isolate_late(&ws.spec, fds + 1, &iso, res.message, sizeof res.message);
+    res.t_isolate_ns = nc_now_ns() - t0;
+    if (status != NC_OK)
+        goto reply;
+
+    /* The artifact is trusted only if it is the one the supervisor recorded. */
+    status = nc_read_fd(fds[0], NC_MAX_ARTIFACT_BYTES, &artifact, &artifact_len);
+    close(fds[0]);
+    fds[0] = -1;
+    if (status == NC_OK)
+        status = nc_sha256(artifact, artifact_len, digest);
+    if (status == NC_OK && memcmp(digest, ws.artifact_sha256, NC_SHA256_LEN) != 0)
+        status = NC_ERR_ARTIFACT;
+    if (status != NC_OK) {
+        snprintf(res.message, sizeof res.message,
+                 "precompiled artifact does not match its recorded sha256; recompile the module");
+        status = NC_ERR_ARTIFACT;
+        goto reply;
+    }
+    status = nc_exec_run(artifact, artifact_len, ws.fuel, &ws.spec, fds + 1, NC_TIMER_SIGNAL, &res,
+                         res.message, sizeof res.message);
+reply:
+    res.isolation = iso;
+    send_result(status, &res);
+    _exit(0);
+}

@@ -1,0 +1,67 @@
+/* Sandbox internals shared by the executor, the child and the supervisor. */
+#ifndef NC_SANDBOX_INTERNAL_H
+#define NC_SANDBOX_INTERNAL_H
+#include <stdint.h>
+#include "common/buf.h"
+#include "sandbox/sandbox.h"
+
+uint64_t nc_now_ns(void);   /* CLOCK_MONOTONIC, comparable across processes */
+
+/* Engine fingerprint: what must match for an artifact to load. */
+void nc_engine_fingerprint(bool fuel, char out[65]);
+
+/* Compile wasm bytes to a serialized artifact (malloc'd). */
+NC_MUST_CHECK nc_err nc_exec_compile(const uint8_t *wasm, size_t len, bool fuel, uint8_t **artifact,
+                                     size_t *artifact_len, char *msg, size_t msg_len);
+
+typedef enum {
+    NC_TIMER_THREAD,   /* a watchdog thread bumps the epoch (in-process tier) */
+    NC_TIMER_SIGNAL,   /* ITIMER_REAL + SIGALRM (single-threaded sandbox child) */
+} nc_timer_kind;
+
+/* Runs an artifact in this process. preopens[i].host_fd correspond to
+ * spec->dirs[i]. Fills res (outcome, output, observations, timings for
+ * load/instantiate/execute). Returns an error only when the module could not
+ * be run at all. */
+NC_MUST_CHECK nc_err nc_exec_run(const uint8_t *artifact, size_t artifact_len, bool fuel,
+                                 const nc_run_spec *spec, const int *dir_fds,
+                                 nc_timer_kind timer, nc_run_result *res, char *msg,
+                                 size_t msg_len);
+
+/* Isolation steps of the child (isolate.c). */
+void nc_isolate_early(nc_isolation_report *r);   /* namespaces, caps, nnp, rlimits */
+NC_MUST_CHECK nc_err nc_isolate_late(const nc_run_spec *spec, const int *dir_fds,
+                                     nc_isolation_report *r, char *msg, size_t msg_len);
+
+/* Wire format between supervisor and child (wire.c). Spec and result are
+ * binary, length-prefixed; both sides parse with the bounded reader. The
+ * supervisor treats everything the child sends as hostile. */
+#define NC_WIRE_SPEC_MAGIC 0x4e435331u   /* "NCS1" */
+#define NC_WIRE_RESULT_MAGIC 0x4e435231u /* "NCR1" */
+
+typedef struct {
+    nc_run_spec spec;
+    bool fuel;
+    uint8_t artifact_sha256[NC_SHA256_LEN];
+    uint64_t sent_ns;
+    /* storage owned by the decoded spec */
+    char **argv_store, **env_store;
+    nc_dir_grant *dirs_store;
+    char **guest_store;
+    uint8_t *stdin_store;
+} nc_wire_spec;
+
+NC_MUST_CHECK nc_err nc_wire_encode_spec(const nc_run_spec *spec, bool fuel,
+                                         const uint8_t artifact_sha256[NC_SHA256_LEN],
+                                         uint64_t sent_ns, nc_buf *out);
+NC_MUST_CHECK nc_err nc_wire_decode_spec(const uint8_t *data, size_t len, nc_wire_spec *out);
+void nc_wire_spec_cleanup(nc_wire_spec *s);
+
+/* status: NC_OK when the module ran, else why it could not. */
+NC_MUST_CHECK nc_err nc_wire_encode_result(nc_err status, const nc_run_result *r, nc_buf *out);
+/* Caps output lengths at the caps the supervisor asked for. */
+NC_MUST_CHECK nc_err nc_wire_decode_result(const uint8_t *data, size_t len, size_t stdout_cap,
+                                           size_t stderr_cap, nc_err *status,
+                                           nc_run_result *out);
+
+#endif

@@ -1,0 +1,235 @@
+/* Process isolation for the sandbox child. Runs in the child's main, while it
+ * is single-threaded, before any module byte is loaded:
+ *   early (before the run spec arrives): user + network namespaces, drop every
+ *     capability, no_new_privs, rlimits (no core, few files, file size);
+ *   late (once the spec is known): RLIMIT_DATA / RLIMIT_CPU for this run,
+ *     Landlock limited to the granted directories, then the seccomp allowlist.
+ * Each step that the kernel lacks is reported, never silently assumed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "sandbox/internal.h"
+
+/* Landlock ABI constants (stable kernel ABI; Debian's headers predate some). */
+#define NC_LL_CREATE_RULESET_VERSION (1u << 0)
+#define NC_LL_RULE_PATH_BENEATH 1
+#define NC_LL_FS_EXECUTE (1ull << 0)
+#define NC_LL_FS_WRITE_FILE (1ull << 1)
+#define NC_LL_FS_READ_FILE (1ull << 2)
+#define NC_LL_FS_READ_DIR (1ull << 3)
+#define NC_LL_FS_REMOVE_DIR (1ull << 4)
+#define NC_LL_FS_REMOVE_FILE (1ull << 5)
+#define NC_LL_FS_MAKE_CHAR (1ull << 6)
+#define NC_LL_FS_MAKE_DIR (1ull << 7)
+#define NC_LL_FS_MAKE_REG (1ull << 8)
+#define NC_LL_FS_MAKE_SOCK (1ull << 9)
+#define NC_LL_FS_MAKE_FIFO (1ull << 10)
+#define NC_LL_FS_MAKE_BLOCK (1ull << 11)
+#define NC_LL_FS_MAKE_SYM (1ull << 12)
+#define NC_LL_FS_REFER (1ull << 13)      /* ABI 2 */
+#define NC_LL_FS_TRUNCATE (1ull << 14)   /* ABI 3 */
+#define NC_LL_FS_IOCTL_DEV (1ull << 15)  /* ABI 5 */
+#define NC_LL_NET_BIND_TCP (1ull << 0)   /* ABI 4 */
+#define NC_LL_NET_CONNECT_TCP (1ull << 1)
+#define NC_LL_SCOPE_ABSTRACT_UNIX (1ull << 0) /* ABI 6 */
+#define NC_LL_SCOPE_SIGNAL (1ull << 1)
+
+struct nc_ll_ruleset_attr {
+    uint64_t handled_access_fs;
+    uint64_t handled_access_net;
+    uint64_t scoped;
+};
+
+struct nc_ll_path_beneath {
+    uint64_t allowed_access;
+    int32_t parent_fd;
+} __attribute__((packed));
+
+static int landlock_abi(void)
+{
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, NC_LL_CREATE_RULESET_VERSION);
+    return abi < 0 ? 0 : (int)abi;
+}
+
+void nc_isolation_probe(nc_isolation_report *r)
+{
+    memset(r, 0, sizeof *r);
+    r->landlock_abi = landlock_abi();
+    r->seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
+    FILE *f = fopen("/proc/sys/user/max_user_namespaces", "re");
+    if (f) {
+        long n = 0;
+        char line[32];
+        if (fgets(line, sizeof line, f))
+            n = strtol(line, NULL, 10);
+        r->userns = r->netns = n > 0;
+        fclose(f);
+    }
+    r->no_new_privs = r->caps_dropped = r->rlimits = true;   /* always possible */
+}
+
+static bool drop_caps(void)
+{
+    struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    return syscall(SYS_capset, &hdr, data) == 0;
+}
+
+static bool set_limit(int res, rlim_t v)
+{
+    struct rlimit rl = {v, v};
+    return setrlimit(res, &rl) == 0;
+}
+
+void nc_isolate_early(nc_isolation_report *r)
+{
+    memset(r, 0, sizeof *r);
+    /* New user namespace: the child holds no privilege over anything outside
+     * it. New network namespace: no interfaces but a down loopback. */
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) {
+        r->userns = r->netns = true;
+    } else {
+        r->userns = unshare(CLONE_NEWUSER) == 0;
+        r->netns = unshare(CLONE_NEWNET) == 0;
+    }
+    r->caps_dropped = drop_caps();
+    r->no_new_privs = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0;
+    r->rlimits = set_limit(RLIMIT_CORE, 0) && set_limit(RLIMIT_NOFILE, NC_CHILD_MAX_FILES) &&
+                 set_limit(RLIMIT_FSIZE, NC_CHILD_MAX_FILE_BYTES) && set_limit(RLIMIT_MEMLOCK, 0);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+static nc_err apply_landlock(const nc_run_spec *spec, const int *dir_fds, int *abi_out,
+                             char *msg, size_t msg_len)
+{
+    int abi = landlock_abi();
+    *abi_out = 0;
+    if (abi <= 0)
+        return NC_OK;   /* kernel without Landlock: reported as abi 0 */
+    uint64_t fs = NC_LL_FS_EXECUTE | NC_LL_FS_WRITE_FILE | NC_LL_FS_READ_FILE | NC_LL_FS_READ_DIR |
+                  NC_LL_FS_REMOVE_DIR | NC_LL_FS_REMOVE_FILE | NC_LL_FS_MAKE_CHAR |
+                  NC_LL_FS_MAKE_DIR | NC_LL_FS_MAKE_REG | NC_LL_FS_MAKE_SOCK | NC_LL_FS_MAKE_FIFO |
+                  NC_LL_FS_MAKE_BLOCK | NC_LL_FS_MAKE_SYM;
+    if (abi >= 2)
+        fs |= NC_LL_FS_REFER;
+    if (abi >= 3)
+        fs |= NC_LL_FS_TRUNCATE;
+    if (abi >= 5)
+        fs |= NC_LL_FS_IOCTL_DEV;
+    struct nc_ll_ruleset_attr attr = {.handled_access_fs = fs};
+    size_t attr_size = sizeof(uint64_t);
+    if (abi >= 4) {
+        attr.handled_access_net = NC_LL_NET_BIND_TCP | NC_LL_NET_CONNECT_TCP;
+        attr_size = 2 * sizeof(uint64_t);
+    }
+    if (abi >= 6) {
+        attr.scoped = NC_LL_SCOPE_ABSTRACT_UNIX | NC_LL_SCOPE_SIGNAL;
+        attr_size = sizeof attr;
+    }
+    int rfd = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
+    if (rfd < 0) {
+        snprintf(msg, msg_len, "landlock_create_ruleset: %s", strerror(errno));
+        return NC_ERR_ISOLATION;
+    }
+    uint64_t ro = NC_LL_FS_READ_FILE | NC_LL_FS_READ_DIR;
+    uint64_t rw = fs & ~(NC_LL_FS_EXECUTE | NC_LL_FS_MAKE_CHAR | NC_LL_FS_MAKE_BLOCK |
+                         NC_LL_FS_MAKE_SOCK | NC_LL_FS_MAKE_FIFO | NC_LL_FS_IOCTL_DEV);
+    for (size_t i = 0; i < spec->ndirs; i++) {
+        struct nc_ll_path_beneath pb = {spec->dirs[i].readonly ? ro : rw, dir_fds[i]};
+        if (syscall(SYS_landlock_add_rule, rfd, NC_LL_RULE_PATH_BENEATH, &pb, 0) != 0) {
+            snprintf(msg, msg_len, "landlock_add_rule for %s: %s", spec->dirs[i].guest, strerror(errno));
+            close(rfd);
+            return NC_ERR_ISOLATION;
+        }
+    }
+    if (syscall(SYS_landlock_restrict_self, rfd, 0) != 0) {
+        snprintf(msg, msg_len, "landlock_restrict_self: %s", strerror(errno));
+        close(rfd);
+        return NC_ERR_ISOLATION;
+    }
+    close(rfd);
+    *abi_out = abi;
+    return NC_OK;
+}
+
+/* Everything the engine, our WASI host and the result hand-off need; nothing
+ * that creates processes, sockets, or reaches other processes. */
+static const int allowed_syscalls[] = {
+    SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pread64),
+    SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(lseek), SCMP_SYS(close),
+    SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(openat), SCMP_SYS(openat2),
+    SCMP_SYS(getdents64), SCMP_SYS(mkdirat), SCMP_SYS(unlinkat), SCMP_SYS(renameat),
+    SCMP_SYS(renameat2), SCMP_SYS(symlinkat), SCMP_SYS(linkat), SCMP_SYS(readlinkat),
+    SCMP_SYS(utimensat), SCMP_SYS(ftruncate), SCMP_SYS(fallocate), SCMP_SYS(fsync),
+    SCMP_SYS(fdatasync), SCMP_SYS(fadvise64), SCMP_SYS(fcntl), SCMP_SYS(mmap),
+    SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(madvise), SCMP_SYS(mremap), SCMP_SYS(brk),
+    SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask), SCMP_SYS(rt_sigreturn),
+    SCMP_SYS(sigaltstack), SCMP_SYS(futex), SCMP_SYS(sched_yield), SCMP_SYS(getrandom),
+    SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres), SCMP_SYS(clock_nanosleep),
+    SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday), SCMP_SYS(getpid), SCMP_SYS(gettid),
+    SCMP_SYS(setitimer), SCMP_SYS(getitimer), SCMP_SYS(exit), SCMP_SYS(exit_group),
+    SCMP_SYS(membarrier), SCMP_SYS(getrusage),
+};
+
+static nc_err apply_seccomp(char *msg, size_t msg_len)
+{
+    nc_err err = NC_ERR_ISOLATION;
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+    if (!ctx) {
+        snprintf(msg, msg_len, "seccomp_init failed");
+        return err;
+    }
+    for (size_t i = 0; i < sizeof allowed_syscalls / sizeof allowed_syscalls[0]; i++) {
+        int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_syscalls[i], 0);
+        if (rc != 0 && rc != -EDOM) {   /* -EDOM: not on this arch */
+            snprintf(msg, msg_len, "seccomp_rule_add(%d): %s", allowed_syscalls[i], strerror(-rc));
+            goto done;
+        }
+    }
+    /* abort() signals itself: allow signals to our own pid only. */
+    pid_t self = getpid();
+    if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self)) != 0 ||
+        seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self)) != 0) {
+        snprintf(msg, msg_len, "seccomp rule for self-signals failed");
+        goto done;
+    }
+    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
+    int rc = seccomp_load(ctx);
+    if (rc != 0) {
+        snprintf(msg, msg_len, "seccomp_load: %s", strerror(-rc));
+        goto done;
+    }
+    err = NC_OK;
+done:
+    seccomp_release(ctx);
+    return err;
+}
+
+nc_err nc_isolate_late(const nc_run_spec *spec, const int *dir_fds, nc_isolation_report *r,
+                       char *msg, size_t msg_len)
+{
+    uint64_t mems = spec->limits.memories ? spec->limits.memories : 1;
+    uint64_t data = spec->limits.memory_bytes * mems + NC_CHILD_HEAP_SLACK;
+    rlim_t cpu = spec->limits.timeout_ms / 1000 + 2;
+    if (!set_limit(RLIMIT_DATA, (rlim_t)data) || !set_limit(RLIMIT_CPU, cpu))
+        r->rlimits = false;
+    nc_err err = apply_landlock(spec, dir_fds, &r->landlock_abi, msg, msg_len);
+    if (err != NC_OK)
+        return err;
+    err = apply_seccomp(msg, msg_len);
+    if (err != NC_OK)
+        return err;
+    r->seccomp = true;
+    return NC_OK;
+}

@@ -1,0 +1,555 @@
+/* The supervisor: validates a run specification, hands it to a sandbox child
+ * (pre-started when a pool is configured), enforces the wall-clock backstop,
+ * and turns whatever the child did (a result, a crash, a hang) into a result.
+ * The child ran hostile code: its reply is parsed as hostile input. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "common/fs.h"
+#include "sandbox/internal.h"
+
+#define MAX_POOL 32
+
+typedef struct {
+    pid_t pid;
+    int sock;
+} nc_child;
+
+struct nc_sandbox {
+    nc_tier tier;
+    char child_exe[PATH_MAX];
+    char cache_dir[PATH_MAX];
+    unsigned pool_size;
+    pthread_mutex_t mu;
+    nc_child pool[MAX_POOL];
+    unsigned npool;
+};
+
+static const char *const outcome_names[] = {
+#define NC_OUTCOME_NAME(sym, name) [sym] = name,
+    NC_OUTCOMES(NC_OUTCOME_NAME)
+#undef NC_OUTCOME_NAME
+};
+static const char *const limit_names[] = {
+#define NC_LIMIT_NAME(sym, name) [sym##_BIT] = name,
+    NC_LIMITS(NC_LIMIT_NAME)
+#undef NC_LIMIT_NAME
+};
+
+const char *nc_outcome_name(unsigned outcome)
+{
+    return outcome < NC_OUTCOME_COUNT ? outcome_names[outcome] : "?";
+}
+
+const char *nc_limit_name(unsigned bit)
+{
+    return bit < NC_LIMIT_COUNT ? limit_names[bit] : "?";
+}
+
+void nc_limits_default(nc_limits *l)
+{
+    memset(l, 0, sizeof *l);
+    l->timeout_ms = NC_DEFAULT_TIMEOUT_MS;
+    l->memory_bytes = NC_DEFAULT_MEMORY_BYTES;
+    l->table_elements = NC_DEFAULT_TABLE_ELEMENTS;
+    l->instances = NC_DEFAULT_INSTANCES;
+    l->tables = NC_DEFAULT_TABLES;
+    l->memories = NC_DEFAULT_MEMORIES;
+    l->stack_bytes = NC_DEFAULT_STACK_BYTES;
+    l->stdout_bytes = NC_DEFAULT_OUTPUT_BYTES;
+    l->stderr_bytes = NC_DEFAULT_OUTPUT_BYTES;
+}
+
+nc_err nc_limits_check(const nc_limits *l)
+{
+    if (l->timeout_ms == 0 || l->timeout_ms > NC_MAX_TIMEOUT_MS)
+        return NC_ERR_USAGE;
+    if (l->memory_bytes > NC_MAX_MEMORY_BYTES)
+        return NC_ERR_USAGE;
+    if (l->stack_bytes < 16 * 1024 || l->stack_bytes > NC_MAX_STACK_BYTES)
+        return NC_ERR_USAGE;
+    if (l->stdout_bytes > NC_MAX_OUTPUT_BYTES || l->stderr_bytes > NC_MAX_OUTPUT_BYTES)
+        return NC_ERR_USAGE;
+    if (l->instances == 0 || l->instances > 64 || l->tables > 1024 || l->memories > 64)
+        return NC_ERR_USAGE;
+    return NC_OK;
+}
+
+void nc_run_result_cleanup(nc_run_result *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---- children ---- */
+
+static nc_err spawn_child(nc_sandbox *sb, nc_child *c)
+{
+    int sv[2];
+    posix_spawn_file_actions_t fa;
+    pid_t pid;
+    char *const argv[] = {sb->child_exe, "sandbox-child", NULL};
+    char *const envp[] = {NULL};   /* nothing of the caller's environment */
+
+    c->pid = -1;
+    c->sock = -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return NC_ERR_CHILD;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+    int rc = posix_spawn(&pid, sb->child_exe, &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    close(sv[1]);
+    if (rc != 0) {
+        close(sv[0]);
+        return NC_ERR_CHILD;
+    }
+    c->pid = pid;
+    c->sock = sv[0];
+    return NC_OK;
+}
+
+static void reap_child(nc_child *c)
+{
+    if (c->sock >= 0)
+        close(c->sock);
+    if (c->pid > 0) {
+        kill(c->pid, SIGKILL);
+        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    c->pid = -1;
+    c->sock = -1;
+}
+
+static nc_err take_child(nc_sandbox *sb, nc_child *c, uint64_t *spawn_ns)
+{
+    uint64_t t0 = nc_now_ns();
+    pthread_mutex_lock(&sb->mu);
+    if (sb->npool) {
+        *c = sb->pool[--sb->npool];
+        pthread_mutex_unlock(&sb->mu);
+        *spawn_ns = 0;
+        return NC_OK;
+    }
+    pthread_mutex_unlock(&sb->mu);
+    nc_err err = spawn_child(sb, c);
+    *spawn_ns = nc_now_ns() - t0;
+    return err;
+}
+
+static void refill_pool(nc_sandbox *sb)
+{
+    for (;;) {
+        pthread_mutex_lock(&sb->mu);
+        bool need = sb->npool < sb->pool_size;
+        pthread_mutex_unlock(&sb->mu);
+        if (!need)
+            return;
+        nc_child c;
+        if (spawn_child(sb, &c) != NC_OK)
+            return;
+        pthread_mutex_lock(&sb->mu);
+        if (sb->npool < sb->pool_size) {
+            sb->pool[sb->npool++] = c;
+            c.pid = -1;
+        }
+        pthread_mutex_unlock(&sb->mu);
+        if (c.pid > 0)
+            reap_child(&c);
+    }
+}
+
+nc_err nc_sandbox_new(const nc_sandbox_opts *opts, nc_sandbox **out)
+{
+    *out = NULL;
+    nc_sandbox *sb = calloc(1, sizeof *sb);
+    if (!sb)
+        return NC_ERR_NOMEM;
+    sb->tier = opts->tier;
+    sb->pool_size = opts->pool_size > MAX_POOL ? MAX_POOL : opts->pool_size;
+    const char *exe = opts->child_exe ? opts->child_exe : "/proc/self/exe";
+    ssize_t n = 0;
+    if (!opts->child_exe) {
+        n = readlink(exe, sb->child_exe, sizeof sb->child_exe - 1);
+        if (n <= 0) {
+            free(sb);
+            return NC_ERR_CHILD;
+        }
+        sb->child_exe[n] = '\0';
+    } else if (snprintf(sb->child_exe, sizeof sb->child_exe, "%s", exe) >= (int)sizeof sb->child_exe) {
+        free(sb);
+        return NC_ERR_TOO_LARGE;
+    }
+    const char *cache = opts->cache_dir ? opts->cache_dir : "/tmp/nightcore-artifacts";
+    if (snprintf(sb->cache_dir, sizeof sb->cache_dir, "%s", cache) >= (int)sizeof sb->cache_dir ||
+        nc_mkdir_p(sb->cache_dir, 0700) != NC_OK) {
+        free(sb);
+        return NC_ERR_IO;
+    }
+    pthread_mutex_init(&sb->mu, NULL);
+    if (sb->tier == NC_TIER_PROCESS)
+        refill_pool(sb);
+    *out = sb;
+    return NC_OK;
+}
+
+void nc_sandbox_free(nc_sandbox *sb)
+{
+    if (!sb)
+        return;
+    for (unsigned i = 0; i < sb->npool; i++)
+        reap_child(&sb->pool[i]);
+    pthread_mutex_destroy(&sb->mu);
+    free(sb);
+}
+
+/* ---- artifacts ---- */
+
+nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel,
+                           nc_artifact *out, char *msg, size_t msg_len)
+{
+    uint8_t *art = NULL;
+    size_t art_len = 0;
+    char hex[NC_SHA256_HEX_LEN + 1], fp[65];
+    nc_err err;
+
+    memset(out, 0, sizeof *out);
+    err = nc_sha256(wasm, len, out->module_sha256);
+    if (err != NC_OK)
+        return err;
+    err = nc_exec_compile(wasm, len, fuel, &art, &art_len, msg, msg_len);
+    if (err != NC_OK)
+        goto done;
+    err = nc_sha256(art, art_len, out->sha256);
+    if (err != NC_OK)
+        goto done;
+    nc_hex(out->module_sha256, NC_SHA256_LEN, hex);
+    nc_engine_fingerprint(fuel, fp);
+    if (snprintf(out->path, sizeof out->path, "%s/%s-%.16s.cwasm", sb->cache_dir, hex, fp) >=
+        (int)sizeof out->path) {
+        err = NC_ERR_TOO_LARGE;
+        goto done;
+    }
+    err = nc_write_file_atomic(out->path, art, art_len, 0600);
+    if (err != NC_OK) {
+        snprintf(msg, msg_len, "cannot write artifact %s", out->path);
+        goto done;
+    }
+    out->fuel = fuel;
+done:
+    free(art);
+    if (err != NC_OK)
+        memset(out, 0, sizeof *out);
+    return err;
+}
+
+/* ---- runs ---- */
+
+static nc_err check_spec(const nc_run_spec *spec, char *msg, size_t msg_len)
+{
+    if (nc_limits_check(&spec->limits) != NC_OK) {
+        snprintf(msg, msg_len, "limits out of range (timeout 1..%u ms, stack 16 KiB..%u, output <= %u)",
+                 NC_MAX_TIMEOUT_MS, NC_MAX_STACK_BYTES, NC_MAX_OUTPUT_BYTES);
+        return NC_ERR_USAGE;
+    }
+    if (spec->nargs > NC_MAX_ARGS || spec->nenv > NC_MAX_ENV || spec->ndirs > NC_MAX_DIRS ||
+        spec->stdin_len > NC_MAX_STDIN_BYTES) {
+        snprintf(msg, msg_len, "too many args, env entries or dirs, or stdin too large");
+        return NC_ERR_TOO_LARGE;
+    }
+    for (size_t i = 0; i < spec->nargs; i++)
+        if (strlen(spec->args[i]) > NC_MAX_ARG_BYTES) {
+            snprintf(msg, msg_len, "argument %zu longer than %u bytes", i, NC_MAX_ARG_BYTES);
+            return NC_ERR_TOO_LARGE;
+        }
+    for (size_t i = 0; i < spec->nenv; i++) {
+        const char *eq = strchr(spec->env[i], '=');
+        if (!eq || eq == spec->env[i] || strlen(spec->env[i]) > NC_MAX_ENV_BYTES) {
+            snprintf(msg, msg_len, "environment entry %zu is not KEY=VALUE", i);
+            return NC_ERR_USAGE;
+        }
+    }
+    for (size_t i = 0; i < spec->ndirs; i++) {
+        const nc_dir_grant *d = &spec->dirs[i];
+        if (!d->host || d->host[0] != '/' || !d->guest || d->guest[0] != '/' ||
+            strlen(d->guest) > NC_MAX_GUEST_PATH) {
+            snprintf(msg, msg_len, "directory grant %zu: host and guest paths must be absolute", i);
+            return NC_ERR_USAGE;
+        }
+    }
+    return NC_OK;
+}
+
+static nc_err open_dirs(const nc_run_spec *spec, int *fds, char *msg, size_t msg_len)
+{
+    for (size_t i = 0; i < spec->ndirs; i++) {
+        fds[i] = open(spec->dirs[i].host, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fds[i] < 0) {
+            snprintf(msg, msg_len, "granted directory %s: %s", spec->dirs[i].host, strerror(errno));
+            for (size_t j = 0; j < i; j++)
+                close(fds[j]);
+            return NC_ERR_USAGE;
+        }
+    }
+    return NC_OK;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+static nc_err run_inprocess(const nc_artifact *art, const nc_run_spec *spec, const int *dir_fds,
+                            nc_run_result *res, char *msg, size_t msg_len)
+{
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    uint8_t digest[NC_SHA256_LEN];
+    nc_err err = nc_read_file(art->path, NC_MAX_ARTIFACT_BYTES, &bytes, &len);
+    if (err == NC_OK)
+        err = nc_sha256(bytes, len, digest);
+    if (err == NC_OK && memcmp(digest, art->sha256, NC_SHA256_LEN) != 0)
+        err = NC_ERR_ARTIFACT;
+    if (err != NC_OK) {
+        snprintf(msg, msg_len, "precompiled artifact missing or not the recorded one; recompile the module");
+        free(bytes);
+        return NC_ERR_ARTIFACT;
+    }
+    err = nc_exec_run(bytes, len, art->fuel, spec, dir_fds, NC_TIMER_THREAD, res, msg, msg_len);
+    free(bytes);
+    return err;
+}
+
+static nc_err send_spec(const nc_child *c, const nc_buf *body, const int *fds, uint32_t nfds)
+{
+    uint8_t hdr[12];
+    uint32_t v[3] = {NC_WIRE_SPEC_MAGIC, (uint32_t)body->len, nfds};
+    for (int i = 0; i < 3; i++) {
+        hdr[4 * i] = (uint8_t)(v[i] >> 24);
+        hdr[4 * i + 1] = (uint8_t)(v[i] >> 16);
+        hdr[4 * i + 2] = (uint8_t)(v[i] >> 8);
+        hdr[4 * i + 3] = (uint8_t)v[i];
+    }
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * (1 + NC_MAX_DIRS))];
+        struct cmsghdr align;
+    } cbuf;
+    memset(&cbuf, 0, sizeof cbuf);
+    struct iovec iov = {hdr, sizeof hdr};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+                        .msg_controllen = CMSG_SPACE(sizeof(int) * nfds)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+    ssize_t n;
+    do {
+        n = sendmsg(c->sock, &mh, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof hdr)
+        return NC_ERR_CHILD;
+    size_t off = 0;
+    while (off < body->len) {
+        n = send(c->sock, body->data + off, body->len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return NC_ERR_CHILD;
+        off += (size_t)n;
+    }
+    return NC_OK;
+}
+
+/* Reads exactly len bytes before the deadline. 1 = timed out, 0 = ok, -1 = EOF/error. */
+static int read_deadline(int fd, uint8_t *p, size_t len, uint64_t deadline_ns)
+{
+    size_t got = 0;
+    while (got < len) {
+        uint64_t now = nc_now_ns();
+        if (now >= deadline_ns)
+            return 1;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int ms = (int)((deadline_ns - now + 999999) / 1000000);
+        int rc = poll(&pfd, 1, ms);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            continue;
+        ssize_t n = read(fd, p + got, len - got);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+static void describe_death(nc_run_result *res, int status)
+{
+    res->outcome = NC_OUTCOME_CRASH;
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        res->term_signal = sig;
+        snprintf(res->message, sizeof res->message, "sandbox child killed by signal %d (%s)%s", sig,
+                 strsignal(sig),
+                 sig == SIGSYS ? ": a system call outside the seccomp allowlist"
+                 : sig == SIGKILL ? ": killed (resource limit or out of memory)" : "");
+    } else if (WIFEXITED(status)) {
+        snprintf(res->message, sizeof res->message, "sandbox child exited with status %d before reporting",
+                 WEXITSTATUS(status));
+    }
+}
+
+static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_spec *spec,
+                          const int *dir_fds, nc_run_result *res, char *msg, size_t msg_len)
+{
+    nc_child c = {-1, -1};
+    nc_buf body;
+    int fds[1 + NC_MAX_DIRS];
+    uint8_t *reply = NULL;
+    nc_err err = NC_ERR_CHILD;
+    uint64_t t0 = nc_now_ns();
+
+    nc_buf_init(&body, NC_MAX_SPEC_BYTES);
+    fds[0] = open(art->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fds[0] < 0) {
+        snprintf(msg, msg_len, "artifact %s: %s; recompile the module", art->path, strerror(errno));
+        err = NC_ERR_ARTIFACT;
+        goto done;
+    }
+    memcpy(fds + 1, dir_fds, sizeof(int) * spec->ndirs);
+    for (int attempt = 0;; attempt++) {
+        uint64_t spawn_ns = 0;
+        err = take_child(sb, &c, &spawn_ns);
+        if (err != NC_OK) {
+            snprintf(msg, msg_len, "cannot start sandbox child %s: %s", sb->child_exe, strerror(errno));
+            goto done;
+        }
+        res->t_spawn_ns = spawn_ns;
+        nc_buf_reset(&body);
+        err = nc_wire_encode_spec(spec, art->fuel, art->sha256, nc_now_ns(), &body);
+        if (err != NC_OK)
+            goto done;
+        err = send_spec(&c, &body, fds, (uint32_t)(1 + spec->ndirs));
+        if (err == NC_OK)
+            break;
+        reap_child(&c);   /* a pooled child that died while waiting: try a fresh one */
+        if (attempt == 1) {
+            snprintf(msg, msg_len, "sandbox child did not accept the run");
+            goto done;
+        }
+    }
+    refill_pool(sb);   /* overlaps with the child's work */
+
+    /* Backstop: the child's own epoch deadline should fire first. */
+    uint64_t deadline = t0 + (uint64_t)(spec->limits.timeout_ms + NC_CHILD_KILL_GRACE_MS + 1000) * 1000000ull;
+    uint8_t lenb[4];
+    int rc = read_deadline(c.sock, lenb, 4, deadline);
+    uint32_t rlen = 0;
+    size_t cap = (size_t)spec->limits.stdout_bytes + spec->limits.stderr_bytes + 64 * 1024;
+    if (rc == 0) {
+        rlen = (uint32_t)lenb[0] << 24 | (uint32_t)lenb[1] << 16 | (uint32_t)lenb[2] << 8 | lenb[3];
+        if (rlen > cap) {
+            rc = -1;
+        } else {
+            reply = malloc(rlen ? rlen : 1);
+            rc = reply ? read_deadline(c.sock, reply, rlen, deadline) : -1;
+        }
+    }
+    if (rc == 1) {   /* hung: kill it, report the timeout */
+        kill(c.pid, SIGKILL);
+        reap_child(&c);
+        res->outcome = NC_OUTCOME_TIMEOUT;
+        res->limits_hit |= NC_LIMIT(NC_LIMIT_TIMEOUT);
+        res->term_signal = SIGKILL;
+        snprintf(res->message, sizeof res->message,
+                 "no result within %u ms; the supervisor killed the sandbox child",
+                 spec->limits.timeout_ms + NC_CHILD_KILL_GRACE_MS + 1000);
+        err = NC_OK;
+        goto done;
+    }
+    if (rc < 0) {    /* died, or sent garbage */
+        int status = 0;
+        close(c.sock);
+        c.sock = -1;
+        while (waitpid(c.pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        c.pid = -1;
+        describe_death(res, status);
+        err = NC_OK;
+        goto done;
+    }
+    nc_err status = NC_ERR_CHILD;
+    err = nc_wire_decode_result(reply, rlen, spec->limits.stdout_bytes, spec->limits.stderr_bytes,
+                                &status, res);
+    reap_child(&c);
+    if (err != NC_OK) {
+        res->outcome = NC_OUTCOME_CRASH;
+        snprintf(res->message, sizeof res->message, "sandbox child sent a malformed result");
+        err = NC_OK;
+        goto done;
+    }
+    if (status != NC_OK) {
+        snprintf(msg, msg_len, "%s", res->message[0] ? res->message : nc_strerror(status));
+        err = status;
+        goto done;
+    }
+    err = NC_OK;
+done:
+    if (c.pid > 0 || c.sock >= 0)
+        reap_child(&c);
+    if (fds[0] >= 0)
+        close(fds[0]);
+    free(reply);
+    nc_buf_cleanup(&body);
+    res->t_total_ns = nc_now_ns() - t0;
+    return err;
+}
+
+nc_err nc_sandbox_run(nc_sandbox *sb, const nc_artifact *art, const nc_run_spec *spec,
+                      nc_run_result *out, char *msg, size_t msg_len)
+{
+    int dir_fds[NC_MAX_DIRS];
+    memset(out, 0, sizeof *out);
+    if (msg_len)
+        msg[0] = '\0';
+    nc_err err = check_spec(spec, msg, msg_len);
+    if (err != NC_OK)
+        return err;
+    err = open_dirs(spec, dir_fds, msg, msg_len);
+    if (err != NC_OK)
+        return err;
+    if (sb->tier == NC_TIER_INPROCESS)
+        err = run_inprocess(art, spec, dir_fds, out, msg, msg_len);
+    else
+        err = run_process(sb, art, spec, dir_fds, out, msg, msg_len);
+    close_fds(dir_fds, spec->ndirs);
+    if (err != NC_OK) {
+        nc_run_result_cleanup(out);
+        if (msg_len && !msg[0])
+            snprintf(msg, msg_len, "%s", nc_strerror(err));
+    }
+    return err;
+}

@@ -1,0 +1,162 @@
+/* The sandbox: runs one WASI preview 1 module under a run specification and
+ * returns what happened. Nothing here decides whether a module may run; the
+ * caller (the worker) does that before calling nc_sandbox_run().
+ *
+ * Tiers:
+ *   NC_TIER_PROCESS (default): each run in a fresh child process that enters
+ *     new user+network namespaces, sets no_new_privs, drops capabilities,
+ *     applies rlimits, a Landlock ruleset and a seccomp allowlist before it
+ *     loads the module. The parent supervises it and kills it past the
+ *     deadline. Children can be pre-started (a pool); each takes one run.
+ *   NC_TIER_INPROCESS: the same engine path in the caller's process, with no
+ *     isolation. Only for benchmarks (the floor) and for the child itself. */
+#ifndef NC_SANDBOX_SANDBOX_H
+#define NC_SANDBOX_SANDBOX_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "common/error.h"
+#include "common/hash.h"
+#include "sandbox/wasi.h"
+
+#define NC_OUTCOMES(X)                                                    \
+    X(NC_OUTCOME_OK, "ok")                                                \
+    X(NC_OUTCOME_EXIT, "exit")                                            \
+    X(NC_OUTCOME_TRAP, "trap")                                            \
+    X(NC_OUTCOME_TIMEOUT, "timeout")                                      \
+    X(NC_OUTCOME_FUEL, "fuel")                                            \
+    X(NC_OUTCOME_MEMORY, "memory")                                        \
+    X(NC_OUTCOME_OUTPUT_LIMIT, "output_limit")                            \
+    X(NC_OUTCOME_CRASH, "crash")                                          \
+    X(NC_OUTCOME_INTERRUPTED, "interrupted")
+
+typedef enum {
+#define NC_OUTCOME_ENUM(sym, name) sym,
+    NC_OUTCOMES(NC_OUTCOME_ENUM)
+#undef NC_OUTCOME_ENUM
+    NC_OUTCOME_COUNT
+} nc_outcome;
+const char *nc_outcome_name(unsigned outcome);
+
+/* Limits hit during a run (bit set in nc_run_result.limits_hit). */
+#define NC_LIMITS(X)                             \
+    X(NC_LIMIT_TIMEOUT, "timeout")               \
+    X(NC_LIMIT_FUEL, "fuel")                     \
+    X(NC_LIMIT_MEMORY, "memory_bytes")           \
+    X(NC_LIMIT_TABLE_ELEMENTS, "table_elements") \
+    X(NC_LIMIT_INSTANCES, "instances")           \
+    X(NC_LIMIT_TABLES, "tables")                 \
+    X(NC_LIMIT_MEMORIES, "memories")             \
+    X(NC_LIMIT_STACK, "stack")                   \
+    X(NC_LIMIT_STDOUT, "stdout_bytes")           \
+    X(NC_LIMIT_STDERR, "stderr_bytes")
+
+enum {
+#define NC_LIMIT_ENUM(sym, name) sym##_BIT,
+    NC_LIMITS(NC_LIMIT_ENUM)
+#undef NC_LIMIT_ENUM
+    NC_LIMIT_COUNT
+};
+#define NC_LIMIT(sym) (1u << sym##_BIT)
+const char *nc_limit_name(unsigned bit);
+
+typedef struct {
+    uint32_t timeout_ms;      /* wall clock; epoch deadline + SIGKILL backstop */
+    uint64_t fuel;            /* 0 = no fuel metering */
+    uint64_t memory_bytes;    /* per linear memory */
+    uint32_t table_elements;  /* per table */
+    uint32_t instances, tables, memories;
+    uint32_t stack_bytes;     /* wasm stack */
+    uint32_t stdout_bytes, stderr_bytes;
+} nc_limits;
+void nc_limits_default(nc_limits *l);
+/* Checks every limit against the hard caps in limits.h. */
+NC_MUST_CHECK nc_err nc_limits_check(const nc_limits *l);
+
+typedef struct {
+    const char *host;    /* absolute host path of a directory */
+    const char *guest;   /* absolute guest path, e.g. "/data" */
+    bool readonly;
+} nc_dir_grant;
+
+typedef struct {
+    nc_limits limits;
+    const char *const *args; size_t nargs;   /* argv; args[0] is the program name */
+    const char *const *env; size_t nenv;     /* "KEY=VALUE", only these */
+    const uint8_t *stdin_data; size_t stdin_len;
+    const nc_dir_grant *dirs; size_t ndirs;
+} nc_run_spec;
+
+/* A precompiled module: produced only by nc_artifact_compile() from bytes the
+ * caller has verified, stored in the cache under its module hash and engine
+ * fingerprint, and checked against its own recorded hash before every load. */
+typedef struct {
+    char path[4096];
+    uint8_t sha256[NC_SHA256_LEN];         /* of the artifact file */
+    uint8_t module_sha256[NC_SHA256_LEN];  /* of the wasm it came from */
+    bool fuel;                             /* compiled with fuel metering */
+} nc_artifact;
+
+typedef struct {
+    bool userns, netns, no_new_privs, caps_dropped, rlimits, seccomp;
+    int landlock_abi;    /* 0 = not available / not applied */
+} nc_isolation_report;
+
+typedef struct {
+    nc_outcome outcome;
+    int exit_code;             /* outcome exit (and 0 for ok) */
+    char trap_kind[32];        /* "unreachable", "memory_out_of_bounds", "stack_overflow", ... */
+    char message[512];         /* human-readable detail */
+    uint8_t *out, *err;        /* captured stdout/stderr (malloc'd, may be NULL) */
+    size_t out_len, err_len;
+    bool out_truncated, err_truncated;
+    uint32_t limits_hit;       /* NC_LIMIT(...) bits */
+    uint64_t fuel_used;
+    uint64_t peak_memory_bytes;
+    uint32_t calls[NC_WASI_FN_COUNT];
+    uint32_t denied_total, ndenied;
+    nc_wasi_denied denied[NC_WASI_MAX_DENIED];
+    nc_isolation_report isolation;
+    int term_signal;           /* child killed by this signal (crash/timeout) */
+    /* Timings in nanoseconds. Process tier: handoff = spec sent until the
+     * child had it; isolate = Landlock + seccomp in the child. */
+    uint64_t t_spawn_ns, t_handoff_ns, t_isolate_ns, t_load_ns, t_instantiate_ns,
+        t_execute_ns, t_total_ns;
+} nc_run_result;
+
+void nc_run_result_cleanup(nc_run_result *r);
+
+typedef enum { NC_TIER_PROCESS = 0, NC_TIER_INPROCESS } nc_tier;
+
+typedef struct {
+    nc_tier tier;
+    const char *child_exe;   /* program that runs nc_sandbox_child_main() when
+                                given argv[1] = "sandbox-child"; default /proc/self/exe */
+    unsigned pool_size;      /* pre-started children kept ready (process tier) */
+    const char *cache_dir;   /* artifact cache */
+} nc_sandbox_opts;
+
+typedef struct nc_sandbox nc_sandbox;
+
+NC_MUST_CHECK nc_err nc_sandbox_new(const nc_sandbox_opts *opts, nc_sandbox **out);
+void nc_sandbox_free(nc_sandbox *sb);
+
+/* Compiles verified module bytes to an artifact in the cache (or finds the
+ * cached one). NC_ERR_INVALID_MODULE with a reason in msg for bad wasm. */
+NC_MUST_CHECK nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel,
+                                         nc_artifact *out, char *msg, size_t msg_len);
+
+/* Runs one module. Thread-safe. Returns NC_OK when the module ran (whatever its
+ * outcome, including crash and timeout); an error when it could not be run at
+ * all (bad spec, artifact corrupt, child could not start), with msg set. */
+NC_MUST_CHECK nc_err nc_sandbox_run(nc_sandbox *sb, const nc_artifact *art, const nc_run_spec *spec,
+                                    nc_run_result *out, char *msg, size_t msg_len);
+
+/* The sandbox child: call from main() when argv[1] is "sandbox-child".
+ * Expects the supervisor's socket on fd 3. Never returns. */
+__attribute__((noreturn)) void nc_sandbox_child_main(void);
+
+/* What the kernel offers here (probed without applying anything). */
+void nc_isolation_probe(nc_isolation_report *r);
+
+#endif

@@ -1,0 +1,398 @@
+/* Supervisor <-> child messages. Both directions are parsed strictly with the
+ * bounded reader; the result comes from a process that ran hostile code and is
+ * treated as hostile: every count and length is checked against a cap before
+ * anything is allocated or copied. */
+#include <stdlib.h>
+#include <string.h>
+#include "common/reader.h"
+#include "sandbox/internal.h"
+
+#define TRY(x)                       \
+    do {                             \
+        nc_err e_ = (x);             \
+        if (e_ != NC_OK) {           \
+            err = e_;                \
+            goto done;               \
+        }                            \
+    } while (0)
+
+static nc_err put_cstr(nc_buf *b, const char *s)
+{
+    return nc_buf_put_string(b, s, strlen(s));
+}
+
+nc_err nc_wire_encode_spec(const nc_run_spec *spec, bool fuel,
+                           const uint8_t artifact_sha256[NC_SHA256_LEN], uint64_t sent_ns,
+                           nc_buf *out)
+{
+    nc_err err = NC_OK;
+    const nc_limits *l = &spec->limits;
+    TRY(nc_buf_put_u32be(out, NC_WIRE_SPEC_MAGIC));
+    TRY(nc_buf_put_u64be(out, sent_ns));
+    TRY(nc_buf_put_u8(out, fuel ? 1 : 0));
+    TRY(nc_buf_append(out, artifact_sha256, NC_SHA256_LEN));
+    TRY(nc_buf_put_u32be(out, l->timeout_ms));
+    TRY(nc_buf_put_u64be(out, l->fuel));
+    TRY(nc_buf_put_u64be(out, l->memory_bytes));
+    TRY(nc_buf_put_u32be(out, l->table_elements));
+    TRY(nc_buf_put_u32be(out, l->instances));
+    TRY(nc_buf_put_u32be(out, l->tables));
+    TRY(nc_buf_put_u32be(out, l->memories));
+    TRY(nc_buf_put_u32be(out, l->stack_bytes));
+    TRY(nc_buf_put_u32be(out, l->stdout_bytes));
+    TRY(nc_buf_put_u32be(out, l->stderr_bytes));
+    TRY(nc_buf_put_u32be(out, (uint32_t)spec->nargs));
+    for (size_t i = 0; i < spec->nargs; i++)
+        TRY(put_cstr(out, spec->args[i]));
+    TRY(nc_buf_put_u32be(out, (uint32_t)spec->nenv));
+    for (size_t i = 0; i < spec->nenv; i++)
+        TRY(put_cstr(out, spec->env[i]));
+    TRY(nc_buf_put_string(out, spec->stdin_data ? (const void *)spec->stdin_data : "", spec->stdin_len));
+    TRY(nc_buf_put_u32be(out, (uint32_t)spec->ndirs));
+    for (size_t i = 0; i < spec->ndirs; i++) {
+        TRY(put_cstr(out, spec->dirs[i].guest));
+        TRY(nc_buf_put_u8(out, spec->dirs[i].readonly ? 1 : 0));
+    }
+done:
+    return err;
+}
+
+/* A NUL-free string of at most max bytes, copied into a fresh C string. */
+static nc_err read_cstr(nc_reader *r, size_t max, char **out)
+{
+    const uint8_t *p;
+    size_t n;
+    *out = NULL;
+    nc_err err = nc_read_string(r, max, &p, &n);
+    if (err != NC_OK)
+        return err;
+    if (memchr(p, 0, n))
+        return NC_ERR_MALFORMED;
+    char *s = malloc(n + 1);
+    if (!s)
+        return NC_ERR_NOMEM;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    *out = s;
+    return NC_OK;
+}
+
+static void free_strv(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void nc_wire_spec_cleanup(nc_wire_spec *s)
+{
+    free_strv(s->argv_store, s->spec.nargs);
+    free_strv(s->env_store, s->spec.nenv);
+    free_strv(s->guest_store, s->spec.ndirs);
+    free(s->dirs_store);
+    free(s->stdin_store);
+    memset(s, 0, sizeof *s);
+}
+
+nc_err nc_wire_decode_spec(const uint8_t *data, size_t len, nc_wire_spec *out)
+{
+    nc_reader r;
+    nc_err err = NC_OK;
+    uint32_t magic, n;
+    uint8_t u8;
+    const uint8_t *p;
+    size_t plen;
+    nc_limits *l = &out->spec.limits;
+
+    memset(out, 0, sizeof *out);
+    nc_reader_init(&r, data, len);
+    TRY(nc_read_u32be(&r, &magic));
+    if (magic != NC_WIRE_SPEC_MAGIC) {
+        err = NC_ERR_MALFORMED;
+        goto done;
+    }
+    TRY(nc_read_u64be(&r, &out->sent_ns));
+    TRY(nc_read_u8(&r, &u8));
+    if (u8 > 1) {
+        err = NC_ERR_MALFORMED;
+        goto done;
+    }
+    out->fuel = u8;
+    TRY(nc_read_bytes(&r, NC_SHA256_LEN, &p));
+    memcpy(out->artifact_sha256, p, NC_SHA256_LEN);
+    TRY(nc_read_u32be(&r, &l->timeout_ms));
+    TRY(nc_read_u64be(&r, &l->fuel));
+    TRY(nc_read_u64be(&r, &l->memory_bytes));
+    TRY(nc_read_u32be(&r, &l->table_elements));
+    TRY(nc_read_u32be(&r, &l->instances));
+    TRY(nc_read_u32be(&r, &l->tables));
+    TRY(nc_read_u32be(&r, &l->memories));
+    TRY(nc_read_u32be(&r, &l->stack_bytes));
+    TRY(nc_read_u32be(&r, &l->stdout_bytes));
+    TRY(nc_read_u32be(&r, &l->stderr_bytes));
+    TRY(nc_limits_check(l));
+
+    TRY(nc_read_u32be(&r, &n));
+    if (n > NC_MAX_ARGS) {
+        err = NC_ERR_TOO_LARGE;
+        goto done;
+    }
+    if (n) {
+        out->argv_store = calloc(n, sizeof(char *));
+        if (!out->argv_store) {
+            err = NC_ERR_NOMEM;
+            goto done;
+        }
+    }
+    for (; out->spec.nargs < n; out->spec.nargs++)
+        TRY(read_cstr(&r, NC_MAX_ARG_BYTES, &out->argv_store[out->spec.nargs]));
+
+    TRY(nc_read_u32be(&r, &n));
+    if (n > NC_MAX_ENV) {
+        err = NC_ERR_TOO_LARGE;
+        goto done;
+    }
+    if (n) {
+        out->env_store = calloc(n, sizeof(char *));
+        if (!out->env_store) {
+            err = NC_ERR_NOMEM;
+            goto done;
+        }
+    }
+    for (; out->spec.nenv < n; out->spec.nenv++) {
+        TRY(read_cstr(&r, NC_MAX_ENV_BYTES, &out->env_store[out->spec.nenv]));
+        const char *eq = strchr(out->env_store[out->spec.nenv], '=');
+        if (!eq || eq == out->env_store[out->spec.nenv]) {
+            out->spec.nenv++;
+            err = NC_ERR_MALFORMED;
+            goto done;
+        }
+    }
+
+    TRY(nc_read_string(&r, NC_MAX_STDIN_BYTES, &p, &plen));
+    if (plen) {
+        out->stdin_store = malloc(plen);
+        if (!out->stdin_store) {
+            err = NC_ERR_NOMEM;
+            goto done;
+        }
+        memcpy(out->stdin_store, p, plen);
+    }
+    out->spec.stdin_len = plen;
+
+    TRY(nc_read_u32be(&r, &n));
+    if (n > NC_MAX_DIRS) {
+        err = NC_ERR_TOO_LARGE;
+        goto done;
+    }
+    if (n) {
+        out->dirs_store = calloc(n, sizeof(nc_dir_grant));
+        out->guest_store = calloc(n, sizeof(char *));
+        if (!out->dirs_store || !out->guest_store) {
+            err = NC_ERR_NOMEM;
+            goto done;
+        }
+    }
+    for (; out->spec.ndirs < n; out->spec.ndirs++) {
+        size_t i = out->spec.ndirs;
+        TRY(read_cstr(&r, NC_MAX_GUEST_PATH, &out->guest_store[i]));
+        if (out->guest_store[i][0] != '/') {
+            out->spec.ndirs++;
+            err = NC_ERR_MALFORMED;
+            goto done;
+        }
+        TRY(nc_read_u8(&r, &u8));
+        if (u8 > 1) {
+            out->spec.ndirs++;
+            err = NC_ERR_MALFORMED;
+            goto done;
+        }
+        out->dirs_store[i].guest = out->guest_store[i];
+        out->dirs_store[i].readonly = u8;
+        out->dirs_store[i].host = NULL;   /* the child gets descriptors, never host paths */
+    }
+    TRY(nc_read_expect_end(&r));
+
+    out->spec.args = (const char *const *)out->argv_store;
+    out->spec.env = (const char *const *)out->env_store;
+    out->spec.stdin_data = out->stdin_store;
+    out->spec.dirs = out->dirs_store;
+done:
+    if (err != NC_OK)
+        nc_wire_spec_cleanup(out);
+    return err;
+}
+
+nc_err nc_wire_encode_result(nc_err status, const nc_run_result *r, nc_buf *out)
+{
+    nc_err err = NC_OK;
+    const nc_isolation_report *iso = &r->isolation;
+    TRY(nc_buf_put_u32be(out, NC_WIRE_RESULT_MAGIC));
+    TRY(nc_buf_put_u32be(out, (uint32_t)status));
+    TRY(nc_buf_put_u32be(out, (uint32_t)r->outcome));
+    TRY(nc_buf_put_u32be(out, (uint32_t)r->exit_code));
+    TRY(put_cstr(out, r->trap_kind));
+    TRY(put_cstr(out, r->message));
+    TRY(nc_buf_put_string(out, r->out ? (const void *)r->out : "", r->out_len));
+    TRY(nc_buf_put_u8(out, r->out_truncated));
+    TRY(nc_buf_put_string(out, r->err ? (const void *)r->err : "", r->err_len));
+    TRY(nc_buf_put_u8(out, r->err_truncated));
+    TRY(nc_buf_put_u32be(out, r->limits_hit));
+    TRY(nc_buf_put_u64be(out, r->fuel_used));
+    TRY(nc_buf_put_u64be(out, r->peak_memory_bytes));
+    TRY(nc_buf_put_u32be(out, NC_WASI_FN_COUNT));
+    for (unsigned i = 0; i < NC_WASI_FN_COUNT; i++)
+        TRY(nc_buf_put_u32be(out, r->calls[i]));
+    TRY(nc_buf_put_u32be(out, r->denied_total));
+    TRY(nc_buf_put_u32be(out, r->ndenied));
+    for (uint32_t i = 0; i < r->ndenied && i < NC_WASI_MAX_DENIED; i++) {
+        TRY(nc_buf_put_u8(out, r->denied[i].fn));
+        TRY(nc_buf_put_u8(out, r->denied[i].reason));
+        TRY(put_cstr(out, r->denied[i].detail));
+    }
+    uint8_t bits = (uint8_t)(iso->userns | iso->netns << 1 | iso->no_new_privs << 2 |
+                             iso->caps_dropped << 3 | iso->rlimits << 4 | iso->seccomp << 5);
+    TRY(nc_buf_put_u8(out, bits));
+    TRY(nc_buf_put_u32be(out, (uint32_t)iso->landlock_abi));
+    TRY(nc_buf_put_u64be(out, r->t_handoff_ns));
+    TRY(nc_buf_put_u64be(out, r->t_isolate_ns));
+    TRY(nc_buf_put_u64be(out, r->t_load_ns));
+    TRY(nc_buf_put_u64be(out, r->t_instantiate_ns));
+    TRY(nc_buf_put_u64be(out, r->t_execute_ns));
+done:
+    return err;
+}
+
+static nc_err read_into(nc_reader *r, size_t max, char *dst, size_t dst_size)
+{
+    const uint8_t *p;
+    size_t n;
+    nc_err err = nc_read_string(r, max < dst_size - 1 ? max : dst_size - 1, &p, &n);
+    if (err != NC_OK)
+        return err;
+    if (memchr(p, 0, n))
+        return NC_ERR_MALFORMED;
+    memcpy(dst, p, n);
+    dst[n] = '\0';
+    return NC_OK;
+}
+
+static nc_err read_output(nc_reader *r, size_t cap, uint8_t **out, size_t *out_len, bool *trunc)
+{
+    const uint8_t *p;
+    size_t n;
+    uint8_t t;
+    nc_err err = nc_read_string(r, cap, &p, &n);
+    if (err != NC_OK)
+        return err;
+    err = nc_read_u8(r, &t);
+    if (err != NC_OK)
+        return err;
+    if (t > 1)
+        return NC_ERR_MALFORMED;
+    if (n) {
+        *out = malloc(n);
+        if (!*out)
+            return NC_ERR_NOMEM;
+        memcpy(*out, p, n);
+    }
+    *out_len = n;
+    *trunc = t;
+    return NC_OK;
+}
+
+nc_err nc_wire_decode_result(const uint8_t *data, size_t len, size_t stdout_cap, size_t stderr_cap,
+                             nc_err *status, nc_run_result *out)
+{
+    nc_reader r;
+    nc_err err = NC_OK;
+    uint32_t magic, v, n;
+    uint8_t u8;
+
+    *status = NC_ERR_CHILD;
+    nc_reader_init(&r, data, len);
+    TRY(nc_read_u32be(&r, &magic));
+    if (magic != NC_WIRE_RESULT_MAGIC) {
+        err = NC_ERR_MALFORMED;
+        goto done;
+    }
+    TRY(nc_read_u32be(&r, &v));
+    if (v >= NC_ERR_COUNT) {
+        err = NC_ERR_MALFORMED;
+        goto done;
+    }
+    nc_err st = (nc_err)v;
+    TRY(nc_read_u32be(&r, &v));
+    if (v >= NC_OUTCOME_COUNT) {
+        err = NC_ERR_MALFORMED;
+        goto done;
+    }
+    out->outcome = (nc_outcome)v;
+    TRY(nc_read_u32be(&r, &v));
+    out->exit_code = (int)v;
+    TRY(read_into(&r, sizeof out->trap_kind - 1, out->trap_kind, sizeof out->trap_kind));
+    TRY(read_into(&r, sizeof out->message - 1, out->message, sizeof out->message));
+    TRY(read_output(&r, stdout_cap, &out->out, &out->out_len, &out->out_truncated));
+    TRY(read_output(&r, stderr_cap, &out->err, &out->err_len, &out->err_truncated));
+    TRY(nc_read_u32be(&r, &out->limits_hit));
+    if (out->limits_hit >> NC_LIMIT_COUNT) {
+        err = NC_ERR_MALFORMED;
+        goto done;
+    }
+    TRY(nc_read_u64be(&r, &out->fuel_used));
+    TRY(nc_read_u64be(&r, &out->peak_memory_bytes));
+    TRY(nc_read_u32be(&r, &n));
+    if (n != NC_WASI_FN_COUNT) {
+        err = NC_ERR_MALFORMED;
+        goto done;
+    }
+    for (unsigned i = 0; i < NC_WASI_FN_COUNT; i++)
+        TRY(nc_read_u32be(&r, &out->calls[i]));
+    TRY(nc_read_u32be(&r, &out->denied_total));
+    TRY(nc_read_u32be(&r, &n));
+    if (n > NC_WASI_MAX_DENIED || n > out->denied_total) {
+        err = NC_ERR_MALFORMED;
+        goto done;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        nc_wasi_denied *d = &out->denied[i];
+        TRY(nc_read_u8(&r, &d->fn));
+        TRY(nc_read_u8(&r, &d->reason));
+        if (d->fn >= NC_WASI_FN_COUNT || d->reason >= NC_DENY_COUNT) {
+            err = NC_ERR_MALFORMED;
+            goto done;
+        }
+        TRY(read_into(&r, sizeof d->detail - 1, d->detail, sizeof d->detail));
+        out->ndenied = i + 1;
+    }
+    TRY(nc_read_u8(&r, &u8));
+    if (u8 >> 6) {
+        err = NC_ERR_MALFORMED;
+        goto done;
+    }
+    out->isolation.userns = u8 & 1;
+    out->isolation.netns = u8 >> 1 & 1;
+    out->isolation.no_new_privs = u8 >> 2 & 1;
+    out->isolation.caps_dropped = u8 >> 3 & 1;
+    out->isolation.rlimits = u8 >> 4 & 1;
+    out->isolation.seccomp = u8 >> 5 & 1;
+    TRY(nc_read_u32be(&r, &v));
+    if (v > 1000) {
+        err = NC_ERR_MALFORMED;
+        goto done;
+    }
+    out->isolation.landlock_abi = (int)v;
+    TRY(nc_read_u64be(&r, &out->t_handoff_ns));
+    TRY(nc_read_u64be(&r, &out->t_isolate_ns));
+    TRY(nc_read_u64be(&r, &out->t_load_ns));
+    TRY(nc_read_u64be(&r, &out->t_instantiate_ns));
+    TRY(nc_read_u64be(&r, &out->t_execute_ns));
+    TRY(nc_read_expect_end(&r));
+    *status = st;
+done:
+    if (err != NC_OK)
+        nc_run_result_cleanup(out);
+    return err;
+}
