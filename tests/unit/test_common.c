@@ -1,0 +1,161 @@
+/* src/common: bounded reader, capped buffer, hashing, files. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "common/buf.h"
+#include "common/fs.h"
+#include "common/hash.h"
+#include "common/reader.h"
+
+static void test_reader_reads_and_never_overruns(void **state)
+{
+    (void)state;
+    const uint8_t d[] = {0x01, 0x00, 0x00, 0x01, 0x00, 0x02, 'a', 'b'};
+    nc_reader r;
+    uint8_t u8;
+    uint32_t u32;
+    const uint8_t *p;
+    size_t n;
+    nc_reader_init(&r, d, sizeof d);
+    assert_int_equal(nc_read_u8(&r, &u8), NC_OK);
+    assert_int_equal(u8, 1);
+    assert_int_equal(nc_read_u32be(&r, &u32), NC_OK);
+    assert_int_equal(u32, 0x00000100);
+    /* string of declared length 2 but only "b" and nothing after 0x02,'a'... */
+    nc_reader_init(&r, d + 2, 6);   /* 00 01 00 02 'a' 'b' : length 0x00010002 */
+    assert_int_equal(nc_read_string(&r, 1u << 20, &p, &n), NC_ERR_TRUNCATED);
+    assert_int_equal(r.pos, 0);   /* a failed read does not move */
+    assert_null(p);
+    assert_int_equal(nc_read_string(&r, 16, &p, &n), NC_ERR_TOO_LARGE);
+    assert_int_equal(r.pos, 0);
+    assert_int_equal(nc_read_bytes(&r, 7, &p), NC_ERR_TRUNCATED);
+    assert_int_equal(nc_read_bytes(&r, SIZE_MAX, &p), NC_ERR_TRUNCATED);
+    assert_int_equal(nc_read_bytes(&r, 6, &p), NC_OK);
+    assert_int_equal(nc_read_expect_end(&r), NC_OK);
+    assert_int_equal(nc_read_u8(&r, &u8), NC_ERR_TRUNCATED);
+    nc_reader_init(&r, d, 1);
+    assert_int_equal(nc_read_expect_end(&r), NC_ERR_TRAILING);
+}
+
+static void test_uleb(void **state)
+{
+    (void)state;
+    nc_reader r;
+    uint32_t v;
+    const uint8_t ok1[] = {0xe5, 0x8e, 0x26};
+    nc_reader_init(&r, ok1, sizeof ok1);
+    assert_int_equal(nc_read_uleb32(&r, &v), NC_OK);
+    assert_int_equal(v, 624485);
+    const uint8_t max[] = {0xff, 0xff, 0xff, 0xff, 0x0f};
+    nc_reader_init(&r, max, sizeof max);
+    assert_int_equal(nc_read_uleb32(&r, &v), NC_OK);
+    assert_int_equal(v, UINT32_MAX);
+    const uint8_t over[] = {0xff, 0xff, 0xff, 0xff, 0x1f};
+    nc_reader_init(&r, over, sizeof over);
+    assert_int_equal(nc_read_uleb32(&r, &v), NC_ERR_MALFORMED);
+    assert_int_equal(r.pos, 0);
+    const uint8_t toolong[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+    nc_reader_init(&r, toolong, sizeof toolong);
+    assert_int_equal(nc_read_uleb32(&r, &v), NC_ERR_MALFORMED);
+    const uint8_t cut[] = {0x80, 0x80};
+    nc_reader_init(&r, cut, sizeof cut);
+    assert_int_equal(nc_read_uleb32(&r, &v), NC_ERR_TRUNCATED);
+    assert_int_equal(r.pos, 0);
+}
+
+static void test_buf_caps(void **state)
+{
+    (void)state;
+    nc_buf b;
+    nc_buf_init(&b, 10);
+    assert_int_equal(nc_buf_append(&b, "hello", 5), NC_OK);
+    assert_false(b.truncated);
+    assert_int_equal(nc_buf_append(&b, "world!!", 7), NC_ERR_TOO_LARGE);
+    assert_true(b.truncated);
+    assert_int_equal(b.len, 10);
+    assert_memory_equal(b.data, "helloworld", 10);
+    assert_true(b.cap <= 10);
+    assert_int_equal(nc_buf_append(&b, "x", 1), NC_ERR_TOO_LARGE);
+    nc_buf_cleanup(&b);
+    nc_buf_init(&b, 0);
+    assert_int_equal(nc_buf_append(&b, "x", 1), NC_ERR_TOO_LARGE);
+    assert_int_equal(nc_buf_append(&b, "", 0), NC_OK);
+    nc_buf_cleanup(&b);
+}
+
+static void test_sha256_and_hex(void **state)
+{
+    (void)state;
+    uint8_t h[32];
+    char hex[65];
+    assert_int_equal(nc_sha256("abc", 3, h), NC_OK);
+    nc_hex(h, 32, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    uint8_t back[32];
+    assert_int_equal(nc_unhex(hex, 64, back, 32), NC_OK);
+    assert_memory_equal(back, h, 32);
+    hex[5] = 'A';
+    assert_int_equal(nc_unhex(hex, 64, back, 32), NC_ERR_MALFORMED);
+    assert_int_equal(nc_unhex(hex, 63, back, 32), NC_ERR_MALFORMED);
+}
+
+static void test_files(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nc-test-fs-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char p[256];
+    snprintf(p, sizeof p, "%s/a/b/c", dir);
+    assert_int_equal(nc_mkdir_p(p, 0700), NC_OK);
+    snprintf(p, sizeof p, "%s/a/file", dir);
+    assert_int_equal(nc_write_file_atomic(p, "0123456789", 10, 0600), NC_OK);
+    uint8_t *data;
+    size_t len;
+    assert_int_equal(nc_read_file(p, 10, &data, &len), NC_OK);
+    assert_int_equal(len, 10);
+    free(data);
+    assert_int_equal(nc_read_file(p, 9, &data, &len), NC_ERR_TOO_LARGE);
+    assert_null(data);
+    snprintf(p, sizeof p, "%s/missing", dir);
+    assert_int_equal(nc_read_file(p, 9, &data, &len), NC_ERR_NOT_FOUND);
+    /* a pipe (no size up front) is bounded too */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], "abcdefgh", 8), 8);
+    close(fds[1]);
+    assert_int_equal(nc_read_fd(fds[0], 4, &data, &len), NC_ERR_TOO_LARGE);
+    close(fds[0]);
+    snprintf(p, sizeof p, "rm -rf %s", dir);
+    assert_int_equal(system(p), 0);
+}
+
+static void test_error_table(void **state)
+{
+    (void)state;
+    assert_string_equal(nc_errcode(NC_ERR_TOO_LARGE), "too_large");
+    assert_string_equal(nc_errcode(NC_ERR_INVALID_MODULE), "invalid_module");
+    assert_string_equal(nc_strerror((nc_err)9999), "unknown error");
+    for (int e = 0; e < NC_ERR_COUNT; e++) {
+        assert_non_null(nc_strerror((nc_err)e));
+        assert_non_null(nc_errcode((nc_err)e));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reader_reads_and_never_overruns),
+        cmocka_unit_test(test_uleb),
+        cmocka_unit_test(test_buf_caps),
+        cmocka_unit_test(test_sha256_and_hex),
+        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_error_table),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,685 @@
+/* The sandbox and its hostile corpus. Every hostile module runs in the
+ * process tier (a sandbox child); each asserts the exact outcome, and that the
+ * supervisor (this process) keeps working afterwards. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "sandbox_harness.h"
+#include "sandbox/internal.h"
+
+static char cache_dir[] = "/tmp/nc-test-cache-XXXXXX";
+static char data_dir[] = "/tmp/nc-test-data-XXXXXX";
+static nc_sandbox *proc_sb, *inproc_sb;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    if (!mkdtemp(cache_dir) || !mkdtemp(data_dir))
+        return -1;
+    char p[4096];
+    snprintf(p, sizeof p, "%s/hello.txt", data_dir);
+    if (nc_write_file_atomic(p, "hello from the host\n", 20, 0644) != NC_OK)
+        return -1;
+    snprintf(p, sizeof p, "%s/link", data_dir);
+    if (symlink("/etc", p) != 0)
+        return -1;
+    nc_sandbox_opts po = {.tier = NC_TIER_PROCESS, .pool_size = 1, .cache_dir = cache_dir};
+    nc_sandbox_opts io = {.tier = NC_TIER_INPROCESS, .cache_dir = cache_dir};
+    if (nc_sandbox_new(&po, &proc_sb) != NC_OK || nc_sandbox_new(&io, &inproc_sb) != NC_OK)
+        return -1;
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    nc_sandbox_free(proc_sb);
+    nc_sandbox_free(inproc_sb);
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s %s", cache_dir, data_dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Compile and run a fixture; fails the test if it could not run at all. */
+static void run_fixture(nc_sandbox *sb, const char *name, const nc_run_spec *spec, nc_run_result *res)
+{
+    nc_artifact art;
+    char msg[512] = "";
+    nc_err err = compile_fixture(sb, name, spec->limits.fuel != 0, &art, msg, sizeof msg);
+    if (err != NC_OK)
+        fail_msg("compile %s: %s (%s)", name, nc_strerror(err), msg);
+    err = nc_sandbox_run(sb, &art, spec, res, msg, sizeof msg);
+    if (err != NC_OK)
+        fail_msg("run %s: %s (%s)", name, nc_strerror(err), msg);
+}
+
+static void assert_outcome(const nc_run_result *r, nc_outcome want)
+{
+    if (r->outcome != want)
+        fail_msg("outcome %s (%s), wanted %s", nc_outcome_name(r->outcome), r->message, nc_outcome_name(want));
+}
+
+/* After every hostile run the supervisor must still run a good module. */
+static void assert_supervisor_healthy(void)
+{
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "hello", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_OK);
+    assert_int_equal(r.out_len, 13);
+    nc_run_result_cleanup(&r);
+}
+
+static void test_hello_process(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "hello", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_OK);
+    assert_int_equal(r.out_len, 13);
+    assert_memory_equal(r.out, "hello, world\n", 13);
+    assert_false(r.out_truncated);
+    assert_int_equal(r.calls[NC_WASI_FN_fd_write], 1);
+    assert_int_equal(r.denied_total, 0);
+    assert_true(r.peak_memory_bytes >= 65536);
+    nc_run_result_cleanup(&r);
+}
+
+static void test_hello_inprocess(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(inproc_sb, "hello", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_OK);
+    assert_memory_equal(r.out, "hello, world\n", 13);
+    nc_run_result_cleanup(&r);
+}
+
+/* Which kernel features were active in a real run, against what the kernel offers. */
+static void test_isolation_report(void **state)
+{
+    (void)state;
+    nc_isolation_report probe;
+    nc_isolation_probe(&probe);
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "hello", &s, &r);
+    print_message("isolation: userns=%d netns=%d no_new_privs=%d caps_dropped=%d rlimits=%d "
+                  "landlock_abi=%d seccomp=%d\n",
+                  r.isolation.userns, r.isolation.netns, r.isolation.no_new_privs,
+                  r.isolation.caps_dropped, r.isolation.rlimits, r.isolation.landlock_abi,
+                  r.isolation.seccomp);
+    assert_true(r.isolation.no_new_privs);
+    assert_true(r.isolation.caps_dropped);
+    assert_true(r.isolation.rlimits);
+    assert_true(r.isolation.seccomp);
+    assert_int_equal(r.isolation.landlock_abi, probe.landlock_abi);
+    if (probe.userns) {
+        assert_true(r.isolation.userns);
+        assert_true(r.isolation.netns);
+    }
+    nc_run_result_cleanup(&r);
+}
+
+static void test_infinite_loop_times_out(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    s.limits.timeout_ms = 300;
+    nc_run_result r;
+    run_fixture(proc_sb, "infinite_loop", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_TIMEOUT);
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_TIMEOUT));
+    assert_int_equal(r.term_signal, 0);   /* the epoch deadline, not the backstop */
+    assert_true(r.t_total_ns < 3000000000ull);
+    nc_run_result_cleanup(&r);
+    assert_supervisor_healthy();
+}
+
+static void test_start_function_loop_times_out(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    s.limits.timeout_ms = 300;
+    nc_run_result r;
+    run_fixture(proc_sb, "start_loop", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_TIMEOUT);
+    nc_run_result_cleanup(&r);
+}
+
+static void test_memory_bomb(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    s.limits.memory_bytes = 8u << 20;
+    nc_run_result r;
+    run_fixture(proc_sb, "memory_bomb", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_MEMORY);
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_MEMORY));
+    assert_true(r.peak_memory_bytes <= s.limits.memory_bytes);
+    assert_true(r.peak_memory_bytes >= s.limits.memory_bytes - 16 * 65536);
+    nc_run_result_cleanup(&r);
+    assert_supervisor_healthy();
+}
+
+static void test_memory_refusal_recorded_when_module_copes(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "memory_grow_graceful", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_OK);
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_MEMORY));
+    assert_int_equal(r.peak_memory_bytes, 65536);
+    nc_run_result_cleanup(&r);
+}
+
+static void test_big_initial_memory(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "big_initial_memory", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_MEMORY);
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_MEMORY));
+    nc_run_result_cleanup(&r);
+}
+
+static void test_deep_recursion(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "deep_recursion", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_TRAP);
+    assert_string_equal(r.trap_kind, "stack_overflow");
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_STACK));
+    nc_run_result_cleanup(&r);
+    assert_supervisor_healthy();
+}
+
+static void test_huge_stdout(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    s.limits.stdout_bytes = 100000;
+    nc_run_result r;
+    run_fixture(proc_sb, "huge_stdout", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_OUTPUT_LIMIT);
+    assert_int_equal(r.out_len, 100000);
+    assert_true(r.out_truncated);
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_STDOUT));
+    assert_int_equal(r.calls[NC_WASI_FN_fd_write], 2);   /* 64 KiB fits, the second crosses */
+    nc_run_result_cleanup(&r);
+    assert_supervisor_healthy();
+}
+
+static nc_dir_grant data_grant(bool readonly)
+{
+    nc_dir_grant g = {data_dir, "/data", readonly};
+    return g;
+}
+
+static void assert_denied(const nc_run_result *r, nc_wasi_fn fn, nc_denial why)
+{
+    assert_true(r->denied_total >= 1);
+    assert_true(r->ndenied >= 1);
+    assert_int_equal(r->denied[0].fn, fn);
+    if (r->denied[0].reason != why)
+        fail_msg("denial %s, wanted %s", nc_denial_code(r->denied[0].reason), nc_denial_code(why));
+}
+
+static void test_path_traversal(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_dir_grant g = data_grant(false);
+    s.dirs = &g;
+    s.ndirs = 1;
+    nc_run_result r;
+    run_fixture(proc_sb, "path_traversal", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_EXIT);
+    assert_int_equal(r.exit_code, 76);
+    assert_denied(&r, NC_WASI_FN_path_open, NC_DENY_ESCAPE);
+    assert_string_equal(r.denied[0].detail, "../../../../etc/passwd");
+    nc_run_result_cleanup(&r);
+}
+
+static void test_symlink_escape(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_dir_grant g = data_grant(true);
+    s.dirs = &g;
+    s.ndirs = 1;
+    nc_run_result r;
+    run_fixture(proc_sb, "symlink_escape", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_EXIT);
+    assert_int_equal(r.exit_code, 76);
+    assert_denied(&r, NC_WASI_FN_path_open, NC_DENY_ESCAPE);
+    nc_run_result_cleanup(&r);
+}
+
+static void test_write_readonly(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_dir_grant g = data_grant(true);
+    s.dirs = &g;
+    s.ndirs = 1;
+    nc_run_result r;
+    run_fixture(proc_sb, "write_readonly", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_EXIT);
+    assert_int_equal(r.exit_code, 76);
+    assert_denied(&r, NC_WASI_FN_path_open, NC_DENY_READONLY);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/planted.txt", data_dir);
+    assert_int_equal(access(p, F_OK), -1);
+    nc_run_result_cleanup(&r);
+}
+
+static void test_no_preopen(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "no_preopen_read", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_EXIT);
+    assert_int_equal(r.exit_code, 8);
+    assert_denied(&r, NC_WASI_FN_path_open, NC_DENY_NO_PREOPEN);
+    nc_run_result_cleanup(&r);
+}
+
+static void test_proc_raise(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "proc_raise", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_TRAP);
+    assert_string_equal(r.trap_kind, "proc_raise");
+    assert_denied(&r, NC_WASI_FN_proc_raise, NC_DENY_SIGNAL);
+    nc_run_result_cleanup(&r);
+    assert_supervisor_healthy();
+}
+
+static void test_unreachable(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "unreachable", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_TRAP);
+    assert_string_equal(r.trap_kind, "unreachable");
+    nc_run_result_cleanup(&r);
+}
+
+static void test_out_of_bounds(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "out_of_bounds", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_TRAP);
+    assert_string_equal(r.trap_kind, "memory_out_of_bounds");
+    nc_run_result_cleanup(&r);
+}
+
+static void test_giant_table(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "giant_table", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_MEMORY);
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_TABLE_ELEMENTS));
+    nc_run_result_cleanup(&r);
+}
+
+static void test_two_memories(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "two_memories", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_MEMORY);
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_MEMORIES));
+    nc_run_result_cleanup(&r);
+}
+
+static void test_reentry_bomb_fuel(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    s.limits.fuel = 50000000;
+    nc_run_result r;
+    run_fixture(proc_sb, "reentry_bomb", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_FUEL);
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_FUEL));
+    assert_true(r.fuel_used >= s.limits.fuel - 1000);
+    nc_run_result_cleanup(&r);
+}
+
+static void test_reentry_bomb_timeout(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    s.limits.timeout_ms = 300;
+    nc_run_result r;
+    run_fixture(proc_sb, "reentry_bomb", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_TIMEOUT);
+    nc_run_result_cleanup(&r);
+    assert_supervisor_healthy();
+}
+
+static void test_exit_code(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "exit_code", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_EXIT);
+    assert_int_equal(r.exit_code, 7);
+    nc_run_result_cleanup(&r);
+}
+
+static void test_network_attempt(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "network_attempt", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_EXIT);
+    assert_int_equal(r.exit_code, 58);
+    assert_denied(&r, NC_WASI_FN_sock_send, NC_DENY_NETWORK);
+    nc_run_result_cleanup(&r);
+}
+
+static void test_invalid_modules(void **state)
+{
+    (void)state;
+    const char *bad[] = {"not_wasm", "truncated"};
+    for (size_t i = 0; i < 2; i++) {
+        nc_artifact art;
+        char msg[512] = "";
+        nc_err err = compile_fixture(proc_sb, bad[i], false, &art, msg, sizeof msg);
+        assert_int_equal(err, NC_ERR_INVALID_MODULE);
+        assert_true(strlen(msg) > 0);
+        assert_string_equal(art.path, "");
+    }
+    assert_supervisor_healthy();
+}
+
+static void test_unknown_import_refused(void **state)
+{
+    (void)state;
+    nc_artifact art;
+    char msg[512] = "";
+    assert_int_equal(compile_fixture(proc_sb, "unknown_import", false, &art, msg, sizeof msg), NC_OK);
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    nc_err err = nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg);
+    assert_int_equal(err, NC_ERR_UNSUPPORTED_IMPORT);
+    assert_non_null(strstr(msg, "launch_missiles"));
+}
+
+static void test_no_start_refused(void **state)
+{
+    (void)state;
+    nc_artifact art;
+    char msg[512] = "";
+    assert_int_equal(compile_fixture(proc_sb, "no_start", false, &art, msg, sizeof msg), NC_OK);
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_NO_ENTRY);
+}
+
+/* An artifact changed on disk after it was recorded is never loaded. */
+static void test_tampered_artifact_refused(void **state)
+{
+    (void)state;
+    nc_artifact art;
+    char msg[512] = "";
+    assert_int_equal(compile_fixture(proc_sb, "hello", false, &art, msg, sizeof msg), NC_OK);
+    uint8_t *bytes;
+    size_t len;
+    assert_int_equal(nc_read_file(art.path, 64u << 20, &bytes, &len), NC_OK);
+    bytes[len / 2] ^= 1;
+    assert_int_equal(nc_write_file_atomic(art.path, bytes, len, 0600), NC_OK);
+    free(bytes);
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_ARTIFACT);
+    assert_int_equal(nc_sandbox_run(inproc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_ARTIFACT);
+    unlink(art.path);
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_ARTIFACT);
+}
+
+static void test_guest_env_and_stdin(void **state)
+{
+    (void)state;
+    const char *const argv[] = {"guest", "--flag", "two words"};
+    const char *const env[] = {"LANG=C", "GREETING=hi there"};
+    nc_run_spec s = default_spec();
+    s.args = argv;
+    s.nargs = 3;
+    s.env = env;
+    s.nenv = 2;
+    s.stdin_data = (const uint8_t *)"12345";
+    s.stdin_len = 5;
+    setenv("NIGHTCORE_HOME", "/secret/home", 1);   /* must not leak */
+    nc_run_result r;
+    run_fixture(proc_sb, "guest_env", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_OK);
+    char *out = strndup((const char *)r.out, r.out_len);
+    assert_non_null(strstr(out, "arg[1]=--flag\n"));
+    assert_non_null(strstr(out, "arg[2]=two words\n"));
+    assert_non_null(strstr(out, "env LANG=C\n"));
+    assert_non_null(strstr(out, "env GREETING=hi there\n"));
+    assert_non_null(strstr(out, "HOME=absent\n"));
+    assert_non_null(strstr(out, "PATH=absent\n"));
+    assert_non_null(strstr(out, "NIGHTCORE_HOME=absent\n"));
+    assert_non_null(strstr(out, "stdin=5\n"));
+    free(out);
+    nc_run_result_cleanup(&r);
+}
+
+static void test_guest_fs_escape(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_dir_grant g = data_grant(false);
+    s.dirs = &g;
+    s.ndirs = 1;
+    nc_run_result r;
+    run_fixture(proc_sb, "guest_fs_escape", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_OK);
+    char *out = strndup((const char *)r.out, r.out_len);
+    assert_non_null(strstr(out, "etc_passwd=denied\n"));
+    assert_non_null(strstr(out, "dotdot=denied\n"));
+    assert_non_null(strstr(out, "symlink=denied\n"));
+    assert_non_null(strstr(out, "inside_read=ok\n"));
+    assert_non_null(strstr(out, "inside_create=ok\n"));
+    assert_non_null(strstr(out, "content=hello from the host\n"));
+    free(out);
+    assert_true(r.denied_total >= 1);   /* the symlink escape reaches the host and is denied */
+    nc_run_result_cleanup(&r);
+}
+
+/* The supervisor against children that misbehave outside wasm: one that dies
+ * by a signal, one that never answers. */
+static void write_script(const char *path, const char *body)
+{
+    assert_int_equal(nc_write_file_atomic(path, body, strlen(body), 0755), NC_OK);
+}
+
+static void test_child_crash_reported(void **state)
+{
+    (void)state;
+    char exe[4096];
+    snprintf(exe, sizeof exe, "%s/segv-child.sh", cache_dir);
+    write_script(exe, "#!/bin/sh\nkill -SEGV $$\n");
+    nc_sandbox *sb;
+    nc_sandbox_opts o = {.tier = NC_TIER_PROCESS, .child_exe = exe, .cache_dir = cache_dir};
+    assert_int_equal(nc_sandbox_new(&o, &sb), NC_OK);
+    nc_artifact art;
+    char msg[512];
+    assert_int_equal(compile_fixture(sb, "hello", false, &art, msg, sizeof msg), NC_OK);
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    assert_int_equal(nc_sandbox_run(sb, &art, &s, &r, msg, sizeof msg), NC_OK);
+    assert_outcome(&r, NC_OUTCOME_CRASH);
+    assert_int_equal(r.term_signal, SIGSEGV);
+    nc_run_result_cleanup(&r);
+    nc_sandbox_free(sb);
+    assert_supervisor_healthy();
+}
+
+static void test_child_hang_killed(void **state)
+{
+    (void)state;
+    char exe[4096];
+    snprintf(exe, sizeof exe, "%s/hang-child.sh", cache_dir);
+    write_script(exe, "#!/bin/sh\nexec sleep 60\n");
+    nc_sandbox *sb;
+    nc_sandbox_opts o = {.tier = NC_TIER_PROCESS, .child_exe = exe, .cache_dir = cache_dir};
+    assert_int_equal(nc_sandbox_new(&o, &sb), NC_OK);
+    nc_artifact art;
+    char msg[512];
+    assert_int_equal(compile_fixture(sb, "hello", false, &art, msg, sizeof msg), NC_OK);
+    nc_run_spec s = default_spec();
+    s.limits.timeout_ms = 100;
+    nc_run_result r;
+    assert_int_equal(nc_sandbox_run(sb, &art, &s, &r, msg, sizeof msg), NC_OK);
+    assert_outcome(&r, NC_OUTCOME_TIMEOUT);
+    assert_int_equal(r.term_signal, SIGKILL);
+    assert_true(r.t_total_ns < 5000000000ull);
+    nc_run_result_cleanup(&r);
+    nc_sandbox_free(sb);
+}
+
+static void test_bad_specs_refused(void **state)
+{
+    (void)state;
+    nc_artifact art;
+    char msg[512];
+    assert_int_equal(compile_fixture(proc_sb, "hello", false, &art, msg, sizeof msg), NC_OK);
+    nc_run_result r;
+    nc_run_spec s = default_spec();
+    s.limits.timeout_ms = 0;
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_USAGE);
+    s = default_spec();
+    const char *const env[] = {"NOEQUALS"};
+    s.env = env;
+    s.nenv = 1;
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_USAGE);
+    s = default_spec();
+    nc_dir_grant rel = {"relative/path", "/data", true};
+    s.dirs = &rel;
+    s.ndirs = 1;
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_USAGE);
+    nc_dir_grant missing = {"/nonexistent/nightcore", "/data", true};
+    s.dirs = &missing;
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_USAGE);
+    assert_non_null(strstr(msg, "/nonexistent/nightcore"));
+}
+
+/* The isolation layer by itself, in a forked process: outside the granted
+ * directory nothing opens; sockets kill the process. */
+static void test_isolation_blocks_files_and_sockets(void **state)
+{
+    (void)state;
+    nc_isolation_report probe;
+    nc_isolation_probe(&probe);
+    for (int which = 0; which < 2; which++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            nc_isolation_report rep;
+            nc_run_spec s = default_spec();
+            nc_dir_grant g = data_grant(true);
+            s.dirs = &g;
+            s.ndirs = 1;
+            int dfd = open(data_dir, O_PATH | O_DIRECTORY);
+            char msg[256];
+            nc_isolate_early(&rep);
+            if (nc_isolate_late(&s, &dfd, &rep, msg, sizeof msg) != NC_OK)
+                _exit(10);
+            if (which == 1) {
+                (void)socket(AF_INET, SOCK_STREAM, 0);   /* must not return */
+                _exit(11);
+            }
+            char p[4096];
+            snprintf(p, sizeof p, "%s/hello.txt", data_dir);
+            int in = open(p, O_RDONLY);
+            int out = open("/etc/passwd", O_RDONLY);
+            int outerr = errno;
+            snprintf(p, sizeof p, "%s/new.txt", data_dir);
+            int wr = open(p, O_WRONLY | O_CREAT, 0600);
+            if (in < 0)
+                _exit(12);
+            if (rep.landlock_abi > 0 && (out >= 0 || outerr != EACCES))
+                _exit(13);
+            if (rep.landlock_abi > 0 && wr >= 0)
+                _exit(14);
+            _exit(0);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        if (which == 0) {
+            assert_true(WIFEXITED(st));
+            assert_int_equal(WEXITSTATUS(st), 0);
+        } else {
+            assert_true(WIFSIGNALED(st));
+            assert_int_equal(WTERMSIG(st), SIGSYS);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "sandbox-child") == 0)
+        nc_sandbox_child_main();
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hello_process),
+        cmocka_unit_test(test_hello_inprocess),
+        cmocka_unit_test(test_isolation_report),
+        cmocka_unit_test(test_isolation_blocks_files_and_sockets),
+        cmocka_unit_test(test_infinite_loop_times_out),
+        cmocka_unit_test(test_start_function_loop_times_out),
+        cmocka_unit_test(test_memory_bomb),
+        cmocka_unit_test(test_memory_refusal_recorded_when_module_copes),
+        cmocka_unit_test(test_big_initial_memory),
+        cmocka_unit_test(test_deep_recursion),
+        cmocka_unit_test(test_huge_stdout),
+        cmocka_unit_test(test_path_traversal),
+        cmocka_unit_test(test_symlink_escape),
+        cmocka_unit_test(test_write_readonly),
+        cmocka_unit_test(test_no_preopen),
+        cmocka_unit_test(test_proc_raise),
+        cmocka_unit_test(test_unreachable),
+        cmocka_unit_test(test_out_of_bounds),
+        cmocka_unit_test(test_giant_table),
+        cmocka_unit_test(test_two_memories),
+        cmocka_unit_test(test_reentry_bomb_fuel),
+        cmocka_unit_test(test_reentry_bomb_timeout),
+        cmocka_unit_test(test_exit_code),
+        cmocka_unit_test(test_network_attempt),
+        cmocka_unit_test(test_invalid_modules),
+        cmocka_unit_test(test_unknown_import_refused),
+        cmocka_unit_test(test_no_start_refused),
+        cmocka_unit_test(test_tampered_artifact_refused),
+        cmocka_unit_test(test_guest_env_and_stdin),
+        cmocka_unit_test(test_guest_fs_escape),
+        cmocka_unit_test(test_child_crash_reported),
+        cmocka_unit_test(test_child_hang_killed),
+        cmocka_unit_test(test_bad_specs_refused),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

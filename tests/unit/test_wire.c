@@ -1,0 +1,182 @@
+/* Supervisor <-> child wire format: round trips and hostile results. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "sandbox/internal.h"
+
+static nc_run_result sample_result(void)
+{
+    nc_run_result r;
+    memset(&r, 0, sizeof r);
+    r.outcome = NC_OUTCOME_EXIT;
+    r.exit_code = 3;
+    snprintf(r.trap_kind, sizeof r.trap_kind, "none");
+    snprintf(r.message, sizeof r.message, "exited");
+    r.out = (uint8_t *)"out!";
+    r.out_len = 4;
+    r.err = (uint8_t *)"e";
+    r.err_len = 1;
+    r.limits_hit = NC_LIMIT(NC_LIMIT_MEMORY);
+    r.calls[NC_WASI_FN_fd_write] = 9;
+    r.denied_total = 5;
+    r.ndenied = 1;
+    r.denied[0].fn = NC_WASI_FN_path_open;
+    r.denied[0].reason = NC_DENY_ESCAPE;
+    snprintf(r.denied[0].detail, sizeof r.denied[0].detail, "../x");
+    r.isolation.seccomp = true;
+    r.isolation.landlock_abi = 7;
+    r.t_execute_ns = 1234;
+    return r;
+}
+
+static void encode_sample(nc_buf *b)
+{
+    nc_run_result r = sample_result();
+    nc_buf_init(b, 1u << 20);
+    assert_int_equal(nc_wire_encode_result(NC_OK, &r, b), NC_OK);
+}
+
+static void test_result_round_trip(void **state)
+{
+    (void)state;
+    nc_buf b;
+    encode_sample(&b);
+    nc_run_result out;
+    memset(&out, 0, sizeof out);
+    nc_err status;
+    assert_int_equal(nc_wire_decode_result(b.data, b.len, 100, 100, &status, &out), NC_OK);
+    assert_int_equal(status, NC_OK);
+    assert_int_equal(out.outcome, NC_OUTCOME_EXIT);
+    assert_int_equal(out.exit_code, 3);
+    assert_memory_equal(out.out, "out!", 4);
+    assert_int_equal(out.calls[NC_WASI_FN_fd_write], 9);
+    assert_int_equal(out.denied_total, 5);
+    assert_string_equal(out.denied[0].detail, "../x");
+    assert_int_equal(out.isolation.landlock_abi, 7);
+    assert_true(out.isolation.seccomp);
+    assert_int_equal(out.t_execute_ns, 1234);
+    nc_run_result_cleanup(&out);
+    nc_buf_cleanup(&b);
+}
+
+/* Output longer than the cap the supervisor asked for is refused. */
+static void test_result_over_cap_refused(void **state)
+{
+    (void)state;
+    nc_buf b;
+    encode_sample(&b);
+    nc_run_result out;
+    memset(&out, 0, sizeof out);
+    nc_err status;
+    assert_int_equal(nc_wire_decode_result(b.data, b.len, 3, 100, &status, &out), NC_ERR_TOO_LARGE);
+    assert_null(out.out);
+    nc_buf_cleanup(&b);
+}
+
+/* Every truncation and every single-byte corruption is either refused or
+ * decodes to something within the caps; never a crash (ASan checks). */
+static void test_result_truncations_and_flips(void **state)
+{
+    (void)state;
+    nc_buf b;
+    encode_sample(&b);
+    nc_run_result out;
+    nc_err status;
+    for (size_t cut = 0; cut < b.len; cut++) {
+        memset(&out, 0, sizeof out);
+        assert_int_not_equal(nc_wire_decode_result(b.data, cut, 100, 100, &status, &out), NC_OK);
+    }
+    for (size_t i = 0; i < b.len; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            b.data[i] ^= (uint8_t)(1 << bit);
+            memset(&out, 0, sizeof out);
+            if (nc_wire_decode_result(b.data, b.len, 100, 100, &status, &out) == NC_OK) {
+                assert_true(out.out_len <= 100 && out.err_len <= 100);
+                assert_true(out.ndenied <= NC_WASI_MAX_DENIED);
+                assert_true(out.outcome < NC_OUTCOME_COUNT);
+                nc_run_result_cleanup(&out);
+            }
+            b.data[i] ^= (uint8_t)(1 << bit);
+        }
+    }
+    /* trailing byte */
+    assert_int_equal(nc_buf_put_u8(&b, 0), NC_OK);
+    memset(&out, 0, sizeof out);
+    assert_int_equal(nc_wire_decode_result(b.data, b.len, 100, 100, &status, &out), NC_ERR_TRAILING);
+    nc_buf_cleanup(&b);
+}
+
+static void test_spec_round_trip_and_refusals(void **state)
+{
+    (void)state;
+    const char *const argv[] = {"prog", "a"};
+    const char *const env[] = {"K=V"};
+    nc_dir_grant dirs[] = {{"/host", "/data", true}};
+    nc_run_spec s;
+    memset(&s, 0, sizeof s);
+    nc_limits_default(&s.limits);
+    s.args = argv;
+    s.nargs = 2;
+    s.env = env;
+    s.nenv = 1;
+    s.stdin_data = (const uint8_t *)"in";
+    s.stdin_len = 2;
+    s.dirs = dirs;
+    s.ndirs = 1;
+    uint8_t sha[32] = {1, 2, 3};
+    nc_buf b;
+    nc_buf_init(&b, 1u << 20);
+    assert_int_equal(nc_wire_encode_spec(&s, true, sha, 42, &b), NC_OK);
+    nc_wire_spec ws;
+    assert_int_equal(nc_wire_decode_spec(b.data, b.len, &ws), NC_OK);
+    assert_int_equal(ws.spec.nargs, 2);
+    assert_string_equal(ws.spec.args[1], "a");
+    assert_string_equal(ws.spec.env[0], "K=V");
+    assert_int_equal(ws.spec.stdin_len, 2);
+    assert_string_equal(ws.spec.dirs[0].guest, "/data");
+    assert_true(ws.spec.dirs[0].readonly);
+    assert_null(ws.spec.dirs[0].host);
+    assert_true(ws.fuel);
+    assert_int_equal(ws.sent_ns, 42);
+    assert_memory_equal(ws.artifact_sha256, sha, 32);
+    nc_wire_spec_cleanup(&ws);
+    for (size_t cut = 0; cut < b.len; cut++)
+        assert_int_not_equal(nc_wire_decode_spec(b.data, cut, &ws), NC_OK);
+    nc_buf_cleanup(&b);
+
+    /* env without '=' and relative guest paths are refused */
+    const char *const badenv[] = {"NOEQ"};
+    s.env = badenv;
+    nc_buf_init(&b, 1u << 20);
+    assert_int_equal(nc_wire_encode_spec(&s, false, sha, 0, &b), NC_OK);
+    assert_int_equal(nc_wire_decode_spec(b.data, b.len, &ws), NC_ERR_MALFORMED);
+    nc_buf_cleanup(&b);
+    s.env = env;
+    nc_dir_grant rel[] = {{"/host", "data", false}};
+    s.dirs = rel;
+    nc_buf_init(&b, 1u << 20);
+    assert_int_equal(nc_wire_encode_spec(&s, false, sha, 0, &b), NC_OK);
+    assert_int_equal(nc_wire_decode_spec(b.data, b.len, &ws), NC_ERR_MALFORMED);
+    nc_buf_cleanup(&b);
+    s.dirs = dirs;
+    s.limits.timeout_ms = 0;
+    nc_buf_init(&b, 1u << 20);
+    assert_int_equal(nc_wire_encode_spec(&s, false, sha, 0, &b), NC_OK);
+    assert_int_equal(nc_wire_decode_spec(b.data, b.len, &ws), NC_ERR_USAGE);
+    nc_buf_cleanup(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_result_round_trip),
+        cmocka_unit_test(test_result_over_cap_refused),
+        cmocka_unit_test(test_result_truncations_and_flips),
+        cmocka_unit_test(test_spec_round_trip_and_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
