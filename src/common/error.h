@@ -22,7 +22,42 @@
     X(NC_ERR_CHILD, "internal", "sandbox child failed before running the module")     \
     X(NC_ERR_ISOLATION, "internal", "could not set up process isolation")             \
     X(NC_ERR_NOT_FOUND, "not_found", "not found")                                     \
-    X(NC_ERR_BUSY, "busy", "too many runs in progress")
+    X(NC_ERR_BUSY, "busy", "too many runs in progress")                               \
+    /* trust: one code per verification step (docs/approvals.md) */                  \
+    X(NC_ERR_TRUST_FILE, "untrusted_key", "the trust store is malformed")             \
+    X(NC_ERR_TRUST_ROLLBACK, "trust_rollback",                                         \
+      "the trust store is older than the recorded version (possible rollback)")       \
+    X(NC_ERR_SIG_ARMOR, "bad_signature", "signature armor or base64 is malformed")    \
+    X(NC_ERR_SIG_FORMAT, "bad_signature",                                              \
+      "signature blob is malformed (magic, version, lengths or trailing bytes)")      \
+    X(NC_ERR_SIG_NAMESPACE, "bad_signature", "signature namespace is not the expected one") \
+    X(NC_ERR_SIG_HASH_ALG, "bad_signature", "signature hash algorithm is not sha256 or sha512") \
+    X(NC_ERR_SIG_KEY_TYPE, "bad_signature",                                            \
+      "signing key type is not ssh-ed25519 or sk-ssh-ed25519@openssh.com")            \
+    X(NC_ERR_REVOKED_KEY, "revoked_key", "the signing key has been revoked")           \
+    X(NC_ERR_UNTRUSTED_KEY, "untrusted_key",                                           \
+      "the signing key is not in allowed_signers for this namespace")                 \
+    X(NC_ERR_KEY_NOT_VALID_NOW, "untrusted_key",                                       \
+      "the signing key is outside its valid-after/valid-before window")               \
+    X(NC_ERR_BAD_SIGNATURE, "bad_signature", "the signature does not verify")          \
+    X(NC_ERR_SK_NO_PRESENCE, "bad_signature",                                          \
+      "security-key signature made without user presence (touch)")                    \
+    X(NC_ERR_SK_NO_VERIFICATION, "bad_signature",                                      \
+      "security-key signature made without user verification (PIN)")                  \
+    X(NC_ERR_STATEMENT, "bad_statement", "the approval statement is malformed")        \
+    X(NC_ERR_NOT_PRINCIPAL, "untrusted_key",                                           \
+      "the approver is not a principal of the signing key")                           \
+    X(NC_ERR_WRONG_WORKER, "wrong_worker", "the approval names a different worker")    \
+    X(NC_ERR_NOT_YET_VALID, "not_yet_valid", "the approval is not valid yet")          \
+    X(NC_ERR_EXPIRED, "expired", "the approval has expired")                           \
+    X(NC_ERR_REVOKED_APPROVAL, "revoked_approval", "the approval has been revoked")    \
+    X(NC_ERR_MAX_RUNS, "max_runs_exceeded", "the approval's run count is used up")     \
+    X(NC_ERR_HASH_MISMATCH, "hash_mismatch",                                           \
+      "the module bytes do not hash to the approved digest")                          \
+    X(NC_ERR_CAPABILITY_DENIED, "capability_denied",                                   \
+      "the run asks for a capability the approval does not grant")                    \
+    X(NC_ERR_NOT_INVOKER, "not_invoker", "the approval does not name this invoker")    \
+    X(NC_ERR_NOT_APPROVED, "not_approved", "the module has no valid approval")
 
 typedef enum {
 #define NC_ERR_ENUM(sym, code, msg) sym,

@@ -42,5 +42,7 @@
 #define NC_WASI_MAX_DENIED 32u        /* denied calls kept in detail (all are counted) */
 #define NC_WASI_MAX_IOVS 1024u
 #define NC_WASI_MAX_PATH 4096u
+#define NC_WASI_DIRENT_BYTES (32u * 1024)  /* host bounce buffer for fd_readdir (getdents64) */
+#define NC_WASI_SYSCALL_RETRIES 8u        /* openat2 EAGAIN / EINTR retries before giving up */
 
 #endif

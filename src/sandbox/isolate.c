@@ -43,6 +43,17 @@
 #define NC_LL_SCOPE_ABSTRACT_UNIX (1ull << 0) /* ABI 6 */
 #define NC_LL_SCOPE_SIGNAL (1ull << 1)
 
+#if defined(__SANITIZE_ADDRESS__)
+#define NC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NC_ASAN 1
+#endif
+#endif
+#ifndef NC_ASAN
+#define NC_ASAN 0
+#endif
+
 struct nc_ll_ruleset_attr {
     uint64_t handled_access_fs;
     uint64_t handled_access_net;
@@ -222,7 +233,13 @@ nc_err nc_isolate_late(const nc_run_spec *spec, const int *dir_fds, nc_isolation
     uint64_t mems = spec->limits.memories ? spec->limits.memories : 1;
     uint64_t data = spec->limits.memory_bytes * mems + NC_CHILD_HEAP_SLACK;
     rlim_t cpu = spec->limits.timeout_ms / 1000 + 2;
-    if (!set_limit(RLIMIT_DATA, (rlim_t)data) || !set_limit(RLIMIT_CPU, cpu))
+#if NC_ASAN
+    (void)data;   /* ASan's shadow memory is a private writable mapping */
+#else
+    if (!set_limit(RLIMIT_DATA, (rlim_t)data))
+        r->rlimits = false;
+#endif
+    if (!set_limit(RLIMIT_CPU, cpu))
         r->rlimits = false;
     nc_err err = apply_landlock(spec, dir_fds, &r->landlock_abi, msg, msg_len);
     if (err != NC_OK)
