@@ -26,7 +26,7 @@ void nc_engine_fingerprint(bool fuel, char out[65])
 {
     char text[256];
     uint8_t h[NC_SHA256_LEN];
-    int n = snprintf(text, sizeof text, "%s;%s;fuel=%d;epoch=1;opt=speed", WASMTIME_VERSION_STR,
+    int n = snprintf(text, sizeof text, "%s;%s;fuel=%d;epoch=1;opt=speed;cow=0", WASMTIME_VERSION_STR,
 #if defined(__x86_64__)
                      "x86_64-linux",
 #elif defined(__aarch64__)
@@ -165,6 +165,9 @@ static wasm_engine_t *engine_new(bool fuel, uint32_t stack_bytes, nc_memctx *mc)
     wasmtime_config_epoch_interruption_set(config, true);
     wasmtime_config_consume_fuel_set(config, fuel);
     wasmtime_config_cranelift_opt_level_set(config, WASMTIME_OPT_LEVEL_SPEED);
+    /* Linear memories come from our memory creator, which copy-on-write images
+     * cannot use; data segments are copied at instantiation instead. */
+    wasmtime_config_memory_init_cow_set(config, false);
     if (stack_bytes)
         wasmtime_config_max_wasm_stack_set(config, stack_bytes);
     if (mc) {

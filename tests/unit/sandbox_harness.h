@@ -27,7 +27,7 @@ static inline nc_err compile_fixture(nc_sandbox *sb, const char *name, bool fuel
     size_t len = 0;
     nc_err err = nc_read_file(fixture_path(name, path, sizeof path), 64u << 20, &wasm, &len);
     if (err != NC_OK) {
-        snprintf(msg, msg_len, "cannot read fixture %s", path);
+        snprintf(msg, msg_len, "cannot read fixture %.400s", path);
         return err;
     }
     err = nc_artifact_compile(sb, wasm, len, fuel, art, msg, msg_len);

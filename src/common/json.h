@@ -1,0 +1,23 @@
+/* Strict JSON helpers on jansson: duplicate keys, NUL in strings, reals and
+ * trailing bytes are refused; objects are checked for unknown keys; the
+ * canonical form is compact with sorted keys. */
+#ifndef NC_COMMON_JSON_H
+#define NC_COMMON_JSON_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "common/error.h"
+
+/* Parses exactly len bytes (no trailing data). msg gets jansson's reason. */
+NC_MUST_CHECK nc_err nc_json_parse_strict(const void *data, size_t len, json_t **out, char *msg,
+                                          size_t msg_len);
+/* Refuses any key of obj not in the NULL-terminated list. */
+NC_MUST_CHECK nc_err nc_json_only_keys(const json_t *obj, const char *const *allowed, char *msg,
+                                       size_t msg_len);
+/* Canonical bytes (compact, sorted keys); malloc'd, NUL-terminated. */
+char *nc_json_canonical(const json_t *v, size_t *len);
+/* A non-negative integer that fits in max; reals and negatives refused. */
+NC_MUST_CHECK nc_err nc_json_uint(const json_t *v, uint64_t max, uint64_t *out);
+
+#endif

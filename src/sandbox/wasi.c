@@ -1,0 +1,2103 @@
+/* Night Core's WASI preview 1 host. See wasi.h for the contract.
+ *
+ * Everything the guest hands us is hostile: every pointer and length is
+ * checked against the linear memory by subtraction before it is touched,
+ * every path is copied into a bounded buffer, and every path is resolved by
+ * the kernel with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) relative to
+ * a directory the guest was granted. Nothing is allocated in proportion to a
+ * size the guest declares: I/O goes straight between the kernel and the
+ * (bounds-checked) linear memory, or through fixed buffers in nc_wasi_priv.
+ *
+ * Calls that need no host resource (a guest closing a descriptor, asking the
+ * time) are answered as the spec says; calls that would need a capability the
+ * run was not given are refused with the spec's error and recorded in
+ * w->denied. Host descriptors are opened O_NONBLOCK so that no FIFO or device
+ * under a preopen can make a call block. */
+#include "sandbox/wasi.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- WASI preview 1 constants (wasi_snapshot_preview1.witx) ---- */
+
+enum {
+    W_SUCCESS = 0, W_2BIG = 1, W_ACCES = 2, W_ADDRINUSE = 3, W_ADDRNOTAVAIL = 4,
+    W_AFNOSUPPORT = 5, W_AGAIN = 6, W_ALREADY = 7, W_BADF = 8, W_BADMSG = 9, W_BUSY = 10,
+    W_CANCELED = 11, W_CHILD = 12, W_CONNABORTED = 13, W_CONNREFUSED = 14, W_CONNRESET = 15,
+    W_DEADLK = 16, W_DESTADDRREQ = 17, W_DOM = 18, W_DQUOT = 19, W_EXIST = 20, W_FAULT = 21,
+    W_FBIG = 22, W_HOSTUNREACH = 23, W_IDRM = 24, W_ILSEQ = 25, W_INPROGRESS = 26,
+    W_INTR = 27, W_INVAL = 28, W_IO = 29, W_ISCONN = 30, W_ISDIR = 31, W_LOOP = 32,
+    W_MFILE = 33, W_MLINK = 34, W_MSGSIZE = 35, W_MULTIHOP = 36, W_NAMETOOLONG = 37,
+    W_NETDOWN = 38, W_NETRESET = 39, W_NETUNREACH = 40, W_NFILE = 41, W_NOBUFS = 42,
+    W_NODEV = 43, W_NOENT = 44, W_NOEXEC = 45, W_NOLCK = 46, W_NOLINK = 47, W_NOMEM = 48,
+    W_NOMSG = 49, W_NOPROTOOPT = 50, W_NOSPC = 51, W_NOSYS = 52, W_NOTCONN = 53,
+    W_NOTDIR = 54, W_NOTEMPTY = 55, W_NOTRECOVERABLE = 56, W_NOTSOCK = 57, W_NOTSUP = 58,
+    W_NOTTY = 59, W_NXIO = 60, W_OVERFLOW = 61, W_OWNERDEAD = 62, W_PERM = 63, W_PIPE = 64,
+    W_PROTO = 65, W_PROTONOSUPPORT = 66, W_PROTOTYPE = 67, W_RANGE = 68, W_ROFS = 69,
+    W_SPIPE = 70, W_SRCH = 71, W_STALE = 72, W_TIMEDOUT = 73, W_TXTBSY = 74, W_XDEV = 75,
+    W_NOTCAPABLE = 76,
+};
+
+/* rights */
+#define R_FD_DATASYNC (1ull << 0)
+#define R_FD_READ (1ull << 1)
+#define R_FD_SEEK (1ull << 2)
+#define R_FD_FDSTAT_SET_FLAGS (1ull << 3)
+#define R_FD_SYNC (1ull << 4)
+#define R_FD_TELL (1ull << 5)
+#define R_FD_WRITE (1ull << 6)
+#define R_FD_ADVISE (1ull << 7)
+#define R_FD_ALLOCATE (1ull << 8)
+#define R_PATH_CREATE_DIRECTORY (1ull << 9)
+#define R_PATH_CREATE_FILE (1ull << 10)
+#define R_PATH_LINK_SOURCE (1ull << 11)
+#define R_PATH_LINK_TARGET (1ull << 12)
+#define R_PATH_OPEN (1ull << 13)
+#define R_FD_READDIR (1ull << 14)
+#define R_PATH_READLINK (1ull << 15)
+#define R_PATH_RENAME_SOURCE (1ull << 16)
+#define R_PATH_RENAME_TARGET (1ull << 17)
+#define R_PATH_FILESTAT_GET (1ull << 18)
+#define R_PATH_FILESTAT_SET_SIZE (1ull << 19)
+#define R_PATH_FILESTAT_SET_TIMES (1ull << 20)
+#define R_FD_FILESTAT_GET (1ull << 21)
+#define R_FD_FILESTAT_SET_SIZE (1ull << 22)
+#define R_FD_FILESTAT_SET_TIMES (1ull << 23)
+#define R_PATH_SYMLINK (1ull << 24)
+#define R_PATH_REMOVE_DIRECTORY (1ull << 25)
+#define R_PATH_UNLINK_FILE (1ull << 26)
+#define R_POLL_FD_READWRITE (1ull << 27)
+#define R_SOCK_SHUTDOWN (1ull << 28)
+#define R_SOCK_ACCEPT (1ull << 29)
+#define R_ALL ((1ull << 30) - 1)
+#define R_NO_SOCK (R_ALL & ~(R_SOCK_SHUTDOWN | R_SOCK_ACCEPT))
+
+/* Rights that change stored data or names. Asking for any of them under a
+ * read-only preopen is refused. */
+#define R_WRITE_REFUSED                                                                    \
+    (R_FD_DATASYNC | R_FD_WRITE | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE |                \
+     R_PATH_CREATE_DIRECTORY | R_PATH_CREATE_FILE | R_PATH_LINK_SOURCE |                  \
+     R_PATH_LINK_TARGET | R_PATH_RENAME_SOURCE | R_PATH_RENAME_TARGET |                   \
+     R_PATH_FILESTAT_SET_SIZE | R_PATH_FILESTAT_SET_TIMES | R_PATH_SYMLINK |              \
+     R_PATH_REMOVE_DIRECTORY | R_PATH_UNLINK_FILE)
+/* Everything that writes. FD_FILESTAT_SET_TIMES is tolerated in path_open
+ * (Rust's std asks for it on every open, even read-only) but never granted
+ * under a read-only preopen, and the call itself is refused there. */
+#define R_WRITE_ALL (R_WRITE_REFUSED | R_FD_FILESTAT_SET_TIMES)
+
+#define R_STDIN (R_FD_READ | R_FD_FDSTAT_SET_FLAGS | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE)
+#define R_STDOUT (R_FD_WRITE | R_FD_FDSTAT_SET_FLAGS | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE)
+
+/* filetype */
+enum {
+    FT_UNKNOWN = 0, FT_BLOCK_DEVICE = 1, FT_CHARACTER_DEVICE = 2, FT_DIRECTORY = 3,
+    FT_REGULAR_FILE = 4, FT_SOCKET_DGRAM = 5, FT_SOCKET_STREAM = 6, FT_SYMBOLIC_LINK = 7,
+};
+
+/* fdflags */
+#define FDF_APPEND 0x01u
+#define FDF_DSYNC 0x02u
+#define FDF_NONBLOCK 0x04u
+#define FDF_RSYNC 0x08u
+#define FDF_SYNC 0x10u
+#define FDF_ALL 0x1fu
+#define FDF_WRITES (FDF_APPEND | FDF_DSYNC | FDF_RSYNC | FDF_SYNC)
+
+/* oflags */
+#define OF_CREAT 0x1u
+#define OF_DIRECTORY 0x2u
+#define OF_EXCL 0x4u
+#define OF_TRUNC 0x8u
+#define OF_ALL 0xfu
+
+/* lookupflags */
+#define LOOKUP_SYMLINK_FOLLOW 0x1u
+
+/* fstflags */
+#define FST_ATIM 0x1u
+#define FST_ATIM_NOW 0x2u
+#define FST_MTIM 0x4u
+#define FST_MTIM_NOW 0x8u
+#define FST_ALL 0xfu
+
+/* poll_oneoff */
+#define EV_CLOCK 0
+#define EV_FD_READ 1
+#define EV_FD_WRITE 2
+#define SUBCLOCK_ABSTIME 0x1u
+#define SUB_SIZE 48u
+#define EVENT_SIZE 32u
+
+#define DIRENT_HEADER 24u
+#define FILESTAT_SIZE 64u
+#define FDSTAT_SIZE 24u
+
+/* ---- private state ---- */
+
+enum fd_kind { FDK_FREE = 0, FDK_STDIN, FDK_STDOUT, FDK_STDERR, FDK_DIR, FDK_FILE };
+
+struct fd_entry {
+    uint8_t kind;           /* enum fd_kind */
+    uint8_t filetype;       /* WASI filetype */
+    bool readonly;          /* at or beneath a read-only preopen */
+    bool owned;             /* host_fd is ours to close (preopens are borrowed) */
+    uint16_t fdflags;       /* as the guest sees them; host fds are always O_NONBLOCK */
+    int host_fd;            /* -1 for stdio */
+    int read_fd;            /* readable directory fd for getdents when host_fd is O_PATH */
+    uint64_t rights_base, rights_inh;
+    char *name;             /* preopen guest path (owned), NULL if not a preopen */
+    uint32_t name_len;
+};
+
+struct nc_wasi_priv {
+    struct fd_entry fds[NC_WASI_MAX_FDS];
+    const uint8_t *stdin_data;   /* borrowed for the run */
+    size_t stdin_len, stdin_pos;
+    char *args, *env;            /* NUL-terminated strings back to back */
+    uint32_t nargs, args_bytes, nenv, env_bytes;
+    struct iovec iov[NC_WASI_MAX_IOVS];
+    char path[2][NC_WASI_MAX_PATH + 1];     /* guest paths, as given */
+    char scratch[2][NC_WASI_MAX_PATH + 1];  /* parent/last splits */
+    uint8_t dents[NC_WASI_DIRENT_BYTES];
+};
+
+/* One host call in progress. */
+struct call {
+    nc_wasi *w;
+    struct nc_wasi_priv *p;
+    const wasmtime_val_t *args;
+    uint8_t *mem;           /* guest linear memory, fetched for this call; NULL if none */
+    size_t mem_len;
+    wasm_trap_t *trap;      /* set to stop the guest */
+    unsigned fn;
+};
+
+/* ---- names ---- */
+
+static const char *const fn_names[NC_WASI_FN_COUNT] = {
+#define NC_WASI_NAME(name) #name,
+    NC_WASI_FUNCS(NC_WASI_NAME)
+#undef NC_WASI_NAME
+};
+
+static const char *const denial_codes[NC_DENY_COUNT] = {
+#define NC_DENY_CODE(sym, code, msg) [sym] = code,
+    NC_DENIALS(NC_DENY_CODE)
+#undef NC_DENY_CODE
+};
+
+static const char *const denial_messages[NC_DENY_COUNT] = {
+#define NC_DENY_MSG(sym, code, msg) [sym] = msg,
+    NC_DENIALS(NC_DENY_MSG)
+#undef NC_DENY_MSG
+};
+
+const char *nc_wasi_fn_name(unsigned fn)
+{
+    return fn < NC_WASI_FN_COUNT ? fn_names[fn] : "?";
+}
+
+const char *nc_denial_code(unsigned d)
+{
+    return d < NC_DENY_COUNT ? denial_codes[d] : "?";
+}
+
+const char *nc_denial_message(unsigned d)
+{
+    return d < NC_DENY_COUNT ? denial_messages[d] : "?";
+}
+
+/* ---- Linux errno -> WASI errno ---- */
+
+static const uint8_t errno_map[] = {
+    [E2BIG] = W_2BIG, [EACCES] = W_ACCES, [EADDRINUSE] = W_ADDRINUSE,
+    [EADDRNOTAVAIL] = W_ADDRNOTAVAIL, [EAFNOSUPPORT] = W_AFNOSUPPORT, [EAGAIN] = W_AGAIN,
+    [EALREADY] = W_ALREADY, [EBADF] = W_BADF, [EBADMSG] = W_BADMSG, [EBUSY] = W_BUSY,
+    [ECANCELED] = W_CANCELED, [ECHILD] = W_CHILD, [ECONNABORTED] = W_CONNABORTED,
+    [ECONNREFUSED] = W_CONNREFUSED, [ECONNRESET] = W_CONNRESET, [EDEADLK] = W_DEADLK,
+    [EDESTADDRREQ] = W_DESTADDRREQ, [EDOM] = W_DOM, [EDQUOT] = W_DQUOT, [EEXIST] = W_EXIST,
+    [EFAULT] = W_FAULT, [EFBIG] = W_FBIG, [EHOSTUNREACH] = W_HOSTUNREACH, [EIDRM] = W_IDRM,
+    [EILSEQ] = W_ILSEQ, [EINPROGRESS] = W_INPROGRESS, [EINTR] = W_INTR, [EINVAL] = W_INVAL,
+    [EIO] = W_IO, [EISCONN] = W_ISCONN, [EISDIR] = W_ISDIR, [ELOOP] = W_LOOP,
+    [EMFILE] = W_MFILE, [EMLINK] = W_MLINK, [EMSGSIZE] = W_MSGSIZE, [EMULTIHOP] = W_MULTIHOP,
+    [ENAMETOOLONG] = W_NAMETOOLONG, [ENETDOWN] = W_NETDOWN, [ENETRESET] = W_NETRESET,
+    [ENETUNREACH] = W_NETUNREACH, [ENFILE] = W_NFILE, [ENOBUFS] = W_NOBUFS,
+    [ENODEV] = W_NODEV, [ENOENT] = W_NOENT, [ENOEXEC] = W_NOEXEC, [ENOLCK] = W_NOLCK,
+    [ENOLINK] = W_NOLINK, [ENOMEM] = W_NOMEM, [ENOMSG] = W_NOMSG,
+    [ENOPROTOOPT] = W_NOPROTOOPT, [ENOSPC] = W_NOSPC, [ENOSYS] = W_NOSYS,
+    [ENOTCONN] = W_NOTCONN, [ENOTDIR] = W_NOTDIR, [ENOTEMPTY] = W_NOTEMPTY,
+    [ENOTRECOVERABLE] = W_NOTRECOVERABLE, [ENOTSOCK] = W_NOTSOCK, [ENOTSUP] = W_NOTSUP,
+    [ENOTTY] = W_NOTTY, [ENXIO] = W_NXIO, [EOVERFLOW] = W_OVERFLOW,
+    [EOWNERDEAD] = W_OWNERDEAD, [EPERM] = W_PERM, [EPIPE] = W_PIPE, [EPROTO] = W_PROTO,
+    [EPROTONOSUPPORT] = W_PROTONOSUPPORT, [EPROTOTYPE] = W_PROTOTYPE, [ERANGE] = W_RANGE,
+    [EROFS] = W_ROFS, [ESPIPE] = W_SPIPE, [ESRCH] = W_SRCH, [ESTALE] = W_STALE,
+    [ETIMEDOUT] = W_TIMEDOUT, [ETXTBSY] = W_TXTBSY, [EXDEV] = W_XDEV,
+    /* Linux-only codes with a close WASI meaning */
+    [ETIME] = W_TIMEDOUT, [EHOSTDOWN] = W_HOSTUNREACH, [ESHUTDOWN] = W_PIPE,
+    [EPFNOSUPPORT] = W_AFNOSUPPORT, [ESOCKTNOSUPPORT] = W_NOTSUP,
+    [ENOTUNIQ] = W_IO, [ENOMEDIUM] = W_NODEV, [EREMOTEIO] = W_IO, [ENOTBLK] = W_NOTSUP,
+};
+
+/* errno (or an error number returned directly) to WASI; unknown -> EIO. */
+static uint16_t werr(int e)
+{
+    if (e > 0 && (size_t)e < sizeof errno_map && errno_map[e] != W_SUCCESS)
+        return errno_map[e];
+    return W_IO;
+}
+
+/* ---- little-endian encoding of guest structures ---- */
+
+static void le16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void le32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint16_t rd16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    return (uint64_t)rd32(p) | ((uint64_t)rd32(p + 4) << 32);
+}
+
+/* ---- guest memory ---- */
+
+/* True if [ptr, ptr + len) lies inside the guest memory. By subtraction. */
+static bool mem_ok(const struct call *c, uint32_t ptr, uint64_t len)
+{
+    if (!c->mem)
+        return false;
+    return ptr <= c->mem_len && len <= c->mem_len - ptr;
+}
+
+/* Copies n host bytes to the guest; EFAULT if out of bounds. */
+static uint16_t mem_put(struct call *c, uint32_t ptr, const void *src, size_t n)
+{
+    if (!mem_ok(c, ptr, n))
+        return W_FAULT;
+    if (n)
+        memcpy(c->mem + ptr, src, n);
+    return W_SUCCESS;
+}
+
+static uint16_t put_u32(struct call *c, uint32_t ptr, uint32_t v)
+{
+    uint8_t b[4];
+    le32(b, v);
+    return mem_put(c, ptr, b, sizeof b);
+}
+
+static uint16_t put_u64(struct call *c, uint32_t ptr, uint64_t v)
+{
+    uint8_t b[8];
+    le64(b, v);
+    return mem_put(c, ptr, b, sizeof b);
+}
+
+static uint32_t arg32(const struct call *c, size_t i)
+{
+    return (uint32_t)c->args[i].of.i32;
+}
+
+static uint64_t arg64(const struct call *c, size_t i)
+{
+    return (uint64_t)c->args[i].of.i64;
+}
+
+/* Reads the guest's iovec array into p->iov (pointers into guest memory,
+ * every one bounds-checked). Totals above 4 GiB cannot be reported in a u32
+ * and are refused. */
+static uint16_t iovs_get(struct call *c, uint32_t ptr, uint32_t n, size_t *count)
+{
+    *count = 0;
+    if (n > NC_WASI_MAX_IOVS)
+        return W_INVAL;
+    if (!mem_ok(c, ptr, (uint64_t)n * 8))
+        return W_FAULT;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *rec = c->mem + ptr + (size_t)i * 8;
+        uint32_t buf = rd32(rec), len = rd32(rec + 4);
+        if (!mem_ok(c, buf, len))
+            return W_FAULT;
+        total += len;
+        c->p->iov[i].iov_base = c->mem + buf;
+        c->p->iov[i].iov_len = len;
+    }
+    if (total > UINT32_MAX)
+        return W_INVAL;
+    *count = n;
+    return W_SUCCESS;
+}
+
+/* ---- denials ---- */
+
+static void deny(struct call *c, nc_denial reason, const char *detail, size_t len)
+{
+    nc_wasi *w = c->w;
+    if (w->denied_total < UINT32_MAX)
+        w->denied_total++;
+    if (w->ndenied >= NC_WASI_MAX_DENIED)
+        return;
+    nc_wasi_denied *d = &w->denied[w->ndenied++];
+    d->fn = (uint8_t)c->fn;
+    d->reason = (uint8_t)reason;
+    size_t n = len < sizeof d->detail - 1 ? len : sizeof d->detail - 1;
+    /* The detail ends up in logs and reports: keep it printable. */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)detail[i];
+        d->detail[i] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    }
+    d->detail[n] = '\0';
+}
+
+static void deny_str(struct call *c, nc_denial reason, const char *s)
+{
+    deny(c, reason, s, strlen(s));
+}
+
+/* "<prefix><decimal>" into buf (which holds at least 32 bytes). */
+static size_t fmt_num(char *buf, size_t cap, const char *prefix, uint32_t v)
+{
+    char digits[10];
+    size_t nd = 0, n = 0;
+    do {
+        digits[nd++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (; prefix[n] && n < cap - 1; n++)
+        buf[n] = prefix[n];
+    while (nd && n < cap - 1)
+        buf[n++] = digits[--nd];
+    buf[n] = '\0';
+    return n;
+}
+
+static void deny_num(struct call *c, nc_denial reason, const char *prefix, uint32_t v)
+{
+    char buf[32];
+    size_t n = fmt_num(buf, sizeof buf, prefix, v);
+    deny(c, reason, buf, n);
+}
+
+/* ---- descriptor table ---- */
+
+static void entry_reset(struct fd_entry *e)
+{
+    memset(e, 0, sizeof *e);
+    e->host_fd = -1;
+    e->read_fd = -1;
+}
+
+static void entry_close(struct fd_entry *e)
+{
+    if (e->owned && e->host_fd >= 0)
+        close(e->host_fd);
+    if (e->read_fd >= 0)
+        close(e->read_fd);
+    free(e->name);
+    entry_reset(e);
+}
+
+static struct fd_entry *fd_get(struct call *c, uint32_t fd)
+{
+    if (fd >= NC_WASI_MAX_FDS)
+        return NULL;
+    struct fd_entry *e = &c->p->fds[fd];
+    return e->kind == FDK_FREE ? NULL : e;
+}
+
+/* Lowest free slot above stdio; ENFILE (and a denial) when the table is full. */
+static uint16_t fd_alloc(struct call *c, uint32_t *out)
+{
+    for (uint32_t i = 3; i < NC_WASI_MAX_FDS; i++) {
+        if (c->p->fds[i].kind == FDK_FREE) {
+            *out = i;
+            return W_SUCCESS;
+        }
+    }
+    deny_num(c, NC_DENY_FD_LIMIT, "table full at ", NC_WASI_MAX_FDS);
+    return W_NFILE;
+}
+
+static uint8_t filetype_of(mode_t m)
+{
+    if (S_ISREG(m))
+        return FT_REGULAR_FILE;
+    if (S_ISDIR(m))
+        return FT_DIRECTORY;
+    if (S_ISLNK(m))
+        return FT_SYMBOLIC_LINK;
+    if (S_ISCHR(m))
+        return FT_CHARACTER_DEVICE;
+    if (S_ISBLK(m))
+        return FT_BLOCK_DEVICE;
+    if (S_ISSOCK(m))
+        return FT_SOCKET_STREAM;
+    return FT_UNKNOWN;
+}
+
+/* ---- host path resolution ---- */
+
+/* openat2 beneath dirfd; never follows magic links. Returns the fd or -1/errno. */
+static int beneath_open(int dirfd, const char *path, int flags, mode_t mode)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(unsigned)(flags | O_CLOEXEC);
+    how.mode = (flags & O_CREAT) ? (uint64_t)mode : 0;
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+    for (unsigned i = 0;; i++) {
+        long r = syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+        if (r >= 0)
+            return (int)r;
+        /* EAGAIN: a concurrent rename raced a ".." check; the kernel asks us to retry. */
+        if ((errno == EAGAIN || errno == EINTR) && i < NC_WASI_SYSCALL_RETRIES)
+            continue;
+        return -1;
+    }
+}
+
+/* openat2 under the granted directory; EXDEV (the path tried to leave it)
+ * becomes ENOTCAPABLE and a denial naming the guest path. */
+static uint16_t open_under(struct call *c, const struct fd_entry *base, const char *path,
+                           const char *guest_path, int flags, mode_t mode, int *out)
+{
+    *out = -1;
+    int fd = beneath_open(base->host_fd, path, flags, mode);
+    if (fd < 0) {
+        if (errno == EXDEV) {
+            deny_str(c, NC_DENY_ESCAPE, guest_path);
+            return W_NOTCAPABLE;
+        }
+        return werr(errno);
+    }
+    *out = fd;
+    return W_SUCCESS;
+}
+
+/* The directory a path call starts from. An fd that is not open, or not a
+ * directory, is a request for a capability the run does not have. */
+static uint16_t path_base(struct call *c, uint32_t fd, struct fd_entry **out)
+{
+    *out = NULL;
+    struct fd_entry *e = fd_get(c, fd);
+    if (!e) {
+        deny_num(c, NC_DENY_NO_PREOPEN, "fd ", fd);
+        return W_BADF;
+    }
+    if (e->kind != FDK_DIR) {
+        deny_num(c, NC_DENY_NO_PREOPEN, "fd ", fd);
+        return W_NOTDIR;
+    }
+    *out = e;
+    return W_SUCCESS;
+}
+
+/* Copies a guest path (not NUL-terminated) into buf, NUL-terminated. */
+static uint16_t path_copy(struct call *c, uint32_t ptr, uint32_t len, char *buf)
+{
+    if (!mem_ok(c, ptr, len))
+        return W_FAULT;
+    if (len > NC_WASI_MAX_PATH)
+        return W_NAMETOOLONG;
+    if (len && memchr(c->mem + ptr, '\0', len))
+        return W_INVAL;
+    if (len)
+        memcpy(buf, c->mem + ptr, len);
+    buf[len] = '\0';
+    return W_SUCCESS;
+}
+
+/* Base directory + path copied into p->path[slot]. */
+static uint16_t path_arg(struct call *c, uint32_t fd, uint32_t ptr, uint32_t len, int slot,
+                         struct fd_entry **base)
+{
+    uint16_t e = path_base(c, fd, base);
+    if (e != W_SUCCESS)
+        return e;
+    return path_copy(c, ptr, len, c->p->path[slot]);
+}
+
+static uint16_t refuse_readonly(struct call *c, const struct fd_entry *base, const char *detail)
+{
+    if (!base->readonly)
+        return W_SUCCESS;
+    deny_str(c, NC_DENY_READONLY, detail);
+    return W_NOTCAPABLE;
+}
+
+static uint16_t refuse_readonly_fd(struct call *c, const struct fd_entry *e, uint32_t fd)
+{
+    if (!e->readonly)
+        return W_SUCCESS;
+    deny_num(c, NC_DENY_READONLY, "fd ", fd);
+    return W_NOTCAPABLE;
+}
+
+/* A path split into an opened parent directory and a final component that
+ * no *at call will follow: `last` never contains a '/'. */
+struct split {
+    int dirfd;
+    const char *last;
+    bool slash;   /* the guest path ended in '/' */
+};
+
+static void split_close(struct split *s)
+{
+    if (s->dirfd >= 0)
+        close(s->dirfd);
+    s->dirfd = -1;
+}
+
+static uint16_t split_open(struct call *c, const struct fd_entry *base, const char *path,
+                           char *scratch, struct split *s)
+{
+    s->dirfd = -1;
+    s->last = NULL;
+    s->slash = false;
+    size_t n = strlen(path);
+    if (n == 0)
+        return W_NOENT;
+    memcpy(scratch, path, n + 1);
+    while (n > 1 && scratch[n - 1] == '/') {
+        scratch[--n] = '\0';
+        s->slash = true;
+    }
+    size_t i = n;
+    while (i > 0 && scratch[i - 1] != '/')
+        i--;
+    const char *last = scratch + i;
+    const char *parent;
+    if (last[0] == '\0' || strcmp(last, ".") == 0 || strcmp(last, "..") == 0) {
+        /* "x/..", ".", "/": the final component is a directory already
+         * reached by resolution. Resolve all of it and act on ".", so no *at
+         * call ever sees "..". */
+        parent = scratch;
+        last = ".";
+    } else if (i == 0) {
+        parent = ".";
+    } else if (i == 1) {
+        parent = "/";   /* absolute: openat2 refuses it (EXDEV) */
+    } else {
+        scratch[i - 1] = '\0';
+        parent = scratch;
+    }
+    int fd;
+    uint16_t e = open_under(c, base, parent, path, O_PATH | O_DIRECTORY, 0, &fd);
+    if (e != W_SUCCESS)
+        return e;
+    s->dirfd = fd;
+    s->last = last;
+    return W_SUCCESS;
+}
+
+/* A trailing '/' asks for a directory; `last` had it stripped, so emulate:
+ * ENOTDIR unless the entry (not followed) is a directory. */
+static uint16_t slash_needs_dir(const struct split *s)
+{
+    if (!s->slash)
+        return W_SUCCESS;
+    struct stat st;
+    if (fstatat(s->dirfd, s->last, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return werr(errno);
+    return S_ISDIR(st.st_mode) ? W_SUCCESS : W_NOTDIR;
+}
+
+/* A trailing '/' on a name to create as a non-directory. */
+static uint16_t slash_create(const struct split *s)
+{
+    if (!s->slash)
+        return W_SUCCESS;
+    struct stat st;
+    if (fstatat(s->dirfd, s->last, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return W_EXIST;
+    return W_NOENT;
+}
+
+/* A readable descriptor for getdents64/fsync on a directory entry. */
+static uint16_t dir_reader(struct fd_entry *e, int *out)
+{
+    *out = -1;
+    if (e->read_fd >= 0) {
+        *out = e->read_fd;
+        return W_SUCCESS;
+    }
+    int fl = fcntl(e->host_fd, F_GETFL);
+    if (fl < 0)
+        return werr(errno);
+    if (!(fl & O_PATH) && (fl & O_ACCMODE) != O_WRONLY) {
+        *out = e->host_fd;
+        return W_SUCCESS;
+    }
+    int fd = beneath_open(e->host_fd, ".", O_RDONLY | O_DIRECTORY | O_NONBLOCK, 0);
+    if (fd < 0)
+        return werr(errno);
+    e->read_fd = fd;
+    *out = fd;
+    return W_SUCCESS;
+}
+
+/* ---- time ---- */
+
+static bool clock_of(uint32_t id, clockid_t *out)
+{
+    switch (id) {
+    case 0: *out = CLOCK_REALTIME; return true;
+    case 1: *out = CLOCK_MONOTONIC; return true;
+    case 2: *out = CLOCK_PROCESS_CPUTIME_ID; return true;
+    case 3: *out = CLOCK_THREAD_CPUTIME_ID; return true;
+    default: return false;
+    }
+}
+
+/* Timestamps before 1970 clamp to 0, beyond 2554 to UINT64_MAX. */
+static uint64_t ts_ns(const struct timespec *ts)
+{
+    if (ts->tv_sec < 0)
+        return 0;
+    uint64_t s = (uint64_t)ts->tv_sec;
+    if (s > (UINT64_MAX - 999999999u) / 1000000000u)
+        return UINT64_MAX;
+    return s * 1000000000u + (uint64_t)ts->tv_nsec;
+}
+
+static struct timespec ns_ts(uint64_t ns)
+{
+    struct timespec ts;
+    ts.tv_sec = (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
+    return ts;
+}
+
+/* fst_flags + values -> utimensat times; EINVAL on contradictory flags. */
+static uint16_t times_of(uint64_t atim, uint64_t mtim, uint32_t fst, struct timespec ts[2])
+{
+    if ((fst & ~FST_ALL) || ((fst & FST_ATIM) && (fst & FST_ATIM_NOW)) ||
+        ((fst & FST_MTIM) && (fst & FST_MTIM_NOW)))
+        return W_INVAL;
+    ts[0].tv_sec = 0;
+    ts[0].tv_nsec = UTIME_OMIT;
+    ts[1] = ts[0];
+    if (fst & FST_ATIM)
+        ts[0] = ns_ts(atim);
+    else if (fst & FST_ATIM_NOW)
+        ts[0].tv_nsec = UTIME_NOW;
+    if (fst & FST_MTIM)
+        ts[1] = ns_ts(mtim);
+    else if (fst & FST_MTIM_NOW)
+        ts[1].tv_nsec = UTIME_NOW;
+    return W_SUCCESS;
+}
+
+static void filestat_bytes(uint8_t b[FILESTAT_SIZE], const struct stat *st)
+{
+    memset(b, 0, FILESTAT_SIZE);
+    le64(b + 0, (uint64_t)st->st_dev);
+    le64(b + 8, (uint64_t)st->st_ino);
+    b[16] = filetype_of(st->st_mode);
+    le64(b + 24, (uint64_t)st->st_nlink);
+    le64(b + 32, st->st_size > 0 ? (uint64_t)st->st_size : 0);
+    le64(b + 40, ts_ns(&st->st_atim));
+    le64(b + 48, ts_ns(&st->st_mtim));
+    le64(b + 56, ts_ns(&st->st_ctim));
+}
+
+/* ---- args and environment ---- */
+
+static uint16_t strings_sizes(struct call *c, uint32_t count, uint32_t bytes)
+{
+    uint32_t pcount = arg32(c, 0), pbytes = arg32(c, 1);
+    if (!mem_ok(c, pcount, 4) || !mem_ok(c, pbytes, 4))
+        return W_FAULT;
+    (void)put_u32(c, pcount, count);
+    (void)put_u32(c, pbytes, bytes);
+    return W_SUCCESS;
+}
+
+static uint16_t strings_get(struct call *c, const char *strs, uint32_t count, uint32_t bytes)
+{
+    uint32_t pptrs = arg32(c, 0), pbuf = arg32(c, 1);
+    if (!mem_ok(c, pptrs, (uint64_t)count * 4) || !mem_ok(c, pbuf, bytes))
+        return W_FAULT;
+    if (bytes)
+        memcpy(c->mem + pbuf, strs, bytes);
+    /* Offsets come from our copy, never from guest memory the guest may
+     * have overlapped with the pointer array. */
+    uint32_t off = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        (void)put_u32(c, pptrs + 4 * i, pbuf + off);
+        off += (uint32_t)strlen(strs + off) + 1;
+    }
+    return W_SUCCESS;
+}
+
+static uint16_t do_args_get(struct call *c)
+{
+    return strings_get(c, c->p->args, c->p->nargs, c->p->args_bytes);
+}
+
+static uint16_t do_args_sizes_get(struct call *c)
+{
+    return strings_sizes(c, c->p->nargs, c->p->args_bytes);
+}
+
+static uint16_t do_environ_get(struct call *c)
+{
+    return strings_get(c, c->p->env, c->p->nenv, c->p->env_bytes);
+}
+
+static uint16_t do_environ_sizes_get(struct call *c)
+{
+    return strings_sizes(c, c->p->nenv, c->p->env_bytes);
+}
+
+/* ---- clocks, randomness, scheduling ---- */
+
+static uint16_t do_clock_res_get(struct call *c)
+{
+    clockid_t id;
+    uint32_t out = arg32(c, 1);
+    if (!clock_of(arg32(c, 0), &id))
+        return W_INVAL;
+    if (!mem_ok(c, out, 8))
+        return W_FAULT;
+    struct timespec ts;
+    if (clock_getres(id, &ts) != 0)
+        return werr(errno);
+    return put_u64(c, out, ts_ns(&ts));
+}
+
+static uint16_t do_clock_time_get(struct call *c)
+{
+    clockid_t id;
+    uint32_t out = arg32(c, 2);   /* arg 1 is the precision: best effort is allowed */
+    if (!clock_of(arg32(c, 0), &id))
+        return W_INVAL;
+    if (!mem_ok(c, out, 8))
+        return W_FAULT;
+    struct timespec ts;
+    if (clock_gettime(id, &ts) != 0)
+        return werr(errno);
+    if (ts.tv_sec < 0)
+        return W_OVERFLOW;
+    return put_u64(c, out, ts_ns(&ts));
+}
+
+static uint16_t do_random_get(struct call *c)
+{
+    uint32_t buf = arg32(c, 0), len = arg32(c, 1);
+    if (!mem_ok(c, buf, len))
+        return W_FAULT;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = getrandom(c->mem + buf + done, len - done, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return werr(errno);
+        }
+        done += (size_t)r;
+    }
+    return W_SUCCESS;
+}
+
+static uint16_t do_sched_yield(struct call *c)
+{
+    (void)c;
+    return W_SUCCESS;
+}
+
+/* ---- process ---- */
+
+static uint16_t do_proc_exit(struct call *c)
+{
+    c->w->stop = NC_WASI_STOP_EXIT;
+    c->w->exit_code = c->args[0].of.i32;
+    c->trap = wasmtime_trap_new("nightcore: proc_exit", 20);
+    return W_SUCCESS;
+}
+
+static uint16_t do_proc_raise(struct call *c)
+{
+    c->w->stop = NC_WASI_STOP_RAISE;
+    deny_num(c, NC_DENY_SIGNAL, "signal ", arg32(c, 0));
+    c->trap = wasmtime_trap_new("nightcore: proc_raise", 21);
+    return W_NOTSUP;
+}
+
+/* ---- sockets: never granted ---- */
+
+static uint16_t refuse_socket(struct call *c)
+{
+    deny_num(c, NC_DENY_NETWORK, "fd ", arg32(c, 0));
+    return W_NOTSUP;
+}
+
+static uint16_t do_sock_accept(struct call *c)
+{
+    return refuse_socket(c);
+}
+
+static uint16_t do_sock_recv(struct call *c)
+{
+    return refuse_socket(c);
+}
+
+static uint16_t do_sock_send(struct call *c)
+{
+    return refuse_socket(c);
+}
+
+static uint16_t do_sock_shutdown(struct call *c)
+{
+    return refuse_socket(c);
+}
+
+/* ---- descriptors ---- */
+
+static uint16_t do_fd_advise(struct call *c)
+{
+    uint32_t fd = arg32(c, 0);
+    uint64_t off = arg64(c, 1), len = arg64(c, 2);
+    uint32_t advice = arg32(c, 3);
+    static const int advices[] = {POSIX_FADV_NORMAL, POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
+                                  POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE};
+    struct fd_entry *e = fd_get(c, fd);
+    if (!e)
+        return W_BADF;
+    if (advice >= sizeof advices / sizeof advices[0] || off > INT64_MAX || len > INT64_MAX)
+        return W_INVAL;
+    if (e->kind != FDK_FILE)
+        return e->kind == FDK_DIR ? W_BADF : W_SPIPE;
+    int r = posix_fadvise(e->host_fd, (off_t)off, (off_t)len, advices[advice]);
+    return r ? werr(r) : W_SUCCESS;
+}
+
+static uint16_t do_fd_allocate(struct call *c)
+{
+    uint32_t fd = arg32(c, 0);
+    uint64_t off = arg64(c, 1), len = arg64(c, 2);
+    struct fd_entry *e = fd_get(c, fd);
+    if (!e)
+        return W_BADF;
+    if (e->kind != FDK_FILE)
+        return e->kind == FDK_DIR ? W_BADF : W_SPIPE;
+    uint16_t err = refuse_readonly_fd(c, e, fd);
+    if (err != W_SUCCESS)
+        return err;
+    if (len == 0)
+        return W_INVAL;
+    if (off > INT64_MAX || len > (uint64_t)INT64_MAX - off)
+        return W_FBIG;
+    /* fallocate(2), not posix_fallocate(3): no fallback that writes zeros. */
+    if (fallocate(e->host_fd, 0, (off_t)off, (off_t)len) != 0)
+        return werr(errno);
+    return W_SUCCESS;
+}
+
+static uint16_t do_fd_close(struct call *c)
+{
+    struct fd_entry *e = fd_get(c, arg32(c, 0));
+    if (!e)
+        return W_BADF;
+    entry_close(e);
+    return W_SUCCESS;
+}
+
+static uint16_t sync_fd(struct call *c, bool data_only)
+{
+    struct fd_entry *e = fd_get(c, arg32(c, 0));
+    if (!e)
+        return W_BADF;
+    int fd;
+    if (e->kind == FDK_FILE) {
+        fd = e->host_fd;
+    } else if (e->kind == FDK_DIR) {
+        uint16_t err = dir_reader(e, &fd);
+        if (err != W_SUCCESS)
+            return err;
+    } else {
+        return W_INVAL;   /* what fsync says for a pipe */
+    }
+    if ((data_only ? fdatasync(fd) : fsync(fd)) != 0)
+        return werr(errno);
+    return W_SUCCESS;
+}
+
+static uint16_t do_fd_datasync(struct call *c)
+{
+    return sync_fd(c, true);
+}
+
+static uint16_t do_fd_sync(struct call *c)
+{
+    return sync_fd(c, false);
+}
+
+static uint16_t do_fd_fdstat_get(struct call *c)
+{
+    uint32_t out = arg32(c, 1);
+    struct fd_entry *e = fd_get(c, arg32(c, 0));
+    if (!e)
+        return W_BADF;
+    uint8_t b[FDSTAT_SIZE];
+    memset(b, 0, sizeof b);
+    b[0] = e->filetype;
+    le16(b + 2, e->fdflags);
+    le64(b + 8, e->rights_base);
+    le64(b + 16, e->rights_inh);
+    return mem_put(c, out, b, sizeof b);
+}
+
+static uint16_t do_fd_fdstat_set_flags(struct call *c)
+{
+    uint32_t fd = arg32(c, 0), flags = arg32(c, 1);
+    struct fd_entry *e = fd_get(c, fd);
+    if (!e)
+        return W_BADF;
+    if (flags & ~FDF_ALL)
+        return W_INVAL;
+    uint32_t changed = flags ^ e->fdflags;
+    /* Linux cannot switch the sync modes of an open file. */
+    if (changed & (FDF_DSYNC | FDF_RSYNC | FDF_SYNC))
+        return W_NOTSUP;
+    if ((changed & FDF_APPEND) && (flags & FDF_APPEND)) {
+        uint16_t err = refuse_readonly_fd(c, e, fd);
+        if (err != W_SUCCESS)
+            return err;
+    }
+    switch (e->kind) {
+    case FDK_STDIN:
+    case FDK_DIR:
+        if (changed & FDF_APPEND)
+            return W_NOTSUP;
+        break;
+    case FDK_STDOUT:
+    case FDK_STDERR:
+        break;   /* captured output always appends; nothing ever blocks */
+    case FDK_FILE:
+        if (changed & FDF_APPEND) {
+            int fl = fcntl(e->host_fd, F_GETFL);
+            if (fl < 0)
+                return werr(errno);
+            fl = (flags & FDF_APPEND) ? (fl | O_APPEND) : (fl & ~O_APPEND);
+            if (fcntl(e->host_fd, F_SETFL, fl | O_NONBLOCK) != 0)
+                return werr(errno);
+        }
+        break;
+    default:
+        return W_BADF;
+    }
+    e->fdflags = (uint16_t)flags;
+    return W_SUCCESS;
+}
+
+static uint16_t do_fd_fdstat_set_rights(struct call *c)
+{
+    uint64_t base = arg64(c, 1), inh = arg64(c, 2);
+    struct fd_entry *e = fd_get(c, arg32(c, 0));
+    if (!e)
+        return W_BADF;
+    /* Rights only ever shrink. */
+    if ((base & ~e->rights_base) || (inh & ~e->rights_inh))
+        return W_NOTCAPABLE;
+    e->rights_base = base;
+    e->rights_inh = inh;
+    return W_SUCCESS;
+}
+
+static uint16_t do_fd_filestat_get(struct call *c)
+{
+    uint32_t out = arg32(c, 1);
+    struct fd_entry *e = fd_get(c, arg32(c, 0));
+    if (!e)
+        return W_BADF;
+    if (!mem_ok(c, out, FILESTAT_SIZE))
+        return W_FAULT;
+    uint8_t b[FILESTAT_SIZE];
+    memset(b, 0, sizeof b);
+    if (e->host_fd >= 0) {
+        struct stat st;
+        if (fstat(e->host_fd, &st) != 0)
+            return werr(errno);
+        filestat_bytes(b, &st);
+    } else {
+        b[16] = e->filetype;   /* stdio: in-memory streams, no host inode to show */
+        le64(b + 24, 1);
+    }
+    return mem_put(c, out, b, sizeof b);
+}
+
+static uint16_t do_fd_filestat_set_size(struct call *c)
+{
+    uint32_t fd = arg32(c, 0);
+    uint64_t size = arg64(c, 1);
+    struct fd_entry *e = fd_get(c, fd);
+    if (!e)
+        return W_BADF;
+    if (e->kind != FDK_FILE)
+        return e->kind == FDK_DIR ? W_ISDIR : W_INVAL;
+    uint16_t err = refuse_readonly_fd(c, e, fd);
+    if (err != W_SUCCESS)
+        return err;
+    if (size > INT64_MAX)
+        return W_INVAL;
+    if (ftruncate(e->host_fd, (off_t)size) != 0)
+        return werr(errno);
+    return W_SUCCESS;
+}
+
+static uint16_t do_fd_filestat_set_times(struct call *c)
+{
+    uint32_t fd = arg32(c, 0);
+    struct timespec ts[2];
+    struct fd_entry *e = fd_get(c, fd);
+    if (!e)
+        return W_BADF;
+    uint16_t err = times_of(arg64(c, 1), arg64(c, 2), arg32(c, 3), ts);
+    if (err != W_SUCCESS)
+        return err;
+    if (e->host_fd < 0)
+        return W_BADF;   /* stdio has no file to stamp */
+    err = refuse_readonly_fd(c, e, fd);
+    if (err != W_SUCCESS)
+        return err;
+    /* AT_EMPTY_PATH works on O_PATH descriptors too (preopens). */
+    if (utimensat(e->host_fd, "", ts, AT_EMPTY_PATH) != 0)
+        return werr(errno);
+    return W_SUCCESS;
+}
+
+static uint16_t do_fd_prestat_get(struct call *c)
+{
+    uint32_t out = arg32(c, 1);
+    struct fd_entry *e = fd_get(c, arg32(c, 0));
+    if (!e || !e->name)
+        return W_BADF;   /* how the guest's preopen scan learns it has reached the end */
+    uint8_t b[8];
+    memset(b, 0, sizeof b);   /* tag 0 = dir */
+    le32(b + 4, e->name_len);
+    return mem_put(c, out, b, sizeof b);
+}
+
+static uint16_t do_fd_prestat_dir_name(struct call *c)
+{
+    uint32_t ptr = arg32(c, 1), len = arg32(c, 2);
+    struct fd_entry *e = fd_get(c, arg32(c, 0));
+    if (!e || !e->name)
+        return W_BADF;
+    if (len < e->name_len)
+        return W_NAMETOOLONG;
+    return mem_put(c, ptr, e->name, e->name_len);
+}
+
+/* Reads from the in-memory stdin into the gathered iovecs; never blocks. */
+static uint32_t stdin_read(struct nc_wasi_priv *p, size_t niov)
+{
+    size_t got = 0;
+    for (size_t i = 0; i < niov && p->stdin_pos < p->stdin_len; i++) {
+        size_t avail = p->stdin_len - p->stdin_pos;
+        size_t take = p->iov[i].iov_len < avail ? p->iov[i].iov_len : avail;
+        if (take)
+            memcpy(p->iov[i].iov_base, p->stdin_data + p->stdin_pos, take);
+        p->stdin_pos += take;
+        got += take;
+    }
+    return (uint32_t)got;   /* <= the iovec total, checked <= UINT32_MAX */
+}
+
+/* Appends the gathered iovecs to a capped output buffer. At the cap the guest
+ * is stopped with a trap: what fit is kept, truncated is set. */
+static uint16_t out_write(struct call *c, nc_buf *b, size_t niov, uint32_t *written)
+{
+    uint64_t total = 0;
+    *written = 0;
+    for (size_t i = 0; i < niov; i++) {
+        nc_err e = nc_buf_append(b, c->p->iov[i].iov_base, c->p->iov[i].iov_len);
+        if (e == NC_ERR_TOO_LARGE) {
+            c->w->stop = NC_WASI_STOP_OUTPUT_LIMIT;
+            c->trap = wasmtime_trap_new("nightcore: output limit", 23);
+            return W_FBIG;
+        }
+        if (e != NC_OK)
+            return W_NOMEM;
+        total += c->p->iov[i].iov_len;
+    }
+    *written = (uint32_t)total;
+    return W_SUCCESS;
+}
+
+/* Shared by fd_read/fd_pread/fd_write/fd_pwrite. */
+static uint16_t rw_common(struct call *c, bool write, bool positional)
+{
+    uint32_t fd = arg32(c, 0), iovs = arg32(c, 1), niovs = arg32(c, 2);
+    uint64_t off = positional ? arg64(c, 3) : 0;
+    uint32_t pout = arg32(c, positional ? 4 : 3);
+    struct fd_entry *e = fd_get(c, fd);
+    size_t n;
+    if (!e)
+        return W_BADF;
+    if (!mem_ok(c, pout, 4))
+        return W_FAULT;
+    uint16_t err = iovs_get(c, iovs, niovs, &n);
+    if (err != W_SUCCESS)
+        return err;
+    uint32_t done = 0;
+    switch (e->kind) {
+    case FDK_STDIN:
+        if (write)
+            return W_BADF;
+        if (positional)
+            return W_SPIPE;
+        done = stdin_read(c->p, n);
+        break;
+    case FDK_STDOUT:
+    case FDK_STDERR:
+        if (!write)
+            return W_BADF;
+        if (positional)
+            return W_SPIPE;
+        err = out_write(c, e->kind == FDK_STDOUT ? &c->w->out : &c->w->err, n, &done);
+        if (err != W_SUCCESS)
+            return err;
+        break;
+    case FDK_DIR:
+        return write ? W_BADF : W_ISDIR;
+    case FDK_FILE: {
+        if (write) {
+            err = refuse_readonly_fd(c, e, fd);
+            if (err != W_SUCCESS)
+                return err;
+        }
+        if (!(e->rights_base & (write ? R_FD_WRITE : R_FD_READ)))
+            return W_BADF;
+        if (positional && off > INT64_MAX)
+            return W_INVAL;
+        ssize_t r;
+        unsigned tries = 0;
+        int cnt = (int)n;
+        do {
+            if (write)
+                r = positional ? pwritev(e->host_fd, c->p->iov, cnt, (off_t)off)
+                               : writev(e->host_fd, c->p->iov, cnt);
+            else
+                r = positional ? preadv(e->host_fd, c->p->iov, cnt, (off_t)off)
+                               : readv(e->host_fd, c->p->iov, cnt);
+        } while (r < 0 && errno == EINTR && ++tries < NC_WASI_SYSCALL_RETRIES);
+        if (r < 0)
+            return werr(errno);
+        done = (uint32_t)r;   /* the kernel moves at most ~2 GiB per call */
+        break;
+    }
+    default:
+        return W_BADF;
+    }
+    return put_u32(c, pout, done);
+}
+
+static uint16_t do_fd_read(struct call *c)
+{
+    return rw_common(c, false, false);
+}
+
+static uint16_t do_fd_pread(struct call *c)
+{
+    return rw_common(c, false, true);
+}
+
+static uint16_t do_fd_write(struct call *c)
+{
+    return rw_common(c, true, false);
+}
+
+static uint16_t do_fd_pwrite(struct call *c)
+{
+    return rw_common(c, true, true);
+}
+
+static uint8_t dirent_type(uint8_t t)
+{
+    switch (t) {
+    case DT_BLK: return FT_BLOCK_DEVICE;
+    case DT_CHR: return FT_CHARACTER_DEVICE;
+    case DT_DIR: return FT_DIRECTORY;
+    case DT_REG: return FT_REGULAR_FILE;
+    case DT_SOCK: return FT_SOCKET_STREAM;
+    case DT_LNK: return FT_SYMBOLIC_LINK;
+    default: return FT_UNKNOWN;
+    }
+}
+
+/* Copies up to n bytes to guest buf at *used, never past buf_len. */
+static void dirent_emit(struct call *c, uint32_t buf, uint32_t buf_len, uint32_t *used,
+                        const void *src, size_t n)
+{
+    uint32_t room = buf_len - *used;
+    uint32_t take = n < room ? (uint32_t)n : room;
+    if (take)
+        memcpy(c->mem + buf + *used, src, take);
+    *used += take;
+}
+
+static uint16_t do_fd_readdir(struct call *c)
+{
+    uint32_t buf = arg32(c, 1), buf_len = arg32(c, 2), pused = arg32(c, 4);
+    uint64_t cookie = arg64(c, 3);
+    struct fd_entry *e = fd_get(c, arg32(c, 0));
+    if (!e)
+        return W_BADF;
+    if (e->kind != FDK_DIR)
+        return W_NOTDIR;
+    if (!mem_ok(c, buf, buf_len) || !mem_ok(c, pused, 4))
+        return W_FAULT;
+    if (cookie > INT64_MAX)
+        return W_INVAL;
+    int dfd;
+    uint16_t err = dir_reader(e, &dfd);
+    if (err != W_SUCCESS)
+        return err;
+    /* Cookies are the kernel's d_off: seek to it and read on from there. */
+    if (lseek(dfd, (off_t)cookie, SEEK_SET) < 0)
+        return werr(errno);
+    uint8_t *d = c->p->dents;
+    uint32_t used = 0;
+    unsigned tries = 0;
+    while (used < buf_len) {
+        long got = syscall(SYS_getdents64, dfd, d, (size_t)NC_WASI_DIRENT_BYTES);
+        if (got < 0) {
+            if (errno == EINTR && ++tries < NC_WASI_SYSCALL_RETRIES)
+                continue;
+            return werr(errno);
+        }
+        if (got == 0)
+            break;
+        size_t n = (size_t)got, off = 0;
+        /* linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name[] */
+        while (off < n && used < buf_len) {
+            if (n - off < 20)
+                return W_IO;
+            uint16_t reclen = rd16(d + off + 16);
+            if (reclen < 20 || reclen > n - off)
+                return W_IO;
+            const char *name = (const char *)d + off + 19;
+            size_t namlen = strnlen(name, (size_t)reclen - 19);
+            uint8_t hdr[DIRENT_HEADER];
+            memset(hdr, 0, sizeof hdr);
+            le64(hdr, rd64(d + off + 8));   /* d_next: the cookie after this entry */
+            le64(hdr + 8, rd64(d + off));
+            le32(hdr + 16, (uint32_t)namlen);
+            hdr[20] = dirent_type(d[off + 18]);
+            /* The spec: the last entry is truncated to fill the buffer. */
+            dirent_emit(c, buf, buf_len, &used, hdr, sizeof hdr);
+            dirent_emit(c, buf, buf_len, &used, name, namlen);
+            off += reclen;
+        }
+    }
+    return put_u32(c, pused, used);
+}
+
+static uint16_t do_fd_renumber(struct call *c)
+{
+    uint32_t from = arg32(c, 0), to = arg32(c, 1);
+    struct fd_entry *src = fd_get(c, from), *dst = fd_get(c, to);
+    if (!src || !dst)
+        return W_BADF;
+    if (src == dst)
+        return W_SUCCESS;
+    entry_close(dst);
+    *dst = *src;
+    entry_reset(src);
+    return W_SUCCESS;
+}
+
+static uint16_t do_fd_seek(struct call *c)
+{
+    int64_t delta = c->args[1].of.i64;
+    uint32_t whence = arg32(c, 2), out = arg32(c, 3);
+    struct fd_entry *e = fd_get(c, arg32(c, 0));
+    if (!e)
+        return W_BADF;
+    if (e->kind != FDK_FILE)
+        return e->kind == FDK_DIR ? W_BADF : W_SPIPE;
+    static const int whences[] = {SEEK_SET, SEEK_CUR, SEEK_END};
+    if (whence > 2)
+        return W_INVAL;
+    if (!mem_ok(c, out, 8))
+        return W_FAULT;
+    off_t r = lseek(e->host_fd, (off_t)delta, whences[whence]);
+    if (r < 0)
+        return werr(errno);
+    return put_u64(c, out, (uint64_t)r);
+}
+
+static uint16_t do_fd_tell(struct call *c)
+{
+    uint32_t out = arg32(c, 1);
+    struct fd_entry *e = fd_get(c, arg32(c, 0));
+    if (!e)
+        return W_BADF;
+    if (e->kind != FDK_FILE)
+        return e->kind == FDK_DIR ? W_BADF : W_SPIPE;
+    if (!mem_ok(c, out, 8))
+        return W_FAULT;
+    off_t r = lseek(e->host_fd, 0, SEEK_CUR);
+    if (r < 0)
+        return werr(errno);
+    return put_u64(c, out, (uint64_t)r);
+}
+
+/* ---- paths ---- */
+
+static uint16_t do_path_open(struct call *c)
+{
+    uint32_t dirflags = arg32(c, 1), oflags = arg32(c, 4), fdflags = arg32(c, 7);
+    uint64_t rb = arg64(c, 5), ri = arg64(c, 6);
+    uint32_t pout = arg32(c, 8);
+    struct fd_entry *base;
+    const char *path = c->p->path[0];
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 2), arg32(c, 3), 0, &base);
+    if (err != W_SUCCESS)
+        return err;
+    if (!mem_ok(c, pout, 4))
+        return W_FAULT;
+    if ((dirflags & ~LOOKUP_SYMLINK_FOLLOW) || (oflags & ~OF_ALL) || (fdflags & ~FDF_ALL))
+        return W_INVAL;
+    if (base->readonly &&
+        ((oflags & (OF_CREAT | OF_TRUNC | OF_EXCL)) || (fdflags & FDF_WRITES) ||
+         (rb & R_WRITE_REFUSED)))
+        return refuse_readonly(c, base, path);
+    uint32_t slot;
+    err = fd_alloc(c, &slot);
+    if (err != W_SUCCESS)
+        return err;
+
+    int flags = O_NONBLOCK | O_NOCTTY;
+    bool rd = rb & (R_FD_READ | R_FD_READDIR);
+    bool wr = rb & (R_FD_WRITE | R_FD_DATASYNC | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE);
+    if (base->readonly || !wr)
+        flags |= O_RDONLY;   /* a read-only tree is opened read-only: the kernel enforces it too */
+    else
+        flags |= rd ? O_RDWR : O_WRONLY;
+    if (oflags & OF_CREAT)
+        flags |= O_CREAT;
+    if (oflags & OF_DIRECTORY)
+        flags |= O_DIRECTORY;
+    if (oflags & OF_EXCL)
+        flags |= O_EXCL;
+    if (oflags & OF_TRUNC)
+        flags |= O_TRUNC;
+    if (fdflags & FDF_APPEND)
+        flags |= O_APPEND;
+    if (fdflags & FDF_DSYNC)
+        flags |= O_DSYNC;
+    if (fdflags & (FDF_SYNC | FDF_RSYNC))
+        flags |= O_SYNC;
+    if (!(dirflags & LOOKUP_SYMLINK_FOLLOW))
+        flags |= O_NOFOLLOW;
+
+    int fd;
+    err = open_under(c, base, path, path, flags, 0666, &fd);
+    if (err != W_SUCCESS)
+        return err;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        err = werr(errno);
+        close(fd);
+        return err;
+    }
+    uint64_t keep = base->readonly ? ~R_WRITE_ALL : ~0ull;
+    struct fd_entry *e = &c->p->fds[slot];
+    entry_reset(e);
+    e->kind = S_ISDIR(st.st_mode) ? FDK_DIR : FDK_FILE;
+    e->filetype = filetype_of(st.st_mode);
+    e->readonly = base->readonly;
+    e->owned = true;
+    e->fdflags = (uint16_t)fdflags;
+    e->host_fd = fd;
+    e->rights_base = rb & R_ALL & keep;
+    e->rights_inh = ri & R_ALL & keep;
+    return put_u32(c, pout, slot);
+}
+
+static uint16_t do_path_create_directory(struct call *c)
+{
+    struct fd_entry *base;
+    struct split s = {.dirfd = -1};
+    const char *path = c->p->path[0];
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, &base);
+    if (err == W_SUCCESS)
+        err = refuse_readonly(c, base, path);
+    if (err == W_SUCCESS)
+        err = split_open(c, base, path, c->p->scratch[0], &s);
+    if (err == W_SUCCESS && mkdirat(s.dirfd, s.last, 0777) != 0)
+        err = werr(errno);
+    split_close(&s);
+    return err;
+}
+
+static uint16_t do_path_filestat_get(struct call *c)
+{
+    uint32_t flags = arg32(c, 1), out = arg32(c, 4);
+    struct fd_entry *base;
+    const char *path = c->p->path[0];
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 2), arg32(c, 3), 0, &base);
+    if (err != W_SUCCESS)
+        return err;
+    if (!mem_ok(c, out, FILESTAT_SIZE))
+        return W_FAULT;
+    /* O_PATH|O_NOFOLLOW names the final symlink itself; the walk to it is
+     * still kept beneath the base by the kernel. */
+    int fd;
+    int of = O_PATH | ((flags & LOOKUP_SYMLINK_FOLLOW) ? 0 : O_NOFOLLOW);
+    err = open_under(c, base, path, path, of, 0, &fd);
+    if (err != W_SUCCESS)
+        return err;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        err = werr(errno);
+    close(fd);
+    if (err != W_SUCCESS)
+        return err;
+    uint8_t b[FILESTAT_SIZE];
+    filestat_bytes(b, &st);
+    return mem_put(c, out, b, sizeof b);
+}
+
+static uint16_t do_path_filestat_set_times(struct call *c)
+{
+    uint32_t flags = arg32(c, 1);
+    struct timespec ts[2];
+    struct fd_entry *base;
+    const char *path = c->p->path[0];
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 2), arg32(c, 3), 0, &base);
+    if (err != W_SUCCESS)
+        return err;
+    err = times_of(arg64(c, 4), arg64(c, 5), arg32(c, 6), ts);
+    if (err != W_SUCCESS)
+        return err;
+    err = refuse_readonly(c, base, path);
+    if (err != W_SUCCESS)
+        return err;
+    bool follow = flags & LOOKUP_SYMLINK_FOLLOW;
+    int fd;
+    err = open_under(c, base, path, path, O_PATH | (follow ? 0 : O_NOFOLLOW), 0, &fd);
+    if (err != W_SUCCESS)
+        return err;
+    if (utimensat(fd, "", ts, AT_EMPTY_PATH | (follow ? 0 : AT_SYMLINK_NOFOLLOW)) != 0)
+        err = werr(errno);
+    close(fd);
+    return err;
+}
+
+static uint16_t do_path_link(struct call *c)
+{
+    uint32_t oflags = arg32(c, 1);
+    struct fd_entry *ob, *nb;
+    struct split so = {.dirfd = -1}, sn = {.dirfd = -1};
+    const char *op = c->p->path[0], *np = c->p->path[1];
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 2), arg32(c, 3), 0, &ob);
+    if (err == W_SUCCESS)
+        err = path_arg(c, arg32(c, 4), arg32(c, 5), arg32(c, 6), 1, &nb);
+    /* Following a symlink at the source would hand linkat a path the kernel
+     * resolves without RESOLVE_BENEATH; refused (EINVAL), as Wasmtime does.
+     * Unknown bits are EINVAL too. */
+    if (err == W_SUCCESS && oflags != 0)
+        err = W_INVAL;
+    /* A link out of a read-only tree would make its file writable elsewhere. */
+    if (err == W_SUCCESS)
+        err = refuse_readonly(c, ob, op);
+    if (err == W_SUCCESS)
+        err = refuse_readonly(c, nb, np);
+    if (err == W_SUCCESS)
+        err = split_open(c, ob, op, c->p->scratch[0], &so);
+    if (err == W_SUCCESS)
+        err = split_open(c, nb, np, c->p->scratch[1], &sn);
+    if (err == W_SUCCESS && so.slash)
+        err = slash_needs_dir(&so) == W_SUCCESS ? W_PERM : W_NOTDIR;
+    if (err == W_SUCCESS)
+        err = slash_create(&sn);
+    if (err == W_SUCCESS && linkat(so.dirfd, so.last, sn.dirfd, sn.last, 0) != 0)
+        err = werr(errno);
+    split_close(&so);
+    split_close(&sn);
+    return err;
+}
+
+static uint16_t do_path_readlink(struct call *c)
+{
+    uint32_t buf = arg32(c, 3), buf_len = arg32(c, 4), pused = arg32(c, 5);
+    struct fd_entry *base;
+    struct split s = {.dirfd = -1};
+    const char *path = c->p->path[0];
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, &base);
+    if (err != W_SUCCESS)
+        return err;
+    if (!mem_ok(c, buf, buf_len) || !mem_ok(c, pused, 4))
+        return W_FAULT;
+    err = split_open(c, base, path, c->p->scratch[0], &s);
+    if (err == W_SUCCESS && s.slash) {
+        /* "link/" names what the link points to, which is not a link. */
+        err = slash_needs_dir(&s);
+        if (err == W_SUCCESS)
+            err = W_INVAL;
+    }
+    if (err == W_SUCCESS) {
+        /* Into a fixed bounce buffer: the result is truncated to buf_len. */
+        char *tmp = c->p->scratch[1];
+        ssize_t n = readlinkat(s.dirfd, s.last, tmp, NC_WASI_MAX_PATH);
+        if (n < 0) {
+            err = werr(errno);
+        } else {
+            uint32_t take = (size_t)n < buf_len ? (uint32_t)n : buf_len;
+            (void)mem_put(c, buf, tmp, take);
+            (void)put_u32(c, pused, take);
+        }
+    }
+    split_close(&s);
+    return err;
+}
+
+static uint16_t do_path_remove_directory(struct call *c)
+{
+    struct fd_entry *base;
+    struct split s = {.dirfd = -1};
+    const char *path = c->p->path[0];
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, &base);
+    if (err == W_SUCCESS)
+        err = refuse_readonly(c, base, path);
+    if (err == W_SUCCESS)
+        err = split_open(c, base, path, c->p->scratch[0], &s);
+    if (err == W_SUCCESS && unlinkat(s.dirfd, s.last, AT_REMOVEDIR) != 0)
+        err = werr(errno);
+    split_close(&s);
+    return err;
+}
+
+static uint16_t do_path_rename(struct call *c)
+{
+    struct fd_entry *ob, *nb;
+    struct split so = {.dirfd = -1}, sn = {.dirfd = -1};
+    const char *op = c->p->path[0], *np = c->p->path[1];
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, &ob);
+    if (err == W_SUCCESS)
+        err = path_arg(c, arg32(c, 3), arg32(c, 4), arg32(c, 5), 1, &nb);
+    if (err == W_SUCCESS)
+        err = refuse_readonly(c, ob, op);
+    if (err == W_SUCCESS)
+        err = refuse_readonly(c, nb, np);
+    if (err == W_SUCCESS)
+        err = split_open(c, ob, op, c->p->scratch[0], &so);
+    if (err == W_SUCCESS)
+        err = split_open(c, nb, np, c->p->scratch[1], &sn);
+    if (err == W_SUCCESS && (so.slash || sn.slash)) {
+        so.slash = true;
+        err = slash_needs_dir(&so);
+    }
+    /* EXDEV here is a real cross-device rename, not an escape. */
+    if (err == W_SUCCESS && renameat(so.dirfd, so.last, sn.dirfd, sn.last) != 0)
+        err = werr(errno);
+    split_close(&so);
+    split_close(&sn);
+    return err;
+}
+
+static uint16_t do_path_symlink(struct call *c)
+{
+    struct fd_entry *base;
+    struct split s = {.dirfd = -1};
+    char *target = c->p->path[1];
+    const char *path = c->p->path[0];
+    uint16_t err = path_copy(c, arg32(c, 0), arg32(c, 1), target);
+    if (err == W_SUCCESS)
+        err = path_arg(c, arg32(c, 2), arg32(c, 3), arg32(c, 4), 0, &base);
+    if (err == W_SUCCESS)
+        err = refuse_readonly(c, base, path);
+    /* Resolution never leaves the preopen anyway, but an absolute link would
+     * point the host's own tools outside it. */
+    if (err == W_SUCCESS && target[0] == '/') {
+        deny_str(c, NC_DENY_ESCAPE, target);
+        err = W_NOTCAPABLE;
+    }
+    if (err == W_SUCCESS)
+        err = split_open(c, base, path, c->p->scratch[0], &s);
+    if (err == W_SUCCESS)
+        err = slash_create(&s);
+    if (err == W_SUCCESS && symlinkat(target, s.dirfd, s.last) != 0)
+        err = werr(errno);
+    split_close(&s);
+    return err;
+}
+
+static uint16_t do_path_unlink_file(struct call *c)
+{
+    struct fd_entry *base;
+    struct split s = {.dirfd = -1};
+    const char *path = c->p->path[0];
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, &base);
+    if (err == W_SUCCESS)
+        err = refuse_readonly(c, base, path);
+    if (err == W_SUCCESS)
+        err = split_open(c, base, path, c->p->scratch[0], &s);
+    if (err == W_SUCCESS)
+        err = slash_needs_dir(&s);   /* "file/" is ENOTDIR; "dir/" goes on to EISDIR */
+    if (err == W_SUCCESS && unlinkat(s.dirfd, s.last, 0) != 0)
+        err = werr(errno);
+    split_close(&s);
+    return err;
+}
+
+/* ---- poll_oneoff ---- */
+
+/* How long until a clock subscription fires, from now; false if its clock is unknown. */
+static bool clock_wait(const uint8_t *sub, uint64_t *rel)
+{
+    clockid_t id;
+    uint64_t timeout = rd64(sub + 24);
+    uint16_t flags = rd16(sub + 40);
+    if (!clock_of(rd32(sub + 16), &id))
+        return false;
+    if (!(flags & SUBCLOCK_ABSTIME)) {
+        *rel = timeout;
+        return true;
+    }
+    struct timespec now;
+    if (clock_gettime(id, &now) != 0)
+        return false;
+    uint64_t n = ts_ns(&now);
+    *rel = timeout > n ? timeout - n : 0;
+    return true;
+}
+
+/* An fd_read/fd_write subscription: ready at once (nothing here ever blocks). */
+static void fd_event(struct call *c, const uint8_t *sub, uint8_t type, uint8_t ev[EVENT_SIZE])
+{
+    struct fd_entry *e = fd_get(c, rd32(sub + 16));
+    uint64_t nbytes = 0;
+    uint16_t err = W_SUCCESS;
+    if (!e) {
+        err = W_BADF;
+    } else if (type == EV_FD_READ) {
+        if (e->kind == FDK_STDIN) {
+            nbytes = c->p->stdin_len - c->p->stdin_pos;
+        } else if (e->kind == FDK_FILE) {
+            struct stat st;
+            off_t pos = lseek(e->host_fd, 0, SEEK_CUR);
+            if (fstat(e->host_fd, &st) == 0 && S_ISREG(st.st_mode) && pos >= 0 &&
+                st.st_size > pos)
+                nbytes = (uint64_t)(st.st_size - pos);
+        } else {
+            err = W_BADF;
+        }
+    } else {
+        if (e->kind == FDK_STDOUT || e->kind == FDK_STDERR) {
+            nc_buf *b = e->kind == FDK_STDOUT ? &c->w->out : &c->w->err;
+            nbytes = b->max - b->len;
+        } else if (e->kind != FDK_FILE) {
+            err = W_BADF;
+        }
+    }
+    le16(ev + 8, err);
+    le64(ev + 16, nbytes);
+}
+
+static uint16_t do_poll_oneoff(struct call *c)
+{
+    uint32_t in = arg32(c, 0), out = arg32(c, 1), n = arg32(c, 2), pn = arg32(c, 3);
+    if (n == 0)
+        return W_INVAL;
+    if (!mem_ok(c, in, (uint64_t)n * SUB_SIZE) || !mem_ok(c, out, (uint64_t)n * EVENT_SIZE) ||
+        !mem_ok(c, pn, 4))
+        return W_FAULT;
+
+    /* Pass 1: is anything ready now, and which clock fires first? */
+    bool ready = false, have_clock = false;
+    uint64_t min_rel = UINT64_MAX;
+    uint32_t min_i = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *sub = c->mem + in + (size_t)i * SUB_SIZE;
+        uint64_t rel;
+        switch (sub[8]) {
+        case EV_CLOCK:
+            if (!clock_wait(sub, &rel)) {
+                ready = true;   /* reported as an error event */
+            } else if (!have_clock || rel < min_rel) {
+                have_clock = true;
+                min_rel = rel;
+                min_i = i;
+            }
+            break;
+        case EV_FD_READ:
+        case EV_FD_WRITE:
+            ready = true;
+            break;
+        default:
+            return W_INVAL;
+        }
+    }
+    if (have_clock && min_rel == 0)
+        ready = true;
+
+    /* Nothing ready: sleep until the first clock. A signal (the run's
+     * deadline timer) cuts the sleep short; the deadline then stops the guest. */
+    if (!ready) {
+        const uint8_t *sub = c->mem + in + (size_t)min_i * SUB_SIZE;
+        clockid_t id;
+        struct timespec ts;
+        bool abs = (rd16(sub + 40) & SUBCLOCK_ABSTIME) && clock_of(rd32(sub + 16), &id) &&
+                   (id == CLOCK_REALTIME || id == CLOCK_MONOTONIC);
+        if (abs) {
+            ts = ns_ts(rd64(sub + 24));
+            (void)clock_nanosleep(id, TIMER_ABSTIME, &ts, NULL);
+        } else {
+            /* Relative, or a CPU-time clock that would not advance while we sleep. */
+            ts = ns_ts(min_rel);
+            (void)clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+        }
+    }
+
+    /* Pass 2: write the events that occurred. */
+    uint32_t count = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *sub = c->mem + in + (size_t)i * SUB_SIZE;
+        uint8_t ev[EVENT_SIZE];
+        uint8_t type = sub[8];
+        uint64_t rel = 0;
+        memset(ev, 0, sizeof ev);
+        memcpy(ev, sub, 8);   /* userdata */
+        ev[10] = type;
+        if (type == EV_CLOCK) {
+            bool fired;
+            if (!clock_wait(sub, &rel)) {
+                le16(ev + 8, W_INVAL);
+                fired = true;
+            } else if (ready) {
+                fired = rel == 0;
+            } else if (rd16(sub + 40) & SUBCLOCK_ABSTIME) {
+                fired = i == min_i || rel == 0;     /* rel is recomputed: 0 once passed */
+            } else {
+                fired = i == min_i || rel <= min_rel;   /* we slept min_rel */
+            }
+            if (!fired)
+                continue;
+        } else {
+            fd_event(c, sub, type, ev);
+        }
+        memcpy(c->mem + out + (size_t)count * EVENT_SIZE, ev, sizeof ev);
+        count++;
+    }
+    return put_u32(c, pn, count);
+}
+
+/* ---- dispatch ---- */
+
+typedef uint16_t (*impl_fn)(struct call *c);
+
+/* Parameter types per function ('i' = i32, 'I' = i64); every function
+ * returns an i32 errno except proc_exit. From wasi_snapshot_preview1.witx. */
+static const char *const fn_params[NC_WASI_FN_COUNT] = {
+    [NC_WASI_FN_args_get] = "ii",
+    [NC_WASI_FN_args_sizes_get] = "ii",
+    [NC_WASI_FN_environ_get] = "ii",
+    [NC_WASI_FN_environ_sizes_get] = "ii",
+    [NC_WASI_FN_clock_res_get] = "ii",
+    [NC_WASI_FN_clock_time_get] = "iIi",
+    [NC_WASI_FN_fd_advise] = "iIIi",
+    [NC_WASI_FN_fd_allocate] = "iII",
+    [NC_WASI_FN_fd_close] = "i",
+    [NC_WASI_FN_fd_datasync] = "i",
+    [NC_WASI_FN_fd_fdstat_get] = "ii",
+    [NC_WASI_FN_fd_fdstat_set_flags] = "ii",
+    [NC_WASI_FN_fd_fdstat_set_rights] = "iII",
+    [NC_WASI_FN_fd_filestat_get] = "ii",
+    [NC_WASI_FN_fd_filestat_set_size] = "iI",
+    [NC_WASI_FN_fd_filestat_set_times] = "iIIi",
+    [NC_WASI_FN_fd_pread] = "iiiIi",
+    [NC_WASI_FN_fd_prestat_get] = "ii",
+    [NC_WASI_FN_fd_prestat_dir_name] = "iii",
+    [NC_WASI_FN_fd_pwrite] = "iiiIi",
+    [NC_WASI_FN_fd_read] = "iiii",
+    [NC_WASI_FN_fd_readdir] = "iiiIi",
+    [NC_WASI_FN_fd_renumber] = "ii",
+    [NC_WASI_FN_fd_seek] = "iIii",
+    [NC_WASI_FN_fd_sync] = "i",
+    [NC_WASI_FN_fd_tell] = "ii",
+    [NC_WASI_FN_fd_write] = "iiii",
+    [NC_WASI_FN_path_create_directory] = "iii",
+    [NC_WASI_FN_path_filestat_get] = "iiiii",
+    [NC_WASI_FN_path_filestat_set_times] = "iiiiIIi",
+    [NC_WASI_FN_path_link] = "iiiiiii",
+    [NC_WASI_FN_path_open] = "iiiiiIIii",
+    [NC_WASI_FN_path_readlink] = "iiiiii",
+    [NC_WASI_FN_path_remove_directory] = "iii",
+    [NC_WASI_FN_path_rename] = "iiiiii",
+    [NC_WASI_FN_path_symlink] = "iiiii",
+    [NC_WASI_FN_path_unlink_file] = "iii",
+    [NC_WASI_FN_poll_oneoff] = "iiii",
+    [NC_WASI_FN_proc_exit] = "i",
+    [NC_WASI_FN_proc_raise] = "i",
+    [NC_WASI_FN_sched_yield] = "",
+    [NC_WASI_FN_random_get] = "ii",
+    [NC_WASI_FN_sock_accept] = "iii",
+    [NC_WASI_FN_sock_recv] = "iiiiii",
+    [NC_WASI_FN_sock_send] = "iiiii",
+    [NC_WASI_FN_sock_shutdown] = "ii",
+};
+
+static wasm_trap_t *dispatch(void *env, wasmtime_caller_t *caller, const wasmtime_val_t *args,
+                             size_t nargs, wasmtime_val_t *results, size_t nresults, unsigned fn,
+                             impl_fn impl)
+{
+    nc_wasi *w = env;
+    if (w->calls[fn] < UINT32_MAX)
+        w->calls[fn]++;
+    size_t want_results = fn == NC_WASI_FN_proc_exit ? 0 : 1;
+    if (nargs != strlen(fn_params[fn]) || nresults != want_results)
+        return wasmtime_trap_new("nightcore: bad host call", 24);
+    struct call c = {.w = w, .p = w->priv, .args = args, .fn = fn};
+    /* Re-fetched on every call: memory.grow may have moved it. */
+    wasmtime_extern_t item;
+    if (wasmtime_caller_export_get(caller, "memory", 6, &item)) {
+        if (item.kind == WASMTIME_EXTERN_MEMORY) {
+            wasmtime_context_t *ctx = wasmtime_caller_context(caller);
+            c.mem = wasmtime_memory_data(ctx, &item.of.memory);
+            c.mem_len = wasmtime_memory_data_size(ctx, &item.of.memory);
+        }
+        wasmtime_extern_delete(&item);
+    }
+    uint16_t err = impl(&c);
+    if (c.trap)
+        return c.trap;
+    if (want_results) {
+        results[0].kind = WASMTIME_I32;
+        results[0].of.i32 = err;
+    }
+    return NULL;
+}
+
+#define NC_WASI_CALLBACK(name)                                                                 \
+    static uint16_t do_##name(struct call *c);                                                 \
+    static wasm_trap_t *cb_##name(void *env, wasmtime_caller_t *caller,                        \
+                                  const wasmtime_val_t *args, size_t nargs,                    \
+                                  wasmtime_val_t *results, size_t nresults)                    \
+    {                                                                                          \
+        return dispatch(env, caller, args, nargs, results, nresults, NC_WASI_FN_##name,        \
+                        do_##name);                                                            \
+    }
+NC_WASI_FUNCS(NC_WASI_CALLBACK)
+#undef NC_WASI_CALLBACK
+
+static const wasmtime_func_callback_t callbacks[NC_WASI_FN_COUNT] = {
+#define NC_WASI_CB_REF(name) [NC_WASI_FN_##name] = cb_##name,
+    NC_WASI_FUNCS(NC_WASI_CB_REF)
+#undef NC_WASI_CB_REF
+};
+
+static wasm_functype_t *functype_for(unsigned fn)
+{
+    const char *sig = fn_params[fn];
+    size_t np = strlen(sig);
+    wasm_valtype_t *params[16];
+    wasm_valtype_t *res[1];
+    wasm_valtype_vec_t pv, rv;
+    if (np > sizeof params / sizeof params[0])
+        return NULL;
+    for (size_t i = 0; i < np; i++)
+        params[i] = wasm_valtype_new(sig[i] == 'I' ? WASM_I64 : WASM_I32);
+    wasm_valtype_vec_new(&pv, np, params);
+    if (fn == NC_WASI_FN_proc_exit) {
+        wasm_valtype_vec_new_empty(&rv);
+    } else {
+        res[0] = wasm_valtype_new(WASM_I32);
+        wasm_valtype_vec_new(&rv, 1, res);
+    }
+    return wasm_functype_new(&pv, &rv);   /* takes both vectors */
+}
+
+nc_err nc_wasi_define(nc_wasi *w, wasmtime_linker_t *linker)
+{
+    if (!w || !linker)
+        return NC_ERR_USAGE;
+    for (unsigned fn = 0; fn < NC_WASI_FN_COUNT; fn++) {
+        if (!fn_params[fn] || !callbacks[fn])
+            return NC_ERR_INTERNAL;
+        wasm_functype_t *ty = functype_for(fn);
+        if (!ty)
+            return NC_ERR_NOMEM;
+        const char *name = fn_names[fn];
+        wasmtime_error_t *werror = wasmtime_linker_define_func(
+            linker, "wasi_snapshot_preview1", 22, name, strlen(name), ty, callbacks[fn], w, NULL);
+        wasm_functype_delete(ty);
+        if (werror) {
+            wasmtime_error_delete(werror);
+            return NC_ERR_INTERNAL;
+        }
+    }
+    return NC_OK;
+}
+
+/* ---- lifetime ---- */
+
+/* Copies count C strings back to back; total must fit a guest u32. */
+static nc_err strings_copy(const char *const *src, size_t count, size_t max_count, char **out,
+                           uint32_t *n_out, uint32_t *bytes_out)
+{
+    *out = NULL;
+    *n_out = 0;
+    *bytes_out = 0;
+    if (count == 0)
+        return NC_OK;
+    if (!src)
+        return NC_ERR_USAGE;
+    if (count > max_count)
+        return NC_ERR_TOO_LARGE;
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (!src[i])
+            return NC_ERR_USAGE;
+        size_t len = strlen(src[i]) + 1;
+        if (len > UINT32_MAX - total)
+            return NC_ERR_TOO_LARGE;
+        total += len;
+    }
+    char *buf = malloc(total);
+    if (!buf)
+        return NC_ERR_NOMEM;
+    size_t off = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen(src[i]) + 1;
+        memcpy(buf + off, src[i], len);
+        off += len;
+    }
+    *out = buf;
+    *n_out = (uint32_t)count;
+    *bytes_out = (uint32_t)total;
+    return NC_OK;
+}
+
+nc_err nc_wasi_new(const nc_wasi_config *cfg, nc_wasi **out)
+{
+    nc_err err = NC_ERR_USAGE;
+    nc_wasi *w = NULL;
+    struct nc_wasi_priv *p;
+    if (out)
+        *out = NULL;
+    if (!cfg || !out)
+        goto done;
+    if ((cfg->stdin_len && !cfg->stdin_data) || (cfg->npreopens && !cfg->preopens))
+        goto done;
+    err = NC_ERR_TOO_LARGE;
+    if (cfg->npreopens > NC_WASI_MAX_FDS - 3)
+        goto done;
+    err = NC_ERR_NOMEM;
+    w = calloc(1, sizeof *w);
+    if (!w)
+        goto done;
+    nc_buf_init(&w->out, cfg->stdout_cap);
+    nc_buf_init(&w->err, cfg->stderr_cap);
+    p = calloc(1, sizeof *p);
+    if (!p)
+        goto done;
+    w->priv = p;
+    for (size_t i = 0; i < NC_WASI_MAX_FDS; i++)
+        entry_reset(&p->fds[i]);
+
+    err = strings_copy(cfg->args, cfg->nargs, NC_MAX_ARGS, &p->args, &p->nargs, &p->args_bytes);
+    if (err != NC_OK)
+        goto done;
+    err = strings_copy(cfg->env, cfg->nenv, NC_MAX_ENV, &p->env, &p->nenv, &p->env_bytes);
+    if (err != NC_OK)
+        goto done;
+    p->stdin_data = cfg->stdin_data;
+    p->stdin_len = cfg->stdin_len;
+
+    static const uint8_t stdio_kind[3] = {FDK_STDIN, FDK_STDOUT, FDK_STDERR};
+    for (size_t i = 0; i < 3; i++) {
+        p->fds[i].kind = stdio_kind[i];
+        p->fds[i].filetype = FT_UNKNOWN;   /* not a tty: in-memory streams */
+        p->fds[i].rights_base = i == 0 ? R_STDIN : R_STDOUT;
+    }
+    for (size_t i = 0; i < cfg->npreopens; i++) {
+        const nc_wasi_preopen *po = &cfg->preopens[i];
+        struct fd_entry *e = &p->fds[3 + i];
+        struct stat st;
+        err = NC_ERR_USAGE;
+        if (po->host_fd < 0 || !po->guest_path)
+            goto done;
+        if (fstat(po->host_fd, &st) != 0 || !S_ISDIR(st.st_mode))
+            goto done;
+        size_t len = strnlen(po->guest_path, NC_WASI_MAX_PATH + 1);
+        err = NC_ERR_TOO_LARGE;
+        if (len > NC_WASI_MAX_PATH)
+            goto done;
+        err = NC_ERR_NOMEM;
+        e->name = malloc(len + 1);
+        if (!e->name)
+            goto done;
+        memcpy(e->name, po->guest_path, len + 1);
+        e->name_len = (uint32_t)len;
+        e->kind = FDK_DIR;
+        e->filetype = FT_DIRECTORY;
+        e->readonly = po->readonly;
+        e->owned = false;   /* borrowed: the caller closes it */
+        e->host_fd = po->host_fd;
+        e->rights_base = R_NO_SOCK & (po->readonly ? ~R_WRITE_ALL : ~0ull);
+        e->rights_inh = e->rights_base;
+    }
+    *out = w;
+    w = NULL;
+    err = NC_OK;
+done:
+    nc_wasi_free(w);
+    return err;
+}
+
+void nc_wasi_free(nc_wasi *w)
+{
+    if (!w)
+        return;
+    struct nc_wasi_priv *p = w->priv;
+    if (p) {
+        for (size_t i = 0; i < NC_WASI_MAX_FDS; i++)
+            entry_close(&p->fds[i]);
+        free(p->args);
+        free(p->env);
+        free(p);
+    }
+    nc_buf_cleanup(&w->out);
+    nc_buf_cleanup(&w->err);
+    free(w);
+}
