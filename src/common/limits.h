@@ -45,4 +45,19 @@
 #define NC_WASI_DIRENT_BYTES (32u * 1024)  /* host bounce buffer for fd_readdir (getdents64) */
 #define NC_WASI_SYSCALL_RETRIES 8u        /* openat2 EAGAIN / EINTR retries before giving up */
 
+/* OpenSSH formats (docs/ssh-formats.md) */
+#define NC_MAX_SSH_KEY_TYPE_BYTES 64u      /* key or signature type name */
+#define NC_MAX_SSH_APPLICATION_BYTES 256u  /* sk key application ("ssh:...") */
+#define NC_MAX_SSHSIG_ARMOR_BYTES (16u * 1024) /* an armored signature, whole */
+#define NC_MAX_SSHSIG_ARMOR_LINE 76u       /* base64 characters per armor line */
+#define NC_MAX_SSHSIG_FIELD_BYTES 8192u    /* any one string inside an SSHSIG blob */
+#define NC_MAX_SSHSIG_NAMESPACE_BYTES 128u /* an expected namespace / a namespaces= entry */
+#define NC_MAX_TRUST_FILE_BYTES (1024u * 1024) /* allowed_signers, revoked_keys */
+#define NC_MAX_TRUST_LINE_BYTES 4096u      /* one line of either, without the newline */
+#define NC_MAX_PRINCIPALS_PER_LINE 32u
+#define NC_MAX_PRINCIPAL_BYTES 256u
+#define NC_MAX_NAMESPACES_PER_LINE 16u
+#define NC_MAX_ALLOWED_SIGNERS 1024u       /* entries in allowed_signers */
+#define NC_MAX_REVOKED_KEYS 4096u          /* entries in revoked_keys */
+
 #endif

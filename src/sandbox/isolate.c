@@ -88,6 +88,9 @@ void nc_isolation_probe(nc_isolation_report *r)
     r->no_new_privs = r->caps_dropped = r->rlimits = true;   /* always possible */
 }
 
+static scmp_filter_ctx prepared_filter;
+static scmp_filter_ctx build_seccomp(char *msg, size_t msg_len);
+
 static bool drop_caps(void)
 {
     struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
@@ -119,6 +122,8 @@ void nc_isolate_early(nc_isolation_report *r)
     r->rlimits = set_limit(RLIMIT_CORE, 0) && set_limit(RLIMIT_NOFILE, NC_CHILD_MAX_FILES) &&
                  set_limit(RLIMIT_FSIZE, NC_CHILD_MAX_FILE_BYTES) && set_limit(RLIMIT_MEMLOCK, 0);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    char ignored[128];
+    prepared_filter = build_seccomp(ignored, sizeof ignored);   /* retried late on failure */
 }
 
 static nc_err apply_landlock(const nc_run_spec *spec, const int *dir_fds, int *abi_out,
@@ -193,19 +198,20 @@ static const int allowed_syscalls[] = {
     SCMP_SYS(membarrier), SCMP_SYS(getrusage),
 };
 
-static nc_err apply_seccomp(char *msg, size_t msg_len)
+/* The filter is built in the early phase (a pooled child does it while it
+ * waits) and loaded in the late phase, just before the module is read. */
+static scmp_filter_ctx build_seccomp(char *msg, size_t msg_len)
 {
-    nc_err err = NC_ERR_ISOLATION;
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
     if (!ctx) {
         snprintf(msg, msg_len, "seccomp_init failed");
-        return err;
+        return NULL;
     }
     for (size_t i = 0; i < sizeof allowed_syscalls / sizeof allowed_syscalls[0]; i++) {
         int rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed_syscalls[i], 0);
         if (rc != 0 && rc != -EDOM) {   /* -EDOM: not on this arch */
             snprintf(msg, msg_len, "seccomp_rule_add(%d): %s", allowed_syscalls[i], strerror(-rc));
-            goto done;
+            goto fail;
         }
     }
     /* abort() signals itself: allow signals to our own pid only. */
@@ -213,18 +219,28 @@ static nc_err apply_seccomp(char *msg, size_t msg_len)
     if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self)) != 0 ||
         seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self)) != 0) {
         snprintf(msg, msg_len, "seccomp rule for self-signals failed");
-        goto done;
+        goto fail;
     }
     seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
+    return ctx;
+fail:
+    seccomp_release(ctx);
+    return NULL;
+}
+
+static nc_err apply_seccomp(char *msg, size_t msg_len)
+{
+    scmp_filter_ctx ctx = prepared_filter ? prepared_filter : build_seccomp(msg, msg_len);
+    prepared_filter = NULL;
+    if (!ctx)
+        return NC_ERR_ISOLATION;
     int rc = seccomp_load(ctx);
+    seccomp_release(ctx);
     if (rc != 0) {
         snprintf(msg, msg_len, "seccomp_load: %s", strerror(-rc));
-        goto done;
+        return NC_ERR_ISOLATION;
     }
-    err = NC_OK;
-done:
-    seccomp_release(ctx);
-    return err;
+    return NC_OK;
 }
 
 nc_err nc_isolate_late(const nc_run_spec *spec, const int *dir_fds, nc_isolation_report *r,

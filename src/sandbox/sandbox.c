@@ -20,6 +20,7 @@
 #include "sandbox/internal.h"
 
 #define MAX_POOL 32
+#define MAX_REAP 64
 
 typedef struct {
     pid_t pid;
@@ -32,8 +33,13 @@ struct nc_sandbox {
     char cache_dir[PATH_MAX];
     unsigned pool_size;
     pthread_mutex_t mu;
+    pthread_cond_t cv;
     nc_child pool[MAX_POOL];
     unsigned npool;
+    pid_t reap[MAX_REAP];
+    unsigned nreap;
+    bool stop, pool_thread_started;
+    pthread_t thread;
 };
 
 static const char *const outcome_names[] = {
@@ -142,6 +148,8 @@ static nc_err take_child(nc_sandbox *sb, nc_child *c, uint64_t *spawn_ns)
     uint64_t t0 = nc_now_ns();
     pthread_mutex_lock(&sb->mu);
     if (sb->npool) {
+        /* The replacement is started once this run is over (retire_child),
+         * so its exec does not compete with this run for the CPU. */
         *c = sb->pool[--sb->npool];
         pthread_mutex_unlock(&sb->mu);
         *spawn_ns = 0;
@@ -153,26 +161,69 @@ static nc_err take_child(nc_sandbox *sb, nc_child *c, uint64_t *spawn_ns)
     return err;
 }
 
-static void refill_pool(nc_sandbox *sb)
+/* Hands a finished child to the pool thread (killed now, reaped there); reaps
+ * it here when there is no pool thread or its queue is full. */
+static void retire_child(nc_sandbox *sb, nc_child *c)
 {
+    if (c->sock >= 0)
+        close(c->sock);
+    c->sock = -1;
+    if (c->pid <= 0)
+        return;
+    kill(c->pid, SIGKILL);
+    pthread_mutex_lock(&sb->mu);
+    if (sb->pool_thread_started && sb->nreap < MAX_REAP) {
+        sb->reap[sb->nreap++] = c->pid;
+        c->pid = -1;
+        pthread_cond_signal(&sb->cv);
+    }
+    pthread_mutex_unlock(&sb->mu);
+    if (c->pid > 0)
+        reap_child(c);
+}
+
+/* Keeps pool_size children started and reaps retired ones, off the run path. */
+static void *pool_thread(void *arg)
+{
+    nc_sandbox *sb = arg;
+    pthread_mutex_lock(&sb->mu);
     for (;;) {
-        pthread_mutex_lock(&sb->mu);
+        while (!sb->stop && sb->nreap == 0 && sb->npool >= sb->pool_size)
+            pthread_cond_wait(&sb->cv, &sb->mu);
+        if (sb->stop)
+            break;
+        pid_t reap[MAX_REAP];
+        unsigned nreap = sb->nreap;
+        memcpy(reap, sb->reap, sizeof(pid_t) * nreap);
+        sb->nreap = 0;
         bool need = sb->npool < sb->pool_size;
         pthread_mutex_unlock(&sb->mu);
-        if (!need)
-            return;
-        nc_child c;
-        if (spawn_child(sb, &c) != NC_OK)
-            return;
+        for (unsigned i = 0; i < nreap; i++)
+            while (waitpid(reap[i], NULL, 0) < 0 && errno == EINTR)
+                ;
+        nc_child c = {-1, -1};
+        if (need && spawn_child(sb, &c) != NC_OK)
+            usleep(100 * 1000);   /* cannot start children right now: retry later */
         pthread_mutex_lock(&sb->mu);
-        if (sb->npool < sb->pool_size) {
-            sb->pool[sb->npool++] = c;
-            c.pid = -1;
+        if (c.pid > 0) {
+            if (sb->npool < sb->pool_size && !sb->stop) {
+                sb->pool[sb->npool++] = c;
+                c.pid = -1;
+            }
         }
-        pthread_mutex_unlock(&sb->mu);
-        if (c.pid > 0)
+        if (c.pid > 0) {
+            pthread_mutex_unlock(&sb->mu);
             reap_child(&c);
+            pthread_mutex_lock(&sb->mu);
+        }
     }
+    unsigned nreap = sb->nreap;
+    sb->nreap = 0;
+    pthread_mutex_unlock(&sb->mu);
+    for (unsigned i = 0; i < nreap; i++)
+        while (waitpid(sb->reap[i], NULL, 0) < 0 && errno == EINTR)
+            ;
+    return NULL;
 }
 
 nc_err nc_sandbox_new(const nc_sandbox_opts *opts, nc_sandbox **out)
@@ -203,8 +254,14 @@ nc_err nc_sandbox_new(const nc_sandbox_opts *opts, nc_sandbox **out)
         return NC_ERR_IO;
     }
     pthread_mutex_init(&sb->mu, NULL);
-    if (sb->tier == NC_TIER_PROCESS)
-        refill_pool(sb);
+    pthread_cond_init(&sb->cv, NULL);
+    if (sb->tier == NC_TIER_PROCESS && sb->pool_size > 0) {
+        if (pthread_create(&sb->thread, NULL, pool_thread, sb) != 0) {
+            nc_sandbox_free(sb);
+            return NC_ERR_INTERNAL;
+        }
+        sb->pool_thread_started = true;
+    }
     *out = sb;
     return NC_OK;
 }
@@ -213,8 +270,16 @@ void nc_sandbox_free(nc_sandbox *sb)
 {
     if (!sb)
         return;
+    if (sb->pool_thread_started) {
+        pthread_mutex_lock(&sb->mu);
+        sb->stop = true;
+        pthread_cond_signal(&sb->cv);
+        pthread_mutex_unlock(&sb->mu);
+        pthread_join(sb->thread, NULL);
+    }
     for (unsigned i = 0; i < sb->npool; i++)
         reap_child(&sb->pool[i]);
+    pthread_cond_destroy(&sb->cv);
     pthread_mutex_destroy(&sb->mu);
     free(sb);
 }
@@ -461,7 +526,6 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
             goto done;
         }
     }
-    refill_pool(sb);   /* overlaps with the child's work */
 
     /* Backstop: the child's own epoch deadline should fire first. */
     uint64_t deadline = t0 + (uint64_t)(spec->limits.timeout_ms + NC_CHILD_KILL_GRACE_MS + 1000) * 1000000ull;
@@ -504,7 +568,7 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
     nc_err status = NC_ERR_CHILD;
     err = nc_wire_decode_result(reply, rlen, spec->limits.stdout_bytes, spec->limits.stderr_bytes,
                                 &status, res);
-    reap_child(&c);
+    retire_child(sb, &c);
     if (err != NC_OK) {
         res->outcome = NC_OUTCOME_CRASH;
         snprintf(res->message, sizeof res->message, "sandbox child sent a malformed result");
@@ -520,6 +584,11 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
 done:
     if (c.pid > 0 || c.sock >= 0)
         reap_child(&c);
+    if (sb->pool_thread_started) {   /* refill the pool now that the run is over */
+        pthread_mutex_lock(&sb->mu);
+        pthread_cond_signal(&sb->cv);
+        pthread_mutex_unlock(&sb->mu);
+    }
     if (fds[0] >= 0)
         close(fds[0]);
     free(reply);

@@ -161,11 +161,11 @@ nc_err nc_wire_decode_spec(const uint8_t *data, size_t len, nc_wire_spec *out)
             goto done;
         }
     }
-    for (; out->spec.nenv < n; out->spec.nenv++) {
+    while (out->spec.nenv < n) {
         TRY(read_cstr(&r, NC_MAX_ENV_BYTES, &out->env_store[out->spec.nenv]));
-        const char *eq = strchr(out->env_store[out->spec.nenv], '=');
-        if (!eq || eq == out->env_store[out->spec.nenv]) {
-            out->spec.nenv++;
+        const char *entry = out->env_store[out->spec.nenv++];
+        const char *eq = strchr(entry, '=');
+        if (!eq || eq == entry) {
             err = NC_ERR_MALFORMED;
             goto done;
         }
@@ -195,17 +195,16 @@ nc_err nc_wire_decode_spec(const uint8_t *data, size_t len, nc_wire_spec *out)
             goto done;
         }
     }
-    for (; out->spec.ndirs < n; out->spec.ndirs++) {
+    while (out->spec.ndirs < n) {
         size_t i = out->spec.ndirs;
         TRY(read_cstr(&r, NC_MAX_GUEST_PATH, &out->guest_store[i]));
+        out->spec.ndirs++;   /* owned from here: cleanup frees it */
         if (out->guest_store[i][0] != '/') {
-            out->spec.ndirs++;
             err = NC_ERR_MALFORMED;
             goto done;
         }
         TRY(nc_read_u8(&r, &u8));
         if (u8 > 1) {
-            out->spec.ndirs++;
             err = NC_ERR_MALFORMED;
             goto done;
         }

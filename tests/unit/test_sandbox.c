@@ -524,7 +524,8 @@ static void test_child_crash_reported(void **state)
     (void)state;
     char exe[4096];
     snprintf(exe, sizeof exe, "%s/segv-child.sh", cache_dir);
-    write_script(exe, "#!/bin/sh\nkill -SEGV $$\n");
+    /* dies after the run request is in its socket, as a crashing child would */
+    write_script(exe, "#!/bin/sh\nsleep 0.3\nkill -SEGV $$\n");
     nc_sandbox *sb;
     nc_sandbox_opts o = {.tier = NC_TIER_PROCESS, .child_exe = exe, .cache_dir = cache_dir};
     assert_int_equal(nc_sandbox_new(&o, &sb), NC_OK);
