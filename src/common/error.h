@@ -27,6 +27,7 @@
     X(NC_ERR_TRUST_FILE, "untrusted_key", "the trust store is malformed")             \
     X(NC_ERR_TRUST_ROLLBACK, "trust_rollback",                                         \
       "the trust store is older than the recorded version (possible rollback)")       \
+    X(NC_ERR_TRUST_EXPIRED, "trust_expired", "the trust store has expired")           \
     X(NC_ERR_SIG_ARMOR, "bad_signature", "signature armor or base64 is malformed")    \
     X(NC_ERR_SIG_FORMAT, "bad_signature",                                              \
       "signature blob is malformed (magic, version, lengths or trailing bytes)")      \

@@ -247,6 +247,7 @@ typedef struct {
     bool stop;
     struct timespec deadline;
     const wasm_engine_t *engine;
+    pthread_t runner;   /* interrupted at the deadline so a sleeping host call returns */
 } nc_deadline;
 
 static void *watchdog(void *arg)
@@ -256,6 +257,7 @@ static void *watchdog(void *arg)
     while (!d->stop) {
         if (pthread_cond_timedwait(&d->cv, &d->mu, &d->deadline) == ETIMEDOUT) {
             wasmtime_engine_increment_epoch(d->engine);
+            pthread_kill(d->runner, SIGALRM);
             break;
         }
     }
@@ -282,6 +284,15 @@ static nc_err deadline_start(nc_deadline *d, nc_timer_kind kind, const wasm_engi
             return NC_ERR_INTERNAL;
         return NC_OK;
     }
+    /* The watchdog interrupts the running thread with SIGALRM (handler without
+     * SA_RESTART, no engine set: it only makes a blocking call return). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, NULL) != 0)
+        return NC_ERR_INTERNAL;
+    d->runner = pthread_self();
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -362,6 +373,12 @@ static void classify_stop(nc_run_result *res, const nc_wasi *w, const nc_memctx 
         res->limits_hit |= w->out.truncated ? NC_LIMIT(NC_LIMIT_STDOUT) : 0;
         res->limits_hit |= w->err.truncated ? NC_LIMIT(NC_LIMIT_STDERR) : 0;
         snprintf(res->message, sizeof res->message, "output exceeded its cap; stopped");
+        return;
+    }
+    if (w->stop == NC_WASI_STOP_DEADLINE) {
+        res->outcome = NC_OUTCOME_TIMEOUT;
+        res->limits_hit |= NC_LIMIT(NC_LIMIT_TIMEOUT);
+        snprintf(res->message, sizeof res->message, "deadline reached while the module waited in a host call");
         return;
     }
     if (w->stop == NC_WASI_STOP_RAISE) {
@@ -487,6 +504,7 @@ nc_err nc_exec_run(const uint8_t *artifact, size_t artifact_len, bool fuel, cons
         .stdin_data = spec->stdin_data, .stdin_len = spec->stdin_len,
         .stdout_cap = spec->limits.stdout_bytes, .stderr_cap = spec->limits.stderr_bytes,
         .preopens = pre, .npreopens = spec->ndirs,
+        .deadline_ns = nc_now_ns() + (uint64_t)spec->limits.timeout_ms * 1000000ull,
     };
     err = nc_wasi_new(&wc, &w);
     if (err != NC_OK)

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <signal.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,8 @@ void nc_isolate_early(nc_isolation_report *r)
     }
     r->caps_dropped = drop_caps();
     r->no_new_privs = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0;
+    /* Past RLIMIT_FSIZE a write fails with EFBIG instead of killing the child. */
+    signal(SIGXFSZ, SIG_IGN);
     r->rlimits = set_limit(RLIMIT_CORE, 0) && set_limit(RLIMIT_NOFILE, NC_CHILD_MAX_FILES) &&
                  set_limit(RLIMIT_FSIZE, NC_CHILD_MAX_FILE_BYTES) && set_limit(RLIMIT_MEMLOCK, 0);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

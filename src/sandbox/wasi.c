@@ -170,6 +170,7 @@ struct nc_wasi_priv {
     char path[2][NC_WASI_MAX_PATH + 1];     /* guest paths, as given */
     char scratch[2][NC_WASI_MAX_PATH + 1];  /* parent/last splits */
     uint8_t dents[NC_WASI_DIRENT_BYTES];
+    uint64_t deadline_ns;        /* CLOCK_MONOTONIC, 0 = none */
 };
 
 /* One host call in progress. */
@@ -1568,13 +1569,17 @@ static uint16_t do_path_readlink(struct call *c)
         return err;
     if (!mem_ok(c, buf, buf_len) || !mem_ok(c, pused, 4))
         return W_FAULT;
-    err = split_open(c, base, path, c->p->scratch[0], &s);
-    if (err == W_SUCCESS && s.slash) {
-        /* "link/" names what the link points to, which is not a link. */
-        err = slash_needs_dir(&s);
-        if (err == W_SUCCESS)
-            err = W_INVAL;
+    if (path[0] && path[strlen(path) - 1] == '/') {
+        /* "link/" names the directory the link points to, never a link:
+         * resolve it (beneath the base) only to report the right error. */
+        int fd;
+        err = open_under(c, base, path, path, O_PATH | O_DIRECTORY, 0, &fd);
+        if (err != W_SUCCESS)
+            return err;
+        close(fd);
+        return W_INVAL;
     }
+    err = split_open(c, base, path, c->p->scratch[0], &s);
     if (err == W_SUCCESS) {
         /* Into a fixed bounce buffer: the result is truncated to buf_len. */
         char *tmp = c->p->scratch[1];
@@ -1734,6 +1739,31 @@ static void fd_event(struct call *c, const uint8_t *sub, uint8_t type, uint8_t e
     le64(ev + 16, nbytes);
 }
 
+static uint64_t mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* True (and the guest stopped) if the deadline has passed, or would pass
+ * during a sleep of want_ns: then sleeps only until the deadline. */
+static bool p_deadline_passed(struct call *c, uint64_t want_ns)
+{
+    uint64_t deadline = c->p->deadline_ns, now = mono_now();
+    if (!deadline)
+        return false;
+    if (now < deadline && want_ns < deadline - now)
+        return false;
+    if (now < deadline) {
+        struct timespec ts = ns_ts(deadline - now);
+        (void)clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+    }
+    c->w->stop = NC_WASI_STOP_DEADLINE;
+    c->trap = wasmtime_trap_new("nightcore: deadline", 19);
+    return true;
+}
+
 static uint16_t do_poll_oneoff(struct call *c)
 {
     uint32_t in = arg32(c, 0), out = arg32(c, 1), n = arg32(c, 2), pn = arg32(c, 3);
@@ -1771,8 +1801,12 @@ static uint16_t do_poll_oneoff(struct call *c)
     if (have_clock && min_rel == 0)
         ready = true;
 
-    /* Nothing ready: sleep until the first clock. A signal (the run's
-     * deadline timer) cuts the sleep short; the deadline then stops the guest. */
+    /* Nothing ready: sleep until the first clock, but never past the run's
+     * deadline. A signal (the deadline timer) also cuts the sleep short. A
+     * guest that reaches the deadline in here is stopped here: no wasm runs
+     * between two host calls, so the epoch check alone would not stop it. */
+    if (!ready && p_deadline_passed(c, min_rel))
+        return W_SUCCESS;
     if (!ready) {
         const uint8_t *sub = c->mem + in + (size_t)min_i * SUB_SIZE;
         clockid_t id;
@@ -1788,6 +1822,9 @@ static uint16_t do_poll_oneoff(struct call *c)
             (void)clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
         }
     }
+
+    if (!ready && p_deadline_passed(c, 0))
+        return W_SUCCESS;
 
     /* Pass 2: write the events that occurred. */
     uint32_t count = 0;
@@ -2042,6 +2079,7 @@ nc_err nc_wasi_new(const nc_wasi_config *cfg, nc_wasi **out)
     if (err != NC_OK)
         goto done;
     p->stdin_data = cfg->stdin_data;
+    p->deadline_ns = cfg->deadline_ns;
     p->stdin_len = cfg->stdin_len;
 
     static const uint8_t stdio_kind[3] = {FDK_STDIN, FDK_STDOUT, FDK_STDERR};

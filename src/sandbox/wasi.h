@@ -77,6 +77,7 @@ typedef struct {
     const uint8_t *stdin_data; size_t stdin_len;  /* borrowed for the run */
     size_t stdout_cap, stderr_cap;
     const nc_wasi_preopen *preopens; size_t npreopens;
+    uint64_t deadline_ns;   /* CLOCK_MONOTONIC; 0 = none. Sleeps never pass it. */
 } nc_wasi_config;
 
 /* Why the guest stopped from inside a host call (checked after a trap). */
@@ -85,6 +86,7 @@ typedef enum {
     NC_WASI_STOP_EXIT,          /* proc_exit(code) */
     NC_WASI_STOP_OUTPUT_LIMIT,  /* stdout/stderr cap reached */
     NC_WASI_STOP_RAISE,         /* proc_raise(sig) */
+    NC_WASI_STOP_DEADLINE,      /* a blocking call reached the run's deadline */
 } nc_wasi_stop;
 
 typedef struct nc_wasi {

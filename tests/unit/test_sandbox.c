@@ -142,6 +142,22 @@ static void test_infinite_loop_times_out(void **state)
     assert_supervisor_healthy();
 }
 
+static void test_sleep_interrupted_at_deadline(void **state)
+{
+    (void)state;
+    nc_sandbox *tiers[] = {proc_sb, inproc_sb};
+    for (int i = 0; i < 2; i++) {
+        nc_run_spec s = default_spec();
+        s.limits.timeout_ms = 300;
+        nc_run_result r;
+        run_fixture(tiers[i], "sleep_forever", &s, &r);
+        assert_outcome(&r, NC_OUTCOME_TIMEOUT);
+        assert_int_equal(r.term_signal, 0);
+        assert_true(r.t_total_ns < 3000000000ull);
+        nc_run_result_cleanup(&r);
+    }
+}
+
 static void test_start_function_loop_times_out(void **state)
 {
     (void)state;
@@ -654,6 +670,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_isolation_blocks_files_and_sockets),
         cmocka_unit_test(test_infinite_loop_times_out),
         cmocka_unit_test(test_start_function_loop_times_out),
+        cmocka_unit_test(test_sleep_interrupted_at_deadline),
         cmocka_unit_test(test_memory_bomb),
         cmocka_unit_test(test_memory_refusal_recorded_when_module_copes),
         cmocka_unit_test(test_big_initial_memory),

@@ -145,8 +145,19 @@ static inline int32_t wh_call(wh *h, const char *fn, const wasmtime_val_t *args,
     wasmtime_error_t *err =
         wasmtime_func_call(h->ctx, &item.of.func, args, nargs, &result, nresults, &trap);
     wasmtime_extern_delete(&item);
-    if (err)
-        wh_fail_error(fn, err);
+    if (err) {
+        /* A trap raised by a host function (proc_exit, the output cap)
+         * comes back as an error, not a wasm_trap_t. */
+        wasm_name_t m;
+        wasmtime_error_message(err, &m);
+        size_t n = m.size < sizeof h->trap - 1 ? m.size : sizeof h->trap - 1;
+        memcpy(h->trap, m.data, n);
+        h->trap[n] = '\0';
+        wasm_byte_vec_delete(&m);
+        wasmtime_error_delete(err);
+        h->trapped = true;
+        return -1;
+    }
     if (trap) {
         wasm_message_t m;
         wasm_trap_message(trap, &m);
