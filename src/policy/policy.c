@@ -164,7 +164,8 @@ nc_err nc_caps_from_json(const json_t *obj, nc_caps *out, char *msg, size_t msg_
                 goto done;
             }
         }
-        qsort(out->env, out->nenv, sizeof *out->env, cmp_env);
+        if (out->nenv > 1)
+            qsort(out->env, out->nenv, sizeof *out->env, cmp_env);
     }
     if ((v = json_object_get(obj, "dirs"))) {
         if (!json_is_array(v) || json_array_size(v) > NC_MAX_DIRS) {

@@ -1,9 +1,11 @@
 /* Writes seed inputs for the wire-format fuzz targets from the real encoders:
  *   make_seeds DIR   (creates DIR/wire_spec/ and DIR/wire_result/) */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common/fs.h"
 #include "sandbox/internal.h"
+#include "trust/statement.h"
 
 static int save(const char *dir, const char *sub, const char *name, const nc_buf *b)
 {
@@ -58,5 +60,31 @@ int main(int argc, char **argv)
     snprintf(r.message, sizeof r.message, "artifact mismatch");
     rc |= nc_wire_encode_result(NC_ERR_ARTIFACT, &r, &b) != NC_OK || save(argv[1], "wire_result", "error", &b);
     nc_buf_cleanup(&b);
+
+    nc_statement st;
+    memset(&st, 0, sizeof st);
+    snprintf(st.name, sizeof st.name, "hello");
+    snprintf(st.approver, sizeof st.approver, "alice@example.com");
+    snprintf(st.worker, sizeof st.worker, "worker-1");
+    snprintf(st.submission, sizeof st.submission, "sub-1");
+    st.caps.args = true;
+    nc_cap_env env1 = {"LANG", "C"};
+    nc_cap_dir dir1 = {"/srv/data", "/data", true};
+    st.caps.env = &env1, st.caps.nenv = 1, st.caps.dirs = &dir1, st.caps.ndirs = 1;
+    st.limits = nc_policy_builtin("default")->limits;
+    st.issued_at = st.not_before = 1794913600;
+    st.expires_at = 1795000000;
+    st.max_runs = 10;
+    snprintf(st.invokers[0], sizeof st.invokers[0], "operator");
+    snprintf(st.invokers[1], sizeof st.invokers[1], "agent:claude");
+    st.ninvokers = 2;
+    st.trust_version = 3;
+    char *text = NULL, msg[256];
+    size_t len = 0;
+    if (nc_statement_build(&st, &text, &len, msg, sizeof msg) != NC_OK)
+        return 1;
+    nc_buf sb = {.data = (uint8_t *)text, .len = len};
+    rc |= save(argv[1], "statement", "full", &sb);
+    free(text);
     return rc;
 }

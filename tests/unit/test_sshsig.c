@@ -30,14 +30,14 @@ static bool g_have_keygen;
 static uint8_t g_pk[crypto_sign_PUBLICKEYBYTES], g_sk[crypto_sign_SECRETKEYBYTES];
 
 /* Runs argv in dir with stdin from in_path (or /dev/null), stdout to out_path
- * (or /dev/null), stderr to dir/stderr.log. Returns the exit status, -1 if it
+ * (or /dev/null), stderr appended to g_dir/stderr.log. Returns the exit status, -1 if it
  * did not exit. */
 static int run_in(const char *dir, const char *in_path, const char *out_path, char *const argv[])
 {
     char errlog[256];
     int status;
     pid_t pid;
-    snprintf(errlog, sizeof errlog, "%s/stderr.log", dir);
+    snprintf(errlog, sizeof errlog, "%s/stderr.log", g_dir);
     pid = fork();
     if (pid < 0)
         return -1;
