@@ -9,6 +9,7 @@
 #ifndef NC_COMMON_HOME_H
 #define NC_COMMON_HOME_H
 #include <limits.h>
+#include <stddef.h>
 #include "common/error.h"
 
 typedef struct {
