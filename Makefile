@@ -5,8 +5,9 @@ ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc)
 CMAKE_TYPE ?= RelWithDebInfo
+PYTHON     ?= /usr/bin/python3
 
-.PHONY: all deps engine configure test unit asan fuzz fuzz-smoke bench bench-smoke run lint clean
+.PHONY: all deps engine configure test unit asan fuzz fuzz-smoke bench bench-smoke run demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -24,6 +25,8 @@ configure: engine
 
 test: all
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	NC_BIN=$(CURDIR)/$(BUILD)/bin NC_FIXTURES=$(CURDIR)/$(BUILD)/fixtures \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 	scripts/check-banned
 
 unit: all
@@ -46,15 +49,19 @@ fuzz-smoke:
 
 bench: all
 	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox
-	$(BUILD)/bin/bench_sandbox --out bench/results-sandbox.md
+	NC_FIXTURES=$(BUILD)/fixtures $(BUILD)/bin/bench_sandbox --out bench/results-sandbox.md
+	$(PYTHON) bench/bench_worker.py --out bench/results-worker.md
 
 bench-smoke: all
 	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox
-	$(BUILD)/bin/bench_sandbox --runs 20
+	NC_FIXTURES=$(BUILD)/fixtures $(BUILD)/bin/bench_sandbox --runs 20 --compute-runs 1
+	$(PYTHON) bench/bench_worker.py --quick
 
 run: all
-	@for b in nightcore nightcore-worker nightcore-console nightcore-mcp; do \
-	  $(BUILD)/bin/$$b --version; done
+	@scripts/run
+
+demo: all
+	@scripts/demo
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,15 +1,414 @@
-/* nightcore: the operator command line (init, inbox, approve, run, audit). */
+/* nightcore: the operator command line. The command table, the option parser
+ * and the dispatcher; each command lives in cmd_*.c (docs/cli.md). */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include "cli/cli.h"
+
+static const cli_opt json_only[] = {
+    [OPT_JSON] = {"json", false, false, "print JSON instead of text"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt no_opts[] = {{NULL, false, false, NULL}};
+
+static const cli_opt init_opts[] = {
+    [INIT_GENERATE] = {"generate-key", false, false,
+                       "make an approver key with ssh-keygen at $NIGHTCORE_HOME/keys/approver and trust it"},
+    [INIT_NO_PASS] = {"no-passphrase", false, false, "with --generate-key: no passphrase (for tests and demos)"},
+    [INIT_APPROVER_KEY] = {"approver-key", true, false, "KEY.pub: trust an existing OpenSSH ed25519 key"},
+    [INIT_PRINCIPAL] = {"principal", true, false, "P: the approver's name in the trust store (default $USER@host)"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt submit_opts[] = {
+    [SUBMIT_NAME] = {"name", true, false, "NAME: module name (1-64 of A-Z a-z 0-9 . _ -)"},
+    [SUBMIT_MANIFEST] = {"manifest", true, false,
+                         "M.json: {\"description\": \"...\", \"capabilities\": {...}} (what it asks for)"},
+    [SUBMIT_JSON] = {"json", false, false, "print the submission as JSON"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt inbox_opts[] = {
+    [INBOX_JSON] = {"json", false, false, "print JSON instead of a table"},
+    [INBOX_ALL] = {"all", false, false, "every submission, not only pending ones"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt reject_opts[] = {
+    [REJECT_REASON] = {"reason", true, false, "TEXT: why (recorded in the audit log)"},
+    [REJECT_JSON] = {"json", false, false, "print the submission as JSON"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt approve_opts[] = {
+    [APPROVE_POLICY] = {"policy", true, false, "NAME: policy (capability and limit ceiling; default \"default\")"},
+    [APPROVE_MAX_RUNS] = {"max-runs", true, false, "N: how many runs it allows (1-1000000000; default 10)"},
+    [APPROVE_EXPIRES] = {"expires", true, false, "SPAN: valid for 3600s, 30m, 24h (default) or 7d (60s to 366d)"},
+    [APPROVE_ALLOW_AGENT] = {"allow-agent", true, true, "NAME: agent NAME may run it too (repeatable)"},
+    [APPROVE_KEY] = {"key", true, false,
+                     "KEY: approver key for ssh-keygen (default: config.json approver_key, else keys/approver)"},
+    [APPROVE_YES] = {"yes", false, false, "do not ask for confirmation (required without a terminal)"},
+    [APPROVE_STATEMENT_OUT] = {"statement-out", true, false, "FILE: only write the statement to sign elsewhere"},
+    [APPROVE_STATEMENT] = {"statement", true, false, "FILE: a statement signed elsewhere (with --signature)"},
+    [APPROVE_SIGNATURE] = {"signature", true, false, "FILE.sig: its ssh-keygen -Y sign signature"},
+    [APPROVE_PRINCIPAL] = {"principal", true, false, "P: approver principal (default: config.json principal)"},
+    [APPROVE_JSON] = {"json", false, false, "print the approval as JSON"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt approvals_opts[] = {
+    [APPROVALS_JSON] = {"json", false, false, "print JSON instead of a table"},
+    [APPROVALS_NAME] = {"name", true, false, "NAME: only approvals of this module"},
+    [APPROVALS_LIMIT] = {"limit", true, false, "N: at most N (default 50, at most 1000)"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt run_opts[] = {
+    [RUN_STDIN] = {"stdin", true, false, "FILE: bytes for the module's stdin (\"-\": this program's stdin)"},
+    [RUN_JSON] = {"json", false, false, "print the run object as JSON instead of the module's output"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt runs_opts[] = {
+    [RUNS_JSON] = {"json", false, false, "print JSON instead of a table"},
+    [RUNS_LIMIT] = {"limit", true, false, "N: at most N runs, newest first (default 20, at most 1000)"},
+    [RUNS_NAME] = {"name", true, false, "NAME: only runs of this module"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt trust_add_opts[] = {
+    [TRUST_ADD_PRINCIPAL] = {"principal", true, false, "P: the name approvals signed by this key will carry"},
+    [TRUST_ADD_JSON] = {"json", false, false, "print the result as JSON"},
+    {NULL, false, false, NULL},
+};
+
+static const cli_cmd commands[] = {
+    {"init", "[--generate-key [--no-passphrase]] [--approver-key KEY.pub] [--principal P]",
+     "create the home, the worker key and the trust store",
+     "Creates $NIGHTCORE_HOME (keys/ trust/ state/ run/ logs/, mode 0700), the worker's Ed25519 key\n"
+     "and an empty trust store, and writes config.json. Safe to run again: existing keys and trust\n"
+     "are kept and reported. Does not need the worker.",
+     init_opts, 0, 0, false, cmd_init},
+    {"worker start", "", "start the worker in the background",
+     "Starts `nightcore-worker serve` (next to this program, else from PATH) detached, logging to\n"
+     "logs/worker.log, and returns once it answers on run/control.sock (at most 15 s).",
+     no_opts, 0, 0, false, cmd_worker_start},
+    {"worker stop", "", "stop the worker", "Asks the worker to shut down and waits (at most 10 s) until it has exited.",
+     no_opts, 0, 0, false, cmd_worker_stop},
+    {"worker status", "[--json]", "pid, uptime, queue, isolation features, counts", NULL, json_only, 0, 0, false,
+     cmd_worker_status},
+    {"submit", "FILE.wasm --name NAME [--manifest M.json] [--json]", "put a module into the inbox",
+     "Submits a module (at most 16 MiB) for review; prints the submission id. Nothing submitted can\n"
+     "run until it is approved.",
+     submit_opts, 1, 1, false, cmd_submit},
+    {"inbox", "[--all] [--json]", "list pending submissions", NULL, inbox_opts, 0, 0, false, cmd_inbox},
+    {"inbox show", "ID [--json]", "one submission in full: analysis, drift, threat score", NULL, json_only, 1, 1,
+     false, cmd_inbox_show},
+    {"approve",
+     "ID [--policy NAME] [--max-runs N] [--expires 24h] [--allow-agent NAME]... [--key KEY] [--yes]\n"
+     "       nightcore approve ID --statement-out FILE\n"
+     "       nightcore approve ID --statement FILE --signature FILE.sig",
+     "sign an approval for a submission",
+     "Asks the worker to prepare the approval statement, shows what will be signed, asks\n"
+     "\"Sign and approve? [y/N]\" on a terminal (--yes skips it; without a terminal it refuses\n"
+     "unless --yes is given), signs it with `ssh-keygen -Y sign -n nightcore-approval-v1` and\n"
+     "hands statement and signature to the worker, which verifies them against the trust store.",
+     approve_opts, 1, 1, false, cmd_approve},
+    {"reject", "ID --reason TEXT [--json]", "reject a submission", NULL, reject_opts, 1, 1, false, cmd_reject},
+    {"approvals", "[--name NAME] [--limit N] [--json]", "list approvals", NULL, approvals_opts, 0, 0, false,
+     cmd_approvals},
+    {"revoke", "APPROVAL_ID [--json]", "revoke an approval (it can never run again)", NULL, json_only, 1, 1, false,
+     cmd_revoke},
+    {"run", "REF [--stdin FILE] [--json] [-- ARGS...]", "run an approved module",
+     "REF is an approval id, a module name (its newest valid approval) or a sha256 prefix of 12+\n"
+     "hex digits. The module's stdout and stderr are passed through byte for byte; a summary line\n"
+     "follows on stderr. Exit code 0 if it ran and exited 0, 1 if it ran and did not (non-zero\n"
+     "exit, trap, limit, crash), 3 if the worker refused to run it.",
+     run_opts, 1, 1, true, cmd_run},
+    {"runs", "[--limit N] [--name NAME] [--json]", "run history, newest first", NULL, runs_opts, 0, 0, false,
+     cmd_runs},
+    {"runs show", "RUN [--json]", "one run in full", NULL, json_only, 1, 1, false, cmd_runs_show},
+    {"policy list", "[--json]", "policies (capability and limit ceilings)", NULL, json_only, 0, 0, false,
+     cmd_policy_list},
+    {"policy show", "NAME [--json]", "one policy in full", NULL, json_only, 1, 1, false, cmd_policy_show},
+    {"trust list", "[--json]", "trusted approver keys",
+     "Asks the worker; when it is not running, reads trust/ directly.", json_only, 0, 0, false, cmd_trust_list},
+    {"trust add", "KEY.pub --principal P [--json]", "trust an approver key",
+     "KEY.pub: an OpenSSH ssh-ed25519 or sk-ssh-ed25519@openssh.com public key. The change goes\n"
+     "through the worker so that it is recorded in the audit log.",
+     trust_add_opts, 1, 1, false, cmd_trust_add},
+    {"trust revoke", "KEY.pub [--json]", "revoke an approver key (its approvals stop working)", NULL, json_only, 1,
+     1, false, cmd_trust_revoke},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void print_overview(FILE *f)
+{
+    fprintf(f, "usage: nightcore [--home DIR] COMMAND [ARGS...]\n"
+               "       nightcore --version\n\n"
+               "Night Core runs untrusted WebAssembly only after a human has signed an approval.\n\n"
+               "Commands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nGlobal options (before or after the command):\n"
+               "  --home DIR      Night Core home (default: $NIGHTCORE_HOME, else ~/.nightcore)\n"
+               "  --help          help for nightcore or for a command\n"
+               "  --version       print the version\n\n"
+               "Exit codes: 0 success, 1 failure, 2 usage error, 3 refused by the worker.\n"
+               "Run `nightcore COMMAND --help` for a command's options; docs/cli.md has the details.\n");
+}
+
+void cli_print_usage(FILE *f, const cli_cmd *cmd)
+{
+    fprintf(f, "usage: nightcore %s%s%s\n", cmd->name, cmd->synopsis[0] ? " " : "", cmd->synopsis);
+}
+
+static void print_help(const cli_cmd *cmd)
+{
+    cli_print_usage(stdout, cmd);
+    printf("\n%s.\n", cmd->summary);
+    if (cmd->details)
+        printf("\n%s\n", cmd->details);
+    printf("\nOptions:\n");
+    for (const cli_opt *o = cmd->opts; o->name; o++) {
+        const char *colon = o->has_value ? strchr(o->help, ':') : NULL;
+        char left[64];
+        if (colon)
+            snprintf(left, sizeof left, "--%s %.*s", o->name, (int)(colon - o->help), o->help);
+        else
+            snprintf(left, sizeof left, "--%s", o->name);
+        printf("  %-22s %s\n", left, colon ? colon + 2 : o->help);
+    }
+    printf("  %-22s %s\n  %-22s %s\n", "--home DIR", "Night Core home (default $NIGHTCORE_HOME, ~/.nightcore)",
+           "--help", "this help");
+}
+
+int cli_usage_error(const cli_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "nightcore %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    cli_print_usage(stderr, cmd);
+    fprintf(stderr, "Run `nightcore %s --help` for the options.\n", cmd->name);
+    return CLI_USAGE;
+}
+
+/* Looks up a long option by name. */
+static int find_opt(const cli_opt *opts, const char *name, size_t len)
+{
+    for (int i = 0; opts[i].name; i++)
+        if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+            return i;
+    return -1;
+}
+
+/* Parses argv (after the command words). Returns -1 to go on, or an exit
+ * code (help printed: 0; usage error: 2). */
+static int parse_args(cli_ctx *ctx, const cli_cmd *cmd, int argc, char **argv, cli_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = cmd;
+    for (int i = 0; i < argc; i++) {
+        char *arg = argv[i];
+        if (strcmp(arg, "--") == 0) {
+            if (!cmd->takes_rest)
+                return cli_usage_error(cmd, "does not take arguments after --");
+            a->rest = argv + i + 1;
+            a->nrest = argc - i - 1;
+            break;
+        }
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            print_help(cmd);
+            return CLI_OK;
+        }
+        if (arg[0] == '-' && arg[1] != '\0') {
+            if (arg[1] != '-') {
+                char safe_c = (arg[1] >= 0x21 && arg[1] <= 0x7e) ? arg[1] : '?';
+                return cli_usage_error(cmd, "unknown option -%c", safe_c);
+            }
+            const char *name = arg + 2, *eq = strchr(name, '=');
+            size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+            const char *value = NULL;
+            if (nlen == 4 && strncmp(name, "home", 4) == 0) {
+                if (eq)
+                    value = eq + 1;
+                else if (i + 1 < argc)
+                    value = argv[++i];
+                else
+                    return cli_usage_error(cmd, "--home needs a value");
+                ctx->home_override = value;
+                continue;
+            }
+            int o = find_opt(cmd->opts, name, nlen);
+            if (o < 0) {
+                char *s = cli_safe(arg);
+                int rc = cli_usage_error(cmd, "unknown option %s", s);
+                free(s);
+                return rc;
+            }
+            const cli_opt *opt = &cmd->opts[o];
+            if (opt->has_value) {
+                if (eq)
+                    value = eq + 1;
+                else if (i + 1 < argc)
+                    value = argv[++i];
+                else
+                    return cli_usage_error(cmd, "--%s needs a value", opt->name);
+            } else {
+                if (eq)
+                    return cli_usage_error(cmd, "--%s takes no value", opt->name);
+                value = "";
+            }
+            if (a->count[o] && !opt->repeat)
+                return cli_usage_error(cmd, "--%s given twice", opt->name);
+            if (a->count[o] >= CLI_MAX_REPEAT)
+                return cli_usage_error(cmd, "--%s given more than %d times", opt->name, CLI_MAX_REPEAT);
+            a->multi[o][a->count[o]] = value;
+            a->count[o]++;
+            a->val[o] = value;
+            continue;
+        }
+        if (a->npos >= cmd->max_pos || a->npos >= CLI_MAX_POS) {
+            char *s = cli_safe(arg);
+            int rc = cli_usage_error(cmd, cmd->takes_rest ? "unexpected argument %s (module arguments go after --)"
+                                                          : "unexpected argument %s", s);
+            free(s);
+            return rc;
+        }
+        a->pos[a->npos++] = arg;
+    }
+    if (a->npos < cmd->min_pos)
+        return cli_usage_error(cmd, "missing argument");
+    for (int i = 0; cmd->opts[i].name; i++)
+        if (strcmp(cmd->opts[i].name, "json") == 0 && a->count[i])
+            ctx->json = true;
+    return -1;
+}
+
+/* The command named by argv[0] (and argv[1] for two-word commands). */
+static const cli_cmd *find_command(int argc, char **argv, int *words)
+{
+    if (argc >= 2) {
+        for (size_t i = 0; i < NCOMMANDS; i++) {
+            const char *sp = strchr(commands[i].name, ' ');
+            if (sp && strncmp(commands[i].name, argv[0], (size_t)(sp - commands[i].name)) == 0 &&
+                argv[0][sp - commands[i].name] == '\0' && strcmp(sp + 1, argv[1]) == 0) {
+                *words = 2;
+                return &commands[i];
+            }
+        }
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, argv[0]) == 0) {
+            *words = 1;
+            return &commands[i];
+        }
+    return NULL;
+}
+
+/* "worker", "policy", "trust" without a known subcommand. */
+static int group_usage(const char *group, const char *sub)
+{
+    size_t glen = strlen(group);
+    bool known = false;
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strncmp(commands[i].name, group, glen) == 0 && commands[i].name[glen] == ' ')
+            known = true;
+    if (!known)
+        return -1;
+    if (sub && (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)) {
+        printf("usage:\n");
+        for (size_t i = 0; i < NCOMMANDS; i++)
+            if (strncmp(commands[i].name, group, glen) == 0 && commands[i].name[glen] == ' ')
+                printf("  nightcore %s%s%s\n      %s\n", commands[i].name, commands[i].synopsis[0] ? " " : "",
+                       commands[i].synopsis, commands[i].summary);
+        return CLI_OK;
+    }
+    if (sub) {
+        char *s = cli_safe(sub);
+        fprintf(stderr, "nightcore %s: unknown subcommand %s\n", group, s);
+        free(s);
+    } else {
+        fprintf(stderr, "nightcore %s: missing subcommand\n", group);
+    }
+    fprintf(stderr, "usage:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strncmp(commands[i].name, group, glen) == 0 && commands[i].name[glen] == ' ')
+            fprintf(stderr, "  nightcore %s%s%s\n", commands[i].name, commands[i].synopsis[0] ? " " : "",
+                    commands[i].synopsis);
+    return CLI_USAGE;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
-        printf("nightcore %s\n", NC_VERSION);
-        return 0;
+    cli_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    int i = 1;
+    /* Global options before the command. */
+    for (; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--version") == 0 || strcmp(arg, "version") == 0) {
+            printf("nightcore %s\n", NC_VERSION);
+            return CLI_OK;
+        }
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 || strcmp(arg, "help") == 0) {
+            if (strcmp(arg, "help") == 0 && i + 1 < argc) {
+                int words = 0;
+                const cli_cmd *c = find_command(argc - i - 1, argv + i + 1, &words);
+                if (c) {
+                    print_help(c);
+                    return CLI_OK;
+                }
+                int rc = group_usage(argv[i + 1], "--help");
+                if (rc >= 0)
+                    return rc;
+                char *s = cli_safe(argv[i + 1]);
+                fprintf(stderr, "nightcore: unknown command %s\n", s);
+                free(s);
+                return CLI_USAGE;
+            }
+            print_overview(stdout);
+            return CLI_OK;
+        }
+        if (strcmp(arg, "--home") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "nightcore: --home needs a value\n");
+                return CLI_USAGE;
+            }
+            ctx.home_override = argv[++i];
+            continue;
+        }
+        if (strncmp(arg, "--home=", 7) == 0) {
+            ctx.home_override = arg + 7;
+            continue;
+        }
+        if (arg[0] == '-') {
+            char *s = cli_safe(arg);
+            fprintf(stderr, "nightcore: unknown option %s\nRun `nightcore --help` for usage.\n", s);
+            free(s);
+            return CLI_USAGE;
+        }
+        break;
     }
-    FILE *f = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) ? stdout : stderr;
-    fprintf(f, "usage: nightcore --version\n\nnightcore: the operator command line (init, inbox, approve, run, audit).\n"
-               "Not available in this version yet: only --version and --help.\n");
-    return f == stdout ? 0 : 2;
+    if (i >= argc) {
+        print_overview(stderr);
+        return CLI_USAGE;
+    }
+    int words = 0;
+    const cli_cmd *cmd = find_command(argc - i, argv + i, &words);
+    if (!cmd) {
+        int rc = group_usage(argv[i], i + 1 < argc ? argv[i + 1] : NULL);
+        if (rc >= 0)
+            return rc;
+        char *s = cli_safe(argv[i]);
+        fprintf(stderr, "nightcore: unknown command %s\nRun `nightcore --help` for the list of commands.\n", s);
+        free(s);
+        return CLI_USAGE;
+    }
+    cli_args args;
+    int rc = parse_args(&ctx, cmd, argc - i - words, argv + i + words, &args);
+    if (rc >= 0)
+        return rc;
+    rc = cmd->run(&ctx, &args);
+    if (fflush(stdout) != 0 && rc == CLI_OK) {
+        fprintf(stderr, "nightcore: cannot write the output\n");
+        rc = CLI_FAIL;
+    }
+    return rc;
 }

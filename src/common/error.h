@@ -23,6 +23,9 @@
     X(NC_ERR_ISOLATION, "internal", "could not set up process isolation")             \
     X(NC_ERR_NOT_FOUND, "not_found", "not found")                                     \
     X(NC_ERR_BUSY, "busy", "too many runs in progress")                               \
+    X(NC_ERR_RATE_LIMITED, "rate_limited", "too many requests; wait and retry")       \
+    X(NC_ERR_QUOTA_EXCEEDED, "quota_exceeded", "a quota is full")                     \
+    X(NC_ERR_UNAUTHORIZED, "unauthorized", "not allowed on this connection")          \
     /* trust: one code per verification step (docs/approvals.md) */                  \
     X(NC_ERR_TRUST_FILE, "untrusted_key", "the trust store is malformed")             \
     X(NC_ERR_TRUST_ROLLBACK, "trust_rollback",                                         \

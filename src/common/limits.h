@@ -60,4 +60,24 @@
 #define NC_MAX_ALLOWED_SIGNERS 1024u       /* entries in allowed_signers */
 #define NC_MAX_REVOKED_KEYS 4096u          /* entries in revoked_keys */
 
+/* WebAssembly static analysis (docs/analysis.md). Every count a module
+ * declares is checked against these before anything is allocated for it. */
+#define NC_WASM_MAX_TYPES 100000u          /* type section entries */
+#define NC_WASM_MAX_FUNC_PARAMS 1000u      /* params of one function type */
+#define NC_WASM_MAX_FUNC_RESULTS 1000u     /* results of one function type */
+#define NC_WASM_MAX_IMPORTS 10000u
+#define NC_WASM_MAX_EXPORTS 100000u
+#define NC_WASM_MAX_FUNCTIONS 1000000u     /* defined (function section) */
+#define NC_WASM_MAX_TABLES 100u            /* imported + defined */
+#define NC_WASM_MAX_MEMORIES 100u          /* imported + defined */
+#define NC_WASM_MAX_GLOBALS 1000000u       /* defined */
+#define NC_WASM_MAX_TAGS 100000u           /* defined */
+#define NC_WASM_MAX_ELEM_SEGMENTS 100000u
+#define NC_WASM_MAX_ELEM_ITEMS 10000000u   /* entries in one element segment */
+#define NC_WASM_MAX_DATA_SEGMENTS 100000u
+#define NC_WASM_MAX_CUSTOM_SECTIONS 1000u
+#define NC_WASM_MAX_NAME_BYTES 4096u       /* an import, export or custom section name */
+#define NC_WASM_MAX_CONST_EXPR_OPS 16u     /* instructions in one constant expression */
+#define NC_WASM_MAX_SIGNATURE_TEXT 256u    /* "(i32,i64)->i32" text, longer ones end in "..." */
+
 #endif

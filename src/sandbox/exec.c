@@ -226,6 +226,26 @@ done:
     return err;
 }
 
+nc_err nc_module_validate(const uint8_t *wasm, size_t len, char *msg, size_t msg_len)
+{
+    if (len > NC_MAX_MODULE_BYTES) {
+        copy_msg(msg, msg_len, "module larger than the size cap", "", 0);
+        return NC_ERR_TOO_LARGE;
+    }
+    wasm_engine_t *engine = engine_new(false, 0, NULL);
+    if (!engine)
+        return NC_ERR_INTERNAL;
+    wasmtime_error_t *werr = wasmtime_module_validate(engine, wasm, len);
+    nc_err err = NC_OK;
+    if (werr) {
+        error_msg(werr, msg, msg_len, "invalid module: ");
+        wasmtime_error_delete(werr);
+        err = NC_ERR_INVALID_MODULE;
+    }
+    wasm_engine_delete(engine);
+    return err;
+}
+
 /* ---- deadline: bump the engine epoch once the wall-clock budget is spent ---- */
 
 static const wasm_engine_t *volatile alarm_engine;

@@ -146,6 +146,9 @@ void nc_sandbox_free(nc_sandbox *sb);
 NC_MUST_CHECK nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel,
                                          nc_artifact *out, char *msg, size_t msg_len);
 
+/* Validates module bytes with the engine (no compilation). */
+NC_MUST_CHECK nc_err nc_module_validate(const uint8_t *wasm, size_t len, char *msg, size_t msg_len);
+
 /* Runs one module. Thread-safe. Returns NC_OK when the module ran (whatever its
  * outcome, including crash and timeout); an error when it could not be run at
  * all (bad spec, artifact corrupt, child could not start), with msg set. */

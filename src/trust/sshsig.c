@@ -37,7 +37,8 @@ static nc_sshsig_hash hash_from_name(const uint8_t *name, size_t len)
 
 static bool namespace_usable(const char *ns)
 {
-    return ns != NULL && ns[0] != '\0' && strlen(ns) <= NC_MAX_SSHSIG_NAMESPACE_BYTES;
+    return ns != NULL && ns[0] != '\0' &&
+           strnlen(ns, NC_MAX_SSHSIG_NAMESPACE_BYTES + 1) <= NC_MAX_SSHSIG_NAMESPACE_BYTES;
 }
 
 /* The signature sub-blob of an accepted type: string type, string sig[64],
@@ -262,6 +263,9 @@ nc_err nc_sshsig_verify(const nc_sshsig *sig, const void *msg, size_t msg_len, u
     nc_buf_init(&data, 1024);
     if (sig == NULL || (options & ~NC_SSHSIG_REQUIRE_UV) != 0 ||
         (sig->key.type != NC_SSHKEY_ED25519 && sig->key.type != NC_SSHKEY_SK_ED25519) ||
+        sig->key.blob_len > sizeof(sig->key.blob) ||
+        sig->key.application_off > sig->key.blob_len ||
+        sig->key.application_len > sig->key.blob_len - sig->key.application_off ||
         !namespace_usable(sig->sig_namespace)) {
         err = NC_ERR_USAGE;
         goto done;

@@ -1,8 +1,17 @@
 /* nightcore-worker: the only Night Core program that links the engine and the
  * only one that can execute a module. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include "sandbox/sandbox.h"
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "common/fs.h"
+#include "common/workerkey.h"
+#include "worker/worker.h"
 
 static void usage(FILE *f)
 {
@@ -10,7 +19,9 @@ static void usage(FILE *f)
             "usage: nightcore-worker serve [--home DIR]\n"
             "       nightcore-worker --version\n"
             "\n"
-            "The Night Core worker: verifies, sandboxes and records every run.\n");
+            "The Night Core worker: verifies, sandboxes and records every run.\n"
+            "Usually started with `nightcore worker start`. The home must exist\n"
+            "(`nightcore init`). Listens on HOME/run/control.sock and agent.sock.\n");
 }
 
 static void print_version(void)
@@ -20,6 +31,151 @@ static void print_version(void)
     printf("nightcore-worker %s (engine: Wasmtime C API 48.0.8)\n", NC_VERSION);
     printf("isolation available: user+net namespaces %s, Landlock ABI %d, seccomp %s\n",
            iso.userns ? "yes" : "no", iso.landlock_abi, iso.seccomp ? "yes" : "no");
+}
+
+static void on_signal(uv_signal_t *s, int sig)
+{
+    nc_worker *w = s->data;
+    (void)sig;
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    nc_server_stop(w);
+}
+
+static void on_walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static int path_of(nc_worker *w, const char *rel, char *out, size_t n)
+{
+    if (nc_home_path(&w->home, rel, out, n) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: home path too long\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int serve(const char *home_arg)
+{
+    static nc_worker worker;
+    nc_worker *w = &worker;
+    char msg[1024], pid_text[32];
+    int rc = 1;
+
+    if (nc_home_resolve(home_arg, &w->home) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: cannot resolve the home directory\n");
+        return 1;
+    }
+    if (path_of(w, NC_HOME_DB, w->db_path, sizeof w->db_path) || path_of(w, NC_HOME_TRUST_DIR, w->trust_dir, sizeof w->trust_dir) ||
+        path_of(w, NC_HOME_TRUST_RECORD, w->trust_record, sizeof w->trust_record) ||
+        path_of(w, NC_HOME_BLOBS, w->blobs, sizeof w->blobs) || path_of(w, NC_HOME_ARTIFACTS, w->artifacts, sizeof w->artifacts) ||
+        path_of(w, NC_HOME_CONTROL_SOCK, w->control_path, sizeof w->control_path) ||
+        path_of(w, NC_HOME_AGENT_SOCK, w->agent_path, sizeof w->agent_path) ||
+        path_of(w, NC_HOME_PIDFILE, w->pid_path, sizeof w->pid_path))
+        return 1;
+    uint8_t pk[32];
+    if (nc_worker_key_load_public(&w->home, pk) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: %s is not initialised (no worker key): run `nightcore init`\n", w->home.root);
+        return 1;
+    }
+    nc_worker_id(pk, w->worker_id);
+    char run_dir[4096];
+    if (path_of(w, "run", run_dir, sizeof run_dir) || nc_mkdir_p(run_dir, 0700) != NC_OK ||
+        nc_mkdir_p(w->blobs, 0700) != NC_OK || nc_mkdir_p(w->artifacts, 0700) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: cannot create the state directories in %s\n", w->home.root);
+        return 1;
+    }
+    /* One worker per home: the pid file is locked for the worker's lifetime. */
+    w->pid_fd = open(w->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (w->pid_fd < 0 || flock(w->pid_fd, LOCK_EX | LOCK_NB) != 0) {
+        fprintf(stderr, "nightcore-worker: another worker is running on %s\n", w->home.root);
+        return 1;
+    }
+    int n = snprintf(pid_text, sizeof pid_text, "%d\n", (int)getpid());
+    if (ftruncate(w->pid_fd, 0) != 0 || pwrite(w->pid_fd, pid_text, (size_t)n, 0) != n) {
+        fprintf(stderr, "nightcore-worker: cannot write %s\n", w->pid_path);
+        return 1;
+    }
+    if (nc_db_open(w->db_path, &w->db, msg, sizeof msg) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: %s\n", msg);
+        return 1;
+    }
+    int64_t interrupted = 0;
+    if (nc_db_runs_interrupted(w->db, nc_unix_now(), &interrupted) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: cannot recover interrupted runs: %s\n", nc_db_errmsg(w->db));
+        goto done;
+    }
+    if (interrupted)
+        fprintf(stderr, "nightcore-worker: %lld run(s) were in flight when the worker last stopped; recorded as interrupted\n",
+                (long long)interrupted);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    w->limit = cores > 0 ? (unsigned)cores : 1;
+    const char *lim = getenv("NIGHTCORE_MAX_RUNS");   /* concurrency override, for tests and tuning */
+    if (lim && lim[0]) {
+        char *end;
+        long v = strtol(lim, &end, 10);
+        if (*end || v < 1 || v > 64) {
+            fprintf(stderr, "nightcore-worker: NIGHTCORE_MAX_RUNS must be 1..64\n");
+            goto done;
+        }
+        w->limit = (unsigned)v;
+    }
+    w->queue_limit = NC_WORKER_QUEUE_LIMIT;
+    const char *ql = getenv("NIGHTCORE_QUEUE_LIMIT");   /* runs waiting beyond the concurrency limit */
+    if (ql && ql[0]) {
+        char *end;
+        long v = strtol(ql, &end, 10);
+        if (*end || v < 0 || v > 4096) {
+            fprintf(stderr, "nightcore-worker: NIGHTCORE_QUEUE_LIMIT must be 0..4096\n");
+            goto done;
+        }
+        w->queue_limit = (unsigned)v;
+    }
+    char threads[16];
+    snprintf(threads, sizeof threads, "%u", w->limit + 2);
+    setenv("UV_THREADPOOL_SIZE", threads, 1);
+    nc_sandbox_opts so = {.tier = NC_TIER_PROCESS, .pool_size = w->limit, .cache_dir = w->artifacts};
+    if (nc_sandbox_new(&so, &w->sandbox) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: cannot set up the sandbox (artifact cache %s)\n", w->artifacts);
+        goto done;
+    }
+    w->loop = uv_default_loop();
+    w->started_at = nc_unix_now();
+    signal(SIGPIPE, SIG_IGN);
+    uv_signal_init(w->loop, &w->sigterm);
+    uv_signal_init(w->loop, &w->sigint);
+    w->sigterm.data = w->sigint.data = w;
+    uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&w->sigint, on_signal, SIGINT);
+    if (nc_server_listen(w, msg, sizeof msg) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: %s\n", msg);
+        goto done;
+    }
+    fprintf(stderr, "nightcore-worker %s: worker %s serving %s (%u concurrent runs)\n", NC_VERSION, w->worker_id,
+            w->home.root, w->limit);
+    /* Runs until the listeners close and in-flight work has been recorded. */
+    while (uv_run(w->loop, UV_RUN_DEFAULT) != 0 && !w->stopping)
+        ;
+    while (w->running || w->queued)
+        uv_run(w->loop, UV_RUN_ONCE);
+    uv_signal_stop(&w->sigterm);
+    uv_signal_stop(&w->sigint);
+    uv_walk(w->loop, on_walk_close, NULL);
+    uv_run(w->loop, UV_RUN_DEFAULT);
+    fprintf(stderr, "nightcore-worker: stopped\n");
+    rc = 0;
+done:
+    nc_sandbox_free(w->sandbox);
+    nc_db_close(w->db);
+    if (w->pid_fd >= 0) {
+        unlink(w->pid_path);
+        close(w->pid_fd);
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -35,8 +191,16 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc >= 2 && strcmp(argv[1], "serve") == 0) {
-        fprintf(stderr, "nightcore-worker: the daemon is not available in this version yet\n");
-        return 1;
+        const char *home = NULL;
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
+                home = argv[++i];
+            else {
+                usage(stderr);
+                return 2;
+            }
+        }
+        return serve(home);
     }
     usage(stderr);
     return 2;

@@ -459,7 +459,8 @@ static void test_keygen_key_line_and_fingerprint(void **state)
 
 /* Signatures built here (libsodium) verify with ssh-keygen, for both key types:
  * this pins the signed-data layout, including the sk one, to OpenSSH's. */
-static void check_keygen_accepts_ours(nc_sshkey_type t, const char *hash)
+static void check_keygen_accepts_ours(nc_sshkey_type t, const char *hash, uint8_t flags,
+                                      nc_err ours)
 {
     SKIP_WITHOUT_KEYGEN();
     sig_opts o = defaults(t);
@@ -468,12 +469,13 @@ static void check_keygen_accepts_ours(nc_sshkey_type t, const char *hash)
     nc_sshsig sig;
     char line[NC_SSHKEY_TEXT_MAX + 16], text[NC_SSHKEY_TEXT_MAX];
     o.hash = hash;
+    o.flags = flags;
     make_blob(&o, &blob);
     nc_buf_init(&armored, 1u << 16);
     assert_int_equal(nc_sshsig_armor(blob.data, blob.len, &armored), NC_OK);
     /* our armor round-trips through our parser */
     assert_int_equal(nc_sshsig_parse_armored(armored.data, armored.len, NS, &sig), NC_OK);
-    assert_int_equal(nc_sshsig_verify(&sig, o.msg, o.msg_len, 0), NC_OK);
+    assert_int_equal(nc_sshsig_verify(&sig, o.msg, o.msg_len, 0), ours);
 
     assert_int_equal(nc_sshkey_from_blob(sig.key.blob, sig.key.blob_len, &key), NC_OK);
     assert_int_equal(nc_sshkey_to_text(&key, text, sizeof text), NC_OK);
@@ -491,15 +493,23 @@ static void check_keygen_accepts_ours(nc_sshkey_type t, const char *hash)
 static void test_keygen_accepts_our_ed25519(void **state)
 {
     (void)state;
-    check_keygen_accepts_ours(NC_SSHKEY_ED25519, "sha512");
-    check_keygen_accepts_ours(NC_SSHKEY_ED25519, "sha256");
+    check_keygen_accepts_ours(NC_SSHKEY_ED25519, "sha512", 0, NC_OK);
+    check_keygen_accepts_ours(NC_SSHKEY_ED25519, "sha256", 0, NC_OK);
 }
 
 static void test_keygen_accepts_our_sk_ed25519(void **state)
 {
     (void)state;
-    check_keygen_accepts_ours(NC_SSHKEY_SK_ED25519, "sha512");
-    check_keygen_accepts_ours(NC_SSHKEY_SK_ED25519, "sha256");
+    check_keygen_accepts_ours(NC_SSHKEY_SK_ED25519, "sha512", 0x01, NC_OK);
+    check_keygen_accepts_ours(NC_SSHKEY_SK_ED25519, "sha256", 0x05, NC_OK);
+}
+
+/* ssh-keygen -Y verify accepts an sk signature made without user presence;
+ * we do not (DESIGN.md §3). */
+static void test_keygen_ignores_presence_we_require(void **state)
+{
+    (void)state;
+    check_keygen_accepts_ours(NC_SSHKEY_SK_ED25519, "sha512", 0x00, NC_ERR_SK_NO_PRESENCE);
 }
 
 /* ------------------------------------------------------ sk-ed25519 */
@@ -1068,6 +1078,7 @@ int main(void)
         cmocka_unit_test(test_keygen_key_line_and_fingerprint),
         cmocka_unit_test(test_keygen_accepts_our_ed25519),
         cmocka_unit_test(test_keygen_accepts_our_sk_ed25519),
+        cmocka_unit_test(test_keygen_ignores_presence_we_require),
         cmocka_unit_test(test_sk_flags),
         cmocka_unit_test(test_sk_flags_and_counter_are_signed),
         cmocka_unit_test(test_sk_sig_blob_format),

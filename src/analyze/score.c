@@ -1,0 +1,292 @@
+/* Threat score (docs/threat-score.md): points = min(cap, weight * n) per
+ * factor, summed and clamped to 100. The weights live only in
+ * NC_SCORE_FACTORS (score.h). */
+#include "analyze/score.h"
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "common/limits.h"
+
+static const nc_score_weight weights[NC_SF_COUNT] = {
+#define NC_SF_ROW(sym, id, weight, cap, n) [sym] = {id, weight, cap, n},
+    NC_SCORE_FACTORS(NC_SF_ROW)
+#undef NC_SF_ROW
+};
+
+const nc_score_weight *nc_score_weights(size_t *count)
+{
+    *count = NC_SF_COUNT;
+    return weights;
+}
+
+/* The capability each capability factor scores, in table order. stdio and
+ * proc_exit are not scored: every run has them. */
+static const struct {
+    nc_score_factor_id factor;
+    nc_wasm_cap cap;
+} cap_factors[] = {
+    {NC_SF_CAP_NETWORK, NC_WASM_CAP_NETWORK},
+    {NC_SF_CAP_OUTSIDE_WASI, NC_WASM_CAP_OUTSIDE_WASI},
+    {NC_SF_CAP_SIGNALS, NC_WASM_CAP_SIGNALS},
+    {NC_SF_CAP_FILESYSTEM, NC_WASM_CAP_FILESYSTEM},
+    {NC_SF_CAP_ENV, NC_WASM_CAP_ENV},
+    {NC_SF_CAP_ARGS, NC_WASM_CAP_ARGS},
+    {NC_SF_CAP_POLL, NC_WASM_CAP_POLL},
+    {NC_SF_CAP_CLOCKS, NC_WASM_CAP_CLOCKS},
+    {NC_SF_CAP_RANDOM, NC_WASM_CAP_RANDOM},
+};
+
+static const char *const outcomes[] = {"ok",     "exit",         "trap",  "timeout",    "fuel",
+                                       "memory", "output_limit", "crash", "interrupted"};
+
+#define PAGE_BYTES UINT64_C(65536)
+#define MIB (UINT64_C(1024) * 1024)
+
+/* min(cap, weight * n) without overflow. */
+static int points_for(nc_score_factor_id id, uint64_t n)
+{
+    const nc_score_weight *w = &weights[id];
+    if (n == 0)
+        return 0;
+    if (n >= (uint64_t)w->cap)
+        return w->cap;
+    uint64_t p = (uint64_t)w->weight * n;
+    return p > (uint64_t)w->cap ? w->cap : (int)p;
+}
+
+/* After a cut, drops a UTF-8 sequence left incomplete at the end (names in
+ * details are UTF-8; JSON needs whole characters). */
+static void trim_utf8(char *text)
+{
+    size_t len = strlen(text), i = len;
+    while (i > 0 && ((unsigned char)text[i - 1] & 0xc0) == 0x80)
+        i--;
+    if (i == 0 || (unsigned char)text[i - 1] < 0x80)
+        return;
+    unsigned char lead = (unsigned char)text[i - 1];
+    size_t want = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+    if (len - (i - 1) < want)
+        text[i - 1] = '\0';
+}
+
+__attribute__((format(printf, 4, 5))) static void add(nc_score *s, nc_score_factor_id id,
+                                                       uint64_t count, const char *fmt, ...)
+{
+    int pts = points_for(id, count);
+    if (pts <= 0)
+        return;
+    nc_score_factor *f = &s->factors[s->nfactors++];
+    f->factor = weights[id].factor;
+    f->points = pts;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(f->detail, sizeof f->detail, fmt, ap);
+    va_end(ap);
+    if (n >= (int)sizeof f->detail)
+        trim_utf8(f->detail);
+    s->total += pts;
+}
+
+/* Appends text to a detail buffer; once something did not fit, says so. */
+typedef struct {
+    char text[160];
+    size_t len;
+    size_t left_out;
+} listbuf;
+
+static void list_add(listbuf *b, const char *a, const char *sep_b, const char *bname)
+{
+    size_t need = (b->len ? 2 : 0) + strlen(a) + (bname ? strlen(sep_b) + strlen(bname) : 0);
+    if (b->left_out || need >= sizeof b->text - 16 - b->len) {
+        b->left_out++;
+        return;
+    }
+    int n = snprintf(b->text + b->len, sizeof b->text - b->len, "%s%s%s%s", b->len ? ", " : "", a,
+                     bname ? sep_b : "", bname ? bname : "");
+    if (n > 0)
+        b->len += (size_t)n;
+}
+
+static const char *list_end(listbuf *b)
+{
+    if (b->left_out)
+        snprintf(b->text + b->len, sizeof b->text - b->len, " and %zu more", b->left_out);
+    return b->text;
+}
+
+static void imports_with(const nc_analysis *a, nc_wasm_cap cap, listbuf *b)
+{
+    for (size_t i = 0; i < a->nimports; i++) {
+        const nc_wasm_import *im = &a->imports[i];
+        if (im->capability != cap)
+            continue;
+        if (cap == NC_WASM_CAP_OUTSIDE_WASI)
+            list_add(b, im->module, ".", im->name);
+        else
+            list_add(b, im->name, "", NULL);
+    }
+}
+
+static bool granted_covers(const nc_caps *g, nc_wasm_cap cap)
+{
+    switch (cap) {
+    case NC_WASM_CAP_FILESYSTEM: return g->ndirs > 0;
+    case NC_WASM_CAP_ENV: return g->nenv > 0;
+    case NC_WASM_CAP_ARGS: return g->args;
+    case NC_WASM_CAP_NETWORK:       /* never granted (DESIGN.md §4) */
+    case NC_WASM_CAP_SIGNALS:       /* proc_raise is always refused */
+    case NC_WASM_CAP_OUTSIDE_WASI:  /* Night Core provides nothing else */
+        return false;
+    default:                        /* stdio, clocks, random, proc_exit, poll: every run */
+        return true;
+    }
+}
+
+static void static_factors(const nc_score_input *in, nc_score *s, uint64_t imports_added)
+{
+    const nc_analysis *a = in->analysis;
+
+    for (size_t i = 0; i < sizeof cap_factors / sizeof cap_factors[0]; i++) {
+        nc_wasm_cap c = cap_factors[i].cap;
+        if (!(a->capabilities & NC_WASM_CAP_BIT(c)))
+            continue;
+        listbuf b = {.len = 0};
+        imports_with(a, c, &b);
+        add(s, cap_factors[i].factor, 1, "imports %s: %s", nc_wasm_cap_name(c), list_end(&b));
+    }
+
+    if (in->granted) {
+        listbuf b = {.len = 0};
+        uint64_t n = 0;
+        for (unsigned c = 0; c < NC_WASM_CAP_COUNT; c++)
+            if ((a->capabilities & NC_WASM_CAP_BIT(c)) && !granted_covers(in->granted, c)) {
+                list_add(&b, nc_wasm_cap_name(c), "", NULL);
+                n++;
+            }
+        add(s, NC_SF_UNGRANTED, n, "requested but not granted: %s", list_end(&b));
+    }
+
+    uint64_t pages = 0, max_over = 0;
+    bool mem64 = false, shared = false;
+    for (size_t i = 0; i < a->nmemories; i++) {
+        const nc_wasm_memory *m = &a->memories[i];
+        pages += m->min_pages;   /* <= 100 memories of <= 2^48 pages: no overflow */
+        mem64 |= m->memory64;
+        shared |= m->shared;
+        if (m->has_max && m->max_pages > NC_DEFAULT_MEMORY_BYTES / PAGE_BYTES && m->max_pages > max_over)
+            max_over = m->max_pages;
+    }
+    add(s, NC_SF_INITIAL_MEMORY, pages / (16 * MIB / PAGE_BYTES),
+        "initial linear memory %" PRIu64 " MiB", pages * PAGE_BYTES / MIB);
+    add(s, NC_SF_MAXIMUM_MEMORY, max_over ? 1 : 0, "declares a maximum of %" PRIu64 " MiB",
+        max_over / (MIB / PAGE_BYTES));
+    add(s, NC_SF_UNUSUAL_MEMORY, (uint64_t)(a->nmemories > 1) + mem64 + shared,
+        "%zu memor%s%s%s", a->nmemories, a->nmemories == 1 ? "y" : "ies",
+        mem64 ? ", 64-bit" : "", shared ? ", shared" : "");
+
+    uint32_t big_table = 0;
+    for (size_t i = 0; i < a->ntables; i++)
+        if (a->tables[i].min > NC_DEFAULT_TABLE_ELEMENTS && a->tables[i].min > big_table)
+            big_table = a->tables[i].min;
+    add(s, NC_SF_LARGE_TABLE, big_table ? 1 : 0, "a table starts with %" PRIu32 " elements",
+        big_table);
+
+    add(s, NC_SF_MODULE_SIZE, a->size / MIB, "module size: %zu bytes", a->size);
+    add(s, NC_SF_MANY_IMPORTS, a->nimports > 32 ? a->nimports - 32 : 0, "imports: %zu",
+        a->nimports);
+    add(s, NC_SF_START_FUNCTION, a->has_start, "runs a start function while being instantiated");
+
+    listbuf cb = {.len = 0};
+    uint64_t unusual = 0, unusual_bytes = 0;
+    for (size_t i = 0; i < a->ncustoms; i++)
+        if (!a->customs[i].known) {
+            list_add(&cb, a->customs[i].name, "", NULL);
+            unusual++;
+            unusual_bytes += a->customs[i].size;
+        }
+    add(s, NC_SF_UNUSUAL_CUSTOM, unusual, "custom sections: %s", list_end(&cb));
+    add(s, NC_SF_CUSTOM_BYTES, unusual_bytes / (64 * 1024),
+        "bytes in unusual custom sections: %" PRIu64, unusual_bytes);
+    add(s, NC_SF_SUSPICIOUS_NAMES, a->suspicious_names,
+        "names with control or bidirectional-override characters: %" PRIu32,
+        a->suspicious_names);
+
+    add(s, NC_SF_DRIFT, in->drift == NC_DRIFT_DRIFT,
+        "this name was submitted before with a different hash");
+    add(s, NC_SF_DRIFT_IMPORTS, imports_added, "imports added since the last version: %" PRIu64,
+        imports_added);
+    add(s, NC_SF_NEW_SUBMITTER, in->new_submitter, "first submission from this source");
+}
+
+static void dynamic_factors(const nc_score_run *run, nc_score *s)
+{
+    const char *outcome = run->outcome;
+    add(s, NC_SF_DENIED, run->denied_total, "calls refused for lack of a capability: %" PRIu32,
+        run->denied_total);
+    if (strcmp(outcome, "trap") == 0)
+        add(s, NC_SF_TRAP, 1, "trapped: %s",
+            run->trap_kind && run->trap_kind[0] ? run->trap_kind : "unknown");
+    add(s, NC_SF_TIMEOUT, strcmp(outcome, "timeout") == 0, "ran past its time limit");
+    add(s, NC_SF_CRASH, strcmp(outcome, "crash") == 0, "the sandbox child died without a result");
+    add(s, NC_SF_LIMITS_HIT, run->limits_hit, "resource limits hit: %" PRIu32, run->limits_hit);
+    add(s, NC_SF_OUTPUT_TRUNCATED, (uint64_t)run->stdout_truncated + run->stderr_truncated,
+        "%s%s%s truncated", run->stdout_truncated ? "stdout" : "",
+        run->stdout_truncated && run->stderr_truncated ? " and " : "",
+        run->stderr_truncated ? "stderr" : "");
+}
+
+nc_err nc_score_compute(const nc_score_input *in, nc_score *out)
+{
+    nc_err e = NC_OK;
+    nc_drift_counts dc = {0};
+    memset(out, 0, sizeof *out);
+    if (!in || !in->analysis) {
+        e = NC_ERR_USAGE;
+        goto done;
+    }
+    if (in->run) {
+        bool known = false;
+        for (size_t i = 0; in->run->outcome && i < sizeof outcomes / sizeof outcomes[0]; i++)
+            known |= strcmp(in->run->outcome, outcomes[i]) == 0;
+        if (!known) {
+            e = NC_ERR_USAGE;
+            goto done;
+        }
+    }
+    if (in->drift == NC_DRIFT_DRIFT && in->previous &&
+        (e = nc_drift_count(in->previous, in->analysis, &dc)) != NC_OK)
+        goto done;
+    static_factors(in, out, dc.imports_added);
+    if (in->run)
+        dynamic_factors(in->run, out);
+    out->score = out->total > NC_SCORE_MAX ? NC_SCORE_MAX : out->total;
+done:
+    if (e != NC_OK)
+        memset(out, 0, sizeof *out);
+    return e;
+}
+
+json_t *nc_score_to_json(const nc_score *s)
+{
+    json_t *o = json_object(), *factors = json_array();
+    if (!o || !factors)
+        goto fail;
+    for (size_t i = 0; i < s->nfactors; i++) {
+        json_t *f = json_pack("{s:s, s:i, s:s}", "factor", s->factors[i].factor, "points",
+                              s->factors[i].points, "detail", s->factors[i].detail);
+        if (!f || json_array_append_new(factors, f) != 0)
+            goto fail;
+    }
+    if (json_object_set_new(o, "score", json_integer(s->score)) != 0)
+        goto fail;
+    if (json_object_set_new(o, "factors", factors) != 0) {
+        factors = NULL;   /* taken (and released) by jansson */
+        goto fail;
+    }
+    return o;
+fail:
+    json_decref(o);
+    json_decref(factors);
+    return NULL;
+}

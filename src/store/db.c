@@ -1,0 +1,755 @@
+#include "store/db.h"
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nc_db {
+    sqlite3 *h;
+};
+
+/* Each entry moves the schema from version i to i+1. Never edit a shipped one. */
+static const char *const migrations[] = {
+    "CREATE TABLE submissions("
+    "  id TEXT PRIMARY KEY, name TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,"
+    "  source TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL,"
+    "  description TEXT NOT NULL, requested TEXT NOT NULL, reason TEXT,"
+    "  drift_state TEXT NOT NULL, previous_sha256 TEXT, drift_changes TEXT NOT NULL,"
+    "  analysis TEXT NOT NULL, threat TEXT NOT NULL);"
+    "CREATE INDEX submissions_status ON submissions(status, created_at);"
+    "CREATE INDEX submissions_name ON submissions(name, created_at);"
+    "CREATE INDEX submissions_source ON submissions(source, status);"
+    "CREATE TABLE approvals("
+    "  id TEXT PRIMARY KEY, submission TEXT NOT NULL REFERENCES submissions(id), name TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL, statement BLOB NOT NULL, signature BLOB NOT NULL, approver TEXT NOT NULL,"
+    "  key_fingerprint TEXT NOT NULL, policy TEXT NOT NULL, capabilities TEXT NOT NULL, limits TEXT NOT NULL,"
+    "  invokers TEXT NOT NULL, max_runs INTEGER NOT NULL, runs INTEGER NOT NULL DEFAULT 0,"
+    "  not_before INTEGER NOT NULL, expires_at INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL, artifact_path TEXT NOT NULL, artifact_sha256 TEXT NOT NULL,"
+    "  artifact_fuel INTEGER NOT NULL);"
+    "CREATE INDEX approvals_name ON approvals(name, created_at);"
+    "CREATE INDEX approvals_sha ON approvals(sha256);"
+    "CREATE TABLE runs("
+    "  id TEXT PRIMARY KEY, approval_id TEXT NOT NULL REFERENCES approvals(id), name TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL, invoker TEXT NOT NULL, status TEXT NOT NULL, outcome TEXT,"
+    "  started_at INTEGER NOT NULL, finished_at INTEGER, duration_ms INTEGER, score INTEGER, result TEXT);"
+    "CREATE INDEX runs_started ON runs(started_at);"
+    "CREATE INDEX runs_status ON runs(status);"
+    "CREATE INDEX runs_name ON runs(name, started_at);",
+};
+
+const char *nc_db_errmsg(nc_db *db)
+{
+    return sqlite3_errmsg(db->h);
+}
+
+static nc_err exec(nc_db *db, const char *sql)
+{
+    return sqlite3_exec(db->h, sql, NULL, NULL, NULL) == SQLITE_OK ? NC_OK : NC_ERR_IO;
+}
+
+nc_err nc_db_begin(nc_db *db)
+{
+    return exec(db, "BEGIN IMMEDIATE");
+}
+
+nc_err nc_db_commit(nc_db *db)
+{
+    return exec(db, "COMMIT");
+}
+
+void nc_db_rollback(nc_db *db)
+{
+    if (!sqlite3_get_autocommit(db->h))
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static nc_err prepare(nc_db *db, const char *sql, sqlite3_stmt **st)
+{
+    return sqlite3_prepare_v2(db->h, sql, -1, st, NULL) == SQLITE_OK ? NC_OK : NC_ERR_IO;
+}
+
+static int user_version(nc_db *db)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+    if (prepare(db, "PRAGMA user_version", &st) == NC_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+nc_err nc_db_open(const char *path, nc_db **out, char *msg, size_t msg_len)
+{
+    nc_db *db = calloc(1, sizeof *db);
+    *out = NULL;
+    if (!db)
+        return NC_ERR_NOMEM;
+    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        snprintf(msg, msg_len, "cannot open %s: %s", path, db->h ? sqlite3_errmsg(db->h) : "out of memory");
+        nc_db_close(db);
+        return NC_ERR_IO;
+    }
+    sqlite3_busy_timeout(db->h, 5000);
+    /* WAL with synchronous=NORMAL: a committed transaction survives the
+     * worker being killed at any moment (the WAL is in the OS's hands). */
+    if (exec(db, "PRAGMA journal_mode=WAL") || exec(db, "PRAGMA synchronous=NORMAL") ||
+        exec(db, "PRAGMA foreign_keys=ON")) {
+        snprintf(msg, msg_len, "cannot configure %s: %s", path, sqlite3_errmsg(db->h));
+        nc_db_close(db);
+        return NC_ERR_IO;
+    }
+    int v = user_version(db);
+    int want = (int)(sizeof migrations / sizeof migrations[0]);
+    if (v < 0 || v > want) {
+        snprintf(msg, msg_len, "%s has schema version %d; this worker knows up to %d (newer Night Core?)", path, v, want);
+        nc_db_close(db);
+        return NC_ERR_IO;
+    }
+    for (; v < want; v++) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", v + 1);
+        if (nc_db_begin(db) || exec(db, migrations[v]) || exec(db, pragma) || nc_db_commit(db)) {
+            snprintf(msg, msg_len, "migration %d of %s failed: %s", v + 1, path, sqlite3_errmsg(db->h));
+            nc_db_rollback(db);
+            nc_db_close(db);
+            return NC_ERR_IO;
+        }
+    }
+    *out = db;
+    return NC_OK;
+}
+
+void nc_db_close(nc_db *db)
+{
+    if (!db)
+        return;
+    sqlite3_close(db->h);
+    free(db);
+}
+
+/* ---- helpers ---- */
+
+static char *dump(json_t *v)
+{
+    return v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : strdup("null");
+}
+
+static json_t *load_col(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    if (!t)
+        return json_null();
+    json_t *v = json_loads((const char *)t, JSON_DECODE_ANY, NULL);
+    return v ? v : json_null();
+}
+
+static json_t *text_col(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? json_string((const char *)t) : json_null();
+}
+
+static nc_err count(nc_db *db, const char *sql, const char *arg, int64_t *out)
+{
+    sqlite3_stmt *st;
+    *out = 0;
+    if (prepare(db, sql, &st) != NC_OK)
+        return NC_ERR_IO;
+    if (arg)
+        sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
+    nc_err err = NC_ERR_IO;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *out = sqlite3_column_int64(st, 0);
+        err = NC_OK;
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+/* ---- submissions ---- */
+
+nc_err nc_db_submission_insert(nc_db *db, const nc_db_submission *s)
+{
+    sqlite3_stmt *st;
+    if (prepare(db, "INSERT INTO submissions(id,name,sha256,size,source,status,created_at,description,requested,"
+                    "reason,drift_state,previous_sha256,drift_changes,analysis,threat) "
+                    "VALUES(?,?,?,?,?,'pending',?,?,?,NULL,?,?,?,?,?)", &st) != NC_OK)
+        return NC_ERR_IO;
+    char *req = dump(s->requested), *chg = dump(s->drift_changes), *an = dump(s->analysis), *th = dump(s->threat);
+    nc_err err = NC_ERR_NOMEM;
+    if (req && chg && an && th) {
+        sqlite3_bind_text(st, 1, s->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, s->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, s->sha256, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, s->size);
+        sqlite3_bind_text(st, 5, s->source, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, s->created_at);
+        sqlite3_bind_text(st, 7, s->description ? s->description : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, req, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, s->drift_state, -1, SQLITE_STATIC);
+        if (s->previous_sha256)
+            sqlite3_bind_text(st, 10, s->previous_sha256, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 11, chg, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 12, an, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 13, th, -1, SQLITE_STATIC);
+        err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
+    }
+    sqlite3_finalize(st);
+    free(req);
+    free(chg);
+    free(an);
+    free(th);
+    return err;
+}
+
+#define SUBMISSION_COLS                                                                             \
+    "s.id,s.name,s.sha256,s.size,s.source,s.status,s.created_at,s.description,s.requested,s.reason," \
+    "s.drift_state,s.previous_sha256,s.drift_changes,s.threat,s.analysis"
+
+static json_t *submission_row(nc_db *db, sqlite3_stmt *st, bool full)
+{
+    const char *source = (const char *)sqlite3_column_text(st, 4);
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "id", text_col(st, 0));
+    json_object_set_new(o, "name", text_col(st, 1));
+    json_object_set_new(o, "sha256", text_col(st, 2));
+    json_object_set_new(o, "size", json_integer(sqlite3_column_int64(st, 3)));
+    json_object_set_new(o, "source", text_col(st, 4));
+    json_object_set_new(o, "agent", source && strncmp(source, "agent:", 6) == 0 ? json_string(source + 6) : json_null());
+    json_object_set_new(o, "status", text_col(st, 5));
+    json_object_set_new(o, "created_at", json_integer(sqlite3_column_int64(st, 6)));
+    json_object_set_new(o, "description", text_col(st, 7));
+    json_object_set_new(o, "requested", load_col(st, 8));
+    json_object_set_new(o, "reason", text_col(st, 9));
+    json_object_set_new(o, "drift", json_pack("{s:o, s:o, s:o}", "state", text_col(st, 10), "previous_sha256",
+                                              text_col(st, 11), "changes", load_col(st, 12)));
+    json_object_set_new(o, "threat", load_col(st, 13));
+    if (full) {
+        json_object_set_new(o, "analysis", load_col(st, 14));
+        json_t *ids = json_array();
+        sqlite3_stmt *q;
+        if (ids && prepare(db, "SELECT id FROM approvals WHERE submission=? ORDER BY created_at", &q) == NC_OK) {
+            sqlite3_bind_text(q, 1, (const char *)sqlite3_column_text(st, 0), -1, SQLITE_TRANSIENT);
+            while (sqlite3_step(q) == SQLITE_ROW)
+                json_array_append_new(ids, text_col(q, 0));
+            sqlite3_finalize(q);
+        }
+        json_object_set_new(o, "approvals", ids ? ids : json_array());
+    }
+    return o;
+}
+
+nc_err nc_db_submission_get(nc_db *db, const char *id, bool full, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    if (prepare(db, "SELECT " SUBMISSION_COLS " FROM submissions s WHERE s.id=?", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : NC_ERR_IO;
+    if (err == NC_OK) {
+        *out = submission_row(db, st, full);
+        if (!*out)
+            err = NC_ERR_NOMEM;
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_submission_list(nc_db *db, const char *status, int64_t limit, int64_t offset, json_t **items,
+                             int64_t *total)
+{
+    sqlite3_stmt *st;
+    *items = NULL;
+    nc_err err = status ? count(db, "SELECT count(*) FROM submissions WHERE status=?", status, total)
+                        : count(db, "SELECT count(*) FROM submissions", NULL, total);
+    if (err != NC_OK)
+        return err;
+    if (prepare(db, status ? "SELECT " SUBMISSION_COLS " FROM submissions s WHERE s.status=?1 "
+                             "ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?2 OFFSET ?3"
+                           : "SELECT " SUBMISSION_COLS " FROM submissions s "
+                             "ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?2 OFFSET ?3",
+                &st) != NC_OK)
+        return NC_ERR_IO;
+    if (status)
+        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, limit);
+    sqlite3_bind_int64(st, 3, offset);
+    json_t *arr = json_array();
+    int rc;
+    while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        json_array_append_new(arr, submission_row(db, st, false));
+    sqlite3_finalize(st);
+    if (!arr)
+        return NC_ERR_NOMEM;
+    *items = arr;
+    return NC_OK;
+}
+
+nc_err nc_db_submission_set_status(nc_db *db, const char *id, const char *status, const char *reason)
+{
+    sqlite3_stmt *st;
+    if (prepare(db, "UPDATE submissions SET status=?, reason=coalesce(?, reason) WHERE id=?", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
+    if (reason)
+        sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db->h) ? NC_OK : NC_ERR_NOT_FOUND) : NC_ERR_IO;
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_count_pending(nc_db *db, const char *source, int64_t *out)
+{
+    return source ? count(db, "SELECT count(*) FROM submissions WHERE status='pending' AND source=?", source, out)
+                  : count(db, "SELECT count(*) FROM submissions WHERE status='pending'", NULL, out);
+}
+
+nc_err nc_db_submission_find(nc_db *db, const char *source, const char *name, const char *sha256, char id_out[40])
+{
+    sqlite3_stmt *st;
+    id_out[0] = '\0';
+    if (prepare(db, "SELECT id FROM submissions WHERE source=? AND name=? AND sha256=? "
+                    "AND status IN ('pending','approved') ORDER BY created_at DESC LIMIT 1", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sha256, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : NC_ERR_IO;
+    if (err == NC_OK)
+        snprintf(id_out, 40, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_name_history(nc_db *db, const char *name, bool *seen, char prev_sha[65], json_t **prev_analysis,
+                          bool *known_hash, const char *sha256)
+{
+    sqlite3_stmt *st;
+    int64_t n;
+    *seen = *known_hash = false;
+    prev_sha[0] = '\0';
+    *prev_analysis = NULL;
+    if (count(db, "SELECT count(*) FROM submissions WHERE name=?", name, &n) != NC_OK)
+        return NC_ERR_IO;
+    *seen = n > 0;
+    /* The newest approved version of this name is the reference for drift;
+     * without one, the newest submission. */
+    if (prepare(db, "SELECT s.sha256, s.analysis FROM submissions s WHERE s.name=? "
+                    "ORDER BY (s.status='approved') DESC, s.created_at DESC, s.rowid DESC LIMIT 1", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        snprintf(prev_sha, 65, "%s", (const char *)sqlite3_column_text(st, 0));
+        *prev_analysis = load_col(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (prepare(db, "SELECT 1 FROM approvals WHERE name=? AND sha256=? LIMIT 1", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
+    *known_hash = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return NC_OK;
+}
+
+nc_err nc_db_source_seen(nc_db *db, const char *source, bool *seen)
+{
+    int64_t n;
+    nc_err err = count(db, "SELECT count(*) FROM submissions WHERE source=?", source, &n);
+    *seen = n > 0;
+    return err;
+}
+
+/* ---- approvals ---- */
+
+void nc_db_approval_cleanup(nc_db_approval *a)
+{
+    free(a->statement);
+    free(a->signature);
+    memset(a, 0, sizeof *a);
+}
+
+nc_err nc_db_approval_insert(nc_db *db, const nc_db_approval *a, json_t *caps, json_t *limits, json_t *invokers)
+{
+    sqlite3_stmt *st;
+    if (prepare(db, "INSERT INTO approvals(id,submission,name,sha256,statement,signature,approver,key_fingerprint,"
+                    "policy,capabilities,limits,invokers,max_runs,runs,not_before,expires_at,revoked,created_at,"
+                    "artifact_path,artifact_sha256,artifact_fuel) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,0,?,?,?,?)",
+                &st) != NC_OK)
+        return NC_ERR_IO;
+    char *c = dump(caps), *l = dump(limits), *inv = dump(invokers);
+    nc_err err = NC_ERR_NOMEM;
+    if (c && l && inv) {
+        sqlite3_bind_text(st, 1, a->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, a->submission, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, a->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, a->sha256, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 5, a->statement, (int)a->statement_len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 6, a->signature, (int)a->signature_len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 7, a->approver, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, a->key_fingerprint, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, a->policy, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 10, c, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 11, l, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 12, inv, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 13, a->max_runs);
+        sqlite3_bind_int64(st, 14, a->not_before);
+        sqlite3_bind_int64(st, 15, a->expires_at);
+        sqlite3_bind_int64(st, 16, a->created_at);
+        sqlite3_bind_text(st, 17, a->artifact_path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 18, a->artifact_sha256, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 19, a->artifact_fuel);
+        err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
+    }
+    sqlite3_finalize(st);
+    free(c);
+    free(l);
+    free(inv);
+    return err;
+}
+
+static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+static uint8_t *copy_blob(sqlite3_stmt *st, int col, size_t *len)
+{
+    const void *p = sqlite3_column_blob(st, col);
+    *len = (size_t)sqlite3_column_bytes(st, col);
+    uint8_t *out = malloc(*len ? *len : 1);
+    if (out && *len)
+        memcpy(out, p, *len);
+    return out;
+}
+
+nc_err nc_db_approval_load(nc_db *db, const char *id, nc_db_approval *a)
+{
+    sqlite3_stmt *st;
+    memset(a, 0, sizeof *a);
+    if (prepare(db, "SELECT id,submission,name,sha256,statement,signature,approver,key_fingerprint,policy,max_runs,"
+                    "runs,not_before,expires_at,created_at,revoked,artifact_path,artifact_sha256,artifact_fuel "
+                    "FROM approvals WHERE id=?", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : NC_ERR_IO;
+    if (err == NC_OK) {
+        copy_text(a->id, sizeof a->id, st, 0);
+        copy_text(a->submission, sizeof a->submission, st, 1);
+        copy_text(a->name, sizeof a->name, st, 2);
+        copy_text(a->sha256, sizeof a->sha256, st, 3);
+        a->statement = copy_blob(st, 4, &a->statement_len);
+        a->signature = copy_blob(st, 5, &a->signature_len);
+        copy_text(a->approver, sizeof a->approver, st, 6);
+        copy_text(a->key_fingerprint, sizeof a->key_fingerprint, st, 7);
+        copy_text(a->policy, sizeof a->policy, st, 8);
+        a->max_runs = sqlite3_column_int64(st, 9);
+        a->runs = sqlite3_column_int64(st, 10);
+        a->not_before = sqlite3_column_int64(st, 11);
+        a->expires_at = sqlite3_column_int64(st, 12);
+        a->created_at = sqlite3_column_int64(st, 13);
+        a->revoked = sqlite3_column_int(st, 14) != 0;
+        copy_text(a->artifact_path, sizeof a->artifact_path, st, 15);
+        copy_text(a->artifact_sha256, sizeof a->artifact_sha256, st, 16);
+        a->artifact_fuel = sqlite3_column_int(st, 17) != 0;
+        if (!a->statement || !a->signature) {
+            nc_db_approval_cleanup(a);
+            err = NC_ERR_NOMEM;
+        }
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+#define APPROVAL_COLS                                                                                   \
+    "id,submission,name,sha256,approver,key_fingerprint,policy,invokers,max_runs,runs,not_before,expires_at," \
+    "revoked,created_at,capabilities,limits"
+
+static json_t *approval_row(sqlite3_stmt *st)
+{
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:b, s:I, s:o, s:o}",
+                     "id", text_col(st, 0), "submission", text_col(st, 1), "name", text_col(st, 2), "sha256",
+                     text_col(st, 3), "approver", text_col(st, 4), "key_fingerprint", text_col(st, 5), "policy",
+                     text_col(st, 6), "invokers", load_col(st, 7), "max_runs", (json_int_t)sqlite3_column_int64(st, 8),
+                     "runs", (json_int_t)sqlite3_column_int64(st, 9), "not_before",
+                     (json_int_t)sqlite3_column_int64(st, 10), "expires_at", (json_int_t)sqlite3_column_int64(st, 11),
+                     "revoked", sqlite3_column_int(st, 12) != 0, "created_at", (json_int_t)sqlite3_column_int64(st, 13),
+                     "capabilities", load_col(st, 14), "limits", load_col(st, 15));
+}
+
+nc_err nc_db_approval_get(nc_db *db, const char *id, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    if (prepare(db, "SELECT " APPROVAL_COLS " FROM approvals WHERE id=?", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : NC_ERR_IO;
+    if (err == NC_OK && !(*out = approval_row(st)))
+        err = NC_ERR_NOMEM;
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_approval_list(nc_db *db, const char *name, int64_t limit, int64_t offset, json_t **items, int64_t *total)
+{
+    sqlite3_stmt *st;
+    *items = NULL;
+    nc_err err = name ? count(db, "SELECT count(*) FROM approvals WHERE name=?", name, total)
+                      : count(db, "SELECT count(*) FROM approvals", NULL, total);
+    if (err != NC_OK)
+        return err;
+    if (prepare(db, name ? "SELECT " APPROVAL_COLS " FROM approvals WHERE name=?1 ORDER BY created_at DESC, rowid DESC "
+                           "LIMIT ?2 OFFSET ?3"
+                         : "SELECT " APPROVAL_COLS " FROM approvals ORDER BY created_at DESC, rowid DESC "
+                           "LIMIT ?2 OFFSET ?3",
+                &st) != NC_OK)
+        return NC_ERR_IO;
+    if (name)
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, limit);
+    sqlite3_bind_int64(st, 3, offset);
+    json_t *arr = json_array();
+    while (arr && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, approval_row(st));
+    sqlite3_finalize(st);
+    if (!arr)
+        return NC_ERR_NOMEM;
+    *items = arr;
+    return NC_OK;
+}
+
+static bool is_hex(const char *s, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+    return n >= min && n <= max && strspn(s, "0123456789abcdef") == n;
+}
+
+nc_err nc_db_approval_resolve(nc_db *db, const char *ref, int64_t now, char id_out[65])
+{
+    sqlite3_stmt *st;
+    id_out[0] = '\0';
+    if (is_hex(ref, 64, 64)) {   /* an approval id */
+        if (prepare(db, "SELECT id FROM approvals WHERE id=?", &st) != NC_OK)
+            return NC_ERR_IO;
+        sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            copy_text(id_out, 65, st, 0);
+            sqlite3_finalize(st);
+            return NC_OK;
+        }
+        sqlite3_finalize(st);
+    }
+    /* newest usable approval for a name or a module-hash prefix */
+    bool prefix = is_hex(ref, 12, 64);
+    char like[80];
+    snprintf(like, sizeof like, "%s%%", ref);
+    if (prepare(db, prefix ? "SELECT id FROM approvals WHERE sha256 LIKE ?1 AND revoked=0 AND runs<max_runs AND "
+                             "expires_at>?2 ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                           : "SELECT id FROM approvals WHERE name=?1 AND revoked=0 AND runs<max_runs AND "
+                             "expires_at>?2 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, prefix ? like : ref, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, now);
+    int rc = sqlite3_step(st);
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : NC_ERR_IO;
+    if (err == NC_OK)
+        copy_text(id_out, 65, st, 0);
+    sqlite3_finalize(st);
+    if (err == NC_ERR_NOT_FOUND) {
+        /* Any approval at all (used up, revoked, expired)? Then the newest of
+         * them, so the pipeline reports precisely why it cannot run. */
+        if (prepare(db, prefix ? "SELECT id FROM approvals WHERE sha256 LIKE ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                               : "SELECT id FROM approvals WHERE name=?1 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                    &st) != NC_OK)
+            return NC_ERR_IO;
+        sqlite3_bind_text(st, 1, prefix ? like : ref, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            copy_text(id_out, 65, st, 0);
+            err = NC_OK;
+        }
+        sqlite3_finalize(st);
+    }
+    return err;
+}
+
+nc_err nc_db_approval_revoke(nc_db *db, const char *id)
+{
+    sqlite3_stmt *st;
+    if (prepare(db, "UPDATE approvals SET revoked=1 WHERE id=?", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db->h) ? NC_OK : NC_ERR_NOT_FOUND) : NC_ERR_IO;
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_approval_take_run(nc_db *db, const char *id)
+{
+    sqlite3_stmt *st;
+    if (prepare(db, "UPDATE approvals SET runs=runs+1 WHERE id=? AND revoked=0 AND runs<max_runs", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return NC_ERR_IO;
+    if (sqlite3_changes(db->h) == 1)
+        return NC_OK;
+    nc_db_approval a;
+    nc_err err = nc_db_approval_load(db, id, &a);
+    if (err != NC_OK)
+        return err;
+    err = a.revoked ? NC_ERR_REVOKED_APPROVAL : NC_ERR_MAX_RUNS;
+    nc_db_approval_cleanup(&a);
+    return err;
+}
+
+nc_err nc_db_count_approvals(nc_db *db, int64_t *out)
+{
+    return count(db, "SELECT count(*) FROM approvals WHERE revoked=0", NULL, out);
+}
+
+/* ---- runs ---- */
+
+nc_err nc_db_run_start(nc_db *db, const char *id, const char *approval_id, const char *name, const char *sha256,
+                       const char *invoker, int64_t started_at)
+{
+    sqlite3_stmt *st;
+    if (prepare(db, "INSERT INTO runs(id,approval_id,name,sha256,invoker,status,started_at) "
+                    "VALUES(?,?,?,?,?,'running',?)", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, approval_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, invoker, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, started_at);
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t finished_at, int64_t duration_ms,
+                        int64_t score, json_t *result)
+{
+    sqlite3_stmt *st;
+    char *r = dump(result);
+    if (!r)
+        return NC_ERR_NOMEM;
+    if (prepare(db, "UPDATE runs SET status='finished', outcome=?, finished_at=?, duration_ms=?, score=?, result=? "
+                    "WHERE id=?", &st) != NC_OK) {
+        free(r);
+        return NC_ERR_IO;
+    }
+    sqlite3_bind_text(st, 1, outcome, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, finished_at);
+    sqlite3_bind_int64(st, 3, duration_ms);
+    sqlite3_bind_int64(st, 4, score);
+    sqlite3_bind_text(st, 5, r, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 6, id, -1, SQLITE_STATIC);
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
+    sqlite3_finalize(st);
+    free(r);
+    return err;
+}
+
+static json_t *run_row(sqlite3_stmt *st, bool full)
+{
+    /* Finished runs keep their whole object; running ones are built from columns. */
+    json_t *o = NULL;
+    if (sqlite3_column_type(st, 7) != SQLITE_NULL)
+        o = load_col(st, 7);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "id", text_col(st, 0), "approval_id", text_col(st, 1),
+                      "name", text_col(st, 2), "sha256", text_col(st, 3), "invoker", text_col(st, 4), "outcome",
+                      sqlite3_column_type(st, 6) == SQLITE_NULL ? json_string("running") : text_col(st, 6),
+                      "started_at", (json_int_t)sqlite3_column_int64(st, 5));
+    }
+    if (o && !full) {
+        json_object_del(o, "stdout");
+        json_object_del(o, "stderr");
+        json_object_del(o, "stdout_b64");
+        json_object_del(o, "stderr_b64");
+    }
+    return o;
+}
+
+#define RUN_COLS "id,approval_id,name,sha256,invoker,started_at,outcome,result"
+
+nc_err nc_db_run_get(nc_db *db, const char *id, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    if (prepare(db, "SELECT " RUN_COLS " FROM runs WHERE id=?", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : NC_ERR_IO;
+    if (err == NC_OK && !(*out = run_row(st, true)))
+        err = NC_ERR_NOMEM;
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_run_list(nc_db *db, const char *name, int64_t limit, int64_t offset, json_t **items, int64_t *total)
+{
+    sqlite3_stmt *st;
+    *items = NULL;
+    nc_err err = name ? count(db, "SELECT count(*) FROM runs WHERE name=?", name, total)
+                      : count(db, "SELECT count(*) FROM runs", NULL, total);
+    if (err != NC_OK)
+        return err;
+    if (prepare(db, name ? "SELECT " RUN_COLS " FROM runs WHERE name=?1 ORDER BY started_at DESC, rowid DESC "
+                           "LIMIT ?2 OFFSET ?3"
+                         : "SELECT " RUN_COLS " FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?2 OFFSET ?3",
+                &st) != NC_OK)
+        return NC_ERR_IO;
+    if (name)
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, limit);
+    sqlite3_bind_int64(st, 3, offset);
+    json_t *arr = json_array();
+    while (arr && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, run_row(st, false));
+    sqlite3_finalize(st);
+    if (!arr)
+        return NC_ERR_NOMEM;
+    *items = arr;
+    return NC_OK;
+}
+
+nc_err nc_db_runs_interrupted(nc_db *db, int64_t now, int64_t *n)
+{
+    sqlite3_stmt *st;
+    *n = 0;
+    if (prepare(db, "UPDATE runs SET status='finished', outcome='interrupted', finished_at=?, "
+                    "result=json_object('id',id,'approval_id',approval_id,'name',name,'sha256',sha256,"
+                    "'invoker',invoker,'outcome','interrupted','message','the worker stopped during this run; "
+                    "it was not re-run','started_at',started_at,'finished_at',?1) WHERE status='running'", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_int64(st, 1, now);
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
+    *n = sqlite3_changes(db->h);
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_count_runs(nc_db *db, int64_t *out)
+{
+    return count(db, "SELECT count(*) FROM runs", NULL, out);
+}

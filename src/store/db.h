@@ -1,0 +1,87 @@
+/* The worker's state in SQLite (WAL): submissions, approvals, runs. One
+ * connection, used from the worker's event-loop thread only. Schema and
+ * migrations in db.c; objects come back as JSON in the shapes of
+ * docs/protocol.md. */
+#ifndef NC_STORE_DB_H
+#define NC_STORE_DB_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "common/error.h"
+#include "common/hash.h"
+
+typedef struct nc_db nc_db;
+
+NC_MUST_CHECK nc_err nc_db_open(const char *path, nc_db **out, char *msg, size_t msg_len);
+void nc_db_close(nc_db *db);
+NC_MUST_CHECK nc_err nc_db_begin(nc_db *db);
+NC_MUST_CHECK nc_err nc_db_commit(nc_db *db);
+void nc_db_rollback(nc_db *db);
+const char *nc_db_errmsg(nc_db *db);
+
+/* ---- submissions ---- */
+typedef struct {
+    const char *id, *name, *sha256, *source, *description;
+    int64_t size, created_at;
+    const char *drift_state, *previous_sha256;   /* previous may be NULL */
+    json_t *requested, *drift_changes, *analysis, *threat;   /* borrowed */
+} nc_db_submission;
+
+NC_MUST_CHECK nc_err nc_db_submission_insert(nc_db *db, const nc_db_submission *s);
+/* Full object (with analysis) or listing form; NC_ERR_NOT_FOUND. */
+NC_MUST_CHECK nc_err nc_db_submission_get(nc_db *db, const char *id, bool full, json_t **out);
+NC_MUST_CHECK nc_err nc_db_submission_list(nc_db *db, const char *status /* NULL = all */, int64_t limit,
+                                           int64_t offset, json_t **items, int64_t *total);
+NC_MUST_CHECK nc_err nc_db_submission_set_status(nc_db *db, const char *id, const char *status,
+                                                 const char *reason);
+NC_MUST_CHECK nc_err nc_db_count_pending(nc_db *db, const char *source /* NULL = all */, int64_t *out);
+/* An identical pending-or-approved submission (same source, name, sha256). */
+NC_MUST_CHECK nc_err nc_db_submission_find(nc_db *db, const char *source, const char *name, const char *sha256,
+                                           char id_out[40]);
+/* Drift inputs: does any submission carry this name; the newest approved
+ * sha256 for it (and its analysis), if any; is this sha256 approved for it. */
+NC_MUST_CHECK nc_err nc_db_name_history(nc_db *db, const char *name, bool *seen, char prev_sha[65],
+                                        json_t **prev_analysis, bool *known_hash, const char *sha256);
+NC_MUST_CHECK nc_err nc_db_source_seen(nc_db *db, const char *source, bool *seen);
+
+/* ---- approvals ---- */
+typedef struct {
+    char id[65], submission[72], name[80], sha256[65], approver[160], key_fingerprint[64], policy[80];
+    uint8_t *statement, *signature;
+    size_t statement_len, signature_len;
+    int64_t max_runs, runs, not_before, expires_at, created_at;
+    bool revoked;
+    char artifact_path[4096];
+    char artifact_sha256[65];
+    bool artifact_fuel;
+} nc_db_approval;
+void nc_db_approval_cleanup(nc_db_approval *a);
+
+NC_MUST_CHECK nc_err nc_db_approval_insert(nc_db *db, const nc_db_approval *a, json_t *caps, json_t *limits,
+                                           json_t *invokers);
+NC_MUST_CHECK nc_err nc_db_approval_load(nc_db *db, const char *id, nc_db_approval *out);
+NC_MUST_CHECK nc_err nc_db_approval_get(nc_db *db, const char *id, json_t **out);
+NC_MUST_CHECK nc_err nc_db_approval_list(nc_db *db, const char *name, int64_t limit, int64_t offset,
+                                         json_t **items, int64_t *total);
+/* ref: approval id, module name (newest usable approval), or 12+ hex sha256
+ * prefix. Usable: not revoked, runs < max_runs, now < expires_at. */
+NC_MUST_CHECK nc_err nc_db_approval_resolve(nc_db *db, const char *ref, int64_t now, char id_out[65]);
+NC_MUST_CHECK nc_err nc_db_approval_revoke(nc_db *db, const char *id);
+/* Counts one more run if below max_runs and not revoked: NC_ERR_MAX_RUNS /
+ * NC_ERR_REVOKED_APPROVAL otherwise (the check and the count are one statement). */
+NC_MUST_CHECK nc_err nc_db_approval_take_run(nc_db *db, const char *id);
+NC_MUST_CHECK nc_err nc_db_count_approvals(nc_db *db, int64_t *out);
+
+/* ---- runs ---- */
+NC_MUST_CHECK nc_err nc_db_run_start(nc_db *db, const char *id, const char *approval_id, const char *name,
+                                     const char *sha256, const char *invoker, int64_t started_at);
+NC_MUST_CHECK nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t finished_at,
+                                      int64_t duration_ms, int64_t score, json_t *result);
+NC_MUST_CHECK nc_err nc_db_run_get(nc_db *db, const char *id, json_t **out);
+NC_MUST_CHECK nc_err nc_db_run_list(nc_db *db, const char *name, int64_t limit, int64_t offset, json_t **items,
+                                    int64_t *total);
+/* At start-up: runs still marked running were interrupted by a crash. */
+NC_MUST_CHECK nc_err nc_db_runs_interrupted(nc_db *db, int64_t now, int64_t *count);
+NC_MUST_CHECK nc_err nc_db_count_runs(nc_db *db, int64_t *out);
+
+#endif

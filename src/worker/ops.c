@@ -1,0 +1,733 @@
+/* Operator ops that answer at once (docs/protocol.md). The two that wait for
+ * the thread pool (run, approval.submit) are in run.c. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "common/json.h"
+#include "common/limits.h"
+#include "store/blobs.h"
+#include "trust/sshsig.h"
+#include "trust/statement.h"
+#include "trust/truststore.h"
+#include "worker/threat.h"
+#include "worker/worker.h"
+
+int64_t nc_unix_now(void)
+{
+    return (int64_t)time(NULL);
+}
+
+void nc_random_id(const char *prefix, char *out, size_t out_len)
+{
+    uint8_t r[8];
+    char hex[17];
+    randombytes_buf(r, sizeof r);
+    nc_hex(r, sizeof r, hex);
+    snprintf(out, out_len, "%s%s", prefix, hex);
+}
+
+/* ---- parameter helpers: unknown params are refused ---- */
+
+static bool params_ok(nc_client *c, json_t *id, json_t *req, const char *const *allowed)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(req, key, v) {
+        (void)v;
+        if (strcmp(key, "id") == 0 || strcmp(key, "op") == 0)
+            continue;
+        bool known = false;
+        for (const char *const *a = allowed; *a; a++)
+            known |= strcmp(*a, key) == 0;
+        if (!known) {
+            nc_reply_error(c, id, NC_ERR_USAGE, "unknown parameter \"%.64s\" for %s", key,
+                           json_string_value(json_object_get(req, "op")));
+            return false;
+        }
+    }
+    return true;
+}
+
+static const char *str_param(json_t *req, const char *key)
+{
+    json_t *v = json_object_get(req, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static bool int_param(nc_client *c, json_t *id, json_t *req, const char *key, int64_t def, int64_t min, int64_t max,
+                      int64_t *out)
+{
+    json_t *v = json_object_get(req, key);
+    *out = def;
+    if (!v)
+        return true;
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "%s must be an integer from %lld to %lld", key, (long long)min,
+                       (long long)max);
+        return false;
+    }
+    *out = json_integer_value(v);
+    return true;
+}
+
+static void reply_db_error(nc_client *c, json_t *id, nc_err err, const char *what)
+{
+    if (err == NC_ERR_NOT_FOUND)
+        nc_reply_error(c, id, NC_ERR_NOT_FOUND, "no %s with that id", what);
+    else
+        nc_reply_error(c, id, err, "database error: %s", nc_db_errmsg(c->w->db));
+}
+
+/* ---- hello, status ---- */
+
+static void op_hello(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {NULL};
+    if (!params_ok(c, id, req, p))
+        return;
+    nc_reply(c, id, json_pack("{s:i, s:s, s:s}", "protocol", 1, "worker_id", c->w->worker_id, "version", NC_VERSION));
+}
+
+static void op_status(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {NULL};
+    nc_worker *w = c->w;
+    if (!params_ok(c, id, req, p))
+        return;
+    int64_t pending = 0, approvals = 0, runs = 0;
+    if (nc_db_count_pending(w->db, NULL, &pending) || nc_db_count_approvals(w->db, &approvals) ||
+        nc_db_count_runs(w->db, &runs)) {
+        reply_db_error(c, id, NC_ERR_IO, "status");
+        return;
+    }
+    nc_isolation_report iso;
+    nc_isolation_probe(&iso);
+    nc_trust_store ts;
+    char msg[512];
+    int64_t trust_version = -1;
+    if (nc_trust_load(w->trust_dir, w->trust_record, &ts, msg, sizeof msg) == NC_OK) {
+        trust_version = (int64_t)ts.version;
+        nc_trust_cleanup(&ts);
+    }
+    nc_reply(c, id, json_pack("{s:i, s:s, s:s, s:I, s:s, s:I, s:{s:i, s:i, s:i, s:i}, s:{s:b, s:b, s:i, s:b},"
+                              " s:{s:I, s:I, s:I}}",
+                              "pid", (int)getpid(), "worker_id", w->worker_id, "version", NC_VERSION, "uptime_s",
+                              (json_int_t)(nc_unix_now() - w->started_at), "home", w->home.root, "trust_version",
+                              (json_int_t)trust_version, "queue", "running", (int)w->running, "queued", (int)w->queued,
+                              "limit", (int)w->limit, "queue_limit", (int)w->queue_limit, "isolation", "userns",
+                              iso.userns, "netns", iso.netns, "landlock_abi", iso.landlock_abi, "seccomp", iso.seccomp,
+                              "counts", "pending", (json_int_t)pending, "approvals", (json_int_t)approvals, "runs",
+                              (json_int_t)runs));
+}
+
+/* ---- submit ---- */
+
+/* Token bucket per source; true if a submission may go ahead now. */
+static bool rate_take(nc_worker *w, const char *source)
+{
+    uint64_t now = uv_now(w->loop);
+    nc_rate_bucket *b = NULL;
+    for (unsigned i = 0; i < w->nrates && !b; i++)
+        if (strcmp(w->rates[i].source, source) == 0)
+            b = &w->rates[i];
+    if (!b) {
+        if (w->nrates == NC_WORKER_MAX_RATE_SOURCES)
+            w->nrates = 0;   /* forget the oldest sources: they start full again */
+        b = &w->rates[w->nrates++];
+        snprintf(b->source, sizeof b->source, "%s", source);
+        b->tokens = NC_WORKER_RATE_BURST;
+        b->updated_ms = now;
+    }
+    b->tokens += (double)(now - b->updated_ms) / 1000.0 * NC_WORKER_RATE_PER_SEC;
+    if (b->tokens > NC_WORKER_RATE_BURST)
+        b->tokens = NC_WORKER_RATE_BURST;
+    b->updated_ms = now;
+    if (b->tokens < 1.0)
+        return false;
+    b->tokens -= 1.0;
+    return true;
+}
+
+/* Shared by the operator's and (later) the agents' submit. */
+void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source);
+void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source)
+{
+    static const char *const p[] = {"name", "wasm_b64", "description", "requested", "token", NULL};
+    nc_worker *w = c->w;
+    uint8_t *wasm = NULL, *prev = NULL;
+    size_t wasm_len = 0, prev_len = 0;
+    nc_analysis *an = NULL, *prev_analysis = NULL;
+    json_t *an_json = NULL, *changes = NULL, *threat = NULL, *requested_json = NULL, *prev_an = NULL, *sub = NULL;
+    nc_caps requested;
+    char msg[512], sha_hex[NC_SHA256_HEX_LEN + 1], sub_id[40];
+    uint8_t sha[NC_SHA256_LEN];
+    memset(&requested, 0, sizeof requested);
+
+    if (!params_ok(c, id, req, p))
+        return;
+    const char *name = str_param(req, "name"), *b64 = str_param(req, "wasm_b64");
+    const char *desc = str_param(req, "description");
+    if (!name || !nc_module_name_ok(name)) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "name must be 1-64 of A-Z a-z 0-9 . _ - (not starting with . or -)");
+        return;
+    }
+    if (!b64) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "wasm_b64 (the module, base64) is required");
+        return;
+    }
+    if (desc && strlen(desc) > 4096) {
+        nc_reply_error(c, id, NC_ERR_TOO_LARGE, "description longer than 4096 bytes");
+        return;
+    }
+    size_t b64_len = strlen(b64);
+    if (b64_len / 4 * 3 > NC_MAX_MODULE_BYTES + 3) {
+        nc_reply_error(c, id, NC_ERR_TOO_LARGE, "module larger than %u bytes", NC_MAX_MODULE_BYTES);
+        return;
+    }
+    /* Flooding (THREAT_MODEL §6.4): rate, then pending caps, all per source. */
+    if (!rate_take(w, source)) {
+        nc_reply_error(c, id, NC_ERR_RATE_LIMITED, "too many submissions from %s; wait and retry", source);
+        return;
+    }
+    int64_t pending_src = 0, pending_all = 0;
+    if (nc_db_count_pending(w->db, source, &pending_src) || nc_db_count_pending(w->db, NULL, &pending_all)) {
+        reply_db_error(c, id, NC_ERR_IO, "submission");
+        return;
+    }
+    if (pending_src >= NC_WORKER_MAX_PENDING_PER_SOURCE || pending_all >= NC_WORKER_MAX_PENDING_TOTAL) {
+        nc_reply_error(c, id, NC_ERR_QUOTA_EXCEEDED,
+                       "the inbox is full (%lld pending from %s, %lld in all); review or reject pending submissions",
+                       (long long)pending_src, source, (long long)pending_all);
+        return;
+    }
+    wasm = malloc(b64_len / 4 * 3 + 3);
+    if (!wasm || sodium_base642bin(wasm, b64_len / 4 * 3 + 3, b64, b64_len, NULL, &wasm_len, NULL,
+                                   sodium_base64_VARIANT_ORIGINAL) != 0) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "wasm_b64 is not valid base64");
+        goto done;
+    }
+    if (wasm_len > NC_MAX_MODULE_BYTES) {
+        nc_reply_error(c, id, NC_ERR_TOO_LARGE, "module larger than %u bytes", NC_MAX_MODULE_BYTES);
+        goto done;
+    }
+    json_t *rq = json_object_get(req, "requested");
+    if (rq && nc_caps_from_json(rq, &requested, msg, sizeof msg) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "requested: %s", msg);
+        goto done;
+    }
+    if (nc_sha256(wasm, wasm_len, sha) != NC_OK)
+        goto fail;
+    nc_hex(sha, sizeof sha, sha_hex);
+    /* An identical resubmission returns the existing entry. */
+    if (nc_db_submission_find(w->db, source, name, sha_hex, sub_id) == NC_OK) {
+        if (nc_db_submission_get(w->db, sub_id, false, &sub) == NC_OK)
+            nc_reply(c, id, sub);
+        else
+            reply_db_error(c, id, NC_ERR_IO, "submission");
+        sub = NULL;
+        goto done;
+    }
+    if (nc_module_validate(wasm, wasm_len, msg, sizeof msg) != NC_OK ||
+        nc_threat_analyze(wasm, wasm_len, &an, &an_json, msg, sizeof msg) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_INVALID_MODULE, "%s", msg);
+        goto done;
+    }
+    /* Drift against the name's history. */
+    bool seen, known, new_author;
+    char prev_sha[65];
+    if (nc_db_name_history(w->db, name, &seen, prev_sha, &prev_an, &known, sha_hex) ||
+        nc_db_source_seen(w->db, source, &new_author))
+        goto fail;
+    new_author = !new_author;
+    nc_drift_state drift = !seen ? NC_DRIFT_NEW : known ? NC_DRIFT_KNOWN : NC_DRIFT_DRIFT;
+    const char *drift_name = drift == NC_DRIFT_NEW ? "new" : drift == NC_DRIFT_KNOWN ? "known" : "drift";
+    if (seen && strcmp(prev_sha, sha_hex) != 0 &&
+        nc_blob_get(w->blobs, prev_sha, NC_MAX_MODULE_BYTES, &prev, &prev_len) == NC_OK &&
+        nc_wasm_analyze(prev, prev_len, &prev_analysis, msg, sizeof msg) == NC_OK)
+        changes = nc_drift_changes_json(prev_analysis, an);
+    threat = nc_threat_static(an, drift, prev_analysis, new_author);
+    requested_json = nc_caps_to_json(&requested);
+    if (!threat || !requested_json)
+        goto fail;
+
+    nc_random_id("s_", sub_id, sizeof sub_id);
+    nc_db_submission s = {
+        .id = sub_id, .name = name, .sha256 = sha_hex, .source = source, .description = desc ? desc : "",
+        .size = (int64_t)wasm_len, .created_at = nc_unix_now(), .drift_state = drift_name,
+        .previous_sha256 = seen && strcmp(prev_sha, sha_hex) != 0 ? prev_sha : NULL,
+        .requested = requested_json, .drift_changes = changes ? changes : json_null(), .analysis = an_json,
+        .threat = threat,
+    };
+    /* The blob first (content-addressed, harmless if orphaned), then the row. */
+    if (nc_blob_put(w->blobs, wasm, wasm_len, sha_hex) != NC_OK || nc_db_begin(w->db) != NC_OK)
+        goto fail;
+    if (nc_db_submission_insert(w->db, &s) != NC_OK || nc_db_commit(w->db) != NC_OK) {
+        nc_db_rollback(w->db);
+        goto fail;
+    }
+    if (nc_db_submission_get(w->db, sub_id, false, &sub) != NC_OK)
+        goto fail;
+    nc_emit(w, "submission.created", json_pack("{s:O}", "submission", sub));
+    if (drift == NC_DRIFT_DRIFT)
+        nc_emit(w, "alert", json_pack("{s:s, s:s, s:s, s:s}", "kind", "drift", "message",
+                                       "a module name was resubmitted with different bytes", "submission", sub_id,
+                                       "name", name));
+    nc_reply(c, id, sub);
+    sub = NULL;
+    goto done;
+fail:
+    nc_reply_error(c, id, NC_ERR_INTERNAL, "could not store the submission: %s", nc_db_errmsg(w->db));
+done:
+    json_decref(sub);
+    json_decref(an_json);
+    json_decref(changes);
+    json_decref(threat);
+    json_decref(requested_json);
+    json_decref(prev_an);
+    nc_analysis_free(an);
+    nc_analysis_free(prev_analysis);
+    nc_caps_cleanup(&requested);
+    free(wasm);
+    free(prev);
+}
+
+static void op_submit(nc_client *c, json_t *id, json_t *req)
+{
+    if (json_object_get(req, "token")) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "unknown parameter \"token\" for submit");
+        return;
+    }
+    nc_submit(c, id, req, "operator");
+}
+
+/* ---- inbox, submissions ---- */
+
+static void op_inbox_list(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {"status", "limit", "offset", NULL};
+    int64_t limit, offset, total;
+    if (!params_ok(c, id, req, p) || !int_param(c, id, req, "limit", 100, 1, 1000, &limit) ||
+        !int_param(c, id, req, "offset", 0, 0, INT64_MAX / 2, &offset))
+        return;
+    const char *status = str_param(req, "status");
+    if (!status)
+        status = "pending";
+    if (strcmp(status, "pending") && strcmp(status, "approved") && strcmp(status, "rejected") && strcmp(status, "all")) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "status must be pending, approved, rejected or all");
+        return;
+    }
+    json_t *items;
+    nc_err err = nc_db_submission_list(c->w->db, strcmp(status, "all") ? status : NULL, limit, offset, &items, &total);
+    if (err != NC_OK) {
+        reply_db_error(c, id, err, "submission");
+        return;
+    }
+    nc_reply(c, id, json_pack("{s:o, s:I}", "items", items, "total", (json_int_t)total));
+}
+
+static void op_submission_get(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {"submission", NULL};
+    if (!params_ok(c, id, req, p))
+        return;
+    const char *sid = str_param(req, "submission");
+    json_t *sub;
+    nc_err err = sid ? nc_db_submission_get(c->w->db, sid, true, &sub) : NC_ERR_NOT_FOUND;
+    if (err != NC_OK) {
+        reply_db_error(c, id, err, "submission");
+        return;
+    }
+    nc_reply(c, id, sub);
+}
+
+static void op_reject(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {"submission", "reason", NULL};
+    if (!params_ok(c, id, req, p))
+        return;
+    const char *sid = str_param(req, "submission"), *reason = str_param(req, "reason");
+    if (!sid || !reason || !reason[0] || strlen(reason) > 2048) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "reject needs submission and a reason (1-2048 bytes)");
+        return;
+    }
+    json_t *sub;
+    nc_err err = nc_db_submission_get(c->w->db, sid, false, &sub);
+    if (err != NC_OK) {
+        reply_db_error(c, id, err, "submission");
+        return;
+    }
+    const char *status = json_string_value(json_object_get(sub, "status"));
+    bool pending = status && strcmp(status, "pending") == 0;
+    json_decref(sub);
+    if (!pending) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "only pending submissions can be rejected (this one is %s)", status);
+        return;
+    }
+    if (nc_db_submission_set_status(c->w->db, sid, "rejected", reason) != NC_OK ||
+        nc_db_submission_get(c->w->db, sid, false, &sub) != NC_OK) {
+        reply_db_error(c, id, NC_ERR_IO, "submission");
+        return;
+    }
+    nc_emit(c->w, "submission.rejected", json_pack("{s:s, s:s}", "id", sid, "reason", reason));
+    nc_reply(c, id, sub);
+}
+
+/* ---- approvals ---- */
+
+static void op_approval_prepare(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {"submission", "policy", "max_runs", "expires_in_s", "invokers", "approver", NULL};
+    nc_worker *w = c->w;
+    int64_t max_runs, expires_in;
+    json_t *sub = NULL;
+    nc_statement st;
+    char msg[512], *text = NULL;
+    size_t len;
+    memset(&st, 0, sizeof st);
+    if (!params_ok(c, id, req, p) || !int_param(c, id, req, "max_runs", 10, 1, 1000000000, &max_runs) ||
+        !int_param(c, id, req, "expires_in_s", 86400, 60, 366LL * 86400, &expires_in))
+        return;
+    const char *sid = str_param(req, "submission"), *policy_name = str_param(req, "policy");
+    const char *approver = str_param(req, "approver");
+    if (!sid || !approver || !nc_principal_ok(approver)) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "approval.prepare needs submission and approver (a principal of your key)");
+        return;
+    }
+    const nc_policy *pol = nc_policy_builtin(policy_name ? policy_name : "default");
+    if (!pol) {
+        nc_reply_error(c, id, NC_ERR_NOT_FOUND, "no policy named %s (see `nightcore policy list`)", policy_name);
+        return;
+    }
+    nc_err err = nc_db_submission_get(w->db, sid, false, &sub);
+    if (err != NC_OK) {
+        reply_db_error(c, id, err, "submission");
+        return;
+    }
+    const char *status = json_string_value(json_object_get(sub, "status"));
+    if (strcmp(status, "rejected") == 0) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "submission %s was rejected; it cannot be approved", sid);
+        goto done;
+    }
+    snprintf(st.name, sizeof st.name, "%s", json_string_value(json_object_get(sub, "name")));
+    const char *sha = json_string_value(json_object_get(sub, "sha256"));
+    if (nc_unhex(sha, strlen(sha), st.sha256, sizeof st.sha256) != NC_OK)
+        goto fail;
+    snprintf(st.approver, sizeof st.approver, "%s", approver);
+    snprintf(st.worker, sizeof st.worker, "%s", w->worker_id);
+    snprintf(st.submission, sizeof st.submission, "%s", sid);
+    if (nc_caps_copy(&pol->caps, &st.caps) != NC_OK)
+        goto fail;
+    st.limits = pol->limits;
+    st.issued_at = st.not_before = (uint64_t)nc_unix_now();
+    st.expires_at = st.issued_at + (uint64_t)expires_in;
+    st.max_runs = (uint64_t)max_runs;
+    json_t *inv = json_object_get(req, "invokers");
+    if (!inv) {
+        snprintf(st.invokers[0], sizeof st.invokers[0], "operator");
+        st.ninvokers = 1;
+    } else {
+        if (!json_is_array(inv) || json_array_size(inv) == 0 || json_array_size(inv) > NC_MAX_INVOKERS) {
+            nc_reply_error(c, id, NC_ERR_USAGE, "invokers must list 1-%d of \"operator\", \"agent:NAME\"", NC_MAX_INVOKERS);
+            goto done;
+        }
+        for (size_t i = 0; i < json_array_size(inv); i++) {
+            const char *s = json_string_value(json_array_get(inv, i));
+            if (!s || !nc_invoker_ok(s)) {
+                nc_reply_error(c, id, NC_ERR_USAGE, "invoker %zu must be \"operator\" or \"agent:NAME\"", i);
+                goto done;
+            }
+            snprintf(st.invokers[st.ninvokers++], sizeof st.invokers[0], "%s", s);
+        }
+    }
+    randombytes_buf(st.nonce, sizeof st.nonce);
+    nc_trust_store ts;
+    if (nc_trust_load(w->trust_dir, w->trust_record, &ts, msg, sizeof msg) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_TRUST_FILE, "%s", msg);
+        goto done;
+    }
+    st.trust_version = ts.version;
+    nc_trust_cleanup(&ts);
+    if (nc_statement_build(&st, &text, &len, msg, sizeof msg) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "%s", msg);
+        goto done;
+    }
+    json_t *summary = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:o, s:s, s:s}", "name", st.name,
+                                "sha256", sha, "submission", sid, "policy", pol->name, "capabilities",
+                                nc_caps_to_json(&st.caps), "limits", nc_limits_to_json(&st.limits), "max_runs",
+                                (json_int_t)st.max_runs, "not_before", (json_int_t)st.not_before, "expires_at",
+                                (json_int_t)st.expires_at, "invokers", json_deep_copy(inv ? inv : json_pack("[s]", "operator")),
+                                "approver", st.approver, "worker", st.worker);
+    nc_reply(c, id, json_pack("{s:s%, s:o}", "statement", text, len, "summary", summary));
+    goto done;
+fail:
+    nc_reply_error(c, id, NC_ERR_INTERNAL, "cannot build the statement");
+done:
+    free(text);
+    nc_statement_cleanup(&st);
+    json_decref(sub);
+}
+
+static void op_approval_list(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {"name", "limit", "offset", NULL};
+    int64_t limit, offset, total;
+    if (!params_ok(c, id, req, p) || !int_param(c, id, req, "limit", 100, 1, 1000, &limit) ||
+        !int_param(c, id, req, "offset", 0, 0, INT64_MAX / 2, &offset))
+        return;
+    json_t *items;
+    nc_err err = nc_db_approval_list(c->w->db, str_param(req, "name"), limit, offset, &items, &total);
+    if (err != NC_OK) {
+        reply_db_error(c, id, err, "approval");
+        return;
+    }
+    nc_reply(c, id, json_pack("{s:o, s:I}", "items", items, "total", (json_int_t)total));
+}
+
+static void op_approval_get(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {"approval", NULL};
+    if (!params_ok(c, id, req, p))
+        return;
+    const char *aid = str_param(req, "approval");
+    json_t *a;
+    nc_err err = aid ? nc_db_approval_get(c->w->db, aid, &a) : NC_ERR_NOT_FOUND;
+    if (err != NC_OK) {
+        reply_db_error(c, id, err, "approval");
+        return;
+    }
+    nc_reply(c, id, a);
+}
+
+static void op_approval_revoke(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {"approval", NULL};
+    if (!params_ok(c, id, req, p))
+        return;
+    const char *aid = str_param(req, "approval");
+    json_t *a;
+    nc_err err = aid ? nc_db_approval_revoke(c->w->db, aid) : NC_ERR_NOT_FOUND;
+    if (err == NC_OK)
+        err = nc_db_approval_get(c->w->db, aid, &a);
+    if (err != NC_OK) {
+        reply_db_error(c, id, err, "approval");
+        return;
+    }
+    nc_emit(c->w, "approval.revoked", json_pack("{s:s}", "id", aid));
+    nc_reply(c, id, a);
+}
+
+/* ---- runs ---- */
+
+static void op_runs_list(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {"name", "limit", "offset", NULL};
+    int64_t limit, offset, total;
+    if (!params_ok(c, id, req, p) || !int_param(c, id, req, "limit", 100, 1, 1000, &limit) ||
+        !int_param(c, id, req, "offset", 0, 0, INT64_MAX / 2, &offset))
+        return;
+    json_t *items;
+    nc_err err = nc_db_run_list(c->w->db, str_param(req, "name"), limit, offset, &items, &total);
+    if (err != NC_OK) {
+        reply_db_error(c, id, err, "run");
+        return;
+    }
+    nc_reply(c, id, json_pack("{s:o, s:I}", "items", items, "total", (json_int_t)total));
+}
+
+static void op_run_get(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {"run", NULL};
+    if (!params_ok(c, id, req, p))
+        return;
+    const char *rid = str_param(req, "run");
+    json_t *r;
+    nc_err err = rid ? nc_db_run_get(c->w->db, rid, &r) : NC_ERR_NOT_FOUND;
+    if (err != NC_OK) {
+        reply_db_error(c, id, err, "run");
+        return;
+    }
+    nc_reply(c, id, r);
+}
+
+/* ---- policies ---- */
+
+static void op_policy_list(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {NULL};
+    if (!params_ok(c, id, req, p))
+        return;
+    json_t *items = json_array();
+    const char *names[] = {"default", "strict"};
+    for (size_t i = 0; i < 2; i++)
+        json_array_append_new(items, nc_policy_to_json(nc_policy_builtin(names[i])));
+    nc_reply(c, id, json_pack("{s:o}", "items", items));
+}
+
+static void op_policy_get(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {"name", NULL};
+    if (!params_ok(c, id, req, p))
+        return;
+    const char *name = str_param(req, "name");
+    const nc_policy *pol = name ? nc_policy_builtin(name) : NULL;
+    if (!pol) {
+        nc_reply_error(c, id, NC_ERR_NOT_FOUND, "no policy named %s", name ? name : "(none)");
+        return;
+    }
+    nc_reply(c, id, nc_policy_to_json(pol));
+}
+
+/* ---- trust ---- */
+
+static void op_trust_list(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {NULL};
+    nc_trust_store ts;
+    char msg[512];
+    if (!params_ok(c, id, req, p))
+        return;
+    nc_err err = nc_trust_load(c->w->trust_dir, c->w->trust_record, &ts, msg, sizeof msg);
+    if (err != NC_OK) {
+        nc_reply_error(c, id, err, "%s", msg);
+        return;
+    }
+    json_t *keys = json_array();
+    for (size_t i = 0; i < nc_allowed_signers_count(ts.signers); i++) {
+        const nc_allowed_signer *e = nc_allowed_signers_get(ts.signers, i);
+        char fp[NC_SSHKEY_FINGERPRINT_LEN] = "";
+        if (nc_sshkey_fingerprint(&e->key, fp) != NC_OK)
+            continue;
+        json_t *pr = json_array(), *ns = json_array();
+        for (size_t j = 0; j < e->nprincipals; j++)
+            json_array_append_new(pr, json_string(e->principals[j]));
+        for (size_t j = 0; j < e->nnamespaces; j++)
+            json_array_append_new(ns, json_string(e->namespaces[j]));
+        json_array_append_new(keys, json_pack("{s:o, s:s, s:s, s:o, s:o, s:o, s:b, s:I}", "principals", pr,
+                                              "fingerprint", fp, "type", nc_sshkey_type_name(e->key.type),
+                                              "namespaces", ns, "valid_after",
+                                              e->has_valid_after ? json_integer(e->valid_after) : json_null(),
+                                              "valid_before", e->has_valid_before ? json_integer(e->valid_before) : json_null(),
+                                              "revoked", nc_revoked_keys_contains(ts.revoked, &e->key),
+                                              "line", (json_int_t)e->line));
+    }
+    nc_reply(c, id, json_pack("{s:I, s:o, s:I}", "version", (json_int_t)ts.version, "keys", keys, "revoked_count",
+                              (json_int_t)nc_revoked_keys_count(ts.revoked)));
+    nc_trust_cleanup(&ts);
+}
+
+static void trust_change(nc_client *c, json_t *id, json_t *req, bool add)
+{
+    static const char *const padd[] = {"key", "principal", NULL};
+    static const char *const prev[] = {"key", NULL};
+    char msg[512];
+    if (!params_ok(c, id, req, add ? padd : prev))
+        return;
+    const char *key = str_param(req, "key"), *principal = str_param(req, "principal");
+    if (!key || (add && !principal)) {
+        nc_reply_error(c, id, NC_ERR_USAGE, add ? "trust.add needs key and principal" : "trust.revoke needs key");
+        return;
+    }
+    nc_err err = add ? nc_trust_add_key(c->w->trust_dir, c->w->trust_record, key, principal, msg, sizeof msg)
+                     : nc_trust_revoke_key(c->w->trust_dir, c->w->trust_record, key, msg, sizeof msg);
+    if (err != NC_OK) {
+        nc_reply_error(c, id, err, "%s", msg);
+        return;
+    }
+    nc_trust_store ts;
+    nc_sshkey k;
+    const char *reason;
+    char fp[NC_SSHKEY_FINGERPRINT_LEN] = "";
+    if (nc_sshkey_from_text(key, strcspn(key, "\n"), &k, &reason) == NC_OK && nc_sshkey_fingerprint(&k, fp) != NC_OK)
+        fp[0] = '\0';
+    if (nc_trust_load(c->w->trust_dir, c->w->trust_record, &ts, msg, sizeof msg) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_TRUST_FILE, "%s", msg);
+        return;
+    }
+    nc_reply(c, id, json_pack("{s:I, s:s}", "version", (json_int_t)ts.version, "fingerprint", fp));
+    nc_trust_cleanup(&ts);
+}
+
+static void op_trust_add(nc_client *c, json_t *id, json_t *req)
+{
+    trust_change(c, id, req, true);
+}
+
+static void op_trust_revoke(nc_client *c, json_t *id, json_t *req)
+{
+    trust_change(c, id, req, false);
+}
+
+/* ---- events, shutdown ---- */
+
+static void op_events_subscribe(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {NULL};
+    if (!params_ok(c, id, req, p))
+        return;
+    c->subscribed = true;
+    nc_reply(c, id, json_pack("{s:b}", "subscribed", 1));
+}
+
+static void op_shutdown(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {NULL};
+    if (!params_ok(c, id, req, p))
+        return;
+    nc_reply(c, id, json_pack("{s:b}", "stopping", 1));
+    c->w->stopping = true;
+    nc_server_stop(c->w);
+}
+
+typedef void (*nc_op_fn)(nc_client *c, json_t *id, json_t *req);
+
+static const struct {
+    const char *name;
+    nc_op_fn fn;
+} control_ops[] = {
+    {"hello", op_hello},
+    {"status", op_status},
+    {"submit", op_submit},
+    {"inbox.list", op_inbox_list},
+    {"submission.get", op_submission_get},
+    {"reject", op_reject},
+    {"approval.prepare", op_approval_prepare},
+    {"approval.submit", nc_op_approval_submit},
+    {"approval.list", op_approval_list},
+    {"approval.get", op_approval_get},
+    {"approval.revoke", op_approval_revoke},
+    {"run", nc_op_run},
+    {"runs.list", op_runs_list},
+    {"run.get", op_run_get},
+    {"policy.list", op_policy_list},
+    {"policy.get", op_policy_get},
+    {"trust.list", op_trust_list},
+    {"trust.add", op_trust_add},
+    {"trust.revoke", op_trust_revoke},
+    {"events.subscribe", op_events_subscribe},
+    {"shutdown", op_shutdown},
+};
+
+void nc_dispatch(nc_client *c, json_t *req)
+{
+    json_t *id = json_object_get(req, "id");
+    const char *op = json_string_value(json_object_get(req, "op"));
+    /* The agent socket has its own table (docs/agents.md); nothing on it
+     * reaches the operator ops. Until agents are enabled it refuses all. */
+    if (c->agent_socket) {
+        nc_reply_error(c, id, NC_ERR_UNAUTHORIZED, "agent access is not enabled on this worker");
+        return;
+    }
+    if (c->w->stopping) {
+        nc_reply_error(c, id, NC_ERR_BUSY, "the worker is stopping");
+        return;
+    }
+    for (size_t i = 0; i < sizeof control_ops / sizeof control_ops[0]; i++)
+        if (strcmp(control_ops[i].name, op) == 0) {
+            control_ops[i].fn(c, id, req);
+            return;
+        }
+    nc_reply_error(c, id, NC_ERR_USAGE, "unknown op \"%.64s\"", op);
+}

@@ -1,0 +1,656 @@
+/* Runs and approvals: verified on the loop thread, executed (or compiled) in
+ * the thread pool, recorded back on the loop thread. */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/limits.h"
+#include "store/blobs.h"
+#include "trust/sshsig.h"
+#include "trust/verify.h"
+#include "worker/threat.h"
+#include "worker/worker.h"
+
+struct nc_queued_run {
+    nc_queued_run *next;
+    uv_work_t work;
+    nc_worker *w;
+    nc_client *c;
+    json_t *id;
+    char run_id[40], approval_id[65], name[80], sha256[65];
+    nc_artifact art;
+    nc_run_spec spec;
+    char **argv, **env;
+    nc_dir_grant *dirs;
+    uint8_t *stdin_data;
+    nc_caps granted;
+    uint8_t *module;
+    size_t module_len;
+    nc_run_result res;
+    nc_err err;
+    char msg[512];
+    int64_t started_at;
+};
+
+static void free_strv(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void queued_free(nc_queued_run *q)
+{
+    free_strv(q->argv, q->spec.nargs);
+    free_strv(q->env, q->spec.nenv);
+    free(q->dirs);
+    free(q->stdin_data);
+    free(q->module);
+    nc_caps_cleanup(&q->granted);
+    nc_run_result_cleanup(&q->res);
+    json_decref(q->id);
+    free(q);
+}
+
+/* Valid UTF-8 copy (invalid bytes become U+FFFD) for the text fields. */
+static json_t *utf8_text(const uint8_t *p, size_t n)
+{
+    nc_buf b;
+    nc_buf_init(&b, n * 3 + 1);
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        bool ok = len > 0 && len <= n - i;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (p[i + k] & 0xc0) == 0x80;
+        if (ok && len == 2)
+            ok = c >= 0xc2;
+        if (ok && len == 3) {
+            uint32_t cp = (uint32_t)(c & 0x0f) << 12 | (uint32_t)(p[i + 1] & 0x3f) << 6 | (p[i + 2] & 0x3f);
+            ok = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff);
+        }
+        if (ok && len == 4) {
+            uint32_t cp = (uint32_t)(c & 0x07) << 18 | (uint32_t)(p[i + 1] & 0x3f) << 12 |
+                          (uint32_t)(p[i + 2] & 0x3f) << 6 | (p[i + 3] & 0x3f);
+            ok = cp >= 0x10000 && cp <= 0x10ffff;
+        }
+        if (ok) {
+            if (nc_buf_append(&b, p + i, len) != NC_OK)
+                break;
+            i += len;
+        } else {
+            if (nc_buf_append(&b, "\xef\xbf\xbd", 3) != NC_OK)
+                break;
+            i++;
+        }
+    }
+    json_t *s = json_stringn(b.data ? (const char *)b.data : "", b.len);
+    nc_buf_cleanup(&b);
+    return s;
+}
+
+static json_t *b64_json(const uint8_t *p, size_t n)
+{
+    size_t cap = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
+    char *s = malloc(cap);
+    if (!s)
+        return json_null();
+    sodium_bin2base64(s, cap, p ? p : (const uint8_t *)"", n, sodium_base64_VARIANT_ORIGINAL);
+    json_t *v = json_string(s);
+    free(s);
+    return v;
+}
+
+static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *threat)
+{
+    const nc_run_result *r = &q->res;
+    json_t *limits = json_array(), *denied = json_array(), *calls = json_object();
+    for (unsigned b = 0; b < NC_LIMIT_COUNT; b++)
+        if (r->limits_hit & (1u << b))
+            json_array_append_new(limits, json_string(nc_limit_name(b)));
+    for (uint32_t i = 0; i < r->ndenied; i++)
+        json_array_append_new(denied, json_pack("{s:s, s:s, s:s}", "call", nc_wasi_fn_name(r->denied[i].fn), "reason",
+                                                nc_denial_code(r->denied[i].reason), "detail", r->denied[i].detail));
+    for (unsigned f = 0; f < NC_WASI_FN_COUNT; f++)
+        if (r->calls[f])
+            json_object_set_new(calls, nc_wasi_fn_name(f), json_integer(r->calls[f]));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:I, s:o,"
+                          " s:I, s:o, s:o, s:I, s:I}",
+                          "id", q->run_id, "approval_id", q->approval_id, "name", q->name, "sha256", q->sha256,
+                          "invoker", "operator", "outcome", nc_outcome_name(r->outcome), "exit_code", r->exit_code,
+                          "trap_kind", r->trap_kind, "message", r->message, "stdout", utf8_text(r->out, r->out_len),
+                          "stderr", utf8_text(r->err, r->err_len), "stdout_b64", b64_json(r->out, r->out_len),
+                          "stderr_b64", b64_json(r->err, r->err_len), "stdout_truncated", r->out_truncated,
+                          "stderr_truncated", r->err_truncated, "duration_ms", (json_int_t)(r->t_total_ns / 1000000),
+                          "limits_hit", limits, "denied_calls", (json_int_t)r->denied_total, "denied", denied,
+                          "wasi_calls", calls, "fuel_used", (json_int_t)r->fuel_used, "peak_memory_bytes",
+                          (json_int_t)r->peak_memory_bytes);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "isolation", json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:b}", "tier", "process",
+                                                  "userns", r->isolation.userns, "netns", r->isolation.netns,
+                                                  "no_new_privs", r->isolation.no_new_privs, "caps_dropped",
+                                                  r->isolation.caps_dropped, "rlimits", r->isolation.rlimits,
+                                                  "landlock_abi", r->isolation.landlock_abi, "seccomp",
+                                                  r->isolation.seccomp));
+    json_object_set_new(o, "timings_us", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "spawn",
+                                                   (json_int_t)(r->t_spawn_ns / 1000), "handoff",
+                                                   (json_int_t)(r->t_handoff_ns / 1000), "isolate",
+                                                   (json_int_t)(r->t_isolate_ns / 1000), "load",
+                                                   (json_int_t)(r->t_load_ns / 1000), "instantiate",
+                                                   (json_int_t)(r->t_instantiate_ns / 1000), "execute",
+                                                   (json_int_t)(r->t_execute_ns / 1000), "total",
+                                                   (json_int_t)(r->t_total_ns / 1000)));
+    json_object_set_new(o, "threat", threat ? threat : json_null());
+    json_object_set_new(o, "started_at", json_integer(q->started_at));
+    json_object_set_new(o, "finished_at", json_integer(finished_at));
+    return o;
+}
+
+static void start_next(nc_worker *w);
+
+static void run_work(uv_work_t *req)
+{
+    nc_queued_run *q = req->data;
+    q->err = nc_sandbox_run(q->w->sandbox, &q->art, &q->spec, &q->res, q->msg, sizeof q->msg);
+}
+
+static void run_done(uv_work_t *req, int status)
+{
+    nc_queued_run *q = req->data;
+    nc_worker *w = q->w;
+    (void)status;
+    w->running--;
+    int64_t now = nc_unix_now();
+    if (q->err != NC_OK) {
+        /* It could not run at all: record that, as a crash with the reason. */
+        nc_run_result_cleanup(&q->res);
+        q->res.outcome = NC_OUTCOME_CRASH;
+        snprintf(q->res.message, sizeof q->res.message, "could not run: %.480s", q->msg);
+        if (q->err == NC_ERR_ARTIFACT)
+            nc_emit(w, "alert", json_pack("{s:s, s:s, s:s}", "kind", "tamper", "message", q->msg, "approval_id",
+                                          q->approval_id));
+    }
+    json_t *threat = nc_threat_run(q->module, q->module_len, &q->granted, &q->res);
+    json_int_t score = json_integer_value(json_object_get(threat, "score"));
+    json_t *run = run_json(q, now, threat);
+    if (!run || nc_db_run_finish(w->db, q->run_id, nc_outcome_name(q->res.outcome), now,
+                                 (int64_t)(q->res.t_total_ns / 1000000), score, run) != NC_OK) {
+        nc_reply_error(q->c, q->id, NC_ERR_INTERNAL, "could not record the run: %s", nc_db_errmsg(w->db));
+    } else {
+        json_t *listing = json_deep_copy(run);
+        json_object_del(listing, "stdout");
+        json_object_del(listing, "stderr");
+        json_object_del(listing, "stdout_b64");
+        json_object_del(listing, "stderr_b64");
+        nc_emit(w, "run.finished", json_pack("{s:o}", "run", listing));
+        if (q->err != NC_OK)
+            nc_reply_error(q->c, q->id, q->err, "%s", q->msg);
+        else
+            nc_reply(q->c, q->id, json_incref(run));
+    }
+    json_decref(run);
+    nc_client_done(q->c);
+    queued_free(q);
+    start_next(w);
+}
+
+static void start_next(nc_worker *w)
+{
+    while (w->running < w->limit && w->queue_head) {
+        nc_queued_run *q = w->queue_head;
+        w->queue_head = q->next;
+        if (!w->queue_head)
+            w->queue_tail = NULL;
+        w->queued--;
+        w->running++;
+        q->work.data = q;
+        if (uv_queue_work(w->loop, &q->work, run_work, run_done) != 0) {
+            q->err = NC_ERR_INTERNAL;
+            snprintf(q->msg, sizeof q->msg, "cannot schedule the run");
+            run_done(&q->work, 0);
+        }
+    }
+}
+
+/* Builds the sandbox specification from the verified statement. */
+static nc_err build_spec(nc_queued_run *q, const nc_statement *st, json_t *args, const uint8_t *stdin_data,
+                         size_t stdin_len)
+{
+    size_t nargs = 1 + (args ? json_array_size(args) : 0);
+    q->argv = calloc(nargs, sizeof(char *));
+    q->env = calloc(st->caps.nenv ? st->caps.nenv : 1, sizeof(char *));
+    q->dirs = calloc(st->caps.ndirs ? st->caps.ndirs : 1, sizeof(nc_dir_grant));
+    if (!q->argv || !q->env || !q->dirs)
+        return NC_ERR_NOMEM;
+    q->argv[0] = strdup(st->name);
+    q->spec.nargs = 1;
+    if (!q->argv[0])
+        return NC_ERR_NOMEM;
+    for (size_t i = 1; i < nargs; i++) {
+        q->argv[i] = strdup(json_string_value(json_array_get(args, i - 1)));
+        if (!q->argv[i])
+            return NC_ERR_NOMEM;
+        q->spec.nargs++;
+    }
+    for (size_t i = 0; i < st->caps.nenv; i++) {
+        size_t n = strlen(st->caps.env[i].key) + strlen(st->caps.env[i].value) + 2;
+        q->env[i] = malloc(n);
+        if (!q->env[i])
+            return NC_ERR_NOMEM;
+        snprintf(q->env[i], n, "%s=%s", st->caps.env[i].key, st->caps.env[i].value);
+        q->spec.nenv++;
+    }
+    if (nc_caps_copy(&st->caps, &q->granted) != NC_OK)
+        return NC_ERR_NOMEM;
+    for (size_t i = 0; i < q->granted.ndirs; i++) {
+        q->dirs[i].host = q->granted.dirs[i].host;
+        q->dirs[i].guest = q->granted.dirs[i].guest;
+        q->dirs[i].readonly = q->granted.dirs[i].readonly;
+    }
+    q->spec.args = (const char *const *)q->argv;
+    q->spec.env = (const char *const *)q->env;
+    q->spec.dirs = q->dirs;
+    q->spec.ndirs = q->granted.ndirs;
+    if (stdin_len) {
+        q->stdin_data = malloc(stdin_len);
+        if (!q->stdin_data)
+            return NC_ERR_NOMEM;
+        memcpy(q->stdin_data, stdin_data, stdin_len);
+    }
+    q->spec.stdin_data = q->stdin_data;
+    q->spec.stdin_len = stdin_len;
+    nc_limits_default(&q->spec.limits);
+    q->spec.limits.timeout_ms = (uint32_t)st->limits.timeout_ms;
+    q->spec.limits.memory_bytes = st->limits.memory_bytes;
+    q->spec.limits.fuel = st->limits.fuel;
+    q->spec.limits.stdout_bytes = (uint32_t)st->limits.stdout_bytes;
+    q->spec.limits.stderr_bytes = (uint32_t)st->limits.stderr_bytes;
+    return NC_OK;
+}
+
+static bool refused(nc_err e)
+{
+    return e != NC_ERR_NOMEM && e != NC_ERR_IO && e != NC_ERR_INTERNAL;
+}
+
+void nc_op_run(nc_client *c, json_t *id, json_t *req)
+{
+    nc_worker *w = c->w;
+    nc_queued_run *q = NULL;
+    nc_db_approval row;
+    nc_trust_store ts;
+    nc_verify_output vo;
+    uint8_t *stdin_data = NULL;
+    size_t stdin_len = 0;
+    char msg[1024];
+    bool have_row = false, have_ts = false, have_vo = false;
+    memset(&row, 0, sizeof row);
+
+    const char *key;
+    json_t *v;
+    json_object_foreach(req, key, v) {
+        if (strcmp(key, "id") && strcmp(key, "op") && strcmp(key, "ref") && strcmp(key, "args") &&
+            strcmp(key, "stdin_b64")) {
+            nc_reply_error(c, id, NC_ERR_USAGE, "unknown parameter \"%.64s\" for run", key);
+            return;
+        }
+    }
+    const char *ref = json_string_value(json_object_get(req, "ref"));
+    json_t *args = json_object_get(req, "args");
+    const char *stdin_b64 = json_string_value(json_object_get(req, "stdin_b64"));
+    if (!ref || strlen(ref) > 128) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "run needs ref: an approval id, a module name or a sha256 prefix");
+        return;
+    }
+    if (args && (!json_is_array(args) || json_array_size(args) >= NC_MAX_ARGS)) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "args must be an array of at most %u strings", NC_MAX_ARGS - 1);
+        return;
+    }
+    for (size_t i = 0; args && i < json_array_size(args); i++) {
+        json_t *a = json_array_get(args, i);
+        if (!json_is_string(a) || json_string_length(a) > NC_MAX_ARG_BYTES ||
+            memchr(json_string_value(a), 0, json_string_length(a))) {
+            nc_reply_error(c, id, NC_ERR_USAGE, "args[%zu] must be a string of at most %u bytes", i, NC_MAX_ARG_BYTES);
+            return;
+        }
+    }
+    if (json_object_get(req, "stdin_b64") && !stdin_b64) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "stdin_b64 must be a base64 string");
+        return;
+    }
+    if (stdin_b64) {
+        size_t n = strlen(stdin_b64);
+        if (n / 4 * 3 > NC_MAX_STDIN_BYTES + 3) {
+            nc_reply_error(c, id, NC_ERR_TOO_LARGE, "stdin larger than %u bytes", NC_MAX_STDIN_BYTES);
+            return;
+        }
+        stdin_data = malloc(n / 4 * 3 + 3);
+        if (!stdin_data || sodium_base642bin(stdin_data, n / 4 * 3 + 3, stdin_b64, n, NULL, &stdin_len, NULL,
+                                             sodium_base64_VARIANT_ORIGINAL) != 0) {
+            nc_reply_error(c, id, NC_ERR_USAGE, "stdin_b64 is not valid base64");
+            goto done;
+        }
+    }
+    if (w->running >= w->limit && w->queued >= w->queue_limit) {
+        nc_reply_error(c, id, NC_ERR_BUSY, "%u runs in progress and %u queued; retry shortly", w->running, w->queued);
+        goto done;
+    }
+    q = calloc(1, sizeof *q);
+    if (!q)
+        goto internal;
+    q->w = w;
+    char aid[65];
+    nc_err err = nc_db_approval_resolve(w->db, ref, nc_unix_now(), aid);
+    if (err == NC_ERR_NOT_FOUND) {
+        nc_reply_error(c, id, NC_ERR_NOT_APPROVED,
+                       "nothing approved under \"%s\": submit it, then approve it (`nightcore inbox`, `nightcore approve`)", ref);
+        goto done;
+    }
+    if (err != NC_OK || nc_db_approval_load(w->db, aid, &row) != NC_OK)
+        goto internal;
+    have_row = true;
+    snprintf(q->approval_id, sizeof q->approval_id, "%s", row.id);
+    snprintf(q->name, sizeof q->name, "%s", row.name);
+    snprintf(q->sha256, sizeof q->sha256, "%s", row.sha256);
+    err = nc_blob_get(w->blobs, row.sha256, NC_MAX_MODULE_BYTES, &q->module, &q->module_len);
+    if (err != NC_OK && err != NC_ERR_NOT_FOUND)
+        goto internal;
+    err = nc_trust_load(w->trust_dir, w->trust_record, &ts, msg, sizeof msg);
+    if (err != NC_OK) {
+        nc_reply_error(c, id, err, "%s", msg);
+        goto done;
+    }
+    have_ts = true;
+    nc_caps want = {.args = args && json_array_size(args) > 0, .stdin = stdin_len > 0};
+    nc_verify_input in = {
+        .statement = row.statement, .statement_len = row.statement_len, .signature = row.signature,
+        .signature_len = row.signature_len, .trust = &ts, .worker_id = w->worker_id, .now = nc_unix_now(),
+        .approval_revoked = row.revoked, .runs_so_far = (uint64_t)row.runs,
+        .module = q->module ? q->module : (const uint8_t *)"", .module_len = q->module_len,
+        .invoker = "operator", .requested = &want,
+    };
+    err = nc_verify_approval(&in, &vo, msg, sizeof msg);
+    if (err != NC_OK) {
+        if (err == NC_ERR_HASH_MISMATCH)
+            nc_emit(w, "alert", json_pack("{s:s, s:s, s:s, s:s}", "kind", "hash_mismatch", "message",
+                                          "stored module bytes do not match the approved sha256", "approval_id",
+                                          row.id, "name", row.name));
+        nc_reply_error(c, id, err, "%s", msg);
+        goto done;
+    }
+    have_vo = true;
+    /* Counting the run and recording its start are one transaction, so a
+     * kill -9 never loses a run that was allowed, nor allows one twice. */
+    nc_random_id("r_", q->run_id, sizeof q->run_id);
+    q->started_at = nc_unix_now();
+    if (nc_db_begin(w->db) != NC_OK)
+        goto internal;
+    err = nc_db_approval_take_run(w->db, row.id);
+    if (err == NC_OK)
+        err = nc_db_run_start(w->db, q->run_id, row.id, row.name, row.sha256, "operator", q->started_at);
+    if (err != NC_OK || nc_db_commit(w->db) != NC_OK) {
+        nc_db_rollback(w->db);
+        if (refused(err))
+            nc_reply_error(c, id, err, "%s", nc_strerror(err));
+        else
+            goto internal;
+        goto done;
+    }
+    snprintf(q->art.path, sizeof q->art.path, "%s", row.artifact_path);
+    q->art.fuel = row.artifact_fuel;
+    if (nc_unhex(row.artifact_sha256, strlen(row.artifact_sha256), q->art.sha256, sizeof q->art.sha256) != NC_OK ||
+        build_spec(q, &vo.statement, args, stdin_data, stdin_len) != NC_OK) {
+        /* the run was counted and recorded: finish it as failed, never drop it */
+        q->err = NC_ERR_INTERNAL;
+        snprintf(q->msg, sizeof q->msg, "cannot prepare the run");
+    }
+    q->c = c;
+    q->id = json_incref(id);
+    nc_client_ref(c);
+    c->busy = true;
+    nc_emit(w, "run.started", json_pack("{s:s, s:s, s:s, s:s}", "run_id", q->run_id, "approval_id", q->approval_id,
+                                        "name", q->name, "invoker", "operator"));
+    if (q->err != NC_OK) {
+        w->running++;
+        run_done(&q->work, 0);
+    } else {
+        if (w->queue_tail)
+            w->queue_tail->next = q;
+        else
+            w->queue_head = q;
+        w->queue_tail = q;
+        w->queued++;
+        start_next(w);
+    }
+    q = NULL;
+    goto done;
+internal:
+    nc_reply_error(c, id, NC_ERR_INTERNAL, "worker error: %s", nc_db_errmsg(w->db));
+done:
+    if (q)
+        queued_free(q);
+    if (have_vo)
+        nc_verify_output_cleanup(&vo);
+    if (have_ts)
+        nc_trust_cleanup(&ts);
+    if (have_row)
+        nc_db_approval_cleanup(&row);
+    free(stdin_data);
+}
+
+/* ---- approval.submit ---- */
+
+typedef struct {
+    uv_work_t work;
+    nc_worker *w;
+    nc_client *c;
+    json_t *id;
+    nc_db_approval row;
+    nc_statement st;
+    uint8_t *module;
+    size_t module_len;
+    nc_artifact art;
+    nc_err err;
+    char msg[512];
+} nc_pending_approval;
+
+static void approval_free(nc_pending_approval *p)
+{
+    nc_statement_cleanup(&p->st);
+    free(p->row.statement);
+    free(p->row.signature);
+    free(p->module);
+    json_decref(p->id);
+    free(p);
+}
+
+static void compile_work(uv_work_t *req)
+{
+    nc_pending_approval *p = req->data;
+    p->err = nc_artifact_compile(p->w->sandbox, p->module, p->module_len, p->st.limits.fuel != 0, &p->art, p->msg,
+                                 sizeof p->msg);
+}
+
+static void compile_done(uv_work_t *req, int status)
+{
+    nc_pending_approval *p = req->data;
+    nc_worker *w = p->w;
+    (void)status;
+    if (p->err != NC_OK) {
+        nc_reply_error(p->c, p->id, p->err, "cannot compile the module: %s", p->msg);
+        goto done;
+    }
+    snprintf(p->row.artifact_path, sizeof p->row.artifact_path, "%s", p->art.path);
+    nc_hex(p->art.sha256, NC_SHA256_LEN, p->row.artifact_sha256);
+    p->row.artifact_fuel = p->art.fuel;
+    json_t *caps = nc_caps_to_json(&p->st.caps), *limits = nc_limits_to_json(&p->st.limits), *inv = json_array();
+    for (size_t i = 0; i < p->st.ninvokers; i++)
+        json_array_append_new(inv, json_string(p->st.invokers[i]));
+    nc_err err = nc_db_begin(w->db);
+    if (err == NC_OK)
+        err = nc_db_approval_insert(w->db, &p->row, caps, limits, inv);
+    if (err == NC_OK)
+        err = nc_db_submission_set_status(w->db, p->row.submission, "approved", NULL);
+    if (err == NC_OK)
+        err = nc_db_commit(w->db);
+    json_decref(caps);
+    json_decref(limits);
+    json_decref(inv);
+    json_t *a = NULL;
+    if (err != NC_OK || nc_db_approval_get(w->db, p->row.id, &a) != NC_OK) {
+        nc_db_rollback(w->db);
+        nc_reply_error(p->c, p->id, NC_ERR_INTERNAL, "could not store the approval: %s", nc_db_errmsg(w->db));
+        goto done;
+    }
+    nc_emit(w, "approval.created", json_pack("{s:O}", "approval", a));
+    nc_reply(p->c, p->id, a);
+done:
+    nc_client_done(p->c);
+    approval_free(p);
+}
+
+/* The ceiling: the statement must fit within one of the policies. */
+static const nc_policy *policy_covering(const nc_statement *st)
+{
+    const char *names[] = {"strict", "default"};
+    char msg[256];
+    for (size_t i = 0; i < 2; i++) {
+        const nc_policy *p = nc_policy_builtin(names[i]);
+        if (nc_caps_within(&st->caps, &p->caps, msg, sizeof msg) == NC_OK &&
+            nc_limits_within(&st->limits, &p->limits, msg, sizeof msg) == NC_OK)
+            return p;
+    }
+    return NULL;
+}
+
+void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req)
+{
+    nc_worker *w = c->w;
+    nc_pending_approval *p = calloc(1, sizeof *p);
+    nc_trust_store ts;
+    nc_verify_output vo;
+    nc_statement pre;
+    json_t *sub = NULL, *existing = NULL;
+    char msg[1024];
+    bool have_ts = false, have_vo = false;
+
+    const char *key;
+    json_t *v;
+    json_object_foreach(req, key, v) {
+        if (strcmp(key, "id") && strcmp(key, "op") && strcmp(key, "statement") && strcmp(key, "signature")) {
+            nc_reply_error(c, id, NC_ERR_USAGE, "unknown parameter \"%.64s\" for approval.submit", key);
+            free(p);
+            return;
+        }
+    }
+    if (!p) {
+        nc_reply_error(c, id, NC_ERR_NOMEM, "out of memory");
+        return;
+    }
+    json_t *stmt = json_object_get(req, "statement"), *sig = json_object_get(req, "signature");
+    if (!json_is_string(stmt) || !json_is_string(sig)) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "approval.submit needs statement and signature (strings)");
+        goto fail;
+    }
+    const uint8_t *sbytes = (const uint8_t *)json_string_value(stmt);
+    size_t slen = json_string_length(stmt);
+    /* Find the module the statement names; the pipeline then checks everything. */
+    if (nc_statement_parse(sbytes, slen, &pre, msg, sizeof msg) == NC_OK) {
+        char hex[NC_SHA256_HEX_LEN + 1];
+        nc_hex(pre.sha256, NC_SHA256_LEN, hex);
+        if (nc_blob_get(w->blobs, hex, NC_MAX_MODULE_BYTES, &p->module, &p->module_len) != NC_OK) {
+            p->module = NULL;
+            p->module_len = 0;
+        }
+        nc_statement_cleanup(&pre);
+    }
+    nc_err err = nc_trust_load(w->trust_dir, w->trust_record, &ts, msg, sizeof msg);
+    if (err != NC_OK) {
+        nc_reply_error(c, id, err, "%s", msg);
+        goto fail;
+    }
+    have_ts = true;
+    nc_verify_input in = {
+        .statement = sbytes, .statement_len = slen, .signature = (const uint8_t *)json_string_value(sig),
+        .signature_len = json_string_length(sig), .trust = &ts, .worker_id = w->worker_id, .now = nc_unix_now(),
+        .module = p->module ? p->module : (const uint8_t *)"", .module_len = p->module_len, .invoker = NULL,
+    };
+    err = nc_verify_approval(&in, &vo, msg, sizeof msg);
+    if (err != NC_OK) {
+        nc_reply_error(c, id, err, "%s", msg);
+        goto fail;
+    }
+    have_vo = true;
+    if (nc_db_approval_get(w->db, vo.approval_id, &existing) == NC_OK) {
+        nc_reply(c, id, existing);   /* the same signed statement again: idempotent */
+        goto fail;
+    }
+    if (nc_db_submission_get(w->db, vo.statement.submission, false, &sub) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_NOT_FOUND, "the statement names submission %s, which this worker does not have",
+                       vo.statement.submission);
+        goto fail;
+    }
+    char hex[NC_SHA256_HEX_LEN + 1];
+    nc_hex(vo.statement.sha256, NC_SHA256_LEN, hex);
+    if (strcmp(json_string_value(json_object_get(sub, "sha256")), hex) ||
+        strcmp(json_string_value(json_object_get(sub, "name")), vo.statement.name) ||
+        !strcmp(json_string_value(json_object_get(sub, "status")), "rejected")) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "the statement does not match submission %s (name, sha256), or it was rejected",
+                       vo.statement.submission);
+        goto fail;
+    }
+    const nc_policy *pol = policy_covering(&vo.statement);
+    if (!pol) {
+        nc_reply_error(c, id, NC_ERR_CAPABILITY_DENIED,
+                       "the statement grants more than any policy allows (capabilities or limits above the ceiling)");
+        goto fail;
+    }
+    nc_db_approval *r = &p->row;
+    snprintf(r->id, sizeof r->id, "%s", vo.approval_id);
+    snprintf(r->submission, sizeof r->submission, "%s", vo.statement.submission);
+    snprintf(r->name, sizeof r->name, "%s", vo.statement.name);
+    snprintf(r->sha256, sizeof r->sha256, "%s", hex);
+    snprintf(r->approver, sizeof r->approver, "%s", vo.statement.approver);
+    snprintf(r->key_fingerprint, sizeof r->key_fingerprint, "%s", vo.key_fingerprint);
+    snprintf(r->policy, sizeof r->policy, "%s", pol->name);
+    r->statement = malloc(slen ? slen : 1);
+    r->signature = malloc(json_string_length(sig) + 1);
+    if (!r->statement || !r->signature) {
+        nc_reply_error(c, id, NC_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    memcpy(r->statement, sbytes, slen);
+    r->statement_len = slen;
+    memcpy(r->signature, json_string_value(sig), json_string_length(sig));
+    r->signature_len = json_string_length(sig);
+    r->max_runs = (int64_t)vo.statement.max_runs;
+    r->not_before = (int64_t)vo.statement.not_before;
+    r->expires_at = (int64_t)vo.statement.expires_at;
+    r->created_at = nc_unix_now();
+    p->st = vo.statement;   /* moved */
+    memset(&vo.statement, 0, sizeof vo.statement);
+    p->w = w;
+    p->c = c;
+    p->id = json_incref(id);
+    p->work.data = p;
+    nc_client_ref(c);
+    c->busy = true;
+    if (uv_queue_work(w->loop, &p->work, compile_work, compile_done) != 0) {
+        p->err = NC_ERR_INTERNAL;
+        snprintf(p->msg, sizeof p->msg, "cannot schedule compilation");
+        compile_done(&p->work, 0);
+    }
+    p = NULL;
+fail:
+    json_decref(sub);
+    if (have_vo)
+        nc_verify_output_cleanup(&vo);
+    if (have_ts)
+        nc_trust_cleanup(&ts);
+    if (p)
+        approval_free(p);
+}

@@ -1,0 +1,309 @@
+/* Sockets, framing and clients. Frames are capped before they are buffered;
+ * a bad frame gets an error answer and the worker keeps serving; clients are
+ * freed only when nothing refers to them any more. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "common/json.h"
+#include "worker/worker.h"
+
+typedef struct {
+    uv_write_t req;
+    uv_buf_t buf;
+    nc_client *c;
+} nc_write;
+
+static void process_lines(nc_client *c);
+
+void nc_client_ref(nc_client *c)
+{
+    c->refs++;
+}
+
+static void unlink_client(nc_client *c)
+{
+    nc_client **pp = &c->w->clients;
+    while (*pp && *pp != c)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = c->next;
+}
+
+void nc_client_unref(nc_client *c)
+{
+    if (--c->refs > 0)
+        return;
+    nc_buf_cleanup(&c->in);
+    free(c);
+}
+
+static void on_close(uv_handle_t *h)
+{
+    nc_client *c = h->data;
+    nc_client_unref(c);   /* the loop's reference */
+}
+
+static void close_client(nc_client *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    unlink_client(c);
+    uv_close((uv_handle_t *)&c->pipe, on_close);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    nc_write *wr = (nc_write *)req;
+    nc_client *c = wr->c;
+    free(wr->buf.base);
+    free(wr);
+    c->pending_writes--;
+    if (status < 0)
+        close_client(c);
+    nc_client_unref(c);
+}
+
+static void send_json(nc_client *c, json_t *msg)
+{
+    if (c->closing) {
+        json_decref(msg);
+        return;
+    }
+    char *text = json_dumps(msg, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(msg);
+    if (!text) {
+        close_client(c);
+        return;
+    }
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    nc_write *wr = line ? calloc(1, sizeof *wr) : NULL;
+    if (!wr) {
+        free(line ? line : text);
+        close_client(c);
+        return;
+    }
+    line[n] = '\n';
+    wr->buf = uv_buf_init(line, (unsigned)n + 1);
+    wr->c = c;
+    nc_client_ref(c);
+    c->pending_writes++;
+    if (uv_write(&wr->req, (uv_stream_t *)&c->pipe, &wr->buf, 1, on_write) != 0) {
+        c->pending_writes--;
+        free(line);
+        free(wr);
+        nc_client_unref(c);
+        close_client(c);
+    }
+}
+
+void nc_reply(nc_client *c, json_t *id, json_t *result)
+{
+    json_t *msg = json_pack("{s:O?, s:b, s:o}", "id", id, "ok", 1, "result", result ? result : json_object());
+    if (msg)
+        send_json(c, msg);
+}
+
+static void reply_error_v(nc_client *c, json_t *id, const char *code, const char *fmt, va_list ap)
+{
+    char text[1024];
+    vsnprintf(text, sizeof text, fmt, ap);
+    json_t *msg = json_pack("{s:O?, s:b, s:{s:s, s:s}}", "id", id, "ok", 0, "error", "code", code, "message", text);
+    if (msg)
+        send_json(c, msg);
+}
+
+void nc_reply_error(nc_client *c, json_t *id, nc_err code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(c, id, nc_errcode(code), fmt, ap);
+    va_end(ap);
+}
+
+void nc_reply_error_code(nc_client *c, json_t *id, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(c, id, code, fmt, ap);
+    va_end(ap);
+}
+
+void nc_client_done(nc_client *c)
+{
+    c->busy = false;
+    if (!c->closing)
+        process_lines(c);
+    nc_client_unref(c);
+}
+
+void nc_emit(nc_worker *w, const char *type, json_t *fields)
+{
+    json_t *ev = fields ? fields : json_object();
+    json_object_set_new(ev, "type", json_string(type));
+    json_object_set_new(ev, "at", json_integer(nc_unix_now()));
+    for (nc_client *c = w->clients, *next; c; c = next) {
+        next = c->next;
+        if (!c->subscribed || c->closing)
+            continue;
+        if (c->pending_writes >= NC_WORKER_MAX_SUBSCRIBER_BACKLOG) {
+            close_client(c);   /* too far behind: it can resubscribe and re-read state */
+            continue;
+        }
+        send_json(c, json_pack("{s:O}", "event", ev));
+    }
+    json_decref(ev);
+}
+
+/* One line: parse, dispatch. Malformed input is answered, never fatal. */
+static void handle_line(nc_client *c, const char *line, size_t len)
+{
+    json_t *req = NULL;
+    char msg[256];
+    if (len == 0)
+        return;
+    if (nc_json_parse_strict(line, len, &req, msg, sizeof msg) != NC_OK) {
+        nc_reply_error(c, NULL, NC_ERR_USAGE, "request is not valid JSON: %s", msg);
+        return;
+    }
+    if (!json_is_object(req) || !json_is_string(json_object_get(req, "op"))) {
+        nc_reply_error(c, json_object_get(req, "id"), NC_ERR_USAGE, "a request is an object with \"op\" and \"id\"");
+        json_decref(req);
+        return;
+    }
+    json_t *id = json_object_get(req, "id");
+    if (id && !json_is_integer(id)) {
+        nc_reply_error(c, NULL, NC_ERR_USAGE, "\"id\" must be an integer");
+        json_decref(req);
+        return;
+    }
+    nc_dispatch(c, req);
+    json_decref(req);
+}
+
+static void process_lines(nc_client *c)
+{
+    size_t start = 0;
+    while (!c->busy && !c->closing && start < c->in.len) {
+        uint8_t *nl = memchr(c->in.data + start, '\n', c->in.len - start);
+        if (!nl)
+            break;
+        size_t len = (size_t)(nl - (c->in.data + start));
+        handle_line(c, (const char *)c->in.data + start, len);
+        start += len + 1;
+    }
+    if (start) {
+        memmove(c->in.data, c->in.data + start, c->in.len - start);
+        c->in.len -= start;
+    }
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    (void)suggested;
+    static char slab[65536];   /* the loop is single-threaded; data is copied out at once */
+    *buf = uv_buf_init(slab, sizeof slab);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    nc_client *c = s->data;
+    if (n < 0) {
+        close_client(c);
+        return;
+    }
+    if (n == 0)
+        return;
+    if (nc_buf_append(&c->in, buf->base, (size_t)n) != NC_OK) {
+        /* Over the frame cap without a newline: refuse before buffering more. */
+        nc_reply_error(c, NULL, NC_ERR_TOO_LARGE, "request line longer than %u bytes", NC_WORKER_MAX_LINE);
+        uv_read_stop(s);
+        close_client(c);
+        return;
+    }
+    process_lines(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    nc_worker *w = server->data;
+    if (status < 0)
+        return;
+    nc_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->w = w;
+    c->refs = 1;
+    c->agent_socket = server == (uv_stream_t *)&w->agent;
+    nc_buf_init(&c->in, NC_WORKER_MAX_LINE + 1);
+    uv_pipe_init(w->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+        uv_close((uv_handle_t *)&c->pipe, on_close);
+        return;
+    }
+    c->next = w->clients;
+    w->clients = c;
+    /* The control socket is the owner's only: check the peer's uid. */
+    uv_os_fd_t fd;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+        (!c->agent_socket && cred.uid != getuid())) {
+        close_client(c);
+        return;
+    }
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+}
+
+static nc_err listen_on(nc_worker *w, uv_pipe_t *p, const char *path, int mode, char *msg, size_t msg_len)
+{
+    /* A socket file left by a worker that died: remove it. The pid file lock
+     * (main.c) guarantees no other worker is using it. */
+    unlink(path);
+    uv_pipe_init(w->loop, p, 0);
+    p->data = w;
+    mode_t old = umask(0177);
+    int rc = uv_pipe_bind(p, path);
+    umask(old);
+    if (rc == 0)
+        rc = chmod(path, (mode_t)mode) == 0 ? 0 : -errno;
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)p, 128, on_connection);
+    if (rc != 0) {
+        snprintf(msg, msg_len, "cannot listen on %s: %s", path, uv_strerror(rc));
+        return NC_ERR_IO;
+    }
+    return NC_OK;
+}
+
+nc_err nc_server_listen(nc_worker *w, char *msg, size_t msg_len)
+{
+    nc_err err = listen_on(w, &w->control, w->control_path, 0600, msg, msg_len);
+    if (err == NC_OK)
+        err = listen_on(w, &w->agent, w->agent_path, 0600, msg, msg_len);
+    return err;
+}
+
+void nc_server_stop(nc_worker *w)
+{
+    if (!uv_is_closing((uv_handle_t *)&w->control))
+        uv_close((uv_handle_t *)&w->control, NULL);
+    if (!uv_is_closing((uv_handle_t *)&w->agent))
+        uv_close((uv_handle_t *)&w->agent, NULL);
+    unlink(w->control_path);
+    unlink(w->agent_path);
+    for (nc_client *c = w->clients, *next; c; c = next) {
+        next = c->next;
+        if (!c->busy)
+            close_client(c);
+    }
+}

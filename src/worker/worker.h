@@ -1,0 +1,91 @@
+/* The worker daemon: one libuv loop owns the sockets, the database and all
+ * state; sandbox runs and artifact compilation go to the thread pool and come
+ * back to the loop to be recorded. docs/protocol.md is the interface. */
+#ifndef NC_WORKER_WORKER_H
+#define NC_WORKER_WORKER_H
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+#include "common/buf.h"
+#include "common/home.h"
+#include "sandbox/sandbox.h"
+#include "store/db.h"
+
+#define NC_WORKER_MAX_LINE (32u * 1024 * 1024)
+#define NC_WORKER_MAX_SUBSCRIBER_BACKLOG 1000u
+#define NC_WORKER_QUEUE_LIMIT 64u
+#define NC_WORKER_MAX_PENDING_PER_SOURCE 1000
+#define NC_WORKER_MAX_PENDING_TOTAL 10000
+#define NC_WORKER_RATE_BURST 60.0          /* submissions */
+#define NC_WORKER_RATE_PER_SEC 1.0
+#define NC_WORKER_MAX_RATE_SOURCES 256
+
+typedef struct nc_worker nc_worker;
+typedef struct nc_client nc_client;
+
+struct nc_client {
+    nc_worker *w;
+    uv_pipe_t pipe;
+    bool agent_socket;
+    nc_buf in;
+    bool busy;          /* an asynchronous op is in progress: later lines wait */
+    bool subscribed;
+    bool closing;
+    unsigned pending_writes;
+    int refs;           /* the loop's own + one per op in flight */
+    nc_client *next;
+};
+
+typedef struct nc_queued_run nc_queued_run;
+
+typedef struct {
+    char source[80];
+    double tokens;
+    uint64_t updated_ms;
+} nc_rate_bucket;
+
+struct nc_worker {
+    uv_loop_t *loop;
+    nc_home home;
+    char db_path[4096], trust_dir[4096], trust_record[4096], blobs[4096], artifacts[4096];
+    char control_path[4096], agent_path[4096], pid_path[4096];
+    char worker_id[24];
+    nc_db *db;
+    nc_sandbox *sandbox;
+    uv_pipe_t control, agent;
+    uv_signal_t sigterm, sigint;
+    nc_client *clients;
+    int64_t started_at;
+    unsigned running, limit, queued, queue_limit;
+    nc_queued_run *queue_head, *queue_tail;
+    nc_rate_bucket rates[NC_WORKER_MAX_RATE_SOURCES];
+    unsigned nrates;
+    bool stopping;
+    int pid_fd;
+};
+
+/* server.c */
+void nc_client_ref(nc_client *c);
+void nc_client_unref(nc_client *c);
+void nc_reply(nc_client *c, json_t *id, json_t *result /* stolen */);
+void nc_reply_error(nc_client *c, json_t *id, nc_err code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void nc_reply_error_code(nc_client *c, json_t *id, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* An asynchronous op finished: let the client's next request through. */
+void nc_client_done(nc_client *c);
+void nc_emit(nc_worker *w, const char *type, json_t *fields /* stolen */);
+NC_MUST_CHECK nc_err nc_server_listen(nc_worker *w, char *msg, size_t msg_len);
+void nc_server_stop(nc_worker *w);
+
+/* ops.c: returns true if the op answered (or will answer) the request. */
+void nc_dispatch(nc_client *c, json_t *req);
+int64_t nc_unix_now(void);
+void nc_random_id(const char *prefix, char *out, size_t out_len);
+
+/* run.c */
+void nc_op_run(nc_client *c, json_t *id, json_t *req);
+void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req);
+
+#endif
