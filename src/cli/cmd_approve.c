@@ -393,6 +393,10 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
         rc = CLI_OK;
         goto done;
     }
+    /* Reading the answer and the passphrase may take a while: do not hold
+     * the connection meanwhile. */
+    nc_rpc_free(rpc);
+    rpc = NULL;
     if (!yes && !confirm()) {
         cli_error("not approved");
         rc = CLI_FAIL;
@@ -413,6 +417,9 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
         rc = CLI_FAIL;
         goto done;
     }
+    rc = cli_connect(ctx, &rpc);
+    if (rc != CLI_OK)
+        goto done;
     rc = cli_call(ctx, rpc, "approval.submit", params, &res);
     params = NULL;
     if (rc == CLI_OK)

@@ -167,6 +167,11 @@ int cmd_worker_start(cli_ctx *ctx, const cli_args *a)
         rc = CLI_OK;
         goto done;
     }
+    if (err == NC_ERR_TOO_LARGE) {
+        cli_error("%s/%s is too long for a Unix socket path: use a shorter home", home_s, NC_HOME_CONTROL_SOCK);
+        rc = CLI_FAIL;
+        goto done;
+    }
     if (err != NC_ERR_NOT_FOUND) {
         cli_error("run/control.sock exists but the worker does not answer hello (%s); "
                   "if no worker is running, remove %s/%s and try again",

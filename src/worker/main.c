@@ -157,11 +157,9 @@ static int serve(const char *home_arg)
     }
     fprintf(stderr, "nightcore-worker %s: worker %s serving %s (%u concurrent runs)\n", NC_VERSION, w->worker_id,
             w->home.root, w->limit);
-    /* Runs until the listeners close and in-flight work has been recorded. */
-    while (uv_run(w->loop, UV_RUN_DEFAULT) != 0 && !w->stopping)
-        ;
-    while (w->running || w->queued)
-        uv_run(w->loop, UV_RUN_ONCE);
+    /* Runs until asked to stop (signal or `shutdown`) and everything in
+     * flight has been recorded: nc_worker_maybe_stop() leaves the loop. */
+    uv_run(w->loop, UV_RUN_DEFAULT);
     uv_signal_stop(&w->sigterm);
     uv_signal_stop(&w->sigint);
     uv_walk(w->loop, on_walk_close, NULL);

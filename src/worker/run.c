@@ -196,6 +196,7 @@ static void run_done(uv_work_t *req, int status)
     nc_client_done(q->c);
     queued_free(q);
     start_next(w);
+    nc_worker_maybe_stop(w);
 }
 
 static void start_next(nc_worker *w)
@@ -509,8 +510,10 @@ static void compile_done(uv_work_t *req, int status)
     nc_emit(w, "approval.created", json_pack("{s:O}", "approval", a));
     nc_reply(p->c, p->id, a);
 done:
+    w->compiling--;
     nc_client_done(p->c);
     approval_free(p);
+    nc_worker_maybe_stop(w);
 }
 
 /* The ceiling: the statement must fit within one of the policies. */
@@ -639,6 +642,7 @@ void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req)
     p->work.data = p;
     nc_client_ref(c);
     c->busy = true;
+    w->compiling++;
     if (uv_queue_work(w->loop, &p->work, compile_work, compile_done) != 0) {
         p->err = NC_ERR_INTERNAL;
         snprintf(p->msg, sizeof p->msg, "cannot schedule compilation");

@@ -293,6 +293,12 @@ nc_err nc_server_listen(nc_worker *w, char *msg, size_t msg_len)
     return err;
 }
 
+void nc_worker_maybe_stop(nc_worker *w)
+{
+    if (w->stopping && w->running == 0 && w->queued == 0 && w->compiling == 0)
+        uv_stop(w->loop);
+}
+
 void nc_server_stop(nc_worker *w)
 {
     if (!uv_is_closing((uv_handle_t *)&w->control))
@@ -306,4 +312,5 @@ void nc_server_stop(nc_worker *w)
         if (!c->busy)
             close_client(c);
     }
+    nc_worker_maybe_stop(w);
 }

@@ -57,7 +57,7 @@ struct nc_worker {
     uv_signal_t sigterm, sigint;
     nc_client *clients;
     int64_t started_at;
-    unsigned running, limit, queued, queue_limit;
+    unsigned running, limit, queued, queue_limit, compiling;
     nc_queued_run *queue_head, *queue_tail;
     nc_rate_bucket rates[NC_WORKER_MAX_RATE_SOURCES];
     unsigned nrates;
@@ -78,6 +78,8 @@ void nc_client_done(nc_client *c);
 void nc_emit(nc_worker *w, const char *type, json_t *fields /* stolen */);
 NC_MUST_CHECK nc_err nc_server_listen(nc_worker *w, char *msg, size_t msg_len);
 void nc_server_stop(nc_worker *w);
+/* Stopping: once nothing is in flight, leave the loop. */
+void nc_worker_maybe_stop(nc_worker *w);
 
 /* ops.c: returns true if the op answered (or will answer) the request. */
 void nc_dispatch(nc_client *c, json_t *req);
