@@ -230,8 +230,8 @@ static int parse_args(cli_ctx *ctx, const cli_cmd *cmd, int argc, char **argv, c
                     value = eq + 1;
                 else if (i + 1 < argc)
                     value = argv[++i];
-                else
-                    return cli_usage_error(cmd, "--home needs a value");
+                if (!value || !value[0])
+                    return cli_usage_error(cmd, "--home needs a directory");
                 ctx->home_override = value;
                 continue;
             }
@@ -366,16 +366,13 @@ int main(int argc, char **argv)
             print_overview(stdout);
             return CLI_OK;
         }
-        if (strcmp(arg, "--home") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "nightcore: --home needs a value\n");
+        if (strcmp(arg, "--home") == 0 || strncmp(arg, "--home=", 7) == 0) {
+            const char *value = arg[6] == '=' ? arg + 7 : i + 1 < argc ? argv[++i] : NULL;
+            if (!value || !value[0]) {
+                fprintf(stderr, "nightcore: --home needs a directory\n");
                 return CLI_USAGE;
             }
-            ctx.home_override = argv[++i];
-            continue;
-        }
-        if (strncmp(arg, "--home=", 7) == 0) {
-            ctx.home_override = arg + 7;
+            ctx.home_override = value;
             continue;
         }
         if (arg[0] == '-') {

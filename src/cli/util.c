@@ -462,8 +462,10 @@ int cli_config_load(cli_ctx *ctx, json_t **cfg)
         return CLI_OK;
     }
     if (err != NC_OK) {
-        free(data);
-        return cli_read_file(path, 64 * 1024, "config.json", &data, &len);
+        char *p = cli_safe(path);
+        cli_error("cannot read %s: %s", p, err == NC_ERR_TOO_LARGE ? "larger than 64 KiB" : nc_strerror(err));
+        free(p);
+        return CLI_FAIL;
     }
     json_t *root = NULL;
     err = nc_json_parse_strict(data, len, &root, msg, sizeof msg);

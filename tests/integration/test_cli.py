@@ -298,7 +298,8 @@ def test_no_command_is_usage():
     (["init", "--generate-key", "--approver-key", "k.pub"], "not both"),
     (["init", "--principal", "has space"], "--principal must be"),
     (["policy", "show", "UPPER"], "NAME must be"),
-    (["inbox", "--home"], "--home needs a value"),
+    (["inbox", "--home"], "--home needs a directory"),
+    (["inbox", "--home="], "--home needs a directory"),
 ])
 def test_usage_errors_exit_2(tmp_path, args, needle):
     r = nc(args, home=tmp_path / "h")

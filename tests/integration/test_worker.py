@@ -96,12 +96,17 @@ def test_drift_detected(worker):
 
 
 def test_limits_enforced_through_policy(worker):
+    # strict: 1 s, fuel 10^9. A spinning module runs out of fuel; a sleeping
+    # one (no fuel used) reaches the deadline.
     sub = worker.submit("infinite_loop", "spin")
     worker.approve(sub["id"], "--policy", "strict")
-    t0 = time.time()
     rc, run = worker.ncj("run", "spin")
-    assert rc == 1 and run["outcome"] == "timeout"
-    assert "timeout" in run["limits_hit"]
+    assert rc == 1 and run["outcome"] == "fuel" and "fuel" in run["limits_hit"], run
+    sub = worker.submit("sleep_forever", "sleeper")
+    worker.approve(sub["id"], "--policy", "strict")
+    t0 = time.time()
+    rc, run = worker.ncj("run", "sleeper")
+    assert rc == 1 and run["outcome"] == "timeout" and "timeout" in run["limits_hit"], run
     assert time.time() - t0 < 5
 
 
@@ -109,7 +114,7 @@ def test_busy_beyond_queue(home):
     env = dict(home.env, NIGHTCORE_MAX_RUNS="1", NIGHTCORE_QUEUE_LIMIT="0")
     p = subprocess.run([os.path.join(BIN, "nightcore"), "worker", "start"], env=env, capture_output=True, timeout=60)
     assert p.returncode == 0, p.stderr
-    sub = home.submit("infinite_loop", "spin")
+    sub = home.submit("sleep_forever", "spin")
     home.approve(sub["id"], "--policy", "strict", "--max-runs", "5")
     c1 = home.sock()
     c1.send_raw(json.dumps({"id": 1, "op": "run", "ref": "spin"}).encode() + b"\n")
@@ -207,7 +212,8 @@ def test_kill9_during_run_then_restart(worker):
 
 HOSTILE = [
     # fixture, policy, expected outcome, extra check
-    ("infinite_loop", "strict", "timeout", None),
+    ("infinite_loop", "strict", "fuel", None),
+    ("sleep_forever", "strict", "timeout", None),
     ("memory_bomb", "default", "memory", lambda r: "memory_bytes" in r["limits_hit"]),
     ("deep_recursion", "default", "trap", lambda r: r["trap_kind"] == "stack_overflow"),
     ("huge_stdout", "default", "output_limit", lambda r: r["stdout_truncated"]),
@@ -235,8 +241,17 @@ def test_hostile_corpus_through_signed_flow(worker, name, policy, outcome, check
 
 
 def test_invalid_modules_refused_at_submit(worker):
+    # The worker refuses them whatever the client checked first.
+    c = worker.sock()
     for bad in ("not_wasm", "truncated"):
-        rc, out = worker.ncj("submit", fixture(bad), "--name", bad.replace("_", "-"))
-        assert rc == 3 and out["error"]["code"] == "invalid_module", out
+        r = c.call("submit", name=bad.replace("_", "-"), wasm_b64=b64file(fixture(bad)))
+        assert r["ok"] is False and r["error"]["code"] == "invalid_module", r
+        assert r["error"]["message"]
+    r = c.call("submit", name="x", wasm_b64="not base64!")
+    assert r["error"]["code"] == "invalid_request"
+    r = c.call("submit", name="../evil", wasm_b64=b64file(fixture("hello")))
+    assert r["error"]["code"] == "invalid_request"
+    c.close()
     rc, inbox = worker.ncj("inbox")
     assert inbox["items"] == []
+    assert os.listdir(os.path.join(worker.path, "state", "blobs")) == []   # nothing stored half-way
