@@ -111,9 +111,8 @@ int main(int argc, char **argv)
 {
     size_t runs = 300, compute_runs = 5;
     const char *out_path = NULL;
+    nc_sandbox_dispatch(argc, argv);
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "sandbox-child") == 0)
-            nc_sandbox_child_main();
         if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
             runs = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--compute-runs") == 0 && i + 1 < argc)

@@ -3,6 +3,9 @@
  * before it reads anything run-specific, and again (Landlock, seccomp) before
  * it loads the module. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +70,93 @@ static nc_err recv_header(uint32_t *body_len, int *fds, uint32_t *nfds)
     return *nfds == want ? NC_OK : NC_ERR_MALFORMED;
 }
 
+/* The supervisor's pid as the zygote saw it: a child forked by the zygote is
+ * re-parented to the supervisor (a subreaper) and only then arms PDEATHSIG. */
+static pid_t zygote_supervisor;
+
+__attribute__((noreturn)) static void child_main(void);
+
 void nc_sandbox_child_main(void)
+{
+    child_main();
+}
+
+void nc_sandbox_dispatch(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "sandbox-child") == 0)
+        nc_sandbox_child_main();
+    if (argc >= 2 && strcmp(argv[1], "sandbox-zygote") == 0)
+        nc_sandbox_zygote_main();
+}
+
+/* A pre-started, single-threaded process that forks sandbox children on
+ * request, so a child costs two fork()s instead of an exec and dynamic
+ * linking. Protocol on fd 3 (SOCK_SEQPACKET): request = 1 byte "F" with one
+ * descriptor (the new child's supervisor socket); reply = the child's pid
+ * (4 bytes, host order), or -1. The child is forked twice (the middle process
+ * exits at once) so that it becomes the supervisor's child: the supervisor
+ * waits for it and reads its exit status directly. */
+void nc_sandbox_zygote_main(void)
+{
+    syscall(SYS_close_range, CHILD_SOCK + 1, ~0u, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    zygote_supervisor = getppid();
+    if (zygote_supervisor == 1)
+        _exit(1);
+    signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+        char cmd;
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } cbuf;
+        struct iovec iov = {&cmd, 1};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
+                            .msg_controllen = sizeof cbuf.buf};
+        ssize_t n = recvmsg(CHILD_SOCK, &mh, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            _exit(0);   /* the supervisor went away */
+        int fd = -1;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        int32_t reply = -1;
+        int pfd[2];
+        if (cmd == 'F' && fd >= 0 && pipe2(pfd, O_CLOEXEC) == 0) {
+            pid_t mid = fork();
+            if (mid == 0) {
+                pid_t pid = fork();
+                if (pid == 0) {
+                    close(pfd[0]);
+                    close(pfd[1]);
+                    if (dup2(fd, CHILD_SOCK) != CHILD_SOCK)
+                        _exit(1);
+                    child_main();
+                }
+                int32_t v = (int32_t)pid;
+                ssize_t w = write(pfd[1], &v, sizeof v);
+                _exit(w == (ssize_t)sizeof v ? 0 : 1);
+            }
+            close(pfd[1]);
+            if (mid > 0) {
+                int32_t v;
+                if (read(pfd[0], &v, sizeof v) == (ssize_t)sizeof v && v > 0)
+                    reply = v;
+                while (waitpid(mid, NULL, 0) < 0 && errno == EINTR)
+                    ;
+            }
+            close(pfd[0]);
+        }
+        if (fd >= 0)
+            close(fd);
+        if (send(CHILD_SOCK, &reply, sizeof reply, MSG_NOSIGNAL) != (ssize_t)sizeof reply)
+            _exit(0);
+    }
+}
+
+static void child_main(void)
 {
     nc_run_result res;
     nc_wire_spec ws;
@@ -82,8 +171,14 @@ void nc_sandbox_child_main(void)
     memset(&res, 0, sizeof res);
     memset(&ws, 0, sizeof ws);
     syscall(SYS_close_range, CHILD_SOCK + 1, ~0u, 0);
+    if (zygote_supervisor) {
+        /* Wait (briefly) to be re-parented to the supervisor before arming
+         * PDEATHSIG, or the exiting middle process would trigger it. */
+        for (int i = 0; i < 10000 && getppid() != zygote_supervisor; i++)
+            sched_yield();
+    }
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    if (getppid() == 1)
+    if (getppid() == 1 || (zygote_supervisor && getppid() != zygote_supervisor))
         _exit(1);
     nc_isolate_early(&iso);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -40,6 +41,10 @@ struct nc_sandbox {
     unsigned nreap;
     bool stop, pool_thread_started;
     pthread_t thread;
+    /* the zygote (pool mode): forks children, so a child needs no exec */
+    pthread_mutex_t zmu;
+    pid_t zygote_pid;
+    int zygote_sock;
 };
 
 static const char *const outcome_names[] = {
@@ -101,29 +106,102 @@ void nc_run_result_cleanup(nc_run_result *r)
 
 /* ---- children ---- */
 
+/* Starts `child_exe MODE` with sock on fd 3, stdio on /dev/null and an empty
+ * environment. */
+static nc_err spawn_exe(nc_sandbox *sb, const char *mode, int sock, pid_t *pid)
+{
+    posix_spawn_file_actions_t fa;
+    char *const argv[] = {sb->child_exe, (char *)mode, NULL};
+    char *const envp[] = {NULL};   /* nothing of the caller's environment */
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, sock, 3);
+    int rc = posix_spawn(pid, sb->child_exe, &fa, NULL, argv, envp);
+    posix_spawn_file_actions_destroy(&fa);
+    return rc == 0 ? NC_OK : NC_ERR_CHILD;
+}
+
+static void stop_zygote(nc_sandbox *sb)
+{
+    if (sb->zygote_sock >= 0)
+        close(sb->zygote_sock);   /* it exits on EOF */
+    if (sb->zygote_pid > 0)
+        while (waitpid(sb->zygote_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    sb->zygote_sock = -1;
+    sb->zygote_pid = -1;
+}
+
+/* Asks the zygote for a child on the socket `child_end`. Caller holds zmu. */
+static nc_err zygote_fork(nc_sandbox *sb, int child_end, pid_t *pid)
+{
+    if (sb->zygote_sock < 0) {
+        int zv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, zv) != 0)
+            return NC_ERR_CHILD;
+        nc_err err = spawn_exe(sb, "sandbox-zygote", zv[1], &sb->zygote_pid);
+        close(zv[1]);
+        if (err != NC_OK) {
+            close(zv[0]);
+            sb->zygote_pid = -1;
+            return err;
+        }
+        sb->zygote_sock = zv[0];
+    }
+    char cmd = 'F';
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } cbuf;
+    memset(&cbuf, 0, sizeof cbuf);
+    struct iovec iov = {&cmd, 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf, .msg_controllen = sizeof cbuf.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &child_end, sizeof(int));
+    int32_t reply = -1;
+    ssize_t n;
+    do {
+        n = sendmsg(sb->zygote_sock, &mh, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n == 1) {
+        do {
+            n = recv(sb->zygote_sock, &reply, sizeof reply, 0);
+        } while (n < 0 && errno == EINTR);
+    }
+    if (n != (ssize_t)sizeof reply || reply <= 0) {
+        stop_zygote(sb);   /* restarted at the next request */
+        return NC_ERR_CHILD;
+    }
+    *pid = (pid_t)reply;
+    return NC_OK;
+}
+
 static nc_err spawn_child(nc_sandbox *sb, nc_child *c)
 {
     int sv[2];
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    char *const argv[] = {sb->child_exe, "sandbox-child", NULL};
-    char *const envp[] = {NULL};   /* nothing of the caller's environment */
+    pid_t pid = -1;
+    nc_err err = NC_ERR_CHILD;
 
     c->pid = -1;
     c->sock = -1;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return NC_ERR_CHILD;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
-    int rc = posix_spawn(&pid, sb->child_exe, &fa, NULL, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
+    if (sb->pool_size > 0) {
+        pthread_mutex_lock(&sb->zmu);
+        err = zygote_fork(sb, sv[1], &pid);
+        pthread_mutex_unlock(&sb->zmu);
+    }
+    if (err != NC_OK)   /* no pool, or no zygote: exec a child directly */
+        err = spawn_exe(sb, "sandbox-child", sv[1], &pid);
     close(sv[1]);
-    if (rc != 0) {
+    if (err != NC_OK) {
         close(sv[0]);
-        return NC_ERR_CHILD;
+        return err;
     }
     c->pid = pid;
     c->sock = sv[0];
@@ -255,7 +333,16 @@ nc_err nc_sandbox_new(const nc_sandbox_opts *opts, nc_sandbox **out)
     }
     pthread_mutex_init(&sb->mu, NULL);
     pthread_cond_init(&sb->cv, NULL);
+    pthread_mutex_init(&sb->zmu, NULL);
+    sb->zygote_pid = -1;
+    sb->zygote_sock = -1;
     if (sb->tier == NC_TIER_PROCESS && sb->pool_size > 0) {
+        /* Children forked by the zygote are re-parented to this process,
+         * which waits for them and reads their exit status. */
+        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+            free(sb);
+            return NC_ERR_CHILD;
+        }
         if (pthread_create(&sb->thread, NULL, pool_thread, sb) != 0) {
             nc_sandbox_free(sb);
             return NC_ERR_INTERNAL;
@@ -279,6 +366,8 @@ void nc_sandbox_free(nc_sandbox *sb)
     }
     for (unsigned i = 0; i < sb->npool; i++)
         reap_child(&sb->pool[i]);
+    stop_zygote(sb);
+    pthread_mutex_destroy(&sb->zmu);
     pthread_cond_destroy(&sb->cv);
     pthread_mutex_destroy(&sb->mu);
     free(sb);

@@ -159,6 +159,14 @@ NC_MUST_CHECK nc_err nc_sandbox_run(nc_sandbox *sb, const nc_artifact *art, cons
  * Expects the supervisor's socket on fd 3. Never returns. */
 __attribute__((noreturn)) void nc_sandbox_child_main(void);
 
+/* The zygote that forks sandbox children: call from main() when argv[1] is
+ * "sandbox-zygote". Expects its supervisor's socket on fd 3. Never returns. */
+__attribute__((noreturn)) void nc_sandbox_zygote_main(void);
+
+/* For main(): becomes the child or the zygote when argv[1] asks for one
+ * (these are how the sandbox re-enters the program); otherwise returns. */
+void nc_sandbox_dispatch(int argc, char **argv);
+
 /* What the kernel offers here (probed without applying anything). */
 void nc_isolation_probe(nc_isolation_report *r);
 

@@ -178,8 +178,7 @@ done:
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "sandbox-child") == 0)
-        nc_sandbox_child_main();
+    nc_sandbox_dispatch(argc, argv);
     if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
         print_version();
         return 0;

@@ -661,8 +661,7 @@ static void test_isolation_blocks_files_and_sockets(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "sandbox-child") == 0)
-        nc_sandbox_child_main();
+    nc_sandbox_dispatch(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hello_process),
         cmocka_unit_test(test_hello_inprocess),
