@@ -110,7 +110,8 @@ void nc_reply(nc_client *c, json_t *id, json_t *result)
         send_json(c, msg);
 }
 
-static void reply_error_v(nc_client *c, json_t *id, const char *code, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void reply_error_v(nc_client *c, json_t *id, const char *code,
+                                                               const char *fmt, va_list ap)
 {
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);

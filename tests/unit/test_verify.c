@@ -33,7 +33,7 @@ static char *read_text(const char *path)
     return s;
 }
 
-static int sh(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
 {
     char cmd[8192];
     va_list ap;
