@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct nc_db {
     sqlite3 *h;
@@ -36,7 +37,18 @@ static const char *const migrations[] = {
     "CREATE INDEX runs_started ON runs(started_at);"
     "CREATE INDEX runs_status ON runs(status);"
     "CREATE INDEX runs_name ON runs(name, started_at);",
+    /* 2: the audit log (src/audit) */
+    "CREATE TABLE audit_log(seq INTEGER PRIMARY KEY, entry BLOB NOT NULL, leaf BLOB NOT NULL);"
+    "CREATE TABLE audit_frontier(level INTEGER PRIMARY KEY, hash BLOB NOT NULL);"
+    "CREATE TABLE audit_checkpoints(size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "ALTER TABLE runs ADD COLUMN audit_seq INTEGER;",
 };
+
+struct sqlite3 *nc_db_handle(nc_db *db)
+{
+    return db->h;
+}
 
 const char *nc_db_errmsg(nc_db *db)
 {
@@ -119,6 +131,48 @@ nc_err nc_db_open(const char *path, nc_db **out, char *msg, size_t msg_len)
     }
     *out = db;
     return NC_OK;
+}
+
+/* For readers beside the worker (`nightcore audit ...`): never creates,
+ * migrates or writes; WAL lets it read while the worker writes. */
+nc_err nc_db_open_readonly(const char *path, nc_db **out, char *msg, size_t msg_len)
+{
+    struct stat sb;
+    *out = NULL;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        snprintf(msg, msg_len, "no audit log at %s: is this the right home?", path);
+        return NC_ERR_NOT_FOUND;
+    }
+    nc_db *db = calloc(1, sizeof *db);
+    if (!db)
+        return NC_ERR_NOMEM;
+    nc_err err = NC_ERR_IO;
+    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        snprintf(msg, msg_len, "cannot open %s: %s", path, db->h ? sqlite3_errmsg(db->h) : "out of memory");
+        goto done;
+    }
+    sqlite3_busy_timeout(db->h, 5000);
+    if (exec(db, "PRAGMA query_only=1")) {
+        snprintf(msg, msg_len, "cannot configure %s: %s", path, sqlite3_errmsg(db->h));
+        goto done;
+    }
+    int v = user_version(db);
+    int want = (int)(sizeof migrations / sizeof migrations[0]);
+    if (v <= 0 || v > want) {
+        if (v <= 0)
+            snprintf(msg, msg_len, "%s is not a Night Core database%s%s", path, v < 0 ? ": " : "",
+                     v < 0 ? sqlite3_errmsg(db->h) : "");
+        else
+            snprintf(msg, msg_len, "%s has schema version %d; this program knows up to %d (newer Night Core?)", path,
+                     v, want);
+        goto done;
+    }
+    *out = db;
+    db = NULL;
+    err = NC_OK;
+done:
+    nc_db_close(db);
+    return err;
 }
 
 void nc_db_close(nc_db *db)
@@ -644,14 +698,14 @@ nc_err nc_db_run_start(nc_db *db, const char *id, const char *approval_id, const
 }
 
 nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t finished_at, int64_t duration_ms,
-                        int64_t score, json_t *result)
+                        int64_t score, json_t *result, uint64_t audit_seq)
 {
     sqlite3_stmt *st;
     char *r = dump(result);
     if (!r)
         return NC_ERR_NOMEM;
-    if (prepare(db, "UPDATE runs SET status='finished', outcome=?, finished_at=?, duration_ms=?, score=?, result=? "
-                    "WHERE id=?", &st) != NC_OK) {
+    if (prepare(db, "UPDATE runs SET status='finished', outcome=?, finished_at=?, duration_ms=?, score=?, result=?, "
+                    "audit_seq=? WHERE id=?", &st) != NC_OK) {
         free(r);
         return NC_ERR_IO;
     }
@@ -660,7 +714,8 @@ nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t 
     sqlite3_bind_int64(st, 3, duration_ms);
     sqlite3_bind_int64(st, 4, score);
     sqlite3_bind_text(st, 5, r, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 6, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, (sqlite3_int64)audit_seq);
+    sqlite3_bind_text(st, 7, id, -1, SQLITE_STATIC);
     nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
     sqlite3_finalize(st);
     free(r);
@@ -733,10 +788,17 @@ nc_err nc_db_run_list(nc_db *db, const char *name, int64_t limit, int64_t offset
     return NC_OK;
 }
 
-nc_err nc_db_runs_interrupted(nc_db *db, int64_t now, int64_t *n)
+nc_err nc_db_runs_interrupted(nc_db *db, int64_t now, json_t **ids)
 {
     sqlite3_stmt *st;
-    *n = 0;
+    *ids = json_array();
+    if (!*ids)
+        return NC_ERR_NOMEM;
+    if (prepare(db, "SELECT id FROM runs WHERE status='running' ORDER BY started_at", &st) != NC_OK)
+        return NC_ERR_IO;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(*ids, text_col(st, 0));
+    sqlite3_finalize(st);
     if (prepare(db, "UPDATE runs SET status='finished', outcome='interrupted', finished_at=?, "
                     "result=json_object('id',id,'approval_id',approval_id,'name',name,'sha256',sha256,"
                     "'invoker',invoker,'outcome','interrupted','message','the worker stopped during this run; "
@@ -744,7 +806,22 @@ nc_err nc_db_runs_interrupted(nc_db *db, int64_t now, int64_t *n)
         return NC_ERR_IO;
     sqlite3_bind_int64(st, 1, now);
     nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
-    *n = sqlite3_changes(db->h);
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_run_audit_seq(nc_db *db, const char *id, uint64_t *seq)
+{
+    sqlite3_stmt *st;
+    *seq = 0;
+    if (prepare(db, "SELECT audit_seq FROM runs WHERE id=?", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    nc_err err = NC_ERR_NOT_FOUND;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        *seq = (uint64_t)sqlite3_column_int64(st, 0);
+        err = NC_OK;
+    }
     sqlite3_finalize(st);
     return err;
 }

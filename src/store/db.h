@@ -13,11 +13,17 @@
 typedef struct nc_db nc_db;
 
 NC_MUST_CHECK nc_err nc_db_open(const char *path, nc_db **out, char *msg, size_t msg_len);
+/* Read-only, for the CLI: refuses a missing file (NC_ERR_NOT_FOUND, "no audit
+ * log at PATH: is this the right home?"), never creates or migrates, and sets
+ * PRAGMA query_only. Works while the worker has the database open (WAL). */
+NC_MUST_CHECK nc_err nc_db_open_readonly(const char *path, nc_db **out, char *msg, size_t msg_len);
 void nc_db_close(nc_db *db);
 NC_MUST_CHECK nc_err nc_db_begin(nc_db *db);
 NC_MUST_CHECK nc_err nc_db_commit(nc_db *db);
 void nc_db_rollback(nc_db *db);
 const char *nc_db_errmsg(nc_db *db);
+/* The raw connection, for modules that own their own tables (src/audit). */
+struct sqlite3 *nc_db_handle(nc_db *db);
 
 /* ---- submissions ---- */
 typedef struct {
@@ -76,12 +82,14 @@ NC_MUST_CHECK nc_err nc_db_count_approvals(nc_db *db, int64_t *out);
 NC_MUST_CHECK nc_err nc_db_run_start(nc_db *db, const char *id, const char *approval_id, const char *name,
                                      const char *sha256, const char *invoker, int64_t started_at);
 NC_MUST_CHECK nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t finished_at,
-                                      int64_t duration_ms, int64_t score, json_t *result);
+                                      int64_t duration_ms, int64_t score, json_t *result, uint64_t audit_seq);
+/* The run's run.end entry in the audit log; NC_ERR_NOT_FOUND if it has none. */
+NC_MUST_CHECK nc_err nc_db_run_audit_seq(nc_db *db, const char *id, uint64_t *seq);
 NC_MUST_CHECK nc_err nc_db_run_get(nc_db *db, const char *id, json_t **out);
 NC_MUST_CHECK nc_err nc_db_run_list(nc_db *db, const char *name, int64_t limit, int64_t offset, json_t **items,
                                     int64_t *total);
 /* At start-up: runs still marked running were interrupted by a crash. */
-NC_MUST_CHECK nc_err nc_db_runs_interrupted(nc_db *db, int64_t now, int64_t *count);
+NC_MUST_CHECK nc_err nc_db_runs_interrupted(nc_db *db, int64_t now, json_t **ids);
 NC_MUST_CHECK nc_err nc_db_count_runs(nc_db *db, int64_t *out);
 
 #endif

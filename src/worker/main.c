@@ -9,6 +9,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sodium.h>
 #include "common/fs.h"
 #include "common/workerkey.h"
 #include "worker/worker.h"
@@ -104,14 +105,43 @@ static int serve(const char *home_arg)
         fprintf(stderr, "nightcore-worker: %s\n", msg);
         return 1;
     }
-    int64_t interrupted = 0;
-    if (nc_db_runs_interrupted(w->db, nc_unix_now(), &interrupted) != NC_OK) {
-        fprintf(stderr, "nightcore-worker: cannot recover interrupted runs: %s\n", nc_db_errmsg(w->db));
+    /* The audit log: its signing key, its state, and the rollback check. */
+    if (nc_worker_key_load_secret(&w->home, &w->sk) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: cannot read the worker key %s/%s (mode must be 0600)\n", w->home.root,
+                NC_HOME_WORKER_KEY);
         goto done;
     }
-    if (interrupted)
-        fprintf(stderr, "nightcore-worker: %lld run(s) were in flight when the worker last stopped; recorded as interrupted\n",
-                (long long)interrupted);
+    memcpy(w->pk, pk, sizeof pk);
+    if (path_of(w, "state/audit.checkpoint", w->checkpoint_path, sizeof w->checkpoint_path))
+        goto done;
+    nc_err aerr = nc_audit_open(w->db, w->worker_id, &w->audit);
+    if (aerr == NC_ERR_MALFORMED) {
+        fprintf(stderr, "nightcore-worker: the audit log in %s is inconsistent (its stored tree does not match its "
+                "entries): it was edited. Refusing to start; see `nightcore audit verify`\n", w->db_path);
+        goto done;
+    }
+    if (aerr != NC_OK) {
+        fprintf(stderr, "nightcore-worker: cannot open the audit log in %s\n", w->db_path);
+        goto done;
+    }
+    if (nc_log_check_anchor(w, msg, sizeof msg) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: %s\n", msg);
+        goto done;
+    }
+    json_t *interrupted = NULL;
+    if (nc_db_begin(w->db) != NC_OK || nc_db_runs_interrupted(w->db, nc_unix_now(), &interrupted) != NC_OK ||
+        nc_log(w, "worker.start", json_pack("{s:s, s:i, s:O}", "version", NC_VERSION, "pid", (int)getpid(),
+                                           "interrupted_runs", interrupted), NULL) != NC_OK ||
+        nc_db_commit(w->db) != NC_OK) {
+        nc_log_abort(w);
+        json_decref(interrupted);
+        fprintf(stderr, "nightcore-worker: cannot record the start in the audit log: %s\n", nc_db_errmsg(w->db));
+        goto done;
+    }
+    if (json_array_size(interrupted))
+        fprintf(stderr, "nightcore-worker: %zu run(s) were in flight when the worker last stopped; recorded as interrupted\n",
+                json_array_size(interrupted));
+    json_decref(interrupted);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     w->limit = cores > 0 ? (unsigned)cores : 1;
     const char *lim = getenv("NIGHTCORE_MAX_RUNS");   /* concurrency override, for tests and tuning */
@@ -157,9 +187,20 @@ static int serve(const char *home_arg)
     }
     fprintf(stderr, "nightcore-worker %s: worker %s serving %s (%u concurrent runs)\n", NC_VERSION, w->worker_id,
             w->home.root, w->limit);
+    char note[NC_AUDIT_MAX_NOTE_BYTES];
+    if (nc_log_checkpoint(w, false, note, sizeof note) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: cannot write an audit checkpoint\n");
+        goto done;
+    }
+    nc_log_start_timer(w);
     /* Runs until asked to stop (signal or `shutdown`) and everything in
      * flight has been recorded: nc_worker_maybe_stop() leaves the loop. */
     uv_run(w->loop, UV_RUN_DEFAULT);
+    if (nc_db_begin(w->db) != NC_OK || nc_log(w, "worker.stop", NULL, NULL) != NC_OK || nc_db_commit(w->db) != NC_OK)
+        nc_log_abort(w);
+    if (nc_log_checkpoint(w, false, note, sizeof note) != NC_OK)
+        fprintf(stderr, "nightcore-worker: cannot write the final audit checkpoint\n");
+    uv_timer_stop(&w->checkpoint_timer);
     uv_signal_stop(&w->sigterm);
     uv_signal_stop(&w->sigint);
     uv_walk(w->loop, on_walk_close, NULL);
@@ -168,6 +209,8 @@ static int serve(const char *home_arg)
     rc = 0;
 done:
     nc_sandbox_free(w->sandbox);
+    if (w->sk)
+        sodium_free(w->sk);
     nc_db_close(w->db);
     if (w->pid_fd >= 0) {
         unlink(w->pid_path);

@@ -1,6 +1,7 @@
 /* Operator ops that answer at once (docs/protocol.md). The two that wait for
  * the thread pool (run, approval.submit) are in run.c. */
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,8 +265,15 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source)
     /* The blob first (content-addressed, harmless if orphaned), then the row. */
     if (nc_blob_put(w->blobs, wasm, wasm_len, sha_hex) != NC_OK || nc_db_begin(w->db) != NC_OK)
         goto fail;
-    if (nc_db_submission_insert(w->db, &s) != NC_OK || nc_db_commit(w->db) != NC_OK) {
-        nc_db_rollback(w->db);
+    if (nc_db_submission_insert(w->db, &s) != NC_OK ||
+        nc_log(w, "submission", json_pack("{s:s, s:s, s:s, s:I, s:s, s:{s:s, s:s?, s:O}, s:O, s:O, s:O}", "submission",
+                                          sub_id, "name", name, "sha256", sha_hex, "size", (json_int_t)wasm_len,
+                                          "source", source, "drift", "state", drift_name, "previous_sha256",
+                                          s.previous_sha256, "changes", s.drift_changes, "threat", threat,
+                                          "analysis", an_json, "requested", requested_json),
+               NULL) != NC_OK ||
+        nc_db_commit(w->db) != NC_OK) {
+        nc_log_abort(w);
         goto fail;
     }
     if (nc_db_submission_get(w->db, sub_id, false, &sub) != NC_OK)
@@ -366,8 +374,14 @@ static void op_reject(nc_client *c, json_t *id, json_t *req)
         nc_reply_error(c, id, NC_ERR_USAGE, "only pending submissions can be rejected (this one is %s)", status);
         return;
     }
-    if (nc_db_submission_set_status(c->w->db, sid, "rejected", reason) != NC_OK ||
-        nc_db_submission_get(c->w->db, sid, false, &sub) != NC_OK) {
+    if (nc_db_begin(c->w->db) != NC_OK || nc_db_submission_set_status(c->w->db, sid, "rejected", reason) != NC_OK ||
+        nc_log(c->w, "rejection", json_pack("{s:s, s:s}", "submission", sid, "reason", reason), NULL) != NC_OK ||
+        nc_db_commit(c->w->db) != NC_OK) {
+        nc_log_abort(c->w);
+        nc_reply_error(c, id, NC_ERR_INTERNAL, "could not record the rejection (audit log or database): nothing changed");
+        return;
+    }
+    if (nc_db_submission_get(c->w->db, sid, false, &sub) != NC_OK) {
         reply_db_error(c, id, NC_ERR_IO, "submission");
         return;
     }
@@ -508,7 +522,15 @@ static void op_approval_revoke(nc_client *c, json_t *id, json_t *req)
         return;
     const char *aid = str_param(req, "approval");
     json_t *a;
-    nc_err err = aid ? nc_db_approval_revoke(c->w->db, aid) : NC_ERR_NOT_FOUND;
+    nc_err err = aid ? nc_db_begin(c->w->db) : NC_ERR_NOT_FOUND;
+    if (err == NC_OK)
+        err = nc_db_approval_revoke(c->w->db, aid);
+    if (err == NC_OK)
+        err = nc_log(c->w, "revocation", json_pack("{s:s}", "approval_id", aid), NULL);
+    if (err == NC_OK)
+        err = nc_db_commit(c->w->db);
+    if (err != NC_OK)
+        nc_log_abort(c->w);
     if (err == NC_OK)
         err = nc_db_approval_get(c->w->db, aid, &a);
     if (err != NC_OK) {
@@ -630,18 +652,30 @@ static void trust_change(nc_client *c, json_t *id, json_t *req, bool add)
         nc_reply_error(c, id, NC_ERR_USAGE, add ? "trust.add needs key and principal" : "trust.revoke needs key");
         return;
     }
-    nc_err err = add ? nc_trust_add_key(c->w->trust_dir, c->w->trust_record, key, principal, msg, sizeof msg)
-                     : nc_trust_revoke_key(c->w->trust_dir, c->w->trust_record, key, msg, sizeof msg);
-    if (err != NC_OK) {
-        nc_reply_error(c, id, err, "%s", msg);
-        return;
-    }
-    nc_trust_store ts;
     nc_sshkey k;
     const char *reason;
     char fp[NC_SSHKEY_FINGERPRINT_LEN] = "";
     if (nc_sshkey_from_text(key, strcspn(key, "\n"), &k, &reason) == NC_OK && nc_sshkey_fingerprint(&k, fp) != NC_OK)
         fp[0] = '\0';
+    /* The entry and the file change stand or fall together: the entry is
+     * committed only once the file is written. */
+    nc_err err = nc_db_begin(c->w->db);
+    if (err == NC_OK)
+        err = nc_log(c->w, "trust.change", json_pack("{s:s, s:s, s:s?}", "action", add ? "add" : "revoke",
+                                                     "fingerprint", fp, "principal", add ? principal : NULL), NULL);
+    if (err != NC_OK) {
+        nc_log_abort(c->w);
+        nc_reply_error(c, id, NC_ERR_INTERNAL, "the audit log cannot be written: the trust store was not changed");
+        return;
+    }
+    err = add ? nc_trust_add_key(c->w->trust_dir, c->w->trust_record, key, principal, msg, sizeof msg)
+              : nc_trust_revoke_key(c->w->trust_dir, c->w->trust_record, key, msg, sizeof msg);
+    if (err != NC_OK || nc_db_commit(c->w->db) != NC_OK) {
+        nc_log_abort(c->w);
+        nc_reply_error(c, id, err != NC_OK ? err : NC_ERR_INTERNAL, "%s", err != NC_OK ? msg : "cannot commit the audit entry");
+        return;
+    }
+    nc_trust_store ts;
     if (nc_trust_load(c->w->trust_dir, c->w->trust_record, &ts, msg, sizeof msg) != NC_OK) {
         nc_reply_error(c, id, NC_ERR_TRUST_FILE, "%s", msg);
         return;
@@ -658,6 +692,76 @@ static void op_trust_add(nc_client *c, json_t *id, json_t *req)
 static void op_trust_revoke(nc_client *c, json_t *id, json_t *req)
 {
     trust_change(c, id, req, false);
+}
+
+/* ---- audit ---- */
+
+static void op_audit_checkpoint(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {NULL};
+    nc_worker *w = c->w;
+    char note[NC_AUDIT_MAX_NOTE_BYTES], key[256], hex[NC_SHA256_HEX_LEN + 1];
+    uint8_t root[NC_SHA256_LEN];
+    if (!params_ok(c, id, req, p))
+        return;
+    if (nc_log_checkpoint(w, true, note, sizeof note) != NC_OK ||
+        nc_audit_verifier_key(w->audit.origin, w->pk, key, sizeof key) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_INTERNAL, "cannot write a checkpoint: %s", nc_db_errmsg(w->db));
+        return;
+    }
+    nc_audit_tree_root(&w->audit.tree, root);
+    nc_hex(root, sizeof root, hex);
+    nc_reply(c, id, json_pack("{s:s, s:I, s:s, s:s}", "note", note, "size", (json_int_t)w->audit.tree.size, "root",
+                              hex, "verifier_key", key));
+}
+
+/* A run's receipt: its run.end entry, an inclusion proof, the checkpoint. */
+static void op_run_receipt(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {"run", NULL};
+    nc_worker *w = c->w;
+    char note[NC_AUDIT_MAX_NOTE_BYTES], hex[NC_SHA256_HEX_LEN + 1];
+    uint8_t proof[NC_AUDIT_MAX_LEVELS][NC_SHA256_LEN], leaf[NC_SHA256_LEN];
+    size_t n = 0;
+    uint64_t seq;
+    if (!params_ok(c, id, req, p))
+        return;
+    const char *rid = str_param(req, "run");
+    nc_err err = rid ? nc_db_run_audit_seq(w->db, rid, &seq) : NC_ERR_NOT_FOUND;
+    if (err != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_NOT_FOUND, "no finished run with that id has a receipt");
+        return;
+    }
+    /* a checkpoint that covers the entry: write one now if needed */
+    if (nc_log_checkpoint(w, true, note, sizeof note) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_INTERNAL, "cannot write a checkpoint");
+        return;
+    }
+    uint64_t size = w->audit.tree.size;
+    sqlite3_stmt *st;
+    json_t *entry = NULL;
+    if (sqlite3_prepare_v2(nc_db_handle(w->db), "SELECT entry, leaf FROM audit_log WHERE seq=?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == NC_SHA256_LEN) {
+            entry = json_stringn((const char *)sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+            memcpy(leaf, sqlite3_column_blob(st, 1), NC_SHA256_LEN);
+        }
+        sqlite3_finalize(st);
+    }
+    if (!entry || nc_audit_inclusion_proof(w->db, seq, size, proof, NC_AUDIT_MAX_LEVELS, &n) != NC_OK) {
+        json_decref(entry);
+        nc_reply_error(c, id, NC_ERR_INTERNAL, "cannot build the inclusion proof");
+        return;
+    }
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        nc_hex(proof[i], NC_SHA256_LEN, hex);
+        json_array_append_new(arr, json_string(hex));
+    }
+    nc_hex(leaf, NC_SHA256_LEN, hex);
+    nc_reply(c, id, json_pack("{s:s, s:I, s:o, s:s, s:I, s:s, s:o}", "run", rid, "seq", (json_int_t)seq, "entry", entry,
+                              "leaf", hex, "size", (json_int_t)size, "checkpoint", note, "proof", arr));
 }
 
 /* ---- events, shutdown ---- */
@@ -706,6 +810,8 @@ static const struct {
     {"trust.list", op_trust_list},
     {"trust.add", op_trust_add},
     {"trust.revoke", op_trust_revoke},
+    {"audit.checkpoint", op_audit_checkpoint},
+    {"run.receipt", op_run_receipt},
     {"events.subscribe", op_events_subscribe},
     {"shutdown", op_shutdown},
 };

@@ -17,7 +17,7 @@ struct nc_queued_run {
     nc_worker *w;
     nc_client *c;
     json_t *id;
-    char run_id[40], approval_id[65], name[80], sha256[65];
+    char run_id[40], approval_id[65], name[80], sha256[65], cap_digest[65];
     nc_artifact art;
     nc_run_spec spec;
     char **argv, **env;
@@ -150,6 +150,37 @@ static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *thr
     return o;
 }
 
+static json_t *hex_digest(const void *p, size_t n)
+{
+    uint8_t h[NC_SHA256_LEN];
+    char hex[NC_SHA256_HEX_LEN + 1];
+    if (nc_sha256(p ? p : "", n, h) != NC_OK)
+        return json_null();
+    nc_hex(h, sizeof h, hex);
+    return json_string(hex);
+}
+
+/* The run's receipt (docs/audit.md): what ran, under which approval and
+ * capabilities, on what input, with what result; digests, not contents. */
+static json_t *receipt_json(const nc_queued_run *q, json_t *run, json_int_t score)
+{
+    nc_buf args;
+    nc_buf_init(&args, NC_MAX_ARGS * (NC_MAX_ARG_BYTES + 1));
+    for (size_t i = 0; i < q->spec.nargs; i++)   /* NUL-separated argv */
+        if (nc_buf_append(&args, q->argv[i], strlen(q->argv[i]) + 1) != NC_OK)
+            break;
+    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:O, s:O, s:O, s:I, s:O}", "run", q->run_id,
+                          "approval_id", q->approval_id, "name", q->name, "module_sha256", q->sha256,
+                          "capability_digest", q->cap_digest, "args_sha256", hex_digest(args.data, args.len),
+                          "stdin_sha256", hex_digest(q->stdin_data, q->spec.stdin_len), "stdout_sha256",
+                          hex_digest(q->res.out, q->res.out_len), "stderr_sha256", hex_digest(q->res.err, q->res.err_len),
+                          "outcome", json_object_get(run, "outcome"), "exit_code", json_object_get(run, "exit_code"),
+                          "limits_hit", json_object_get(run, "limits_hit"), "threat_score", score, "denied_calls",
+                          json_object_get(run, "denied_calls"));
+    nc_buf_cleanup(&args);
+    return r;
+}
+
 static void start_next(nc_worker *w);
 
 static void run_work(uv_work_t *req)
@@ -177,9 +208,23 @@ static void run_done(uv_work_t *req, int status)
     json_t *threat = nc_threat_run(q->module, q->module_len, &q->granted, &q->res);
     json_int_t score = json_integer_value(json_object_get(threat, "score"));
     json_t *run = run_json(q, now, threat);
-    if (!run || nc_db_run_finish(w->db, q->run_id, nc_outcome_name(q->res.outcome), now,
-                                 (int64_t)(q->res.t_total_ns / 1000000), score, run) != NC_OK) {
-        nc_reply_error(q->c, q->id, NC_ERR_INTERNAL, "could not record the run: %s", nc_db_errmsg(w->db));
+    json_t *receipt = run ? receipt_json(q, run, score) : NULL;
+    uint64_t seq = 0;
+    nc_err err = run && receipt ? nc_db_begin(w->db) : NC_ERR_NOMEM;
+    if (err == NC_OK)
+        err = nc_log(w, "run.end", receipt, &seq);
+    else
+        json_decref(receipt);
+    if (err == NC_OK) {
+        json_object_set_new(run, "audit_seq", json_integer((json_int_t)seq));
+        err = nc_db_run_finish(w->db, q->run_id, nc_outcome_name(q->res.outcome), now,
+                               (int64_t)(q->res.t_total_ns / 1000000), score, run, seq);
+    }
+    if (err == NC_OK)
+        err = nc_db_commit(w->db);
+    if (err != NC_OK) {
+        nc_log_abort(w);
+        nc_reply_error(q->c, q->id, NC_ERR_INTERNAL, "could not record the run's end: %s", nc_db_errmsg(w->db));
     } else {
         json_t *listing = json_deep_copy(run);
         json_object_del(listing, "stdout");
@@ -388,17 +433,27 @@ void nc_op_run(nc_client *c, json_t *id, json_t *req)
      * kill -9 never loses a run that was allowed, nor allows one twice. */
     nc_random_id("r_", q->run_id, sizeof q->run_id);
     q->started_at = nc_unix_now();
-    if (nc_db_begin(w->db) != NC_OK)
-        goto internal;
+    if (nc_db_begin(w->db) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_INTERNAL, "the run could not be recorded (%s): it did not run", nc_db_errmsg(w->db));
+        goto done;
+    }
+    char capd[NC_SHA256_HEX_LEN + 1];
+    nc_hex(vo.statement.cap_digest, NC_SHA256_LEN, capd);
+    snprintf(q->cap_digest, sizeof q->cap_digest, "%s", capd);
     err = nc_db_approval_take_run(w->db, row.id);
     if (err == NC_OK)
         err = nc_db_run_start(w->db, q->run_id, row.id, row.name, row.sha256, "operator", q->started_at);
+    /* Fail closed: a run that cannot be recorded does not happen. */
+    if (err == NC_OK)
+        err = nc_log(w, "run.start", json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "run", q->run_id, "approval_id",
+                                               row.id, "name", row.name, "module_sha256", row.sha256, "invoker",
+                                               "operator", "capability_digest", capd), NULL);
     if (err != NC_OK || nc_db_commit(w->db) != NC_OK) {
-        nc_db_rollback(w->db);
+        nc_log_abort(w);
         if (refused(err))
             nc_reply_error(c, id, err, "%s", nc_strerror(err));
         else
-            goto internal;
+            nc_reply_error(c, id, NC_ERR_INTERNAL, "the run could not be recorded (audit log or database): it did not run");
         goto done;
     }
     snprintf(q->art.path, sizeof q->art.path, "%s", row.artifact_path);
@@ -497,13 +552,21 @@ static void compile_done(uv_work_t *req, int status)
     if (err == NC_OK)
         err = nc_db_submission_set_status(w->db, p->row.submission, "approved", NULL);
     if (err == NC_OK)
+        err = nc_log(w, "approval", json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s%, s:s%}", "approval_id",
+                                              p->row.id, "submission", p->row.submission, "name", p->row.name,
+                                              "module_sha256", p->row.sha256, "approver", p->row.approver,
+                                              "key_fingerprint", p->row.key_fingerprint, "policy", p->row.policy,
+                                              "statement", (const char *)p->row.statement, p->row.statement_len,
+                                              "signature", (const char *)p->row.signature, p->row.signature_len),
+                     NULL);
+    if (err == NC_OK)
         err = nc_db_commit(w->db);
     json_decref(caps);
     json_decref(limits);
     json_decref(inv);
     json_t *a = NULL;
     if (err != NC_OK || nc_db_approval_get(w->db, p->row.id, &a) != NC_OK) {
-        nc_db_rollback(w->db);
+        nc_log_abort(w);
         nc_reply_error(p->c, p->id, NC_ERR_INTERNAL, "could not store the approval: %s", nc_db_errmsg(w->db));
         goto done;
     }

@@ -115,6 +115,7 @@ __attribute__((format(printf, 4, 0))) static void reply_error_v(nc_client *c, js
 {
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);
+    nc_log_refused(c->w, c, code, text);   /* every refusal is on the record */
     json_t *msg = json_pack("{s:O?, s:b, s:{s:s, s:s}}", "id", id, "ok", 0, "error", "code", code, "message", text);
     if (msg)
         send_json(c, msg);
@@ -169,6 +170,7 @@ static void handle_line(nc_client *c, const char *line, size_t len)
     char msg[256];
     if (len == 0)
         return;
+    c->op[0] = '\0';
     if (nc_json_parse_strict(line, len, &req, msg, sizeof msg) != NC_OK) {
         nc_reply_error(c, NULL, NC_ERR_USAGE, "request is not valid JSON: %s", msg);
         return;
@@ -184,6 +186,7 @@ static void handle_line(nc_client *c, const char *line, size_t len)
         json_decref(req);
         return;
     }
+    snprintf(c->op, sizeof c->op, "%s", json_string_value(json_object_get(req, "op")));
     nc_dispatch(c, req);
     json_decref(req);
 }

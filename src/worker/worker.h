@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <uv.h>
 #include "common/buf.h"
+#include "audit/audit.h"
 #include "common/home.h"
 #include "sandbox/sandbox.h"
 #include "store/db.h"
@@ -30,6 +31,7 @@ struct nc_client {
     bool agent_socket;
     nc_buf in;
     bool busy;          /* an asynchronous op is in progress: later lines wait */
+    char op[40];        /* the op being answered (for the audit log's refusals) */
     bool subscribed;
     bool closing;
     unsigned pending_writes;
@@ -63,6 +65,13 @@ struct nc_worker {
     unsigned nrates;
     bool stopping;
     int pid_fd;
+    /* audit log */
+    nc_audit audit;
+    unsigned char *sk;          /* worker signing key (sodium_malloc), checkpoints only */
+    uint8_t pk[32];
+    char checkpoint_path[4096]; /* the latest checkpoint, outside the database */
+    uint64_t checkpoint_size;
+    uv_timer_t checkpoint_timer;
 };
 
 /* server.c */
@@ -85,6 +94,19 @@ void nc_worker_maybe_stop(nc_worker *w);
 void nc_dispatch(nc_client *c, json_t *req);
 int64_t nc_unix_now(void);
 void nc_random_id(const char *prefix, char *out, size_t out_len);
+
+/* log.c: the audit log. nc_log appends inside the caller's transaction; on
+ * failure the caller rolls back and calls nc_log_abort. */
+NC_MUST_CHECK nc_err nc_log(nc_worker *w, const char *type, json_t *fields /* stolen */, uint64_t *seq);
+void nc_log_abort(nc_worker *w);
+/* A refused request, in a transaction of its own. */
+void nc_log_refused(nc_worker *w, const nc_client *c, const char *code, const char *message);
+/* Signs a checkpoint if the log grew since the last one; writes it outside
+ * the database too. */
+NC_MUST_CHECK nc_err nc_log_checkpoint(nc_worker *w, bool force, char *note, size_t note_len);
+/* At start: the database must still contain what the last checkpoint saw. */
+NC_MUST_CHECK nc_err nc_log_check_anchor(nc_worker *w, char *msg, size_t msg_len);
+void nc_log_start_timer(nc_worker *w);
 
 /* run.c */
 void nc_op_run(nc_client *c, json_t *id, json_t *req);

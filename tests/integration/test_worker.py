@@ -255,3 +255,62 @@ def test_invalid_modules_refused_at_submit(worker):
     rc, inbox = worker.ncj("inbox")
     assert inbox["items"] == []
     assert os.listdir(os.path.join(worker.path, "state", "blobs")) == []   # nothing stored half-way
+
+
+def test_unwritable_log_stops_runs(worker):
+    """Fail closed: while the database cannot be written, nothing runs."""
+    import sqlite3
+    sub = worker.submit("hello", "hello")
+    worker.approve(sub["id"])
+    db = sqlite3.connect(os.path.join(worker.path, "state", "nightcore.db"), timeout=1, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")        # reads still work; no one else can write
+    try:
+        p = worker.nc("run", "hello", timeout=60)
+        assert p.returncode != 0 and p.stdout == b"", p
+        assert b"did not run" in p.stderr, p.stderr
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    rc, run = worker.ncj("run", "hello")
+    assert rc == 0 and run["outcome"] == "ok"
+    rc, a = worker.ncj("approvals")
+    assert a["items"][0]["runs"] == 1        # the refused run was not counted
+
+
+def test_shrunken_log_refused_at_start(worker):
+    """The worker keeps its last checkpoint outside the database and refuses a
+    log that no longer contains it."""
+    import sqlite3
+    sub = worker.submit("hello", "hello")
+    worker.approve(sub["id"])
+    worker.nc("worker", "stop", check=True)
+    db = sqlite3.connect(os.path.join(worker.path, "state", "nightcore.db"))
+    n = db.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    db.execute("DELETE FROM audit_log WHERE seq >= ?", (n - 2,))
+    db.execute("DELETE FROM audit_checkpoints WHERE size > ?", (n - 2,))
+    db.commit()
+    db.close()
+    p = worker.nc("worker", "start", timeout=60)
+    assert p.returncode != 0
+    with open(os.path.join(worker.path, "logs", "worker.log"), "rb") as f:
+        assert b"Refusing to start" in f.read()
+
+
+def test_every_change_is_in_the_log(worker):
+    import sqlite3
+    sub = worker.submit("hello", "hello")
+    worker.approve(sub["id"])
+    worker.ncj("run", "hello")
+    other = worker.submit("exit_code", "other")
+    worker.nc("reject", other["id"], "--reason", "not needed", check=True)
+    worker.ncj("run", "nothing-here")                       # refused
+    rc, a = worker.ncj("approvals")
+    worker.nc("revoke", a["items"][0]["id"], check=True)
+    worker.nc("worker", "stop", check=True)
+    db = sqlite3.connect(os.path.join(worker.path, "state", "nightcore.db"))
+    types = [json.loads(e)["type"] for (e,) in db.execute("SELECT entry FROM audit_log ORDER BY seq")]
+    db.close()
+    for t in ("worker.start", "submission", "approval", "run.start", "run.end", "rejection", "refused",
+              "revocation", "worker.stop"):
+        assert t in types, (t, types)
+    assert types.index("run.start") < types.index("run.end")

@@ -1,0 +1,113 @@
+/* The worker's side of the audit log (docs/audit.md): appends in the same
+ * transaction as the change they record, refusals, signed checkpoints every
+ * second while the log grows, and the rollback check at start. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+#include "common/fs.h"
+#include "worker/worker.h"
+
+nc_err nc_log(nc_worker *w, const char *type, json_t *fields, uint64_t *seq)
+{
+    nc_err err = nc_audit_append(&w->audit, type, nc_unix_now(), fields, seq);
+    json_decref(fields);
+    return err;
+}
+
+void nc_log_abort(nc_worker *w)
+{
+    nc_db_rollback(w->db);
+    if (nc_audit_reload(&w->audit) != NC_OK)
+        fprintf(stderr, "nightcore-worker: cannot reload the audit log after a rollback\n");
+}
+
+void nc_log_refused(nc_worker *w, const nc_client *c, const char *code, const char *message)
+{
+    if (!w->audit.db)
+        return;
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s%}", "op", c && c->op[0] ? c->op : "(none)", "code", code, "socket",
+                          c && c->agent_socket ? "agent" : "control", "message", message,
+                          strlen(message) > 300 ? (size_t)300 : strlen(message));
+    if (nc_db_begin(w->db) != NC_OK) {
+        json_decref(f);
+        return;
+    }
+    if (nc_log(w, "refused", f, NULL) != NC_OK || nc_db_commit(w->db) != NC_OK)
+        nc_log_abort(w);
+}
+
+nc_err nc_log_checkpoint(nc_worker *w, bool force, char *note, size_t note_len)
+{
+    if (!force && w->audit.tree.size == w->checkpoint_size)
+        return NC_OK;
+    nc_err err = nc_audit_checkpoint(&w->audit, w->sk, nc_unix_now(), note, note_len);
+    if (err != NC_OK)
+        return err;
+    err = nc_write_file_atomic(w->checkpoint_path, note, strlen(note), 0600);
+    if (err == NC_OK)
+        w->checkpoint_size = w->audit.tree.size;
+    return err;
+}
+
+static void on_checkpoint_timer(uv_timer_t *t)
+{
+    nc_worker *w = t->data;
+    char note[NC_AUDIT_MAX_NOTE_BYTES];
+    if (nc_log_checkpoint(w, false, note, sizeof note) != NC_OK)
+        fprintf(stderr, "nightcore-worker: cannot write an audit checkpoint: %s\n", nc_db_errmsg(w->db));
+}
+
+void nc_log_start_timer(nc_worker *w)
+{
+    uv_timer_init(w->loop, &w->checkpoint_timer);
+    w->checkpoint_timer.data = w;
+    uv_timer_start(&w->checkpoint_timer, on_checkpoint_timer, 1000, 1000);
+    uv_unref((uv_handle_t *)&w->checkpoint_timer);
+}
+
+nc_err nc_log_check_anchor(nc_worker *w, char *msg, size_t msg_len)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    nc_err err = nc_read_file(w->checkpoint_path, NC_AUDIT_MAX_NOTE_BYTES, &data, &len);
+    if (err == NC_ERR_NOT_FOUND) {
+        if (w->audit.tree.size == 0)
+            return NC_OK;   /* a new log */
+        snprintf(msg, msg_len, "%s is missing but the audit log has %llu entries: restore it, or check the log with "
+                 "`nightcore audit verify` before trusting it", w->checkpoint_path,
+                 (unsigned long long)w->audit.tree.size);
+        return NC_ERR_TRUST_ROLLBACK;
+    }
+    if (err != NC_OK) {
+        snprintf(msg, msg_len, "cannot read %s", w->checkpoint_path);
+        return err;
+    }
+    nc_checkpoint cp;
+    char inner[256];
+    err = nc_audit_checkpoint_parse((const char *)data, len, w->audit.origin, w->pk, &cp, inner, sizeof inner);
+    free(data);
+    if (err != NC_OK) {
+        snprintf(msg, msg_len, "%s: %s", w->checkpoint_path, inner);
+        return err;
+    }
+    /* The log must still hold that checkpoint: same size, same root. */
+    sqlite3_stmt *st;
+    bool found = false;
+    if (sqlite3_prepare_v2(nc_db_handle(w->db), "SELECT root FROM audit_checkpoints WHERE size=?", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)cp.size);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == NC_SHA256_LEN &&
+            memcmp(sqlite3_column_blob(st, 0), cp.root, NC_SHA256_LEN) == 0)
+            found = true;
+        sqlite3_finalize(st);
+    }
+    if (w->audit.tree.size < cp.size || !found) {
+        snprintf(msg, msg_len, "the audit log (%llu entries) no longer contains the checkpoint this worker last signed "
+                 "(%llu entries): the database was truncated, edited or replaced with an older copy. Refusing to start; "
+                 "see `nightcore audit verify`", (unsigned long long)w->audit.tree.size, (unsigned long long)cp.size);
+        return NC_ERR_TRUST_ROLLBACK;
+    }
+    w->checkpoint_size = cp.size;
+    return NC_OK;
+}
