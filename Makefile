@@ -48,15 +48,17 @@ fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=20
 
 bench: all
-	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust
+	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit
 	NC_FIXTURES=$(BUILD)/fixtures $(BUILD)/bin/bench_sandbox --out bench/results-sandbox.md
 	$(BUILD)/bin/bench_trust --out bench/results-trust.md
+	$(BUILD)/bin/bench_audit --out bench/results-audit.md
 	$(PYTHON) bench/bench_worker.py --out bench/results-worker.md
 
 bench-smoke: all
-	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust
+	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit
 	NC_FIXTURES=$(BUILD)/fixtures $(BUILD)/bin/bench_sandbox --runs 20 --compute-runs 1
 	$(BUILD)/bin/bench_trust --runs 100
+	$(BUILD)/bin/bench_audit --max 1000
 	$(PYTHON) bench/bench_worker.py --quick
 
 run: all
