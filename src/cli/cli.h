@@ -26,7 +26,7 @@ enum {
 #define CLI_MAX_POS 4
 
 typedef struct {
-    const char *name;   /* long name without "--"; NULL ends a table */
+    const char *name;   /* long name without "--" (a one-letter name is given as -X); NULL ends a table */
     bool has_value;     /* --name VALUE or --name=VALUE */
     bool repeat;        /* may be given more than once (values kept in order) */
     const char *help;   /* "VALUE: what it does" line for --help */
@@ -172,7 +172,16 @@ int cmd_policy_list(cli_ctx *ctx, const cli_args *a);
 int cmd_policy_show(cli_ctx *ctx, const cli_args *a);
 int cmd_trust_list(cli_ctx *ctx, const cli_args *a);
 int cmd_trust_add(cli_ctx *ctx, const cli_args *a);
+int cmd_agent_add(cli_ctx *ctx, const cli_args *a);
+int cmd_agent_list(cli_ctx *ctx, const cli_args *a);
+int cmd_agent_remove(cli_ctx *ctx, const cli_args *a);
 int cmd_trust_revoke(cli_ctx *ctx, const cli_args *a);
+int cmd_audit_verify(cli_ctx *ctx, const cli_args *a);
+int cmd_audit_checkpoint(cli_ctx *ctx, const cli_args *a);
+int cmd_audit_export(cli_ctx *ctx, const cli_args *a);
+int cmd_audit_tail(cli_ctx *ctx, const cli_args *a);
+/* runs show RUN --receipt (cmd_audit.c) */
+int cmd_runs_receipt(cli_ctx *ctx, const cli_args *a);
 
 /* Option indexes, shared by the table in main.c and the commands. */
 enum { OPT_JSON = 0 };                                   /* listing commands: --json only */
@@ -186,5 +195,10 @@ enum { APPROVALS_JSON, APPROVALS_NAME, APPROVALS_LIMIT };
 enum { RUN_STDIN, RUN_JSON };
 enum { RUNS_JSON, RUNS_LIMIT, RUNS_NAME };
 enum { TRUST_ADD_PRINCIPAL, TRUST_ADD_JSON };
+enum { RUNS_SHOW_JSON, RUNS_SHOW_RECEIPT };
+enum { AUDIT_VERIFY_ANCHOR, AUDIT_VERIFY_JSON };
+enum { AUDIT_CHECKPOINT_KEY, AUDIT_CHECKPOINT_JSON };
+enum { AUDIT_EXPORT_FORMAT, AUDIT_EXPORT_OUT };
+enum { AUDIT_TAIL_N, AUDIT_TAIL_FOLLOW, AUDIT_TAIL_JSON };   /* "n": one-letter options are given as -n */
 
 #endif

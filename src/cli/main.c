@@ -75,6 +75,35 @@ static const cli_opt trust_add_opts[] = {
     {NULL, false, false, NULL},
 };
 
+static const cli_opt runs_show_opts[] = {
+    [RUNS_SHOW_JSON] = {"json", false, false, "print JSON instead of text"},
+    [RUNS_SHOW_RECEIPT] = {"receipt", false, false,
+                           "the run's signed receipt: its audit entry, checked against a checkpoint"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt audit_verify_opts[] = {
+    [AUDIT_VERIFY_ANCHOR] = {"anchor", true, false,
+                             "FILE: a checkpoint saved earlier (default: state/audit.checkpoint if it exists)"},
+    [AUDIT_VERIFY_JSON] = {"json", false, false, "print the report as JSON"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt audit_checkpoint_opts[] = {
+    [AUDIT_CHECKPOINT_KEY] = {"key", false, false, "print the note-verifier key instead (needs no worker)"},
+    [AUDIT_CHECKPOINT_JSON] = {"json", false, false, "print JSON (note, size, root, verifier_key, source)"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt audit_export_opts[] = {
+    [AUDIT_EXPORT_FORMAT] = {"format", true, false, "jsonl|html: every entry as stored, or a page to read"},
+    [AUDIT_EXPORT_OUT] = {"out", true, false, "FILE: where to write it (atomically, mode 0600)"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt audit_tail_opts[] = {
+    [AUDIT_TAIL_N] = {"n", true, false, "N: how many of the newest entries (default 20)"},
+    [AUDIT_TAIL_FOLLOW] = {"follow", false, false, "keep printing new entries (every 0.5 s) until interrupted"},
+    [AUDIT_TAIL_JSON] = {"json", false, false, "print the entries' JSON, one per line"},
+    {NULL, false, false, NULL},
+};
+
 static const cli_cmd commands[] = {
     {"init", "[--generate-key [--no-passphrase]] [--approver-key KEY.pub] [--principal P]",
      "create the home, the worker key and the trust store",
@@ -120,7 +149,10 @@ static const cli_cmd commands[] = {
      run_opts, 1, 1, true, cmd_run},
     {"runs", "[--limit N] [--name NAME] [--json]", "run history, newest first", NULL, runs_opts, 0, 0, false,
      cmd_runs},
-    {"runs show", "RUN [--json]", "one run in full", NULL, json_only, 1, 1, false, cmd_runs_show},
+    {"runs show", "RUN [--receipt] [--json]", "one run in full, or its verified receipt",
+     "--receipt asks the worker for the run's audit entry with an inclusion proof and a signed\n"
+     "checkpoint, and checks all three here against keys/worker.pub (exit 1 if anything fails).",
+     runs_show_opts, 1, 1, false, cmd_runs_show},
     {"policy list", "[--json]", "policies (capability and limit ceilings)", NULL, json_only, 0, 0, false,
      cmd_policy_list},
     {"policy show", "NAME [--json]", "one policy in full", NULL, json_only, 1, 1, false, cmd_policy_show},
@@ -132,6 +164,33 @@ static const cli_cmd commands[] = {
      trust_add_opts, 1, 1, false, cmd_trust_add},
     {"trust revoke", "KEY.pub [--json]", "revoke an approver key (its approvals stop working)", NULL, json_only, 1,
      1, false, cmd_trust_revoke},
+    {"agent add", "NAME [--json]", "create an agent identity; prints its token once and MCP client config",
+     "Agents submit modules through nightcore-mcp with this token; they can never approve or run\n"
+     "anything unless an approval names them (`approve ID --allow-agent NAME`).",
+     json_only, 1, 1, false, cmd_agent_add},
+    {"agent list", "[--json]", "agents, their pending submissions and rate-limit state", NULL, json_only, 0, 0, false,
+     cmd_agent_list},
+    {"agent remove", "NAME [--json]", "revoke an agent's token immediately", NULL, json_only, 1, 1, false,
+     cmd_agent_remove},
+    {"audit verify", "[--anchor FILE] [--json]", "check the audit log (and that it extends the anchor)",
+     "Reads state/nightcore.db read-only (the worker need not run), recomputes every leaf and the\n"
+     "Merkle tree, checks every checkpoint's signature against keys/worker.pub, and checks that the\n"
+     "log still extends the anchor: --anchor FILE, else state/audit.checkpoint if it exists.\n"
+     "Exit 0 only when the log is intact.",
+     audit_verify_opts, 0, 0, false, cmd_audit_verify},
+    {"audit checkpoint", "[--key] [--json]", "print a signed checkpoint of the log (an anchor)",
+     "With the worker running it signs one of the log as it is now; without, it prints the newest\n"
+     "one in the database (and says so on stderr). `nightcore audit checkpoint > FILE` saves an\n"
+     "anchor for `audit verify --anchor FILE`. --key prints the note-verifier key instead.",
+     audit_checkpoint_opts, 0, 0, false, cmd_audit_checkpoint},
+    {"audit export", "--format jsonl|html --out FILE", "export the log (JSON lines, or a self-contained page)",
+     "jsonl: every entry exactly as stored, one per line, then the latest checkpoint and the\n"
+     "verification report. html: one page, no scripts or external files: status, counts, latest\n"
+     "checkpoint, and the newest 100,000 entries. Exit 1 if the log is not intact (the file is\n"
+     "written all the same and says so).",
+     audit_export_opts, 0, 0, false, cmd_audit_export},
+    {"audit tail", "[-n N] [--follow] [--json]", "the newest entries of the audit log", NULL, audit_tail_opts, 0, 0,
+     false, cmd_audit_tail},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -142,7 +201,7 @@ static void print_overview(FILE *f)
                "Night Core runs untrusted WebAssembly only after a human has signed an approval.\n\n"
                "Commands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nGlobal options (before or after the command):\n"
                "  --home DIR      Night Core home (default: $NIGHTCORE_HOME, else ~/.nightcore)\n"
                "  --help          help for nightcore or for a command\n"
@@ -156,6 +215,12 @@ void cli_print_usage(FILE *f, const cli_cmd *cmd)
     fprintf(f, "usage: nightcore %s%s%s\n", cmd->name, cmd->synopsis[0] ? " " : "", cmd->synopsis);
 }
 
+/* "-" for a one-letter option (-n), "--" otherwise. */
+static const char *dashes(const cli_opt *o)
+{
+    return o->name[0] && !o->name[1] ? "-" : "--";
+}
+
 static void print_help(const cli_cmd *cmd)
 {
     cli_print_usage(stdout, cmd);
@@ -167,9 +232,9 @@ static void print_help(const cli_cmd *cmd)
         const char *colon = o->has_value ? strchr(o->help, ':') : NULL;
         char left[64];
         if (colon)
-            snprintf(left, sizeof left, "--%s %.*s", o->name, (int)(colon - o->help), o->help);
+            snprintf(left, sizeof left, "%s%s %.*s", dashes(o), o->name, (int)(colon - o->help), o->help);
         else
-            snprintf(left, sizeof left, "--%s", o->name);
+            snprintf(left, sizeof left, "%s%s", dashes(o), o->name);
         printf("  %-22s %s\n", left, colon ? colon + 2 : o->help);
     }
     printf("  %-22s %s\n  %-22s %s\n", "--home DIR", "Night Core home (default $NIGHTCORE_HOME, ~/.nightcore)",
@@ -218,11 +283,12 @@ static int parse_args(cli_ctx *ctx, const cli_cmd *cmd, int argc, char **argv, c
             return CLI_OK;
         }
         if (arg[0] == '-' && arg[1] != '\0') {
-            if (arg[1] != '-') {
+            bool is_short = arg[1] != '-';
+            if (is_short && (arg[2] != '\0' || find_opt(cmd->opts, arg + 1, 1) < 0)) {
                 char safe_c = (arg[1] >= 0x21 && arg[1] <= 0x7e) ? arg[1] : '?';
                 return cli_usage_error(cmd, "unknown option -%c", safe_c);
             }
-            const char *name = arg + 2, *eq = strchr(name, '=');
+            const char *name = arg + (is_short ? 1 : 2), *eq = is_short ? NULL : strchr(name, '=');
             size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
             const char *value = NULL;
             if (nlen == 4 && strncmp(name, "home", 4) == 0) {
@@ -236,6 +302,8 @@ static int parse_args(cli_ctx *ctx, const cli_cmd *cmd, int argc, char **argv, c
                 continue;
             }
             int o = find_opt(cmd->opts, name, nlen);
+            if (o >= 0 && !is_short && nlen == 1)
+                o = -1;   /* one-letter options only as -X */
             if (o < 0) {
                 char *s = cli_safe(arg);
                 int rc = cli_usage_error(cmd, "unknown option %s", s);
@@ -249,16 +317,16 @@ static int parse_args(cli_ctx *ctx, const cli_cmd *cmd, int argc, char **argv, c
                 else if (i + 1 < argc)
                     value = argv[++i];
                 else
-                    return cli_usage_error(cmd, "--%s needs a value", opt->name);
+                    return cli_usage_error(cmd, "%s%s needs a value", dashes(opt), opt->name);
             } else {
                 if (eq)
                     return cli_usage_error(cmd, "--%s takes no value", opt->name);
                 value = "";
             }
             if (a->count[o] && !opt->repeat)
-                return cli_usage_error(cmd, "--%s given twice", opt->name);
+                return cli_usage_error(cmd, "%s%s given twice", dashes(opt), opt->name);
             if (a->count[o] >= CLI_MAX_REPEAT)
-                return cli_usage_error(cmd, "--%s given more than %d times", opt->name, CLI_MAX_REPEAT);
+                return cli_usage_error(cmd, "%s%s given more than %d times", dashes(opt), opt->name, CLI_MAX_REPEAT);
             a->multi[o][a->count[o]] = value;
             a->count[o]++;
             a->val[o] = value;

@@ -43,6 +43,10 @@ static const char *const migrations[] = {
     "CREATE TABLE audit_checkpoints(size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL,"
     "  created_at INTEGER NOT NULL);"
     "ALTER TABLE runs ADD COLUMN audit_seq INTEGER;",
+    /* 3: agent identities (the token itself is never stored) */
+    "CREATE TABLE agents(name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,"
+    "  removed_at INTEGER);"
+    "CREATE INDEX runs_invoker ON runs(invoker, status);",
 };
 
 struct sqlite3 *nc_db_handle(nc_db *db)
@@ -824,6 +828,116 @@ nc_err nc_db_run_audit_seq(nc_db *db, const char *id, uint64_t *seq)
     }
     sqlite3_finalize(st);
     return err;
+}
+
+/* ---- agents ---- */
+
+nc_err nc_db_agent_add(nc_db *db, const char *name, const char *token_hash, int64_t now)
+{
+    sqlite3_stmt *st;
+    int64_t n;
+    if (count(db, "SELECT count(*) FROM agents WHERE name=? AND removed_at IS NULL", name, &n) != NC_OK)
+        return NC_ERR_IO;
+    if (n)
+        return NC_ERR_USAGE;   /* exists: remove it first */
+    if (prepare(db, "INSERT INTO agents(name, token_hash, created_at, removed_at) VALUES(?1, ?2, ?3, NULL) "
+                    "ON CONFLICT(name) DO UPDATE SET token_hash=?2, created_at=?3, removed_at=NULL", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, token_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_agent_remove(nc_db *db, const char *name, int64_t now)
+{
+    sqlite3_stmt *st;
+    if (prepare(db, "UPDATE agents SET removed_at=? WHERE name=? AND removed_at IS NULL", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db->h) ? NC_OK : NC_ERR_NOT_FOUND) : NC_ERR_IO;
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_agent_by_token(nc_db *db, const char *token_hash, char name_out[80])
+{
+    sqlite3_stmt *st;
+    name_out[0] = '\0';
+    if (prepare(db, "SELECT name FROM agents WHERE token_hash=? AND removed_at IS NULL", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_STATIC);
+    nc_err err = NC_ERR_NOT_FOUND;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        copy_text(name_out, 80, st, 0);
+        err = NC_OK;
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_agent_list(nc_db *db, json_t **items)
+{
+    sqlite3_stmt *st;
+    *items = json_array();
+    if (!*items)
+        return NC_ERR_NOMEM;
+    if (prepare(db, "SELECT a.name, a.created_at, a.removed_at, "
+                    "(SELECT count(*) FROM submissions s WHERE s.source='agent:'||a.name AND s.status='pending'), "
+                    "(SELECT max(created_at) FROM submissions s WHERE s.source='agent:'||a.name), "
+                    "(SELECT count(*) FROM runs r WHERE r.invoker='agent:'||a.name) "
+                    "FROM agents a ORDER BY a.name", &st) != NC_OK)
+        return NC_ERR_IO;
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(*items, json_pack("{s:o, s:I, s:b, s:I, s:o, s:I}", "name", text_col(st, 0), "created_at",
+                                                (json_int_t)sqlite3_column_int64(st, 1), "removed",
+                                                sqlite3_column_type(st, 2) != SQLITE_NULL, "pending",
+                                                (json_int_t)sqlite3_column_int64(st, 3), "last_submission_at",
+                                                sqlite3_column_type(st, 4) == SQLITE_NULL ? json_null()
+                                                : json_integer(sqlite3_column_int64(st, 4)),
+                                                "runs", (json_int_t)sqlite3_column_int64(st, 5)));
+    sqlite3_finalize(st);
+    return NC_OK;
+}
+
+nc_err nc_db_count_running(nc_db *db, const char *invoker, int64_t *out)
+{
+    return count(db, "SELECT count(*) FROM runs WHERE invoker=? AND status='running'", invoker, out);
+}
+
+nc_err nc_db_submission_list_source(nc_db *db, const char *source, const char *status, int64_t limit, int64_t offset,
+                                    json_t **items, int64_t *total)
+{
+    sqlite3_stmt *st;
+    *items = NULL;
+    *total = 0;
+    if (prepare(db, "SELECT count(*) FROM submissions WHERE source=?1 AND (?2 IS NULL OR status=?2)", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+    if (status)
+        sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (prepare(db, "SELECT " SUBMISSION_COLS " FROM submissions s WHERE s.source=?1 AND (?2 IS NULL OR s.status=?2) "
+                    "ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?3 OFFSET ?4", &st) != NC_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+    if (status)
+        sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, limit);
+    sqlite3_bind_int64(st, 4, offset);
+    json_t *arr = json_array();
+    while (arr && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, submission_row(db, st, false));
+    sqlite3_finalize(st);
+    if (!arr)
+        return NC_ERR_NOMEM;
+    *items = arr;
+    return NC_OK;
 }
 
 nc_err nc_db_count_runs(nc_db *db, int64_t *out)

@@ -91,5 +91,15 @@ NC_MUST_CHECK nc_err nc_db_run_list(nc_db *db, const char *name, int64_t limit, 
 /* At start-up: runs still marked running were interrupted by a crash. */
 NC_MUST_CHECK nc_err nc_db_runs_interrupted(nc_db *db, int64_t now, json_t **ids);
 NC_MUST_CHECK nc_err nc_db_count_runs(nc_db *db, int64_t *out);
+/* runs in progress by this invoker ("operator", "agent:NAME") */
+NC_MUST_CHECK nc_err nc_db_count_running(nc_db *db, const char *invoker, int64_t *out);
+
+/* ---- agents: only the sha256 of a token is stored ---- */
+NC_MUST_CHECK nc_err nc_db_agent_add(nc_db *db, const char *name, const char *token_hash, int64_t now);
+NC_MUST_CHECK nc_err nc_db_agent_remove(nc_db *db, const char *name, int64_t now);
+NC_MUST_CHECK nc_err nc_db_agent_by_token(nc_db *db, const char *token_hash, char name_out[80]);
+NC_MUST_CHECK nc_err nc_db_agent_list(nc_db *db, json_t **items);
+NC_MUST_CHECK nc_err nc_db_submission_list_source(nc_db *db, const char *source, const char *status, int64_t limit,
+                                                  int64_t offset, json_t **items, int64_t *total);
 
 #endif

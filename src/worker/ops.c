@@ -32,7 +32,7 @@ void nc_random_id(const char *prefix, char *out, size_t out_len)
 
 /* ---- parameter helpers: unknown params are refused ---- */
 
-static bool params_ok(nc_client *c, json_t *id, json_t *req, const char *const *allowed)
+bool nc_params_ok(nc_client *c, json_t *id, json_t *req, const char *const *allowed)
 {
     const char *key;
     json_t *v;
@@ -52,13 +52,13 @@ static bool params_ok(nc_client *c, json_t *id, json_t *req, const char *const *
     return true;
 }
 
-static const char *str_param(json_t *req, const char *key)
+const char *nc_str_param(json_t *req, const char *key)
 {
     json_t *v = json_object_get(req, key);
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static bool int_param(nc_client *c, json_t *id, json_t *req, const char *key, int64_t def, int64_t min, int64_t max,
+bool nc_int_param(nc_client *c, json_t *id, json_t *req, const char *key, int64_t def, int64_t min, int64_t max,
                       int64_t *out)
 {
     json_t *v = json_object_get(req, key);
@@ -74,7 +74,7 @@ static bool int_param(nc_client *c, json_t *id, json_t *req, const char *key, in
     return true;
 }
 
-static void reply_db_error(nc_client *c, json_t *id, nc_err err, const char *what)
+void nc_reply_db_error(nc_client *c, json_t *id, nc_err err, const char *what)
 {
     if (err == NC_ERR_NOT_FOUND)
         nc_reply_error(c, id, NC_ERR_NOT_FOUND, "no %s with that id", what);
@@ -87,7 +87,7 @@ static void reply_db_error(nc_client *c, json_t *id, nc_err err, const char *wha
 static void op_hello(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {NULL};
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
     nc_reply(c, id, json_pack("{s:i, s:s, s:s}", "protocol", 1, "worker_id", c->w->worker_id, "version", NC_VERSION));
 }
@@ -96,12 +96,12 @@ static void op_status(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {NULL};
     nc_worker *w = c->w;
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
     int64_t pending = 0, approvals = 0, runs = 0;
     if (nc_db_count_pending(w->db, NULL, &pending) || nc_db_count_approvals(w->db, &approvals) ||
         nc_db_count_runs(w->db, &runs)) {
-        reply_db_error(c, id, NC_ERR_IO, "status");
+        nc_reply_db_error(c, id, NC_ERR_IO, "status");
         return;
     }
     nc_isolation_report iso;
@@ -127,7 +127,7 @@ static void op_status(nc_client *c, json_t *id, json_t *req)
 /* ---- submit ---- */
 
 /* Token bucket per source; true if a submission may go ahead now. */
-static bool rate_take(nc_worker *w, const char *source)
+static bool rate_take(nc_worker *w, const char *source, const nc_submit_limits *lim)
 {
     uint64_t now = uv_now(w->loop);
     nc_rate_bucket *b = NULL;
@@ -139,12 +139,12 @@ static bool rate_take(nc_worker *w, const char *source)
             w->nrates = 0;   /* forget the oldest sources: they start full again */
         b = &w->rates[w->nrates++];
         snprintf(b->source, sizeof b->source, "%s", source);
-        b->tokens = NC_WORKER_RATE_BURST;
+        b->tokens = lim->burst;
         b->updated_ms = now;
     }
-    b->tokens += (double)(now - b->updated_ms) / 1000.0 * NC_WORKER_RATE_PER_SEC;
-    if (b->tokens > NC_WORKER_RATE_BURST)
-        b->tokens = NC_WORKER_RATE_BURST;
+    b->tokens += (double)(now - b->updated_ms) / 1000.0 * lim->per_sec;
+    if (b->tokens > lim->burst)
+        b->tokens = lim->burst;
     b->updated_ms = now;
     if (b->tokens < 1.0)
         return false;
@@ -152,9 +152,8 @@ static bool rate_take(nc_worker *w, const char *source)
     return true;
 }
 
-/* Shared by the operator's and (later) the agents' submit. */
-void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source);
-void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source)
+/* Shared by the operator's and the agents' submit. */
+void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const nc_submit_limits *lim)
 {
     static const char *const p[] = {"name", "wasm_b64", "description", "requested", "token", NULL};
     nc_worker *w = c->w;
@@ -167,10 +166,10 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source)
     uint8_t sha[NC_SHA256_LEN];
     memset(&requested, 0, sizeof requested);
 
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
-    const char *name = str_param(req, "name"), *b64 = str_param(req, "wasm_b64");
-    const char *desc = str_param(req, "description");
+    const char *name = nc_str_param(req, "name"), *b64 = nc_str_param(req, "wasm_b64");
+    const char *desc = nc_str_param(req, "description");
     if (!name || !nc_module_name_ok(name)) {
         nc_reply_error(c, id, NC_ERR_USAGE, "name must be 1-64 of A-Z a-z 0-9 . _ - (not starting with . or -)");
         return;
@@ -189,16 +188,16 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source)
         return;
     }
     /* Flooding (THREAT_MODEL §6.4): rate, then pending caps, all per source. */
-    if (!rate_take(w, source)) {
+    if (!rate_take(w, source, lim)) {
         nc_reply_error(c, id, NC_ERR_RATE_LIMITED, "too many submissions from %s; wait and retry", source);
         return;
     }
     int64_t pending_src = 0, pending_all = 0;
     if (nc_db_count_pending(w->db, source, &pending_src) || nc_db_count_pending(w->db, NULL, &pending_all)) {
-        reply_db_error(c, id, NC_ERR_IO, "submission");
+        nc_reply_db_error(c, id, NC_ERR_IO, "submission");
         return;
     }
-    if (pending_src >= NC_WORKER_MAX_PENDING_PER_SOURCE || pending_all >= NC_WORKER_MAX_PENDING_TOTAL) {
+    if (pending_src >= lim->max_pending || pending_all >= NC_WORKER_MAX_PENDING_TOTAL) {
         nc_reply_error(c, id, NC_ERR_QUOTA_EXCEEDED,
                        "the inbox is full (%lld pending from %s, %lld in all); review or reject pending submissions",
                        (long long)pending_src, source, (long long)pending_all);
@@ -227,7 +226,7 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source)
         if (nc_db_submission_get(w->db, sub_id, false, &sub) == NC_OK)
             nc_reply(c, id, sub);
         else
-            reply_db_error(c, id, NC_ERR_IO, "submission");
+            nc_reply_db_error(c, id, NC_ERR_IO, "submission");
         sub = NULL;
         goto done;
     }
@@ -308,7 +307,9 @@ static void op_submit(nc_client *c, json_t *id, json_t *req)
         nc_reply_error(c, id, NC_ERR_USAGE, "unknown parameter \"token\" for submit");
         return;
     }
-    nc_submit(c, id, req, "operator");
+    static const nc_submit_limits operator_limits = {NC_WORKER_RATE_BURST, NC_WORKER_RATE_PER_SEC,
+                                                     NC_WORKER_MAX_PENDING_PER_SOURCE};
+    nc_submit(c, id, req, "operator", &operator_limits);
 }
 
 /* ---- inbox, submissions ---- */
@@ -317,10 +318,10 @@ static void op_inbox_list(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {"status", "limit", "offset", NULL};
     int64_t limit, offset, total;
-    if (!params_ok(c, id, req, p) || !int_param(c, id, req, "limit", 100, 1, 1000, &limit) ||
-        !int_param(c, id, req, "offset", 0, 0, INT64_MAX / 2, &offset))
+    if (!nc_params_ok(c, id, req, p) || !nc_int_param(c, id, req, "limit", 100, 1, 1000, &limit) ||
+        !nc_int_param(c, id, req, "offset", 0, 0, INT64_MAX / 2, &offset))
         return;
-    const char *status = str_param(req, "status");
+    const char *status = nc_str_param(req, "status");
     if (!status)
         status = "pending";
     if (strcmp(status, "pending") && strcmp(status, "approved") && strcmp(status, "rejected") && strcmp(status, "all")) {
@@ -330,7 +331,7 @@ static void op_inbox_list(nc_client *c, json_t *id, json_t *req)
     json_t *items;
     nc_err err = nc_db_submission_list(c->w->db, strcmp(status, "all") ? status : NULL, limit, offset, &items, &total);
     if (err != NC_OK) {
-        reply_db_error(c, id, err, "submission");
+        nc_reply_db_error(c, id, err, "submission");
         return;
     }
     nc_reply(c, id, json_pack("{s:o, s:I}", "items", items, "total", (json_int_t)total));
@@ -339,13 +340,13 @@ static void op_inbox_list(nc_client *c, json_t *id, json_t *req)
 static void op_submission_get(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {"submission", NULL};
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
-    const char *sid = str_param(req, "submission");
+    const char *sid = nc_str_param(req, "submission");
     json_t *sub;
     nc_err err = sid ? nc_db_submission_get(c->w->db, sid, true, &sub) : NC_ERR_NOT_FOUND;
     if (err != NC_OK) {
-        reply_db_error(c, id, err, "submission");
+        nc_reply_db_error(c, id, err, "submission");
         return;
     }
     nc_reply(c, id, sub);
@@ -354,9 +355,9 @@ static void op_submission_get(nc_client *c, json_t *id, json_t *req)
 static void op_reject(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {"submission", "reason", NULL};
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
-    const char *sid = str_param(req, "submission"), *reason = str_param(req, "reason");
+    const char *sid = nc_str_param(req, "submission"), *reason = nc_str_param(req, "reason");
     if (!sid || !reason || !reason[0] || strlen(reason) > 2048) {
         nc_reply_error(c, id, NC_ERR_USAGE, "reject needs submission and a reason (1-2048 bytes)");
         return;
@@ -364,7 +365,7 @@ static void op_reject(nc_client *c, json_t *id, json_t *req)
     json_t *sub;
     nc_err err = nc_db_submission_get(c->w->db, sid, false, &sub);
     if (err != NC_OK) {
-        reply_db_error(c, id, err, "submission");
+        nc_reply_db_error(c, id, err, "submission");
         return;
     }
     const char *status = json_string_value(json_object_get(sub, "status"));
@@ -382,7 +383,7 @@ static void op_reject(nc_client *c, json_t *id, json_t *req)
         return;
     }
     if (nc_db_submission_get(c->w->db, sid, false, &sub) != NC_OK) {
-        reply_db_error(c, id, NC_ERR_IO, "submission");
+        nc_reply_db_error(c, id, NC_ERR_IO, "submission");
         return;
     }
     nc_emit(c->w, "submission.rejected", json_pack("{s:s, s:s}", "id", sid, "reason", reason));
@@ -401,11 +402,11 @@ static void op_approval_prepare(nc_client *c, json_t *id, json_t *req)
     char msg[512], *text = NULL;
     size_t len;
     memset(&st, 0, sizeof st);
-    if (!params_ok(c, id, req, p) || !int_param(c, id, req, "max_runs", 10, 1, 1000000000, &max_runs) ||
-        !int_param(c, id, req, "expires_in_s", 86400, 60, 366LL * 86400, &expires_in))
+    if (!nc_params_ok(c, id, req, p) || !nc_int_param(c, id, req, "max_runs", 10, 1, 1000000000, &max_runs) ||
+        !nc_int_param(c, id, req, "expires_in_s", 86400, 60, 366LL * 86400, &expires_in))
         return;
-    const char *sid = str_param(req, "submission"), *policy_name = str_param(req, "policy");
-    const char *approver = str_param(req, "approver");
+    const char *sid = nc_str_param(req, "submission"), *policy_name = nc_str_param(req, "policy");
+    const char *approver = nc_str_param(req, "approver");
     if (!sid || !approver || !nc_principal_ok(approver)) {
         nc_reply_error(c, id, NC_ERR_USAGE, "approval.prepare needs submission and approver (a principal of your key)");
         return;
@@ -417,7 +418,7 @@ static void op_approval_prepare(nc_client *c, json_t *id, json_t *req)
     }
     nc_err err = nc_db_submission_get(w->db, sid, false, &sub);
     if (err != NC_OK) {
-        reply_db_error(c, id, err, "submission");
+        nc_reply_db_error(c, id, err, "submission");
         return;
     }
     const char *status = json_string_value(json_object_get(sub, "status"));
@@ -488,13 +489,13 @@ static void op_approval_list(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {"name", "limit", "offset", NULL};
     int64_t limit, offset, total;
-    if (!params_ok(c, id, req, p) || !int_param(c, id, req, "limit", 100, 1, 1000, &limit) ||
-        !int_param(c, id, req, "offset", 0, 0, INT64_MAX / 2, &offset))
+    if (!nc_params_ok(c, id, req, p) || !nc_int_param(c, id, req, "limit", 100, 1, 1000, &limit) ||
+        !nc_int_param(c, id, req, "offset", 0, 0, INT64_MAX / 2, &offset))
         return;
     json_t *items;
-    nc_err err = nc_db_approval_list(c->w->db, str_param(req, "name"), limit, offset, &items, &total);
+    nc_err err = nc_db_approval_list(c->w->db, nc_str_param(req, "name"), limit, offset, &items, &total);
     if (err != NC_OK) {
-        reply_db_error(c, id, err, "approval");
+        nc_reply_db_error(c, id, err, "approval");
         return;
     }
     nc_reply(c, id, json_pack("{s:o, s:I}", "items", items, "total", (json_int_t)total));
@@ -503,13 +504,13 @@ static void op_approval_list(nc_client *c, json_t *id, json_t *req)
 static void op_approval_get(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {"approval", NULL};
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
-    const char *aid = str_param(req, "approval");
+    const char *aid = nc_str_param(req, "approval");
     json_t *a;
     nc_err err = aid ? nc_db_approval_get(c->w->db, aid, &a) : NC_ERR_NOT_FOUND;
     if (err != NC_OK) {
-        reply_db_error(c, id, err, "approval");
+        nc_reply_db_error(c, id, err, "approval");
         return;
     }
     nc_reply(c, id, a);
@@ -518,9 +519,9 @@ static void op_approval_get(nc_client *c, json_t *id, json_t *req)
 static void op_approval_revoke(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {"approval", NULL};
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
-    const char *aid = str_param(req, "approval");
+    const char *aid = nc_str_param(req, "approval");
     json_t *a;
     nc_err err = aid ? nc_db_begin(c->w->db) : NC_ERR_NOT_FOUND;
     if (err == NC_OK)
@@ -534,7 +535,7 @@ static void op_approval_revoke(nc_client *c, json_t *id, json_t *req)
     if (err == NC_OK)
         err = nc_db_approval_get(c->w->db, aid, &a);
     if (err != NC_OK) {
-        reply_db_error(c, id, err, "approval");
+        nc_reply_db_error(c, id, err, "approval");
         return;
     }
     nc_emit(c->w, "approval.revoked", json_pack("{s:s}", "id", aid));
@@ -547,13 +548,13 @@ static void op_runs_list(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {"name", "limit", "offset", NULL};
     int64_t limit, offset, total;
-    if (!params_ok(c, id, req, p) || !int_param(c, id, req, "limit", 100, 1, 1000, &limit) ||
-        !int_param(c, id, req, "offset", 0, 0, INT64_MAX / 2, &offset))
+    if (!nc_params_ok(c, id, req, p) || !nc_int_param(c, id, req, "limit", 100, 1, 1000, &limit) ||
+        !nc_int_param(c, id, req, "offset", 0, 0, INT64_MAX / 2, &offset))
         return;
     json_t *items;
-    nc_err err = nc_db_run_list(c->w->db, str_param(req, "name"), limit, offset, &items, &total);
+    nc_err err = nc_db_run_list(c->w->db, nc_str_param(req, "name"), limit, offset, &items, &total);
     if (err != NC_OK) {
-        reply_db_error(c, id, err, "run");
+        nc_reply_db_error(c, id, err, "run");
         return;
     }
     nc_reply(c, id, json_pack("{s:o, s:I}", "items", items, "total", (json_int_t)total));
@@ -562,13 +563,13 @@ static void op_runs_list(nc_client *c, json_t *id, json_t *req)
 static void op_run_get(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {"run", NULL};
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
-    const char *rid = str_param(req, "run");
+    const char *rid = nc_str_param(req, "run");
     json_t *r;
     nc_err err = rid ? nc_db_run_get(c->w->db, rid, &r) : NC_ERR_NOT_FOUND;
     if (err != NC_OK) {
-        reply_db_error(c, id, err, "run");
+        nc_reply_db_error(c, id, err, "run");
         return;
     }
     nc_reply(c, id, r);
@@ -579,7 +580,7 @@ static void op_run_get(nc_client *c, json_t *id, json_t *req)
 static void op_policy_list(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {NULL};
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
     json_t *items = json_array();
     const char *names[] = {"default", "strict"};
@@ -591,9 +592,9 @@ static void op_policy_list(nc_client *c, json_t *id, json_t *req)
 static void op_policy_get(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {"name", NULL};
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
-    const char *name = str_param(req, "name");
+    const char *name = nc_str_param(req, "name");
     const nc_policy *pol = name ? nc_policy_builtin(name) : NULL;
     if (!pol) {
         nc_reply_error(c, id, NC_ERR_NOT_FOUND, "no policy named %s", name ? name : "(none)");
@@ -609,7 +610,7 @@ static void op_trust_list(nc_client *c, json_t *id, json_t *req)
     static const char *const p[] = {NULL};
     nc_trust_store ts;
     char msg[512];
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
     nc_err err = nc_trust_load(c->w->trust_dir, c->w->trust_record, &ts, msg, sizeof msg);
     if (err != NC_OK) {
@@ -645,9 +646,9 @@ static void trust_change(nc_client *c, json_t *id, json_t *req, bool add)
     static const char *const padd[] = {"key", "principal", NULL};
     static const char *const prev[] = {"key", NULL};
     char msg[512];
-    if (!params_ok(c, id, req, add ? padd : prev))
+    if (!nc_params_ok(c, id, req, add ? padd : prev))
         return;
-    const char *key = str_param(req, "key"), *principal = str_param(req, "principal");
+    const char *key = nc_str_param(req, "key"), *principal = nc_str_param(req, "principal");
     if (!key || (add && !principal)) {
         nc_reply_error(c, id, NC_ERR_USAGE, add ? "trust.add needs key and principal" : "trust.revoke needs key");
         return;
@@ -702,7 +703,7 @@ static void op_audit_checkpoint(nc_client *c, json_t *id, json_t *req)
     nc_worker *w = c->w;
     char note[NC_AUDIT_MAX_NOTE_BYTES], key[256], hex[NC_SHA256_HEX_LEN + 1];
     uint8_t root[NC_SHA256_LEN];
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
     if (nc_log_checkpoint(w, true, note, sizeof note) != NC_OK ||
         nc_audit_verifier_key(w->audit.origin, w->pk, key, sizeof key) != NC_OK) {
@@ -724,9 +725,9 @@ static void op_run_receipt(nc_client *c, json_t *id, json_t *req)
     uint8_t proof[NC_AUDIT_MAX_LEVELS][NC_SHA256_LEN], leaf[NC_SHA256_LEN];
     size_t n = 0;
     uint64_t seq;
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
-    const char *rid = str_param(req, "run");
+    const char *rid = nc_str_param(req, "run");
     nc_err err = rid ? nc_db_run_audit_seq(w->db, rid, &seq) : NC_ERR_NOT_FOUND;
     if (err != NC_OK) {
         nc_reply_error(c, id, NC_ERR_NOT_FOUND, "no finished run with that id has a receipt");
@@ -769,7 +770,7 @@ static void op_run_receipt(nc_client *c, json_t *id, json_t *req)
 static void op_events_subscribe(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {NULL};
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
     c->subscribed = true;
     nc_reply(c, id, json_pack("{s:b}", "subscribed", 1));
@@ -778,7 +779,7 @@ static void op_events_subscribe(nc_client *c, json_t *id, json_t *req)
 static void op_shutdown(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {NULL};
-    if (!params_ok(c, id, req, p))
+    if (!nc_params_ok(c, id, req, p))
         return;
     nc_reply(c, id, json_pack("{s:b}", "stopping", 1));
     c->w->stopping = true;
@@ -810,6 +811,9 @@ static const struct {
     {"trust.list", op_trust_list},
     {"trust.add", op_trust_add},
     {"trust.revoke", op_trust_revoke},
+    {"agent.add", nc_op_agent_add},
+    {"agent.list", nc_op_agent_list},
+    {"agent.remove", nc_op_agent_remove},
     {"audit.checkpoint", op_audit_checkpoint},
     {"run.receipt", op_run_receipt},
     {"events.subscribe", op_events_subscribe},
@@ -820,10 +824,10 @@ void nc_dispatch(nc_client *c, json_t *req)
 {
     json_t *id = json_object_get(req, "id");
     const char *op = json_string_value(json_object_get(req, "op"));
-    /* The agent socket has its own table (docs/agents.md); nothing on it
-     * reaches the operator ops. Until agents are enabled it refuses all. */
+    /* The agent socket has its own table (agent.c); nothing on it reaches
+     * the operator ops below. */
     if (c->agent_socket) {
-        nc_reply_error(c, id, NC_ERR_UNAUTHORIZED, "agent access is not enabled on this worker");
+        nc_agent_dispatch(c, req);
         return;
     }
     if (c->w->stopping) {

@@ -17,7 +17,7 @@ struct nc_queued_run {
     nc_worker *w;
     nc_client *c;
     json_t *id;
-    char run_id[40], approval_id[65], name[80], sha256[65], cap_digest[65];
+    char run_id[40], approval_id[65], name[80], sha256[65], cap_digest[65], invoker[80];
     nc_artifact art;
     nc_run_spec spec;
     char **argv, **env;
@@ -120,7 +120,7 @@ static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *thr
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:I, s:o,"
                           " s:I, s:o, s:o, s:I, s:I}",
                           "id", q->run_id, "approval_id", q->approval_id, "name", q->name, "sha256", q->sha256,
-                          "invoker", "operator", "outcome", nc_outcome_name(r->outcome), "exit_code", r->exit_code,
+                          "invoker", q->invoker, "outcome", nc_outcome_name(r->outcome), "exit_code", r->exit_code,
                           "trap_kind", r->trap_kind, "message", r->message, "stdout", utf8_text(r->out, r->out_len),
                           "stderr", utf8_text(r->err, r->err_len), "stdout_b64", b64_json(r->out, r->out_len),
                           "stderr_b64", b64_json(r->err, r->err_len), "stdout_truncated", r->out_truncated,
@@ -325,6 +325,11 @@ static bool refused(nc_err e)
 
 void nc_op_run(nc_client *c, json_t *id, json_t *req)
 {
+    nc_run_as(c, id, req, "operator");
+}
+
+void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
+{
     nc_worker *w = c->w;
     nc_queued_run *q = NULL;
     nc_db_approval row;
@@ -340,7 +345,7 @@ void nc_op_run(nc_client *c, json_t *id, json_t *req)
     json_t *v;
     json_object_foreach(req, key, v) {
         if (strcmp(key, "id") && strcmp(key, "op") && strcmp(key, "ref") && strcmp(key, "args") &&
-            strcmp(key, "stdin_b64")) {
+            strcmp(key, "stdin_b64") && (strcmp(key, "token") || !c->agent_socket)) {
             nc_reply_error(c, id, NC_ERR_USAGE, "unknown parameter \"%.64s\" for run", key);
             return;
         }
@@ -385,6 +390,15 @@ void nc_op_run(nc_client *c, json_t *id, json_t *req)
         nc_reply_error(c, id, NC_ERR_BUSY, "%u runs in progress and %u queued; retry shortly", w->running, w->queued);
         goto done;
     }
+    if (strcmp(invoker, "operator") != 0) {   /* an agent: one run at a time */
+        int64_t mine = 0;
+        if (nc_db_count_running(w->db, invoker, &mine) != NC_OK)
+            goto internal;
+        if (mine >= NC_WORKER_AGENT_MAX_RUNS) {
+            nc_reply_error(c, id, NC_ERR_BUSY, "%s already has a run in progress; wait for it to finish", invoker);
+            goto done;
+        }
+    }
     q = calloc(1, sizeof *q);
     if (!q)
         goto internal;
@@ -417,7 +431,7 @@ void nc_op_run(nc_client *c, json_t *id, json_t *req)
         .signature_len = row.signature_len, .trust = &ts, .worker_id = w->worker_id, .now = nc_unix_now(),
         .approval_revoked = row.revoked, .runs_so_far = (uint64_t)row.runs,
         .module = q->module ? q->module : (const uint8_t *)"", .module_len = q->module_len,
-        .invoker = "operator", .requested = &want,
+        .invoker = invoker, .requested = &want,
     };
     err = nc_verify_approval(&in, &vo, msg, sizeof msg);
     if (err != NC_OK) {
@@ -432,6 +446,7 @@ void nc_op_run(nc_client *c, json_t *id, json_t *req)
     /* Counting the run and recording its start are one transaction, so a
      * kill -9 never loses a run that was allowed, nor allows one twice. */
     nc_random_id("r_", q->run_id, sizeof q->run_id);
+    snprintf(q->invoker, sizeof q->invoker, "%s", invoker);
     q->started_at = nc_unix_now();
     if (nc_db_begin(w->db) != NC_OK) {
         nc_reply_error(c, id, NC_ERR_INTERNAL, "the run could not be recorded (%s): it did not run", nc_db_errmsg(w->db));
@@ -442,12 +457,12 @@ void nc_op_run(nc_client *c, json_t *id, json_t *req)
     snprintf(q->cap_digest, sizeof q->cap_digest, "%s", capd);
     err = nc_db_approval_take_run(w->db, row.id);
     if (err == NC_OK)
-        err = nc_db_run_start(w->db, q->run_id, row.id, row.name, row.sha256, "operator", q->started_at);
+        err = nc_db_run_start(w->db, q->run_id, row.id, row.name, row.sha256, invoker, q->started_at);
     /* Fail closed: a run that cannot be recorded does not happen. */
     if (err == NC_OK)
         err = nc_log(w, "run.start", json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "run", q->run_id, "approval_id",
                                                row.id, "name", row.name, "module_sha256", row.sha256, "invoker",
-                                               "operator", "capability_digest", capd), NULL);
+                                               invoker, "capability_digest", capd), NULL);
     if (err != NC_OK || nc_db_commit(w->db) != NC_OK) {
         nc_log_abort(w);
         if (refused(err))
@@ -469,7 +484,7 @@ void nc_op_run(nc_client *c, json_t *id, json_t *req)
     nc_client_ref(c);
     c->busy = true;
     nc_emit(w, "run.started", json_pack("{s:s, s:s, s:s, s:s}", "run_id", q->run_id, "approval_id", q->approval_id,
-                                        "name", q->name, "invoker", "operator"));
+                                        "name", q->name, "invoker", invoker));
     if (q->err != NC_OK) {
         w->running++;
         run_done(&q->work, 0);

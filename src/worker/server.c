@@ -293,7 +293,7 @@ nc_err nc_server_listen(nc_worker *w, char *msg, size_t msg_len)
 {
     nc_err err = listen_on(w, &w->control, w->control_path, 0600, msg, msg_len);
     if (err == NC_OK)
-        err = listen_on(w, &w->agent, w->agent_path, 0600, msg, msg_len);
+        err = listen_on(w, &w->agent, w->agent_path, 0666, msg, msg_len);
     return err;
 }
 

@@ -21,6 +21,10 @@
 #define NC_WORKER_RATE_BURST 60.0          /* submissions */
 #define NC_WORKER_RATE_PER_SEC 1.0
 #define NC_WORKER_MAX_RATE_SOURCES 256
+#define NC_WORKER_AGENT_RATE_BURST 10.0
+#define NC_WORKER_AGENT_RATE_PER_SEC 0.2
+#define NC_WORKER_AGENT_MAX_PENDING 20
+#define NC_WORKER_AGENT_MAX_RUNS 1
 
 typedef struct nc_worker nc_worker;
 typedef struct nc_client nc_client;
@@ -90,8 +94,14 @@ void nc_server_stop(nc_worker *w);
 /* Stopping: once nothing is in flight, leave the loop. */
 void nc_worker_maybe_stop(nc_worker *w);
 
-/* ops.c: returns true if the op answered (or will answer) the request. */
+/* ops.c */
 void nc_dispatch(nc_client *c, json_t *req);
+/* Parameter helpers: unknown params are refused (and answered). */
+bool nc_params_ok(nc_client *c, json_t *id, json_t *req, const char *const *allowed);
+const char *nc_str_param(json_t *req, const char *key);
+bool nc_int_param(nc_client *c, json_t *id, json_t *req, const char *key, int64_t def, int64_t min, int64_t max,
+                  int64_t *out);
+void nc_reply_db_error(nc_client *c, json_t *id, nc_err err, const char *what);
 int64_t nc_unix_now(void);
 void nc_random_id(const char *prefix, char *out, size_t out_len);
 
@@ -110,6 +120,19 @@ void nc_log_start_timer(nc_worker *w);
 
 /* run.c */
 void nc_op_run(nc_client *c, json_t *id, json_t *req);
+/* A run on behalf of invoker ("operator" or "agent:NAME"). */
+void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker);
+/* Submission from a source ("operator" or "agent:NAME") under its limits. */
+typedef struct {
+    double burst, per_sec;          /* token bucket */
+    int64_t max_pending;            /* pending submissions from this source */
+} nc_submit_limits;
+void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const nc_submit_limits *lim);
+/* agent.c */
+void nc_agent_dispatch(nc_client *c, json_t *req);
+void nc_op_agent_add(nc_client *c, json_t *id, json_t *req);
+void nc_op_agent_list(nc_client *c, json_t *id, json_t *req);
+void nc_op_agent_remove(nc_client *c, json_t *id, json_t *req);
 void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req);
 
 #endif
