@@ -10,9 +10,9 @@
 
 /* ---- HTML ---- */
 
-nc_err cli_html_escape(nc_buf *b, const char *s, size_t len)
+nc_err cli_html_escape(nc_buf *b, const char *s, size_t len, bool multiline)
 {
-    char *t = cli_safe_ex(s ? s : "", s ? len : 0, false);
+    char *t = cli_safe_ex(s ? s : "", s ? len : 0, multiline);
     nc_err err = NC_OK;
     const char *run = t;
     for (const char *p = t;; p++) {
@@ -70,7 +70,8 @@ static void add(char *out, size_t n, const char *text)
 static void addf(char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void addf(char *out, size_t n, const char *fmt, ...)
 {
-    char tmp[1024];
+    /* larger than any out, so that add() makes the cut, at a character boundary */
+    char tmp[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(tmp, sizeof tmp, fmt, ap);
@@ -219,9 +220,9 @@ void cli_audit_describe(const void *entry, size_t len, cli_audit_desc *d)
     if (str(e, "socket"))
         addf(dt, dn, "on %s socket", str(e, "socket"));
     if (str(e, "reason"))
-        addf(dt, dn, "reason: %.900s", str(e, "reason"));
+        addf(dt, dn, "reason: %s", str(e, "reason"));
     if (str(e, "message"))
-        addf(dt, dn, "message: %.900s", str(e, "message"));
+        addf(dt, dn, "message: %s", str(e, "message"));
     if (str(e, "version"))
         addf(dt, dn, "version %s", str(e, "version"));
     v = json_object_get(e, "pid");

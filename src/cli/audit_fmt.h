@@ -4,6 +4,7 @@
 #ifndef NC_CLI_AUDIT_FMT_H
 #define NC_CLI_AUDIT_FMT_H
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "audit/audit.h"
@@ -12,10 +13,10 @@
 
 /* Appends len bytes of s as HTML text. Control characters, invalid UTF-8 and
  * invisible or bidirectional format characters are first made visible as in
- * cli_safe() (\n, \xNN, \u{NNNN}); then & < > " ' become &amp; &lt; &gt;
- * &quot; &#39;. The result is safe in element content and in quoted attribute
- * values. NC_ERR_TOO_LARGE when b is full. */
-NC_MUST_CHECK nc_err cli_html_escape(nc_buf *b, const char *s, size_t len);
+ * cli_safe_ex() (\n, \xNN, \u{NNNN}; multiline keeps newlines and tabs); then
+ * & < > " ' become &amp; &lt; &gt; &quot; &#39;. The result is safe in element
+ * content and in quoted attribute values. NC_ERR_TOO_LARGE when b is full. */
+NC_MUST_CHECK nc_err cli_html_escape(nc_buf *b, const char *s, size_t len, bool multiline);
 
 /* How an entry is coloured (docs/audit.md, "Export formats"). */
 typedef enum {

@@ -297,6 +297,8 @@ int cmd_runs_show(cli_ctx *ctx, const cli_args *a)
 {
     const char *id = a->pos[0];
     json_t *r = NULL;
+    if (cli_has(a, RUNS_SHOW_RECEIPT))
+        return cmd_runs_receipt(ctx, a);
     if (!cli_id_ok(id))
         return cli_usage_error(a->cmd, "RUN must be a run id (see `nightcore runs`)");
     int rc = cli_request(ctx, "run.get", json_pack("{s:s}", "run", id), &r);
