@@ -343,3 +343,56 @@ nc_err nc_audit_checkpoint(nc_audit *a, const unsigned char *sk, int64_t now, ch
     sqlite3_finalize(st);
     return err;
 }
+
+nc_err nc_audit_check_leaves(const nc_audit *a, const nc_checkpoint *anchor, char *msg, size_t msg_len)
+{
+    sqlite3 *h = nc_db_handle(a->db);
+    sqlite3_stmt *st;
+    nc_audit_tree t;
+    uint8_t root[NC_SHA256_LEN];
+    bool anchor_seen = !anchor || anchor->size == 0;
+    nc_err err = NC_ERR_MALFORMED;
+    nc_audit_tree_init(&t);
+    if (sqlite3_prepare_v2(h, "SELECT seq, leaf FROM audit_log ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
+        return NC_ERR_IO;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((uint64_t)sqlite3_column_int64(st, 0) != t.size || sqlite3_column_bytes(st, 1) != NC_SHA256_LEN) {
+            snprintf(msg, msg_len, "entry %llu is missing or damaged", (unsigned long long)t.size);
+            goto done;
+        }
+        nc_audit_tree_append(&t, sqlite3_column_blob(st, 1));
+        if (anchor && t.size == anchor->size) {
+            nc_audit_tree_root(&t, root);
+            if (memcmp(root, anchor->root, NC_SHA256_LEN) != 0) {
+                snprintf(msg, msg_len, "the first %llu entries are not the ones the last checkpoint signed",
+                         (unsigned long long)t.size);
+                goto done;
+            }
+            anchor_seen = true;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        err = NC_ERR_IO;
+        goto done;
+    }
+    if (!anchor_seen) {
+        snprintf(msg, msg_len, "the log has %llu entries, fewer than the %llu the last checkpoint signed",
+                 (unsigned long long)t.size, (unsigned long long)anchor->size);
+        goto done;
+    }
+    if (t.size != a->tree.size) {
+        snprintf(msg, msg_len, "the stored tree covers %llu entries, the log has %llu",
+                 (unsigned long long)a->tree.size, (unsigned long long)t.size);
+        goto done;
+    }
+    for (unsigned l = 0; l < NC_AUDIT_MAX_LEVELS; l++)
+        if (((t.size >> l) & 1) && memcmp(t.frontier[l], a->tree.frontier[l], NC_SHA256_LEN) != 0) {
+            snprintf(msg, msg_len, "the stored tree does not match the entries' leaf hashes");
+            goto done;
+        }
+    err = NC_OK;
+done:
+    sqlite3_finalize(st);
+    return err;
+}

@@ -65,6 +65,12 @@ NC_MUST_CHECK nc_err nc_audit_checkpoint_parse(const char *note, size_t len, con
 NC_MUST_CHECK nc_err nc_audit_checkpoint(nc_audit *a, const unsigned char *sk, int64_t now, char *note,
                                          size_t note_len);
 
+/* The worker's start-up check, from the stored leaf hashes (it does not
+ * re-hash entries; `audit verify` does): sequence contiguous, the stored
+ * right edge equal to the one rebuilt from the leaves, and, given a
+ * checkpoint, the same root at its size. */
+NC_MUST_CHECK nc_err nc_audit_check_leaves(const nc_audit *a, const nc_checkpoint *anchor, char *msg, size_t msg_len);
+
 /* ---- verification (docs/audit.md) ---- */
 typedef struct {
     bool ok;

@@ -37,15 +37,20 @@ nc_err nc_audit_verify(nc_db *db, const char *origin, const uint8_t pk[32], cons
     memset(rep, 0, sizeof *rep);
     rep->bad_seq = -1;
     nc_audit_tree_init(&tree);
+    /* One consistent snapshot of the log, even while the worker appends. */
+    if (sqlite3_exec(h, "SAVEPOINT nc_audit_verify", NULL, NULL, NULL) != SQLITE_OK)
+        return NC_ERR_IO;
     if (anchor) {
         if (nc_audit_checkpoint_parse(anchor, anchor_len, origin, pk, &anchor_cp, msg, sizeof msg) != NC_OK) {
             snprintf(rep->error, sizeof rep->error, "anchor: %s", msg);
-            return NC_OK;
+            goto done;
         }
     }
     /* checkpoints, ascending; each must be signed by this worker and say what its row says */
-    if (sqlite3_prepare_v2(h, "SELECT size, root, note FROM audit_checkpoints ORDER BY size", -1, &st, NULL) != SQLITE_OK)
-        return NC_ERR_IO;
+    if (sqlite3_prepare_v2(h, "SELECT size, root, note FROM audit_checkpoints ORDER BY size", -1, &st, NULL) != SQLITE_OK) {
+        err = NC_ERR_IO;
+        goto done;
+    }
     while (sqlite3_step(st) == SQLITE_ROW) {
         if (ncps == cap) {
             cap = cap ? cap * 2 : 64;
@@ -105,13 +110,16 @@ nc_err nc_audit_verify(nc_db *db, const char *origin, const uint8_t pk[32], cons
                  (unsigned long long)seq);
         /* the entry names its own position */
         json_t *e = NULL;
-        if (nc_json_parse_strict(entry ? entry : "", len, &e, NULL, 0) != NC_OK || !json_is_object(e) ||
-            !json_is_integer(json_object_get(e, "seq")) ||
-            (uint64_t)json_integer_value(json_object_get(e, "seq")) != seq) {
-            json_decref(e);
-            FAIL(seq, "entry %llu: not a log entry for this position", (unsigned long long)seq);
-        }
+        size_t clen = 0;
+        char *canon = NULL;
+        bool good = nc_json_parse_strict(entry ? entry : "", len, &e, NULL, 0) == NC_OK && json_is_object(e) &&
+                    json_is_integer(json_object_get(e, "seq")) &&
+                    (uint64_t)json_integer_value(json_object_get(e, "seq")) == seq &&
+                    (canon = nc_json_canonical(e, &clen)) != NULL && clen == len && memcmp(canon, entry, len) == 0;
+        free(canon);
         json_decref(e);
+        if (!good)
+            FAIL(seq, "entry %llu: not a canonical log entry for this position", (unsigned long long)seq);
         nc_audit_tree_append(&tree, leaf);
         rep->entries = tree.size;
         uint8_t root[NC_SHA256_LEN];
@@ -152,6 +160,7 @@ nc_err nc_audit_verify(nc_db *db, const char *origin, const uint8_t pk[32], cons
     rep->ok = true;
 done:
     sqlite3_finalize(st);
+    sqlite3_exec(h, "RELEASE nc_audit_verify", NULL, NULL, NULL);
     for (size_t i = 0; i < ncps; i++)
         free(cps[i].note);
     free(cps);

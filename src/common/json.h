@@ -1,6 +1,7 @@
-/* Strict JSON helpers on jansson: duplicate keys, NUL in strings, reals and
- * trailing bytes are refused; objects are checked for unknown keys; the
- * canonical form is compact with sorted keys. */
+/* Strict JSON helpers on jansson. Parsing refuses duplicate keys, NUL in
+ * strings and trailing bytes; reals are refused where a field wants an
+ * integer (nc_json_uint); objects are checked for unknown keys; the canonical
+ * form is compact with sorted keys. */
 #ifndef NC_COMMON_JSON_H
 #define NC_COMMON_JSON_H
 #include <jansson.h>

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sqlite3.h>
 #include "common/fs.h"
 #include "worker/worker.h"
 
@@ -22,19 +21,42 @@ void nc_log_abort(nc_worker *w)
         fprintf(stderr, "nightcore-worker: cannot reload the audit log after a rollback\n");
 }
 
-void nc_log_refused(nc_worker *w, const nc_client *c, const char *code, const char *message)
+static void append_own(nc_worker *w, const char *type, json_t *fields)
+{
+    if (nc_db_begin(w->db) != NC_OK) {
+        json_decref(fields);
+        return;
+    }
+    if (nc_log(w, type, fields, NULL) != NC_OK || nc_db_commit(w->db) != NC_OK)
+        nc_log_abort(w);
+}
+
+/* Every refusal is recorded; a connection that keeps being refused (a flood,
+ * garbage) gets its first few one by one and the rest counted when it closes,
+ * so nobody can grow the log with cheap garbage. */
+void nc_log_refused(nc_worker *w, nc_client *c, const char *code, const char *message)
 {
     if (!w->audit.db)
         return;
+    if (c && c->refusals_logged >= NC_WORKER_REFUSALS_LOGGED) {
+        c->refusals_suppressed++;
+        return;
+    }
+    if (c)
+        c->refusals_logged++;
     json_t *f = json_pack("{s:s, s:s, s:s, s:s%}", "op", c && c->op[0] ? c->op : "(none)", "code", code, "socket",
                           c && c->agent_socket ? "agent" : "control", "message", message,
                           strlen(message) > 300 ? (size_t)300 : strlen(message));
-    if (nc_db_begin(w->db) != NC_OK) {
-        json_decref(f);
+    append_own(w, "refused", f);
+}
+
+void nc_log_refusal_summary(nc_worker *w, nc_client *c)
+{
+    if (!w->audit.db || !c->refusals_suppressed)
         return;
-    }
-    if (nc_log(w, "refused", f, NULL) != NC_OK || nc_db_commit(w->db) != NC_OK)
-        nc_log_abort(w);
+    append_own(w, "refused.summary", json_pack("{s:s, s:i}", "socket", c->agent_socket ? "agent" : "control",
+                                               "count", (int)c->refusals_suppressed));
+    c->refusals_suppressed = 0;
 }
 
 nc_err nc_log_checkpoint(nc_worker *w, bool force, char *note, size_t note_len)
@@ -91,21 +113,14 @@ nc_err nc_log_check_anchor(nc_worker *w, char *msg, size_t msg_len)
         snprintf(msg, msg_len, "%s: %s", w->checkpoint_path, inner);
         return err;
     }
-    /* The log must still hold that checkpoint: same size, same root. */
-    sqlite3_stmt *st;
-    bool found = false;
-    if (sqlite3_prepare_v2(nc_db_handle(w->db), "SELECT root FROM audit_checkpoints WHERE size=?", -1, &st, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)cp.size);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == NC_SHA256_LEN &&
-            memcmp(sqlite3_column_blob(st, 0), cp.root, NC_SHA256_LEN) == 0)
-            found = true;
-        sqlite3_finalize(st);
-    }
-    if (w->audit.tree.size < cp.size || !found) {
-        snprintf(msg, msg_len, "the audit log (%llu entries) no longer contains the checkpoint this worker last signed "
-                 "(%llu entries): the database was truncated, edited or replaced with an older copy. Refusing to start; "
-                 "see `nightcore audit verify`", (unsigned long long)w->audit.tree.size, (unsigned long long)cp.size);
+    /* The log must still hold what that checkpoint signed (recomputed from
+     * the stored leaves), and its stored tree must be the one they make. */
+    err = nc_audit_check_leaves(&w->audit, &cp, inner, sizeof inner);
+    if (err != NC_OK) {
+        snprintf(msg, msg_len, "the audit log (%llu entries) does not match the checkpoint this worker last signed "
+                 "(%llu entries): %s. The database was truncated, edited or replaced with an older copy. Refusing to "
+                 "start; see `nightcore audit verify`", (unsigned long long)w->audit.tree.size,
+                 (unsigned long long)cp.size, inner);
         return NC_ERR_TRUST_ROLLBACK;
     }
     w->checkpoint_size = cp.size;

@@ -53,6 +53,7 @@ static void close_client(nc_client *c)
     if (c->closing)
         return;
     c->closing = true;
+    nc_log_refusal_summary(c->w, c);
     unlink_client(c);
     uv_close((uv_handle_t *)&c->pipe, on_close);
 }

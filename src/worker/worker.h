@@ -25,6 +25,7 @@
 #define NC_WORKER_AGENT_RATE_PER_SEC 0.2
 #define NC_WORKER_AGENT_MAX_PENDING 20
 #define NC_WORKER_AGENT_MAX_RUNS 1
+#define NC_WORKER_REFUSALS_LOGGED 16   /* per connection; the rest are counted in one entry */
 
 typedef struct nc_worker nc_worker;
 typedef struct nc_client nc_client;
@@ -36,6 +37,7 @@ struct nc_client {
     nc_buf in;
     bool busy;          /* an asynchronous op is in progress: later lines wait */
     char op[40];        /* the op being answered (for the audit log's refusals) */
+    unsigned refusals_logged, refusals_suppressed;   /* per connection (log.c) */
     bool subscribed;
     bool closing;
     unsigned pending_writes;
@@ -110,7 +112,9 @@ void nc_random_id(const char *prefix, char *out, size_t out_len);
 NC_MUST_CHECK nc_err nc_log(nc_worker *w, const char *type, json_t *fields /* stolen */, uint64_t *seq);
 void nc_log_abort(nc_worker *w);
 /* A refused request, in a transaction of its own. */
-void nc_log_refused(nc_worker *w, const nc_client *c, const char *code, const char *message);
+void nc_log_refused(nc_worker *w, nc_client *c, const char *code, const char *message);
+/* A connection closes: one entry counting the refusals not logged one by one. */
+void nc_log_refusal_summary(nc_worker *w, nc_client *c);
 /* Signs a checkpoint if the log grew since the last one; writes it outside
  * the database too. */
 NC_MUST_CHECK nc_err nc_log_checkpoint(nc_worker *w, bool force, char *note, size_t note_len);

@@ -43,12 +43,16 @@ def test_agent_socket_has_no_operator_ops(worker):
     a.close()
     rc, agents = worker.ncj("agent", "list")
     assert agents["items"][0]["removed"] is True
-    # the worker is unharmed and everything refused is on the record
+    # the worker is unharmed and every refusal is on the record: the first 16
+    # of a connection one by one, the rest counted when it closes
     assert worker.sock().call("status")["ok"]
+    worker.nc("worker", "stop", check=True)
     db = sqlite3.connect(os.path.join(worker.path, "state", "nightcore.db"))
-    refused = [json.loads(e) for (e,) in db.execute("SELECT entry FROM audit_log") if b'"refused"' in e]
+    entries = [json.loads(e) for (e,) in db.execute("SELECT entry FROM audit_log ORDER BY seq")]
     db.close()
-    assert sum(1 for e in refused if e["socket"] == "agent") >= len(OPERATOR_ONLY)
+    single = sum(1 for e in entries if e["type"] == "refused" and e["socket"] == "agent")
+    counted = sum(e["count"] for e in entries if e["type"] == "refused.summary" and e["socket"] == "agent")
+    assert single == 16 and single + counted >= len(OPERATOR_ONLY) + 4, (single, counted)
 
 
 def test_agent_submission_needs_human_and_naming(worker):
