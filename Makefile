@@ -25,6 +25,7 @@ configure: engine
 
 test: all
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	@scripts/npm-test-deps
 	NC_BIN=$(CURDIR)/$(BUILD)/bin NC_FIXTURES=$(CURDIR)/$(BUILD)/fixtures \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 	scripts/check-banned
@@ -47,12 +48,11 @@ fuzz: engine
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=20
 
+# The full comparison with the peers (builds the wasmtime CLI once, cached):
+# writes bench/report.md and bench/report.json.
 bench: all
-	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit
-	NC_FIXTURES=$(BUILD)/fixtures $(BUILD)/bin/bench_sandbox --out bench/results-sandbox.md
-	$(BUILD)/bin/bench_trust --out bench/results-trust.md
-	$(BUILD)/bin/bench_audit --out bench/results-audit.md
-	$(PYTHON) bench/bench_worker.py --out bench/results-worker.md
+	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit seed_audit
+	NC_BIN=$(CURDIR)/$(BUILD)/bin NC_FIXTURES=$(CURDIR)/$(BUILD)/fixtures $(PYTHON) bench/report.py
 
 bench-smoke: all
 	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit

@@ -110,7 +110,7 @@ static void report(FILE *f, series *s)
 int main(int argc, char **argv)
 {
     size_t runs = 300, compute_runs = 5;
-    const char *out_path = NULL;
+    const char *out_path = NULL, *json_path = NULL;
     nc_sandbox_dispatch(argc, argv);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc)
@@ -119,8 +119,10 @@ int main(int argc, char **argv)
             compute_runs = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
             out_path = argv[++i];
+        else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+            json_path = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_sandbox [--runs N] [--compute-runs N] [--out FILE.md]\n");
+            fprintf(stderr, "usage: bench_sandbox [--runs N] [--compute-runs N] [--out FILE.md] [--json FILE]\n");
             return 2;
         }
     }
@@ -188,6 +190,20 @@ int main(int argc, char **argv)
             in50 > 0 ? pool50 / in50 : 0, ci50 > 0 ? cp50 / ci50 : 0);
     if (f != stdout)
         fclose(f);
+    if (json_path) {
+        FILE *j = fopen(json_path, "w");
+        if (!j)
+            return 1;
+        series *all[] = {&s_pool, &s_cold, &s_in, &c_pool, &c_in};
+        const char *keys[] = {"hello_process_pooled", "hello_process_spawned", "hello_inprocess",
+                              "compute_process_pooled", "compute_inprocess"};
+        fprintf(j, "{");
+        for (int k = 0; k < 5; k++)
+            fprintf(j, "%s\"%s\":{\"runs\":%zu,\"p50_us\":%.1f,\"p99_us\":%.1f}", k ? "," : "", keys[k], all[k]->n,
+                    pct(all[k]->total, all[k]->n, 0.5), pct(all[k]->total, all[k]->n, 0.99));
+        fprintf(j, "}\n");
+        fclose(j);
+    }
     nc_sandbox_free(pooled);
     nc_sandbox_free(cold);
     nc_sandbox_free(inproc);

@@ -1,0 +1,334 @@
+#!/usr/bin/env python3
+"""`make bench`: Night Core and its peers measured side by side on this
+machine, written to bench/report.md (table + summary) and bench/report.json.
+
+  bench/report.py [--quick]
+
+Peers: the `wasmtime` CLI of the same major version (scripts/peer-wasmtime),
+`wasmtime run m.wasm` and `wasmtime run --allow-precompiled m.cwasm`, and Night
+Core's in-process engine path (bench_sandbox) as the floor."""
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("NC_BIN", os.path.join(ROOT, "build", "bin"))
+FIX = os.environ.get("NC_FIXTURES", os.path.join(ROOT, "build", "fixtures"))
+
+
+def sh(*cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, **kw)
+
+
+class Home:
+    def __init__(self):
+        self.path = tempfile.mkdtemp(prefix="nc-report-")
+
+    def nc(self, *args, env=None, check=True):
+        p = subprocess.run([os.path.join(BIN, "nightcore"), "--home", self.path, *args], capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=600, env=env)
+        if check and p.returncode != 0:
+            sys.exit(f"nightcore {' '.join(args)}: {p.stderr.decode()}")
+        return p
+
+    def ncj(self, *args, **kw):
+        return json.loads(self.nc(*args, "--json", **kw).stdout)
+
+    def add(self, path, name, *approve):
+        sub = self.ncj("submit", path, "--name", name)
+        self.nc("approve", sub["id"], "--yes", "--max-runs", "100000000", "--expires", "7d", *approve)
+        return sub
+
+    def worker_pid(self):
+        with open(os.path.join(self.path, "run", "worker.pid")) as f:
+            return int(f.read())
+
+    def cleanup(self):
+        self.nc("worker", "stop", check=False)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def call(f, obj):
+    f.write(json.dumps(obj).encode() + b"\n")
+    f.flush()
+    return json.loads(f.readline())
+
+
+def connect(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    return s, s.makefile("rwb")
+
+
+def hyperfine(cmds, runs, warmup=5):
+    out = tempfile.mktemp(suffix=".json")
+    sh("hyperfine", "-N", "--warmup", str(warmup), "--runs", str(runs), "--export-json", out, *cmds)
+    with open(out) as f:
+        res = json.load(f)["results"]
+    os.unlink(out)
+    stats = []
+    for r in res:
+        t = sorted(r["times"])
+        stats.append({"command": r["command"], "p50_ms": statistics.median(t) * 1000,
+                      "p99_ms": t[min(len(t) - 1, int(0.99 * len(t)))] * 1000, "runs": len(t)})
+    return stats
+
+
+def throughput(sock_path, clients, seconds, reqs):
+    counts = [0] * clients
+    errors = []
+
+    def loop(i):
+        s, f = connect(sock_path)
+        end = time.time() + seconds
+        while time.time() < end:
+            r = call(f, reqs[i])
+            if not r.get("ok"):
+                errors.append(r)
+                break
+            counts[i] += 1
+        s.close()
+
+    t0 = time.time()
+    ts = [threading.Thread(target=loop, args=(i,)) for i in range(clients)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    if errors:
+        sys.exit(f"throughput run failed: {errors[0]}")
+    return sum(counts) / (time.time() - t0)
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def make_module(path, size):
+    """A valid WASI command with a data segment of about `size` bytes."""
+    wat = path + ".wat"
+    pages = size // 65536 + 2
+    with open(wat, "w") as f:
+        f.write('(module (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))\n')
+        f.write(f'(memory (export "memory") {pages})\n')
+        f.write('(data (i32.const 1024) "')
+        f.write("\\00\\11\\22\\33" * (size // 4))
+        f.write('")\n(func (export "_start")))\n')
+    sh("wat2wasm", wat, "-o", path)
+    os.unlink(wat)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    q = args.quick
+    wasmtime = sh(os.path.join(ROOT, "scripts", "peer-wasmtime")).stdout.decode().strip()
+    wt_version = sh(wasmtime, "--version").stdout.decode().strip()
+    work = tempfile.mkdtemp(prefix="nc-report-work-")
+    report = {"machine": {"cores": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+                          "wasmtime_cli": wt_version, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}}
+    home = Home()
+    try:
+        home.nc("init", "--generate-key", "--no-passphrase", "--principal", "bench@nightcore")
+        home.nc("worker", "start")
+        st = home.ncj("worker", "status")
+        report["machine"]["isolation"] = st["isolation"]
+        report["machine"]["worker_concurrency"] = st["queue"]["limit"]
+        for m in ("hello", "compute"):
+            home.add(os.path.join(FIX, m + ".wasm"), m)
+            sh(wasmtime, "compile", os.path.join(FIX, m + ".wasm"), "-o", os.path.join(work, m + ".cwasm"))
+        nc = os.path.join(BIN, "nightcore")
+
+        # 1. end to end, same run
+        runs = 20 if q else 200
+        report["end_to_end_hello"] = hyperfine([
+            f"{nc} --home {home.path} run hello",
+            f"{wasmtime} run {FIX}/hello.wasm",
+            f"{wasmtime} run --allow-precompiled {work}/hello.cwasm"], runs)
+        report["end_to_end_compute"] = hyperfine([
+            f"{nc} --home {home.path} run compute",
+            f"{wasmtime} run {FIX}/compute.wasm",
+            f"{wasmtime} run --allow-precompiled {work}/compute.cwasm"], 3 if q else 10, warmup=1)
+        fl = os.path.join(work, "floor.json")
+        sh(os.path.join(BIN, "bench_sandbox"), "--runs", "20" if q else "200", "--compute-runs", "2" if q else "10",
+           "--json", fl, env=dict(os.environ, NC_FIXTURES=FIX))
+        with open(fl) as f:
+            report["floor"] = json.load(f)
+
+        # 2. worker-side breakdown of one run (run object timings + verification)
+        ctl = os.path.join(home.path, "run", "control.sock")
+        s, f = connect(ctl)
+        timings = []
+        for i in range(20 if q else 200):
+            r = call(f, {"id": i, "op": "run", "ref": "hello"})["result"]
+            timings.append(r["timings_us"])
+        s.close()
+        report["breakdown_us"] = {k: statistics.median(t[k] for t in timings) for k in timings[0]}
+        tr = os.path.join(work, "trust.md")
+        sh(os.path.join(BIN, "bench_trust"), "--runs", "200" if q else "2000", "--out", tr)
+        with open(tr) as f:
+            report["trust_md"] = f.read()
+        am = os.path.join(work, "audit.md")
+        sh(os.path.join(BIN, "bench_audit"), "--max", "10000" if q else "1000000", "--out", am)
+        with open(am) as f:
+            report["audit_md"] = f.read()
+
+        # 3. throughput: control socket, and the agent path (one agent per client)
+        secs = 1 if q else 5
+        report["throughput_control"] = {n: throughput(ctl, n, secs, [{"id": 1, "op": "run", "ref": "hello"}] * n)
+                                        for n in (1, 2, 4, 8)}
+        sub = home.ncj("submit", os.path.join(FIX, "hello.wasm"), "--name", "hello-agents")
+        tokens = []
+        agents = []
+        for i in range(8):
+            tokens.append(home.ncj("agent", "add", f"bench{i}")["token"])
+            agents += ["--allow-agent", f"bench{i}"]
+        home.nc("approve", sub["id"], "--yes", "--max-runs", "100000000", "--expires", "7d", *agents)
+        agent_sock = os.path.join(home.path, "run", "agent.sock")
+        report["throughput_agent"] = {
+            n: throughput(agent_sock, n, secs, [{"id": 1, "op": "run", "ref": "hello-agents", "token": tokens[i]}
+                                                for i in range(n)])
+            for n in (1, 2, 4, 8)}
+
+        # 6. memory: worker RSS idle, under load
+        pid = home.worker_pid()
+        idle = rss_kib(pid)
+        peak = [0]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.is_set():
+                peak[0] = max(peak[0], rss_kib(pid))
+                time.sleep(0.05)
+
+        t = threading.Thread(target=sample)
+        t.start()
+        throughput(ctl, 4, secs, [{"id": 1, "op": "run", "ref": "hello"}] * 4)
+        stop.set()
+        t.join()
+        children = subprocess.run(["pgrep", "-f", "sandbox-child"], capture_output=True).stdout.split()
+        child_rss = [rss_kib(int(c)) for c in children if os.path.exists(f"/proc/{int(c)}")]
+        report["memory_kib"] = {"worker_idle": idle, "worker_under_load": peak[0],
+                                "pre_started_child": statistics.median(child_rss) if child_rss else None}
+
+        # 4. size scaling: submit (hash + analysis), approve (verify + precompile), warm run
+        sizes = {}
+        for label, size in (("10KB", 10 * 1024), ("1MB", 1 << 20), ("10MB", 10 << 20)):
+            path = os.path.join(work, f"m{label}.wasm")
+            make_module(path, size)
+            t0 = time.time()
+            sub = home.ncj("submit", path, "--name", f"size{label}")
+            t1 = time.time()
+            home.nc("approve", sub["id"], "--yes", "--max-runs", "1000")
+            t2 = time.time()
+            home.nc("run", f"size{label}")
+            warm = hyperfine([f"{nc} --home {home.path} run size{label}"], 5 if q else 20, warmup=2)[0]
+            sizes[label] = {"bytes": os.path.getsize(path), "submit_ms": (t1 - t0) * 1000,
+                            "approve_ms": (t2 - t1) * 1000, "warm_run_p50_ms": warm["p50_ms"]}
+        report["size_scaling"] = sizes
+
+        # 5. history scaling: run latency with a longer audit log and many pending submissions
+        hist = {}
+        db = os.path.join(home.path, "state", "nightcore.db")
+        steps = (1000, 100000) if q else (1000, 100000, 1000000)
+        for target in steps:
+            home.nc("worker", "stop")
+            con = sqlite3.connect(db)
+            have = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+            con.close()
+            if target > have:
+                sh(os.path.join(BIN, "seed_audit"), home.path, str(target - have))
+            t0 = time.time()
+            home.nc("worker", "start")
+            start_s = time.time() - t0
+            lat = hyperfine([f"{nc} --home {home.path} run hello"], 20 if q else 100)[0]
+            hist[f"audit_{target}"] = {"run_p50_ms": lat["p50_ms"], "worker_start_s": start_s}
+        for pending in ((10000,) if q else (10000, 100000)):
+            home.nc("worker", "stop")
+            con = sqlite3.connect(db)
+            have = con.execute("SELECT count(*) FROM submissions WHERE status='pending'").fetchone()[0]
+            rows = [(f"s_seed{i:012d}", f"seed{i}", "0" * 64, 1, "agent:seed", "pending", 1795000000, "", "{}", None,
+                     "new", None, "null", "{}", '{"score":0,"factors":[]}') for i in range(have, pending)]
+            con.executemany("INSERT INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            con.commit()
+            con.close()
+            home.nc("worker", "start")
+            lat = hyperfine([f"{nc} --home {home.path} run hello"], 20 if q else 100)[0]
+            inbox = hyperfine([f"{nc} --home {home.path} inbox --json"], 5 if q else 20)[0]
+            hist[f"pending_{pending}"] = {"run_p50_ms": lat["p50_ms"], "inbox_first_page_p50_ms": inbox["p50_ms"]}
+        report["history_scaling"] = hist
+        home.nc("worker", "stop")
+        v0 = time.time()
+        vr = home.ncj("audit", "verify", check=False)
+        report["audit_verify"] = {"entries": vr["entries"], "seconds": time.time() - v0,
+                                  "entries_per_s": vr["entries"] / (time.time() - v0), "ok": vr["ok"]}
+    finally:
+        home.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    write(report, q)
+
+
+def write(r, quick):
+    e2e, comp, fl = r["end_to_end_hello"], r["end_to_end_compute"], r["floor"]
+    b = r["breakdown_us"]
+    gate_us = b["total"] - b["instantiate"] - b["execute"]
+    lines = ["# Night Core benchmark report", "",
+             f"{r['machine']['when']}, {r['machine']['cores']} cores, kernel {r['machine']['kernel']}, "
+             f"peer {r['machine']['wasmtime_cli']}, worker concurrency {r['machine']['worker_concurrency']}, "
+             f"isolation {json.dumps(r['machine']['isolation'])}. Command: `make bench`"
+             f"{' (quick)' if quick else ''}. All figures from one run; ratios pair by pair.", "",
+             "## End to end (hyperfine, same run)", "", "| command | p50 ms | p99 ms |", "|---|---|---|"]
+    for x in e2e + comp:
+        lines.append(f"| `{x['command'].replace(ROOT + '/', '')}` | {x['p50_ms']:.2f} | {x['p99_ms']:.2f} |")
+    lines += ["", f"Ratios (p50): nightcore run hello / wasmtime run hello.wasm = "
+                  f"{e2e[0]['p50_ms'] / e2e[1]['p50_ms']:.2f}; / wasmtime run --allow-precompiled = "
+                  f"{e2e[0]['p50_ms'] / e2e[2]['p50_ms']:.2f}. Compute: nightcore / wasmtime = "
+                  f"{comp[0]['p50_ms'] / comp[1]['p50_ms']:.3f}; process tier / in-process floor (bench_sandbox) = "
+                  f"{fl['compute_process_pooled']['p50_us'] / fl['compute_inprocess']['p50_us']:.3f}.", "",
+              "## One run inside the worker (medians, us)", "", "| phase | us |", "|---|---|"]
+    for k, v in b.items():
+        lines.append(f"| {k} | {v:.0f} |")
+    lines += ["", f"The gate's own cost (everything but instantiate + execute, inside the worker's measured "
+                  f"total) = {gate_us:.0f} us.", "", r["trust_md"].replace("# Trust benchmark", "### Verification and hashing"),
+              "## Throughput (runs/s)", "", "| clients | control.sock | agent.sock |", "|---|---|---|"]
+    for n in r["throughput_control"]:
+        lines.append(f"| {n} | {r['throughput_control'][n]:.0f} | {r['throughput_agent'][n]:.0f} |")
+    lines += ["", "## Module size", "", "| module | bytes | submit ms | approve ms | warm run p50 ms |",
+              "|---|---|---|---|---|"]
+    for k, v in r["size_scaling"].items():
+        lines.append(f"| {k} | {v['bytes']} | {v['submit_ms']:.0f} | {v['approve_ms']:.0f} | {v['warm_run_p50_ms']:.2f} |")
+    lines += ["", "(submit and approve include the CLI process; approve includes ssh-keygen signing.)", "",
+              "## History", "", "| state | run p50 ms | other |", "|---|---|---|"]
+    for k, v in r["history_scaling"].items():
+        other = ", ".join(f"{a} {b:.2f}" for a, b in v.items() if a != "run_p50_ms")
+        lines.append(f"| {k} | {v['run_p50_ms']:.2f} | {other} |")
+    lines += ["", r["audit_md"].replace("# Audit log benchmark", "### Audit log append and verify (bench_audit)")]
+    av = r["audit_verify"]
+    lines += ["", f"`nightcore audit verify` of {av['entries']} entries: {av['seconds']:.2f} s, "
+                  f"{av['entries_per_s']:.0f} entries/s (ok: {av['ok']}).", "",
+              "## Memory (KiB RSS)", "", f"worker idle {r['memory_kib']['worker_idle']}, under load "
+              f"{r['memory_kib']['worker_under_load']}, one pre-started sandbox child "
+              f"{r['memory_kib']['pre_started_child']}.", ""]
+    md = "\n".join(lines) + "\n"
+    with open(os.path.join(ROOT, "bench", "report.md"), "w") as f:
+        f.write(md)
+    with open(os.path.join(ROOT, "bench", "report.json"), "w") as f:
+        json.dump(r, f, indent=2)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
