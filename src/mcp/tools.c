@@ -185,8 +185,8 @@ static const nc_mcp_tool tools[] = {
             "approval is used), or an approval id the user gave you. Before anything runs, Night Core verifies the approval: signed by a "
             "trusted human key, not revoked, not expired, runs left, the module bytes unchanged, and agent:{agent} "
             "named among its invokers. Otherwise the call is refused and nothing runs: not_approved (no approval "
-            "yet: ask the user to review and approve the submission), not_invoker (approved, but not for you: ask "
-            "for --allow-agent {agent}), expired, revoked_approval, max_runs_exceeded, busy (you already have a run "
+            "yet, or approved without naming you: ask the user to review it and approve it with --allow-agent "
+            "{agent}), expired, revoked_approval, max_runs_exceeded, busy (you already have a run "
             "in progress), capability_denied (args or stdin the approval does not grant). The module runs in a "
             "sandbox with exactly the capabilities and limits the human approved, and no network. Waits for the "
             "run to finish and returns its outcome, exit code, stdout and stderr.",

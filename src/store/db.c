@@ -594,14 +594,21 @@ static bool is_hex(const char *s, size_t min, size_t max)
     return n >= min && n <= max && strspn(s, "0123456789abcdef") == n;
 }
 
-nc_err nc_db_approval_resolve(nc_db *db, const char *ref, int64_t now, char id_out[65])
+nc_err nc_db_approval_resolve(nc_db *db, const char *ref, const char *invoker, int64_t now, char id_out[65])
 {
     sqlite3_stmt *st;
+    char inv_like[128];
     id_out[0] = '\0';
+    /* invokers is stored as a JSON array of strings that follow nc_invoker_ok()
+     * (no quotes or wildcards inside), so a quoted LIKE matches exactly one entry. */
+    snprintf(inv_like, sizeof inv_like, "%%\"%s\"%%", invoker ? invoker : "");
     if (is_hex(ref, 64, 64)) {   /* an approval id */
-        if (prepare(db, "SELECT id FROM approvals WHERE id=?", &st) != NC_OK)
+        if (prepare(db, "SELECT id FROM approvals WHERE id=?1 AND (?2 IS NULL OR invokers LIKE ?3)", &st) != NC_OK)
             return NC_ERR_IO;
         sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+        if (invoker)
+            sqlite3_bind_text(st, 2, invoker, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, inv_like, -1, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW) {
             copy_text(id_out, 65, st, 0);
@@ -614,30 +621,34 @@ nc_err nc_db_approval_resolve(nc_db *db, const char *ref, int64_t now, char id_o
     bool prefix = is_hex(ref, 12, 64);
     char like[80];
     snprintf(like, sizeof like, "%s%%", ref);
-    if (prepare(db, prefix ? "SELECT id FROM approvals WHERE sha256 LIKE ?1 AND revoked=0 AND runs<max_runs AND "
-                             "expires_at>?2 ORDER BY created_at DESC, rowid DESC LIMIT 1"
-                           : "SELECT id FROM approvals WHERE name=?1 AND revoked=0 AND runs<max_runs AND "
-                             "expires_at>?2 ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                &st) != NC_OK)
-        return NC_ERR_IO;
-    sqlite3_bind_text(st, 1, prefix ? like : ref, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, now);
-    int rc = sqlite3_step(st);
-    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : NC_ERR_IO;
-    if (err == NC_OK)
-        copy_text(id_out, 65, st, 0);
-    sqlite3_finalize(st);
-    if (err == NC_ERR_NOT_FOUND) {
-        /* Any approval at all (used up, revoked, expired)? Then the newest of
-         * them, so the pipeline reports precisely why it cannot run. */
-        if (prepare(db, prefix ? "SELECT id FROM approvals WHERE sha256 LIKE ?1 ORDER BY created_at DESC, rowid DESC LIMIT 1"
-                               : "SELECT id FROM approvals WHERE name=?1 ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                    &st) != NC_OK)
+    const char *usable = prefix ? "SELECT id FROM approvals WHERE sha256 LIKE ?1 AND revoked=0 AND runs<max_runs AND "
+                                  "expires_at>?2 AND (?3 IS NULL OR invokers LIKE ?4) "
+                                  "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                                : "SELECT id FROM approvals WHERE name=?1 AND revoked=0 AND runs<max_runs AND "
+                                  "expires_at>?2 AND (?3 IS NULL OR invokers LIKE ?4) "
+                                  "ORDER BY created_at DESC, rowid DESC LIMIT 1";
+    const char *any = prefix ? "SELECT id FROM approvals WHERE sha256 LIKE ?1 AND (?3 IS NULL OR invokers LIKE ?4) "
+                               "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                             : "SELECT id FROM approvals WHERE name=?1 AND (?3 IS NULL OR invokers LIKE ?4) "
+                               "ORDER BY created_at DESC, rowid DESC LIMIT 1";
+    nc_err err = NC_ERR_NOT_FOUND;
+    /* First a usable approval; failing that the newest of any (used up,
+     * revoked, expired), so the pipeline reports precisely why it cannot run. */
+    for (int pass = 0; pass < 2 && err == NC_ERR_NOT_FOUND; pass++) {
+        if (prepare(db, pass == 0 ? usable : any, &st) != NC_OK)
             return NC_ERR_IO;
         sqlite3_bind_text(st, 1, prefix ? like : ref, -1, SQLITE_TRANSIENT);
-        if (sqlite3_step(st) == SQLITE_ROW) {
+        if (pass == 0)
+            sqlite3_bind_int64(st, 2, now);
+        if (invoker)
+            sqlite3_bind_text(st, 3, invoker, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, inv_like, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
             copy_text(id_out, 65, st, 0);
             err = NC_OK;
+        } else if (rc != SQLITE_DONE) {
+            err = NC_ERR_IO;
         }
         sqlite3_finalize(st);
     }

@@ -70,8 +70,11 @@ NC_MUST_CHECK nc_err nc_db_approval_get(nc_db *db, const char *id, json_t **out)
 NC_MUST_CHECK nc_err nc_db_approval_list(nc_db *db, const char *name, int64_t limit, int64_t offset,
                                          json_t **items, int64_t *total);
 /* ref: approval id, module name (newest usable approval), or 12+ hex sha256
- * prefix. Usable: not revoked, runs < max_runs, now < expires_at. */
-NC_MUST_CHECK nc_err nc_db_approval_resolve(nc_db *db, const char *ref, int64_t now, char id_out[65]);
+ * prefix. Usable: not revoked, runs < max_runs, now < expires_at. With an
+ * invoker, only approvals that list it are considered (agents never learn of
+ * approvals that are not theirs). */
+NC_MUST_CHECK nc_err nc_db_approval_resolve(nc_db *db, const char *ref, const char *invoker, int64_t now,
+                                            char id_out[65]);
 NC_MUST_CHECK nc_err nc_db_approval_revoke(nc_db *db, const char *id);
 /* Counts one more run if below max_runs and not revoked: NC_ERR_MAX_RUNS /
  * NC_ERR_REVOKED_APPROVAL otherwise (the check and the count are one statement). */

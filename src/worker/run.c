@@ -404,7 +404,8 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
         goto internal;
     q->w = w;
     char aid[65];
-    nc_err err = nc_db_approval_resolve(w->db, ref, nc_unix_now(), aid);
+    /* Agents resolve only among approvals that name them; the operator among all. */
+    nc_err err = nc_db_approval_resolve(w->db, ref, strcmp(invoker, "operator") ? invoker : NULL, nc_unix_now(), aid);
     if (err == NC_ERR_NOT_FOUND) {
         nc_reply_error(c, id, NC_ERR_NOT_APPROVED,
                        "nothing approved under \"%s\": submit it, then approve it (`nightcore inbox`, `nightcore approve`)", ref);

@@ -74,17 +74,17 @@ def test_agent_submission_needs_human_and_naming(worker):
     # nothing runs before approval
     r = agent_call(a, alice, "run", ref="hello")
     assert r["error"]["code"] == "not_approved"
-    # approved for the operator only: still not for the agent
+    # approved for the operator only: for the agent there is still nothing approved
     worker.approve(sid)
     r = agent_call(a, alice, "run", ref="hello")
-    assert r["error"]["code"] == "not_invoker"
+    assert r["error"]["code"] == "not_approved"
     # approved naming alice: alice may run it, bob may not
     worker.approve(sid, "--allow-agent", "alice")
     r = agent_call(a, alice, "run", ref="hello")
     assert r["ok"], r
     run = r["result"]
     assert run["outcome"] == "ok" and run["stdout"] == "hello, world\n" and run["invoker"] == "agent:alice"
-    assert agent_call(a, bob, "run", ref="hello")["error"]["code"] == "not_invoker"
+    assert agent_call(a, bob, "run", ref="hello")["error"]["code"] == "not_approved"
     assert agent_call(a, alice, "run.get", run=run["id"])["ok"]
     assert agent_call(a, bob, "run.get", run=run["id"])["error"]["code"] == "not_found"
     # every agent run is visible to the operator

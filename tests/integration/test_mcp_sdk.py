@@ -77,4 +77,4 @@ def test_sdk_client_refused_when_approval_does_not_name_the_agent(worker):
     sid = s["submit"]["id"]
     worker.approve(sid)                       # for the operator only
     r = node_client(worker, agent["token"], "run", "--submission", sid)
-    assert r["run"]["isError"] is True and r["run"]["code"] == "not_invoker", r["run"]
+    assert r["run"]["isError"] is True and r["run"]["code"] == "not_approved", r["run"]
