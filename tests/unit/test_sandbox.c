@@ -369,6 +369,17 @@ static void test_two_memories(void **state)
     nc_run_result_cleanup(&r);
 }
 
+static void test_many_tables(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, "many_tables", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_MEMORY);
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_TABLES));
+    nc_run_result_cleanup(&r);
+}
+
 static void test_reentry_bomb_fuel(void **state)
 {
     (void)state;
@@ -684,6 +695,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_out_of_bounds),
         cmocka_unit_test(test_giant_table),
         cmocka_unit_test(test_two_memories),
+        cmocka_unit_test(test_many_tables),
         cmocka_unit_test(test_reentry_bomb_fuel),
         cmocka_unit_test(test_reentry_bomb_timeout),
         cmocka_unit_test(test_exit_code),
