@@ -1,15 +1,220 @@
-/* nightcore-console: the local web console (shows everything, cannot execute). */
+/* nightcore-console: the local web console (docs/console.md). Shows
+ * everything the worker knows, signs approvals with the operator's key,
+ * cannot execute anything.
+ *
+ *   nightcore-console [--home DIR] [--listen 127.0.0.1:PORT] [--key KEY] [--principal P]
+ *
+ * Run by ssh-keygen as its askpass helper (NC_ASKPASS_FD set, or argv[1] ==
+ * "askpass"), it prints the passphrase it reads from that descriptor. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include "common/fs.h"
+#include "console/console.h"
+#include "console/http.h"
+#include "trust/sign.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: nightcore-console [--home DIR] [--listen 127.0.0.1:PORT] [--key KEY] [--principal P]\n"
+               "\n"
+               "The local web console: shows everything the worker knows and approves with your key.\n"
+               "It cannot execute anything; it talks to the worker only through control.sock.\n"
+               "\n"
+               "  --home DIR          Night Core home (default: $NIGHTCORE_HOME, else ~/.nightcore)\n"
+               "  --listen ADDR       127.0.0.1:PORT (default 127.0.0.1:%d; :0 picks a free port);\n"
+               "                      no other address is accepted\n"
+               "  --key KEY           approver key to sign with (default: config.json approver_key,\n"
+               "                      else keys/approver)\n"
+               "  --principal P       approver principal (default: config.json principal)\n"
+               "  --version, --help\n"
+               "\n"
+               "The first line on stdout is the URL to open: Console: http://127.0.0.1:PORT/?token=...\n",
+            CON_DEFAULT_PORT);
+}
+
+/* ssh-keygen's askpass: the passphrase from the inherited pipe, on stdout. */
+static int askpass_main(void)
+{
+    const char *fds = getenv(NC_ASKPASS_FD_ENV);
+    uint64_t fd = 0;
+    if (!fds || !con_parse_u64(fds, 1024, &fd) || fd < 3 || sodium_init() < 0)
+        return 1;
+    char *buf = sodium_malloc(NC_ASKPASS_MAX_BYTES + 2);
+    if (!buf)
+        return 1;
+    size_t len = 0;
+    int rc = 0;
+    for (;;) {
+        ssize_t r = read((int)fd, buf + len, NC_ASKPASS_MAX_BYTES + 1 - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        if (len > NC_ASKPASS_MAX_BYTES) {
+            rc = 1;
+            break;
+        }
+    }
+    close((int)fd);
+    if (rc == 0) {
+        buf[len++] = '\n';
+        if (nc_write_all(STDOUT_FILENO, buf, len) != NC_OK)
+            rc = 1;
+    }
+    sodium_free(buf);
+    return rc;
+}
+
+/* "127.0.0.1:PORT" (or ":PORT"); anything else is refused. */
+static bool parse_listen(const char *s, uint16_t *port)
+{
+    static const char prefix[] = "127.0.0.1:";
+    uint64_t p;
+    const char *ps;
+    if (strncmp(s, prefix, sizeof prefix - 1) == 0)
+        ps = s + sizeof prefix - 1;
+    else if (s[0] == ':')
+        ps = s + 1;
+    else
+        return false;
+    if (!con_parse_u64(ps, 65535, &p))
+        return false;
+    *port = (uint16_t)p;
+    return true;
+}
+
+static bool copy_opt(char *dst, size_t n, const char *v)
+{
+    return v && v[0] && (size_t)snprintf(dst, n, "%s", v) < n;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0)) {
-        printf("nightcore-console %s\n", NC_VERSION);
-        return 0;
+    static con_ctx c;
+    const char *home_opt = NULL;
+    uint16_t port = CON_DEFAULT_PORT;
+    char msg[256];
+
+    if (getenv(NC_ASKPASS_FD_ENV) || (argc >= 2 && strcmp(argv[1], "askpass") == 0))
+        return askpass_main();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--version") == 0 || strcmp(a, "version") == 0) {
+            printf("nightcore-console %s\n", NC_VERSION);
+            return 0;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--home") == 0 && v) {
+            home_opt = v;
+            i++;
+        } else if (strcmp(a, "--listen") == 0 && v) {
+            if (!parse_listen(v, &port)) {
+                fprintf(stderr, "nightcore-console: --listen must be 127.0.0.1:PORT (the console listens on the "
+                                "loopback address only)\n");
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--key") == 0 && v) {
+            if (!copy_opt(c.key_override, sizeof c.key_override, v)) {
+                fprintf(stderr, "nightcore-console: --key needs a key file path\n");
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--principal") == 0 && v) {
+            if (!copy_opt(c.principal_override, sizeof c.principal_override, v)) {
+                fprintf(stderr, "nightcore-console: --principal needs a principal\n");
+                return 2;
+            }
+            i++;
+        } else {
+            fprintf(stderr, "nightcore-console: unknown or incomplete argument: %.200s\n\n", a);
+            usage(stderr);
+            return 2;
+        }
     }
-    FILE *f = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) ? stdout : stderr;
-    fprintf(f, "usage: nightcore-console --version\n\nnightcore-console: the local web console (shows everything, cannot execute).\n"
-               "Not available in this version yet: only --version and --help.\n");
-    return f == stdout ? 0 : 2;
+
+    if (sodium_init() < 0) {
+        fprintf(stderr, "nightcore-console: cannot initialise libsodium\n");
+        return 1;
+    }
+    if (nc_home_resolve(home_opt, &c.home) != NC_OK ||
+        nc_home_path(&c.home, NC_HOME_CONTROL_SOCK, c.control_sock, sizeof c.control_sock) != NC_OK) {
+        fprintf(stderr, "nightcore-console: cannot find the Night Core home (--home DIR or $NIGHTCORE_HOME)\n");
+        return 1;
+    }
+    ssize_t n = readlink("/proc/self/exe", c.self_exe, sizeof c.self_exe - 1);
+    if (n <= 0 || (size_t)n >= sizeof c.self_exe - 1) {
+        fprintf(stderr, "nightcore-console: cannot find its own binary (/proc/self/exe)\n");
+        return 1;
+    }
+    c.self_exe[n] = '\0';
+    if (nc_worker_key_load_public(&c.home, c.worker_pk) == NC_OK) {
+        c.have_worker_key = true;
+        nc_worker_id(c.worker_pk, c.worker_id);
+    } else {
+        fprintf(stderr, "nightcore-console: warning: no worker key in %s/keys (run `nightcore init`): the audit log "
+                        "cannot be verified\n",
+                c.home.root);
+    }
+    if (con_session_init() != NC_OK) {
+        fprintf(stderr, "nightcore-console: cannot allocate secure memory\n");
+        return 1;
+    }
+
+    /* Signals go to the main thread only (sigwait below): block them before
+     * any thread starts, so every thread inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d = con_http_start(&c, &addr);
+    if (!d) {
+        fprintf(stderr, "nightcore-console: cannot listen on 127.0.0.1:%u (in use? try --listen 127.0.0.1:0)\n",
+                (unsigned)port);
+        return 1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    c.port = info && info->port ? info->port : port;
+    snprintf(c.host_ip, sizeof c.host_ip, "127.0.0.1:%u", (unsigned)c.port);
+    snprintf(c.host_name, sizeof c.host_name, "localhost:%u", (unsigned)c.port);
+    snprintf(c.origin_ip, sizeof c.origin_ip, "http://%s", c.host_ip);
+    snprintf(c.origin_name, sizeof c.origin_name, "http://%s", c.host_name);
+    if (con_events_start(&c) != NC_OK) {
+        fprintf(stderr, "nightcore-console: cannot start the event thread\n");
+        MHD_stop_daemon(d);
+        return 1;
+    }
+    printf("Console: http://%s/?token=%s\n", c.host_ip, con_session_token());
+    fflush(stdout);
+    fprintf(stderr, "nightcore-console: listening on http://%s (home %s)\n", c.host_ip, c.home.root);
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0) {
+    }
+    snprintf(msg, sizeof msg, "nightcore-console: stopping (signal %d)\n", sig);
+    fputs(msg, stderr);
+    con_events_stop();   /* also ends the event streams, so the connection threads can finish */
+    MHD_stop_daemon(d);
+    return 0;
 }
