@@ -1,0 +1,184 @@
+"""The web console end to end in a real browser (tests/e2e/console.spec.mjs: Debian chromium
+driven by playwright-core) against a real worker and nightcore-console: an agent submits, a toast
+appears live, the operator reviews, prepares and signs in the browser, a CLI run appears live on
+the runs page, the audit log verifies, markup in attacker-controlled text stays text, and list
+pages only ever ask for one page (limit <= 50) at a time.
+
+The browser script and this test take turns over stdio (STEP/GO lines): the script drives the
+browser, this test does what an agent or the CLI would do in between."""
+import json
+import os
+import selectors
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, ROOT, b64file, fixture
+
+E2E = os.path.join(ROOT, "tests", "e2e")
+SCRIPT = os.path.join(E2E, "console.spec.mjs")
+PLAYWRIGHT = os.path.join(E2E, "node_modules", "playwright-core")
+CHROMIUM = os.environ.get("NC_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = os.environ.get("NC_ARTIFACTS", os.path.join(ROOT, "build", "e2e-artifacts"))
+CONSOLE = os.path.join(BIN, "nightcore-console")
+XSS = '<img src=x onerror="window.__xss=1">'
+# The operator socket's submission rate limit is a burst of 60, then 1/s: seed under it.
+SEED = 55
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed: the console e2e test needs Node.js 20+"),
+    pytest.mark.skipif(not os.path.isfile(CHROMIUM) or not os.access(CHROMIUM, os.X_OK),
+                       reason=f"{CHROMIUM} is missing: install Debian's chromium (scripts/deps)"),
+    pytest.mark.skipif(not os.path.isdir(PLAYWRIGHT),
+                       reason="tests/e2e/node_modules/playwright-core is missing: run scripts/npm-test-deps (make test does)"),
+]
+
+
+class Lines:
+    """Reads lines from a pipe with a deadline."""
+
+    def __init__(self, f):
+        self.f = f
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(f, selectors.EVENT_READ)
+        self.buf = b""
+
+    def readline(self, timeout):
+        end = time.time() + timeout
+        while b"\n" not in self.buf:
+            left = end - time.time()
+            if left <= 0 or not self.sel.select(left):
+                raise TimeoutError("no line within %ss (so far %r)" % (timeout, self.buf[-500:]))
+            chunk = os.read(self.f.fileno(), 65536)
+            if not chunk:
+                if self.buf:
+                    break
+                raise EOFError("pipe closed")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode()
+
+
+@pytest.fixture
+def console(worker, tmp_path):
+    err = open(tmp_path / "console.stderr", "wb")
+    p = subprocess.Popen([CONSOLE, "--home", worker.path, "--listen", "127.0.0.1:0"], env=worker.env,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+    try:
+        first = Lines(p.stdout).readline(15)
+    except (TimeoutError, EOFError) as e:
+        p.kill()
+        p.wait()
+        err.close()
+        pytest.fail(f"nightcore-console printed no URL ({e}): {(tmp_path / 'console.stderr').read_text()}")
+    url = first.split("Console: ", 1)[-1].strip()
+    assert url.startswith("http://127.0.0.1:") and "token=" in url, first
+    yield url
+    p.terminate()
+    try:
+        p.wait(10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+    err.close()
+
+
+def test_console_in_a_browser(worker, console, tmp_path):
+    rc, agent = worker.ncj("agent", "add", "claude")
+    assert rc == 0, agent
+    token = agent["token"]
+    a = worker.sock("agent")
+    control = worker.sock()
+
+    def agent_submit(fixture_name, name, description):
+        r = a.call("submit", token=token, name=name, wasm_b64=b64file(fixture(fixture_name)), description=description)
+        assert r["ok"], r
+        s = r["result"]
+        return {"id": s["id"], "name": s["name"], "sha256": s["sha256"], "agent": "claude", "description": description}
+
+    def do_step(name, data):
+        if name == "submit_agent":
+            return agent_submit("hello", "hello", "says hi " + XSS)
+        if name == "submit_agent_2":
+            return agent_submit("path_traversal", "greeter", "greets")
+        if name == "run":
+            rc, run = worker.ncj("run", data["name"])
+            assert rc == 0, run
+            return {"id": run["id"], "stdout": run["stdout"]}
+        if name == "seed":
+            for i in range(SEED):
+                # distinct bytes per name are not needed: the name makes each submission distinct
+                r = control.call("submit", name=f"seed-{i:03d}", wasm_b64=b64file(fixture("hello")))
+                assert r["ok"], r
+            rc, inbox = worker.ncj("inbox")
+            return {"pending": inbox["total"], "seeded": SEED}
+        raise AssertionError("unknown step " + name)
+
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    env = dict(os.environ, NC_CONSOLE_URL=console, NC_HOME=worker.path, NC_BIN=BIN, NC_ARTIFACTS=ARTIFACTS,
+               NC_CHROMIUM=CHROMIUM)
+    env.pop("SSH_AUTH_SOCK", None)
+    node_err = open(tmp_path / "node.stderr", "wb")
+    node = subprocess.Popen(["node", SCRIPT], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=node_err)
+    out = Lines(node.stdout)
+    summary, steps, log = None, [], []
+    try:
+        deadline = time.time() + 240
+        while summary is None:
+            line = out.readline(max(1, deadline - time.time()))
+            if line.startswith("STEP "):
+                _, name, data = line.split(" ", 2)
+                steps.append(name)
+                result = do_step(name, json.loads(data))
+                node.stdin.write(("GO " + json.dumps(result) + "\n").encode())
+                node.stdin.flush()
+            elif line.startswith("SUMMARY "):
+                summary = json.loads(line[len("SUMMARY "):])
+            else:
+                log.append(line)
+        node.wait(30)
+    finally:
+        if node.poll() is None:
+            node.kill()
+            node.wait()
+        node_err.close()
+        a.close()
+        control.close()
+    stderr = (tmp_path / "node.stderr").read_text()
+    assert summary["ok"], f"{summary.get('error')}\nchecks: {summary['checks']}\nlog: {log}\nstderr: {stderr[-3000:]}"
+    assert node.returncode == 0
+    assert steps == ["submit_agent", "run", "submit_agent_2", "seed"]
+
+    c = summary["checks"]
+    # the review flow, live
+    for k in ["dashboard_renders", "token_not_in_address_bar", "events_connected", "toast_on_agent_submission",
+              "browser_notification", "statement_subject", "statement_in_words", "approved", "passphrase_cleared",
+              "run_appears_live", "run_stdout", "receipt_shown", "audit_verified", "revoked", "charts_drawn"]:
+        assert c.get(k) is True, (k, c)
+    # attacker-controlled text stays text: no <img> element was ever created from it
+    for k in ["description_rendered_as_text", "no_injected_img_description", "reason_rendered_as_text",
+              "no_injected_img_reason", "no_injected_img_end", "no_csp_violations"]:
+        assert c.get(k) is True, (k, c)
+    assert summary["csp_violations"] == []
+    assert not [e for e in summary["console_errors"] if "Content Security Policy" in e], summary["console_errors"]
+    # holds up: one page (50) at a time, whatever the totals
+    assert c["inbox_first_page_50"] and c["inbox_pager_total"] and c["inbox_second_page"]
+    # 55 submission events in a burst: live refreshes are debounced (at most one a second)
+    print("console e2e:", json.dumps({"burst": summary["burst"], "api_requests": summary["api_requests"], "list_requests": len(summary["list_requests"])}))
+    assert c["burst_debounced"] and summary["burst"]["api_requests"] <= 12, summary["burst"]
+    assert summary["list_requests"], summary
+    assert all(r["limit"] is not None and 1 <= int(r["limit"]) <= 50 for r in summary["list_requests"]), summary["list_requests"]
+    for name in ["dashboard", "inbox", "inbox-detail", "runs", "run-detail", "modules", "audit", "trust", "agents",
+                 "policies"]:
+        assert os.path.isfile(os.path.join(ARTIFACTS, name + ".png")), name
+
+    # what the browser did is what the worker recorded
+    c2 = worker.sock()
+    aps = c2.call("approval.list", name="hello")["result"]["items"]
+    assert len(aps) == 1 and aps[0]["revoked"] is True and aps[0]["runs"] == 1, aps
+    rejected = c2.call("inbox.list", status="rejected")["result"]["items"]
+    assert [(s["name"], s["reason"]) for s in rejected] == [("greeter", XSS)], rejected
+    c2.close()
