@@ -165,8 +165,11 @@ static enum MHD_Result api_get(con_ctx *c, struct MHD_Connection *conn, char **s
         return con_proxy(c, conn, "trust.list", NULL);
     if (n == 1 && strcmp(s0, "agents") == 0)
         return con_proxy(c, conn, "agent.list", NULL);
-    if (n == 1 && strcmp(s0, "audit") == 0)
-        return con_send_json(conn, 200, con_audit_report(c));
+    if (n == 1 && strcmp(s0, "audit") == 0) {
+        /* "Verify now" asks for a fresh verification; others may get one a few seconds old. */
+        const char *fresh = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "fresh");
+        return con_send_json(conn, 200, con_audit_report(c, fresh && strcmp(fresh, "1") == 0));
+    }
     if (n == 2 && strcmp(s0, "audit") == 0 && strcmp(seg[1], "export") == 0) {
         const char *fmt = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
         return con_api_audit_export(c, conn, fmt ? fmt : "jsonl");

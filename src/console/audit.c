@@ -146,11 +146,11 @@ done:
                      refused >= 0 ? json_integer(refused) : json_null(), "verified_at", (json_int_t)time(NULL));
 }
 
-json_t *con_audit_report(const con_ctx *c)
+json_t *con_audit_report(const con_ctx *c, bool fresh)
 {
     json_t *r = NULL;
     pthread_mutex_lock(&g_lock);
-    if (g_cached && mono_s() - g_cached_at < CON_AUDIT_CACHE_S) {
+    if (!fresh && g_cached && mono_s() - g_cached_at < CON_AUDIT_CACHE_S) {
         r = json_incref(g_cached);
     } else {
         json_decref(g_cached);

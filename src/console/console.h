@@ -101,7 +101,7 @@ enum MHD_Result con_api_approve(con_ctx *c, struct MHD_Connection *conn, const c
 
 /* ---- audit.c: read-only verification of the log, cached ---- */
 /* {ok, entries, checkpoints, unsigned_tail, bad_seq, error, anchor, refused_today, checkpoint{...}|null, verified_at} */
-json_t *con_audit_report(const con_ctx *c);
+json_t *con_audit_report(const con_ctx *c, bool fresh);
 enum MHD_Result con_api_audit_export(con_ctx *c, struct MHD_Connection *conn, const char *format);
 
 /* ---- events.c: the worker's event stream, alerts, SSE ---- */

@@ -76,7 +76,7 @@ enum MHD_Result con_api_dashboard(con_ctx *c, struct MHD_Connection *conn)
     for (int i = 0; i < DASH_BUCKETS; i++)
         if (json_array_append_new(hist, json_integer(hist_n[i])) != 0)
             goto oom;
-    json_t *audit = con_audit_report(c);
+    json_t *audit = con_audit_report(c, false);
     json_t *alerts = con_alerts();
     const json_t *refused = json_object_get(audit, "refused_today");
     out = json_pack("{s:I, s:O?, s:o, s:o, s:{s:O?, s:O?, s:O?}, s:o, s:o, s:I, s:O}", "pending",

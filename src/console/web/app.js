@@ -994,7 +994,7 @@
     btn.addEventListener('click', async () => {
       btn.disabled = true;
       try {
-        const r = await api('/api/audit');
+        const r = await api('/api/audit?fresh=1');
         clear(box);
         box.appendChild(auditReport(r));
         box.dataset.verified = String(++verifications);
