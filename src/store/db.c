@@ -226,6 +226,40 @@ static nc_err count(nc_db *db, const char *sql, const char *arg, int64_t *out)
     return err;
 }
 
+/* One page of a listing of `from` (a table and alias, constant), newest
+ * first, optionally where `col` = filter (so the column's index is used);
+ * each row becomes JSON through row(). */
+typedef json_t *(*row_fn)(nc_db *db, sqlite3_stmt *st);
+
+static nc_err list_page(nc_db *db, const char *cols, const char *from, const char *col, const char *order,
+                        const char *filter, int64_t limit, int64_t offset, row_fn row, json_t **items, int64_t *total)
+{
+    char sql[1024], where[96] = "";
+    sqlite3_stmt *st;
+    *items = NULL;
+    if (filter)
+        snprintf(where, sizeof where, " WHERE %s=?1", col);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s%s", from, where);
+    nc_err err = count(db, sql, filter, total);
+    if (err != NC_OK)
+        return err;
+    int n = snprintf(sql, sizeof sql, "SELECT %s FROM %s%s ORDER BY %s LIMIT ?2 OFFSET ?3", cols, from, where, order);
+    if (n < 0 || (size_t)n >= sizeof sql || prepare(db, sql, &st) != NC_OK)
+        return NC_ERR_IO;
+    if (filter)
+        sqlite3_bind_text(st, 1, filter, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, limit);
+    sqlite3_bind_int64(st, 3, offset);
+    json_t *arr = json_array();
+    while (arr && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(arr, row(db, st));
+    sqlite3_finalize(st);
+    if (!arr)
+        return NC_ERR_NOMEM;
+    *items = arr;
+    return NC_OK;
+}
+
 /* ---- submissions ---- */
 
 nc_err nc_db_submission_insert(nc_db *db, const nc_db_submission *s)
@@ -319,34 +353,16 @@ nc_err nc_db_submission_get(nc_db *db, const char *id, bool full, json_t **out)
     return err;
 }
 
+static json_t *submission_listing(nc_db *db, sqlite3_stmt *st)
+{
+    return submission_row(db, st, false);
+}
+
 nc_err nc_db_submission_list(nc_db *db, const char *status, int64_t limit, int64_t offset, json_t **items,
                              int64_t *total)
 {
-    sqlite3_stmt *st;
-    *items = NULL;
-    nc_err err = status ? count(db, "SELECT count(*) FROM submissions WHERE status=?", status, total)
-                        : count(db, "SELECT count(*) FROM submissions", NULL, total);
-    if (err != NC_OK)
-        return err;
-    if (prepare(db, status ? "SELECT " SUBMISSION_COLS " FROM submissions s WHERE s.status=?1 "
-                             "ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?2 OFFSET ?3"
-                           : "SELECT " SUBMISSION_COLS " FROM submissions s "
-                             "ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?2 OFFSET ?3",
-                &st) != NC_OK)
-        return NC_ERR_IO;
-    if (status)
-        sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, limit);
-    sqlite3_bind_int64(st, 3, offset);
-    json_t *arr = json_array();
-    int rc;
-    while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW)
-        json_array_append_new(arr, submission_row(db, st, false));
-    sqlite3_finalize(st);
-    if (!arr)
-        return NC_ERR_NOMEM;
-    *items = arr;
-    return NC_OK;
+    return list_page(db, SUBMISSION_COLS, "submissions s", "s.status", "s.created_at DESC, s.rowid DESC", status, limit,
+                     offset, submission_listing, items, total);
 }
 
 nc_err nc_db_submission_set_status(nc_db *db, const char *id, const char *status, const char *reason)
@@ -560,32 +576,16 @@ nc_err nc_db_approval_get(nc_db *db, const char *id, json_t **out)
     return err;
 }
 
+static json_t *approval_listing(nc_db *db, sqlite3_stmt *st)
+{
+    (void)db;
+    return approval_row(st);
+}
+
 nc_err nc_db_approval_list(nc_db *db, const char *name, int64_t limit, int64_t offset, json_t **items, int64_t *total)
 {
-    sqlite3_stmt *st;
-    *items = NULL;
-    nc_err err = name ? count(db, "SELECT count(*) FROM approvals WHERE name=?", name, total)
-                      : count(db, "SELECT count(*) FROM approvals", NULL, total);
-    if (err != NC_OK)
-        return err;
-    if (prepare(db, name ? "SELECT " APPROVAL_COLS " FROM approvals WHERE name=?1 ORDER BY created_at DESC, rowid DESC "
-                           "LIMIT ?2 OFFSET ?3"
-                         : "SELECT " APPROVAL_COLS " FROM approvals ORDER BY created_at DESC, rowid DESC "
-                           "LIMIT ?2 OFFSET ?3",
-                &st) != NC_OK)
-        return NC_ERR_IO;
-    if (name)
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, limit);
-    sqlite3_bind_int64(st, 3, offset);
-    json_t *arr = json_array();
-    while (arr && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, approval_row(st));
-    sqlite3_finalize(st);
-    if (!arr)
-        return NC_ERR_NOMEM;
-    *items = arr;
-    return NC_OK;
+    return list_page(db, APPROVAL_COLS, "approvals", "name", "created_at DESC, rowid DESC", name, limit, offset,
+                     approval_listing, items, total);
 }
 
 static bool is_hex(const char *s, size_t min, size_t max)
@@ -776,31 +776,16 @@ nc_err nc_db_run_get(nc_db *db, const char *id, json_t **out)
     return err;
 }
 
+static json_t *run_listing(nc_db *db, sqlite3_stmt *st)
+{
+    (void)db;
+    return run_row(st, false);
+}
+
 nc_err nc_db_run_list(nc_db *db, const char *name, int64_t limit, int64_t offset, json_t **items, int64_t *total)
 {
-    sqlite3_stmt *st;
-    *items = NULL;
-    nc_err err = name ? count(db, "SELECT count(*) FROM runs WHERE name=?", name, total)
-                      : count(db, "SELECT count(*) FROM runs", NULL, total);
-    if (err != NC_OK)
-        return err;
-    if (prepare(db, name ? "SELECT " RUN_COLS " FROM runs WHERE name=?1 ORDER BY started_at DESC, rowid DESC "
-                           "LIMIT ?2 OFFSET ?3"
-                         : "SELECT " RUN_COLS " FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?2 OFFSET ?3",
-                &st) != NC_OK)
-        return NC_ERR_IO;
-    if (name)
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, limit);
-    sqlite3_bind_int64(st, 3, offset);
-    json_t *arr = json_array();
-    while (arr && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, run_row(st, false));
-    sqlite3_finalize(st);
-    if (!arr)
-        return NC_ERR_NOMEM;
-    *items = arr;
-    return NC_OK;
+    return list_page(db, RUN_COLS, "runs", "name", "started_at DESC, rowid DESC", name, limit, offset, run_listing,
+                     items, total);
 }
 
 nc_err nc_db_runs_interrupted(nc_db *db, int64_t now, json_t **ids)
