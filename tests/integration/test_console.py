@@ -456,3 +456,49 @@ def test_event_stream_limit(logged_in):
     finally:
         for conn in conns:
             conn.close()
+
+
+def test_holds_up_with_10000_runs_and_1000_pending(worker):
+    """The console's pages ask for one page at a time; with a large history
+    every request it makes stays fast. The history is seeded straight into the
+    database (worker stopped): runs and submissions are plain rows."""
+    import sqlite3
+    import time as _time
+    sub = worker.submit("hello", "hello")
+    worker.approve(sub["id"], "--max-runs", "20000")
+    rc, run = worker.ncj("run", "hello")
+    assert rc == 0
+    worker.nc("worker", "stop", check=True)
+    db = sqlite3.connect(os.path.join(worker.path, "state", "nightcore.db"))
+    base = db.execute("SELECT result FROM runs WHERE id=?", (run["id"],)).fetchone()[0]
+    rows = []
+    for i in range(10000):
+        r = json.loads(base)
+        r["id"] = f"r_seed{i:012d}"
+        r["outcome"] = ("ok", "trap", "timeout", "exit")[i % 4]
+        rows.append((r["id"], run["approval_id"], "hello", run["sha256"], "operator", "finished", r["outcome"],
+                     1795000000 + i, 1795000000 + i, 1, 5, json.dumps(r), None))
+    db.executemany("INSERT INTO runs(id, approval_id, name, sha256, invoker, status, outcome, started_at, finished_at,"
+                   " duration_ms, score, result, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    db.executemany("INSERT INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   [(f"s_seed{i:012d}", f"seed{i}", "0" * 64, 1, "agent:seed", "pending", 1795000000 + i, "",
+                     "{}", None, "new", None, "null", "{}", '{"score":3,"factors":[]}') for i in range(1000)])
+    db.commit()
+    db.close()
+    worker.nc("worker", "start", check=True)
+    c = Console(worker)
+    try:
+        c.login()
+        for path in ("/api/dashboard", "/api/runs?limit=50", "/api/runs?limit=50&offset=9950",
+                     "/api/inbox?limit=50", "/api/inbox?limit=50&offset=950", "/api/approvals?limit=50"):
+            t0 = _time.time()
+            r = c.get(path)
+            took = _time.time() - t0
+            assert r.status == 200, (path, r.status, r.body[:200])
+            assert took < 2.0, (path, took)
+        runs = c.get("/api/runs?limit=50&offset=9950").json()
+        assert runs["total"] == 10001 and len(runs["items"]) == 50
+        inbox = c.get("/api/inbox?limit=50").json()
+        assert inbox["total"] == 1000 and len(inbox["items"]) == 50
+    finally:
+        c.stop()
