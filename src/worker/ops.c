@@ -485,7 +485,11 @@ done:
     json_decref(sub);
 }
 
-static void op_approval_list(nc_client *c, json_t *id, json_t *req)
+/* approval.list and runs.list: one page, optionally of one module name. */
+typedef nc_err (*nc_name_list_fn)(nc_db *db, const char *name, int64_t limit, int64_t offset, json_t **items,
+                                  int64_t *total);
+
+static void name_list(nc_client *c, json_t *id, json_t *req, nc_name_list_fn fn, const char *what)
 {
     static const char *const p[] = {"name", "limit", "offset", NULL};
     int64_t limit, offset, total;
@@ -493,12 +497,17 @@ static void op_approval_list(nc_client *c, json_t *id, json_t *req)
         !nc_int_param(c, id, req, "offset", 0, 0, INT64_MAX / 2, &offset))
         return;
     json_t *items;
-    nc_err err = nc_db_approval_list(c->w->db, nc_str_param(req, "name"), limit, offset, &items, &total);
+    nc_err err = fn(c->w->db, nc_str_param(req, "name"), limit, offset, &items, &total);
     if (err != NC_OK) {
-        nc_reply_db_error(c, id, err, "approval");
+        nc_reply_db_error(c, id, err, what);
         return;
     }
     nc_reply(c, id, json_pack("{s:o, s:I}", "items", items, "total", (json_int_t)total));
+}
+
+static void op_approval_list(nc_client *c, json_t *id, json_t *req)
+{
+    name_list(c, id, req, nc_db_approval_list, "approval");
 }
 
 static void op_approval_get(nc_client *c, json_t *id, json_t *req)
@@ -546,18 +555,7 @@ static void op_approval_revoke(nc_client *c, json_t *id, json_t *req)
 
 static void op_runs_list(nc_client *c, json_t *id, json_t *req)
 {
-    static const char *const p[] = {"name", "limit", "offset", NULL};
-    int64_t limit, offset, total;
-    if (!nc_params_ok(c, id, req, p) || !nc_int_param(c, id, req, "limit", 100, 1, 1000, &limit) ||
-        !nc_int_param(c, id, req, "offset", 0, 0, INT64_MAX / 2, &offset))
-        return;
-    json_t *items;
-    nc_err err = nc_db_run_list(c->w->db, nc_str_param(req, "name"), limit, offset, &items, &total);
-    if (err != NC_OK) {
-        nc_reply_db_error(c, id, err, "run");
-        return;
-    }
-    nc_reply(c, id, json_pack("{s:o, s:I}", "items", items, "total", (json_int_t)total));
+    name_list(c, id, req, nc_db_run_list, "run");
 }
 
 static void op_run_get(nc_client *c, json_t *id, json_t *req)
