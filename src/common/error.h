@@ -26,6 +26,7 @@
     X(NC_ERR_RATE_LIMITED, "rate_limited", "too many requests; wait and retry")       \
     X(NC_ERR_QUOTA_EXCEEDED, "quota_exceeded", "a quota is full")                     \
     X(NC_ERR_UNAUTHORIZED, "unauthorized", "not allowed on this connection")          \
+    X(NC_ERR_REFUSED, "refused", "the worker refused the request (its error code says why)") \
     /* trust: one code per verification step (docs/approvals.md) */                  \
     X(NC_ERR_TRUST_FILE, "untrusted_key", "the trust store is malformed")             \
     X(NC_ERR_TRUST_ROLLBACK, "trust_rollback",                                         \
