@@ -32,9 +32,8 @@
 
 /* The worker refused the request (an `"ok": false` response): the code and
  * message are in the nc_rpc_error. Every other non-NC_OK return of
- * nc_rpc_call is a transport or protocol error. (An alias: the error table has
- * no separate entry for "refused by the peer".) */
-#define NC_RPC_REFUSED NC_ERR_REFUSED   /* the worker answered ok:false; err->code says why */
+ * nc_rpc_call is a transport or protocol error. */
+#define NC_RPC_REFUSED NC_ERR_REFUSED
 
 typedef struct nc_rpc nc_rpc;
 
