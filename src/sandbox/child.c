@@ -104,6 +104,19 @@ void nc_sandbox_zygote_main(void)
     if (zygote_supervisor == 1)
         _exit(1);
     signal(SIGPIPE, SIG_IGN);
+    /* Initialise OpenSSL's digest tables once here, so that every forked child
+     * inherits them instead of building them again for its artifact hash. */
+    uint8_t warm[NC_SHA256_LEN];
+    if (nc_sha256("", 0, warm) != NC_OK)
+        _exit(1);
+    bool userns, netns;
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) {
+        userns = netns = true;
+    } else {
+        userns = unshare(CLONE_NEWUSER) == 0;
+        netns = unshare(CLONE_NEWNET) == 0;
+    }
+    nc_isolate_namespaces_entered(userns, netns);
     for (;;) {
         char cmd;
         union {

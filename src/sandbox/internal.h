@@ -30,6 +30,10 @@ NC_MUST_CHECK nc_err nc_exec_run(const uint8_t *artifact, size_t artifact_len, b
 
 /* Isolation steps of the child (isolate.c). */
 void nc_isolate_early(nc_isolation_report *r);   /* namespaces, caps, nnp, rlimits */
+/* The zygote enters the namespaces once; its children then share that empty
+ * network namespace instead of building one each (setup and teardown of a
+ * network namespace cost more CPU than the rest of a run). */
+void nc_isolate_namespaces_entered(bool userns, bool netns);
 NC_MUST_CHECK nc_err nc_isolate_late(const nc_run_spec *spec, const int *dir_fds,
                                      nc_isolation_report *r, char *msg, size_t msg_len);
 

@@ -107,12 +107,24 @@ static bool set_limit(int res, rlim_t v)
     return setrlimit(res, &rl) == 0;
 }
 
+static bool inherited, inherited_userns, inherited_netns;
+
+void nc_isolate_namespaces_entered(bool userns, bool netns)
+{
+    inherited = true;
+    inherited_userns = userns;
+    inherited_netns = netns;
+}
+
 void nc_isolate_early(nc_isolation_report *r)
 {
     memset(r, 0, sizeof *r);
     /* New user namespace: the child holds no privilege over anything outside
      * it. New network namespace: no interfaces but a down loopback. */
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) {
+    if (inherited) {
+        r->userns = inherited_userns;
+        r->netns = inherited_netns;
+    } else if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) {
         r->userns = r->netns = true;
     } else {
         r->userns = unshare(CLONE_NEWUSER) == 0;
