@@ -284,7 +284,7 @@ def main():
 def write(r, quick):
     e2e, comp, fl = r["end_to_end_hello"], r["end_to_end_compute"], r["floor"]
     b = r["breakdown_us"]
-    gate_us = b["total"] - b["instantiate"] - b["execute"]
+    gate_us = b["worker"] - b["instantiate"] - b["execute"]
     lines = ["# Night Core benchmark report", "",
              f"{r['machine']['when']}, {r['machine']['cores']} cores, kernel {r['machine']['kernel']}, "
              f"peer {r['machine']['wasmtime_cli']}, worker concurrency {r['machine']['worker_concurrency']}, "
@@ -301,8 +301,9 @@ def write(r, quick):
               "## One run inside the worker (medians, us)", "", "| phase | us |", "|---|---|"]
     for k, v in b.items():
         lines.append(f"| {k} | {v:.0f} |")
-    lines += ["", f"The gate's own cost (everything but instantiate + execute, inside the worker's measured "
-                  f"total) = {gate_us:.0f} us.", "", r["trust_md"].replace("# Trust benchmark", "### Verification and hashing"),
+    lines += ["", "`worker` = from the request reaching the worker to the run's result (verification, module "
+                  "hash, policy, recording the start, the sandbox child, scoring); `total` = the sandbox part.",
+              f"The gate's own cost (worker time minus instantiate and execute) = {gate_us:.0f} us p50.", "", r["trust_md"].replace("# Trust benchmark", "### Verification and hashing"),
               "## Throughput (runs/s)", "", "| clients | control.sock | agent.sock |", "|---|---|---|"]
     for n in r["throughput_control"]:
         lines.append(f"| {n} | {r['throughput_control'][n]:.0f} | {r['throughput_agent'][n]:.0f} |")

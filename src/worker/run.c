@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "common/limits.h"
 #include "store/blobs.h"
 #include "trust/sshsig.h"
@@ -30,7 +31,15 @@ struct nc_queued_run {
     nc_err err;
     char msg[512];
     int64_t started_at;
+    uint64_t received_ns;   /* the request reached the worker (for the gate's own cost) */
 };
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static void free_strv(char **v, size_t n)
 {
@@ -136,7 +145,8 @@ static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *thr
                                                   r->isolation.caps_dropped, "rlimits", r->isolation.rlimits,
                                                   "landlock_abi", r->isolation.landlock_abi, "seccomp",
                                                   r->isolation.seccomp));
-    json_object_set_new(o, "timings_us", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "spawn",
+    json_object_set_new(o, "timings_us", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "worker",
+                                                   (json_int_t)((mono_ns() - q->received_ns) / 1000), "spawn",
                                                    (json_int_t)(r->t_spawn_ns / 1000), "handoff",
                                                    (json_int_t)(r->t_handoff_ns / 1000), "isolate",
                                                    (json_int_t)(r->t_isolate_ns / 1000), "load",
@@ -330,6 +340,7 @@ void nc_op_run(nc_client *c, json_t *id, json_t *req)
 
 void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
 {
+    uint64_t received_ns = mono_ns();
     nc_worker *w = c->w;
     nc_queued_run *q = NULL;
     nc_db_approval row;
@@ -403,6 +414,7 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
     if (!q)
         goto internal;
     q->w = w;
+    q->received_ns = received_ns;
     char aid[65];
     /* Agents resolve only among approvals that name them; the operator among all. */
     nc_err err = nc_db_approval_resolve(w->db, ref, strcmp(invoker, "operator") ? invoker : NULL, nc_unix_now(), aid);
