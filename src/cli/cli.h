@@ -136,6 +136,10 @@ int cli_connect(cli_ctx *ctx, nc_rpc **rpc);
 int cli_call(cli_ctx *ctx, nc_rpc *rpc, const char *op, json_t *params, json_t **result);
 /* Connect, call, close. */
 int cli_request(cli_ctx *ctx, const char *op, json_t *params, json_t **result);
+/* A listing: requests it; under --json prints it, and with no items prints
+ * empty_msg. *result is set (and the caller prints a table of its "items")
+ * only when there is something left to show; the return value is the exit code. */
+int cli_list_request(cli_ctx *ctx, const char *op, json_t *params, const char *empty_msg, json_t **result);
 /* The exit code for a refusal code. */
 int cli_refusal_exit(const char *code);
 

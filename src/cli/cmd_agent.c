@@ -76,20 +76,11 @@ int cmd_agent_list(cli_ctx *ctx, const cli_args *a)
 {
     (void)a;
     json_t *res = NULL;
-    int rc = cli_request(ctx, "agent.list", NULL, &res);
-    if (rc != CLI_OK)
+    int rc = cli_list_request(ctx, "agent.list", NULL, "No agents. Add one with `nightcore agent add NAME`.\n",
+                              &res);
+    if (rc != CLI_OK || !res)
         return rc;
-    if (ctx->json) {
-        cli_print_json(res);
-        json_decref(res);
-        return CLI_OK;
-    }
     const json_t *items = json_object_get(res, "items");
-    if (json_array_size(items) == 0) {
-        printf("No agents. Add one with `nightcore agent add NAME`.\n");
-        json_decref(res);
-        return CLI_OK;
-    }
     static const char *const hdr[] = {"NAME", "STATE", "PENDING", "RUNS", "LAST SUBMISSION", "RATE TOKENS", "ADDED"};
     cli_table t;
     cli_table_init(&t, 7, hdr, 0x3eu & ~0x20u);

@@ -149,21 +149,14 @@ int cmd_inbox(cli_ctx *ctx, const cli_args *a)
     json_t *res = NULL, *params = json_pack("{s:s, s:i}", "status", all ? "all" : "pending", "limit", 1000);
     if (!params)
         cli_oom();
-    int rc = cli_request(ctx, "inbox.list", params, &res);
-    if (rc != CLI_OK)
+    int rc = cli_list_request(ctx, "inbox.list", params,
+                              all ? "No submissions.\n"
+                                  : "No pending submissions. (`nightcore inbox --all` lists every one.)\n",
+                              &res);
+    if (rc != CLI_OK || !res)
         return rc;
-    if (ctx->json) {
-        cli_print_json(res);
-        json_decref(res);
-        return CLI_OK;
-    }
     const json_t *items = json_object_get(res, "items");
     size_t n = json_array_size(items);
-    if (n == 0) {
-        printf(all ? "No submissions.\n" : "No pending submissions. (`nightcore inbox --all` lists every one.)\n");
-        json_decref(res);
-        return CLI_OK;
-    }
     static const char *const hdr_all[] = {"ID", "NAME", "SOURCE", "SIZE", "DRIFT", "SCORE", "AGE", "STATUS"};
     cli_table t;
     cli_table_init(&t, all ? 8 : 7, hdr_all, (1u << 3) | (1u << 5));

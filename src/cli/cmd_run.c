@@ -207,21 +207,11 @@ int cmd_runs(cli_ctx *ctx, const cli_args *a)
     json_t *params = json_pack("{s:I}", "limit", (json_int_t)limit);
     if (!params || (name && json_object_set_new(params, "name", json_string(name)) != 0))
         cli_oom();
-    int rc = cli_request(ctx, "runs.list", params, &res);
-    if (rc != CLI_OK)
+    int rc = cli_list_request(ctx, "runs.list", params, "No runs yet.\n", &res);
+    if (rc != CLI_OK || !res)
         return rc;
-    if (ctx->json) {
-        cli_print_json(res);
-        json_decref(res);
-        return CLI_OK;
-    }
     const json_t *items = json_object_get(res, "items");
     size_t n = json_array_size(items);
-    if (n == 0) {
-        printf("No runs yet.\n");
-        json_decref(res);
-        return CLI_OK;
-    }
     static const char *const hdr[] = {"ID", "NAME", "OUTCOME", "EXIT", "TIME", "THREAT", "INVOKER", "AGE"};
     cli_table t;
     cli_table_init(&t, 8, hdr, (1u << 3) | (1u << 4) | (1u << 5));

@@ -556,3 +556,22 @@ int cli_request(cli_ctx *ctx, const char *op, json_t *params, json_t **result)
     nc_rpc_free(rpc);
     return rc;
 }
+
+int cli_list_request(cli_ctx *ctx, const char *op, json_t *params, const char *empty_msg, json_t **result)
+{
+    json_t *res = NULL;
+    *result = NULL;
+    int rc = cli_request(ctx, op, params, &res);
+    if (rc != CLI_OK)
+        return rc;
+    if (ctx->json)
+        cli_print_json(res);
+    else if (json_array_size(json_object_get(res, "items")) == 0)
+        fputs(empty_msg, stdout);
+    else {
+        *result = res;
+        return CLI_OK;
+    }
+    json_decref(res);
+    return CLI_OK;
+}
