@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     }
     publine = realloc(publine, publen + 1);
     publine[publen] = '\0';
-    if (nc_trust_add_key(trust, record, (const char *)publine, "bench@nightcore", msg, sizeof msg) != NC_OK) {
+    if (nc_trust_add_key(trust, record, (const char *)publine, "bench@nightcore", NC_SSHSIG_NAMESPACE, msg, sizeof msg) != NC_OK) {
         fprintf(stderr, "bench_trust: %s\n", msg);
         return 1;
     }
@@ -92,7 +92,7 @@ int main(int argc, char **argv)
     uint8_t *sig;
     size_t sig_len;
     if (nc_statement_build(&st, &text, &text_len, msg, sizeof msg) ||
-        nc_sign_with_ssh_keygen(key, text, text_len, &sig, &sig_len, msg, sizeof msg)) {
+        nc_sign_with_ssh_keygen(key, NC_SSHSIG_NAMESPACE, text, text_len, &sig, &sig_len, msg, sizeof msg)) {
         fprintf(stderr, "bench_trust: %s\n", msg);
         return 1;
     }

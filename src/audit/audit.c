@@ -396,3 +396,90 @@ done:
     sqlite3_finalize(st);
     return err;
 }
+
+/* ---- reading entries by type ---- */
+
+static json_t *entry_json(sqlite3_stmt *st, int col)
+{
+    json_t *o = NULL;
+    const void *p = sqlite3_column_blob(st, col);
+    size_t n = (size_t)sqlite3_column_bytes(st, col);
+    if (nc_json_parse_strict(p ? p : "", n, &o, NULL, 0) != NC_OK || !json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+nc_err nc_audit_each_type(nc_db *db, const char *const *types, nc_audit_entry_fn fn, void *ctx)
+{
+    for (const char *const *t = types; *t; t++)
+        if (strlen(*t) > 64)
+            return NC_ERR_USAGE;
+    /* One query over all the types, in log order. */
+    char sql[512] = "SELECT entry FROM audit_log WHERE kind IN (";
+    size_t n = strlen(sql), k = 0;
+    for (const char *const *t = types; *t; t++, k++) {
+        if (k >= 8)
+            return NC_ERR_USAGE;
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s?", k ? "," : "");
+    }
+    snprintf(sql + n, sizeof sql - n, ") ORDER BY seq");
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(nc_db_handle(db), sql, -1, &st, NULL) != SQLITE_OK)
+        return NC_ERR_IO;
+    k = 0;
+    for (const char *const *t = types; *t; t++)
+        sqlite3_bind_text(st, (int)++k, *t, -1, SQLITE_STATIC);
+    nc_err err = NC_OK;
+    int rc;
+    while (err == NC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = entry_json(st, 0);
+        err = o ? fn(o, ctx) : NC_ERR_MALFORMED;
+        json_decref(o);
+    }
+    if (err == NC_OK && rc != SQLITE_DONE)
+        err = NC_ERR_IO;
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_audit_count_ref(nc_db *db, const char *type, const char *approval_id, uint64_t *out)
+{
+    sqlite3_stmt *st;
+    *out = 0;
+    if (sqlite3_prepare_v2(nc_db_handle(db), "SELECT count(*) FROM audit_log WHERE kind=? AND ref=?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, approval_id, -1, SQLITE_STATIC);
+    nc_err err = NC_ERR_IO;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *out = (uint64_t)sqlite3_column_int64(st, 0);
+        err = NC_OK;
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_audit_first_ref(nc_db *db, const char *type, const char *approval_id, json_t **entry)
+{
+    sqlite3_stmt *st;
+    *entry = NULL;
+    if (sqlite3_prepare_v2(nc_db_handle(db), "SELECT entry FROM audit_log WHERE kind=? AND ref=? ORDER BY seq LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK)
+        return NC_ERR_IO;
+    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, approval_id, -1, SQLITE_STATIC);
+    nc_err err = NC_OK;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *entry = entry_json(st, 0);
+        if (!*entry)
+            err = NC_ERR_MALFORMED;
+    } else if (rc != SQLITE_DONE) {
+        err = NC_ERR_IO;
+    }
+    sqlite3_finalize(st);
+    return err;
+}

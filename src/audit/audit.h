@@ -46,6 +46,19 @@ NC_MUST_CHECK nc_err nc_audit_reload(nc_audit *a);
  * (fields is borrowed; may be NULL). *seq_out gets the entry's index. */
 NC_MUST_CHECK nc_err nc_audit_append(nc_audit *a, const char *type, int64_t time, json_t *fields, uint64_t *seq_out);
 
+/* ---- reading entries by type ----
+ * The log is indexed by each entry's "type" and "approval_id" (virtual
+ * columns computed from the entry bytes). */
+typedef nc_err (*nc_audit_entry_fn)(const json_t *entry, void *ctx);
+/* Calls fn with every entry whose type is one of types (NULL-terminated), in
+ * log order; stops at the first error fn returns. An entry that is not a JSON
+ * object is NC_ERR_MALFORMED. */
+NC_MUST_CHECK nc_err nc_audit_each_type(nc_db *db, const char *const *types, nc_audit_entry_fn fn, void *ctx);
+/* How many entries of this type name this approval id. */
+NC_MUST_CHECK nc_err nc_audit_count_ref(nc_db *db, const char *type, const char *approval_id, uint64_t *out);
+/* The first entry of this type naming this approval id; *entry NULL if none. */
+NC_MUST_CHECK nc_err nc_audit_first_ref(nc_db *db, const char *type, const char *approval_id, json_t **entry);
+
 /* ---- checkpoints ---- */
 
 /* "nightcore/w_..\n<size>\n<base64 root>\n\n— nightcore/w_.. <base64(keyhash||sig)>\n" */

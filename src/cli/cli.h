@@ -128,7 +128,10 @@ int cli_home_path(cli_ctx *ctx, const char *rel, char *out, size_t n);
 int cli_read_file(const char *path, size_t max, const char *what, uint8_t **data, size_t *len);
 /* config.json as an object (empty object if missing). */
 int cli_config_load(cli_ctx *ctx, json_t **cfg);
-/* Connects to run/control.sock; prints "worker not running: ..." on failure. */
+/* Connects to control.sock and checks the worker's uid at the other end
+ * (nc_rpc_connect_as); prints nothing. */
+nc_err cli_rpc_open(cli_ctx *ctx, nc_rpc **rpc, char *msg, size_t msg_len);
+/* The same; prints "worker not running: ..." (or why not) on failure. */
 int cli_connect(cli_ctx *ctx, nc_rpc **rpc);
 /* One request: prints refusals (JSON on stdout with --json) and transport
  * errors. Returns CLI_OK, CLI_FAIL (transport, not_found, internal) or
@@ -157,6 +160,34 @@ void cli_print_threat(const json_t *threat);
  * (NC_SSHKEY_FINGERPRINT_LEN bytes). Prints what is wrong. */
 int cli_read_pub_key(const char *path, char **line_out, char *fp);
 
+/* How a key proves a human ("fido", "passphrase", "none", "unknown") in words. */
+const char *cli_protection_words(const char *protection);
+/* status.trust: approver keys with their protection, the problem if any. */
+void cli_print_trust_summary(const json_t *trust);
+
+/* ---- signing (sign_flow.c) ---- */
+/* The approver principal (--principal, config.json) and, if need_key, the
+ * key (--key, config.json approver_key, keys/approver). Prints what is missing. */
+int cli_approver_setup(cli_ctx *ctx, const char *key_opt, const char *principal_opt, bool need_key, char *key,
+                       size_t key_len, char *principal, size_t principal_len);
+/* [label, text] pairs as aligned lines. */
+void cli_print_pairs(FILE *f, const json_t *pairs);
+typedef struct {
+    const char *title;            /* "You are about to approve:" */
+    const json_t *pairs;          /* the statement in words (approver library) */
+    const char *stmt;             /* the exact bytes */
+    size_t stmt_len;
+    const char *ns;               /* SSHSIG namespace */
+    const char *key;              /* signing key (NULL with out_path) */
+    bool yes;                     /* do not ask */
+    const char *out_path;         /* only write the statement there */
+    const char *handover;         /* the command that hands a signature over, for the hint */
+    const char *question;         /* "Sign and approve?" */
+} cli_sign_req;
+/* Shows the statement, then writes it (out_path: *sig stays NULL), or asks
+ * and signs with ssh-keygen (*sig malloc'd). CLI_REFUSED if signing failed. */
+int cli_sign_flow(cli_ctx *ctx, const cli_sign_req *r, uint8_t **sig, size_t *sig_len);
+
 /* ---- commands ---- */
 int cmd_init(cli_ctx *ctx, const cli_args *a);
 int cmd_worker_start(cli_ctx *ctx, const cli_args *a);
@@ -180,6 +211,12 @@ int cmd_agent_add(cli_ctx *ctx, const cli_args *a);
 int cmd_agent_list(cli_ctx *ctx, const cli_args *a);
 int cmd_agent_remove(cli_ctx *ctx, const cli_args *a);
 int cmd_trust_revoke(cli_ctx *ctx, const cli_args *a);
+int cmd_trust_restore(cli_ctx *ctx, const cli_args *a);
+int cmd_doctor(cli_ctx *ctx, const cli_args *a);
+int cmd_system_install(cli_ctx *ctx, const cli_args *a);
+int cmd_system_start(cli_ctx *ctx, const cli_args *a);
+int cmd_system_stop(cli_ctx *ctx, const cli_args *a);
+int cmd_system_uninstall(cli_ctx *ctx, const cli_args *a);
 int cmd_audit_verify(cli_ctx *ctx, const cli_args *a);
 int cmd_audit_checkpoint(cli_ctx *ctx, const cli_args *a);
 int cmd_audit_export(cli_ctx *ctx, const cli_args *a);
@@ -198,7 +235,13 @@ enum { APPROVE_POLICY, APPROVE_MAX_RUNS, APPROVE_EXPIRES, APPROVE_ALLOW_AGENT, A
 enum { APPROVALS_JSON, APPROVALS_NAME, APPROVALS_LIMIT };
 enum { RUN_STDIN, RUN_JSON };
 enum { RUNS_JSON, RUNS_LIMIT, RUNS_NAME };
-enum { TRUST_ADD_PRINCIPAL, TRUST_ADD_JSON };
+enum { TRUST_ADD_PRINCIPAL, TRUST_ADD_APPROVER_ONLY, TRUST_ADD_REQUIRE_UV, TRUST_ADD_KEY, TRUST_ADD_APPROVER,
+       TRUST_ADD_YES, TRUST_ADD_EXPIRES, TRUST_ADD_STATEMENT_OUT, TRUST_ADD_STATEMENT, TRUST_ADD_SIGNATURE,
+       TRUST_ADD_JSON };
+enum { TRUST_REVOKE_FORCE, TRUST_REVOKE_JSON };
+enum { WORKER_START_DEV };
+enum { SYS_USER, SYS_OPERATOR, SYS_APPROVER_KEY, SYS_PRINCIPAL, SYS_PREFIX, SYS_HOME, SYS_RUN_DIR, SYS_NO_SYSTEMD };
+enum { SYS_PURGE };
 enum { RUNS_SHOW_JSON, RUNS_SHOW_RECEIPT };
 enum { AUDIT_VERIFY_ANCHOR, AUDIT_VERIFY_JSON };
 enum { AUDIT_CHECKPOINT_KEY, AUDIT_CHECKPOINT_JSON };

@@ -10,6 +10,10 @@
 #include "trust/sshsig.h"
 #include "trust/statement.h"
 #include "trust/truststore.h"
+#include "approver/approver.h"
+#include "trust/admin.h"
+#include <time.h>
+#include <unistd.h>
 
 static bool policy_name_ok(const char *s)
 {
@@ -209,20 +213,26 @@ static void fmt_when(const json_t *v, char *out, size_t n)
 int cmd_trust_list(cli_ctx *ctx, const cli_args *a)
 {
     (void)a;
-    char sock[PATH_MAX], msg[256];
+    char msg[512];
     nc_rpc *rpc = NULL;
     json_t *res = NULL;
-    int rc = cli_home_path(ctx, NC_HOME_CONTROL_SOCK, sock, sizeof sock);
+    int rc = cli_home(ctx);
     if (rc != CLI_OK)
         return rc;
-    if (nc_rpc_connect(sock, &rpc, msg, sizeof msg) == NC_OK) {
+    nc_err err = cli_rpc_open(ctx, &rpc, msg, sizeof msg);
+    if (err == NC_OK) {
         rc = cli_call(ctx, rpc, "trust.list", NULL, &res);
         nc_rpc_free(rpc);
-    } else {
+    } else if (err == NC_ERR_NOT_FOUND && !ctx->home.service) {
         char *h = cli_safe(ctx->home.root);
-        cli_note("nightcore: worker not running; reading %s/trust directly", h);
+        cli_note("nightcore: worker not running; reading %s/trust directly (not checked against the audit log)", h);
         free(h);
         rc = trust_list_local(ctx, &res);
+    } else {
+        char *m = cli_safe(msg);
+        cli_error("%s", m);
+        free(m);
+        return err == NC_ERR_UNAUTHORIZED ? CLI_REFUSED : CLI_FAIL;
     }
     if (rc != CLI_OK)
         return rc;
@@ -239,9 +249,9 @@ int cmd_trust_list(cli_ctx *ctx, const cli_args *a)
         json_decref(res);
         return CLI_OK;
     }
-    static const char *const hdr[] = {"PRINCIPALS", "TYPE", "FINGERPRINT", "NAMESPACES", "VALID", "STATUS"};
+    static const char *const hdr[] = {"PRINCIPALS", "TYPE", "FINGERPRINT", "ROLE", "VALID", "PROTECTION", "STATUS"};
     cli_table t;
-    cli_table_init(&t, 6, hdr, 0);
+    cli_table_init(&t, 7, hdr, 0);
     for (size_t i = 0; i < json_array_size(keys); i++) {
         const json_t *k = json_array_get(keys, i);
         char pr[512] = "", ns[256] = "", valid[160], after[64], before[64];
@@ -269,16 +279,184 @@ int cmd_trust_list(cli_ctx *ctx, const cli_args *a)
             snprintf(valid, sizeof valid, "until %s", before);
         else
             snprintf(valid, sizeof valid, "always");
-        cli_table_add(&t, pr, cli_jstr(k, "type"), cli_jstr(k, "fingerprint"), ns, valid,
-                      cli_jbool(k, "revoked") ? "REVOKED" : "trusted");
+        const char *role = json_object_get(k, "admin") ? (cli_jbool(k, "admin") ? "admin" : "approver") : ns;
+        cli_table_add(&t, pr, cli_jstr(k, "type"), cli_jstr(k, "fingerprint"), role, valid,
+                      cli_jstr(k, "protection") ? cli_jstr(k, "protection") : "-",
+                      cli_jbool(k, "revoked") ? "REVOKED" : cli_jstr(k, "added") ? cli_jstr(k, "added") : "trusted");
     }
     cli_table_print(&t, stdout);
     cli_table_cleanup(&t);
+    if (cli_jstr(res, "problem")) {
+        char *m = cli_safe(cli_jstr(res, "problem"));
+        printf("\nTRUST PROBLEM: %s\n", m);
+        free(m);
+    }
     json_decref(res);
     return CLI_OK;
 }
 
-static int trust_change(cli_ctx *ctx, const cli_args *a, const char *op, const char *principal)
+static void print_trust_result(cli_ctx *ctx, const json_t *res, const char *fp, const char *what)
+{
+    if (ctx->json) {
+        cli_print_json(res);
+        return;
+    }
+    const char *rfp = cli_jstr(res, "fingerprint");
+    char *f = cli_safe(rfp ? rfp : fp);
+    printf("%s %s (trust store version %lld)\n", what, f, (long long)cli_jint(res, "version", 0));
+    free(f);
+}
+
+/* trust add --statement FILE --signature FILE.sig: signed elsewhere. */
+static int trust_add_signed(cli_ctx *ctx, const cli_args *a)
+{
+    uint8_t *stmt = NULL, *sig = NULL;
+    size_t stmt_len = 0, sig_len = 0;
+    json_t *res = NULL;
+    int rc = cli_read_file(cli_val(a, TRUST_ADD_STATEMENT), NC_STATEMENT_MAX_BYTES, "a statement", &stmt, &stmt_len);
+    if (rc == CLI_OK)
+        rc = cli_read_file(cli_val(a, TRUST_ADD_SIGNATURE), NC_MAX_SSHSIG_ARMOR_BYTES, "a signature", &sig, &sig_len);
+    if (rc == CLI_OK) {
+        json_t *params = json_pack("{s:s%, s:s%}", "statement", (const char *)stmt, stmt_len, "signature",
+                                   (const char *)sig, sig_len);
+        if (!params) {
+            cli_error("the statement and the signature must be UTF-8 text");
+            rc = CLI_FAIL;
+        } else {
+            rc = cli_request(ctx, "trust.add", params, &res);
+        }
+    }
+    if (rc == CLI_OK)
+        print_trust_result(ctx, res, "", "trusted");
+    json_decref(res);
+    free(stmt);
+    free(sig);
+    return rc;
+}
+
+int cmd_trust_add(cli_ctx *ctx, const cli_args *a)
+{
+    const char *principal = cli_val(a, TRUST_ADD_PRINCIPAL), *out_path = cli_val(a, TRUST_ADD_STATEMENT_OUT);
+    const bool admin = !cli_has(a, TRUST_ADD_APPROVER_ONLY), uv = cli_has(a, TRUST_ADD_REQUIRE_UV),
+               yes = cli_has(a, TRUST_ADD_YES);
+    uint64_t valid = NC_ADMIN_DEFAULT_VALID_S;
+    char fp[NC_SSHKEY_FINGERPRINT_LEN], key[PATH_MAX] = "", approver[NC_PRINCIPAL_MAX + 1], msg[512];
+    char *line = NULL;
+    json_t *list = NULL, *prep = NULL, *res = NULL, *pairs = NULL;
+    nc_admin_statement st;
+    uint8_t *sig = NULL;
+    size_t sig_len = 0;
+    memset(&st, 0, sizeof st);
+    if (cli_has(a, TRUST_ADD_STATEMENT) || cli_has(a, TRUST_ADD_SIGNATURE)) {
+        if (!cli_has(a, TRUST_ADD_STATEMENT) || !cli_has(a, TRUST_ADD_SIGNATURE))
+            return cli_usage_error(a->cmd, "--statement and --signature go together");
+        return trust_add_signed(ctx, a);
+    }
+    if (!a->pos[0])
+        return cli_usage_error(a->cmd, "KEY.pub is required");
+    if (!principal)
+        return cli_usage_error(a->cmd, "--principal P is required");
+    if (!nc_principal_ok(principal))
+        return cli_usage_error(a->cmd, "--principal must be 1-128 of A-Z a-z 0-9 @ . _ - + : (no spaces or wildcards)");
+    if (cli_has(a, TRUST_ADD_EXPIRES) &&
+        (!cli_parse_duration(cli_val(a, TRUST_ADD_EXPIRES), NC_ADMIN_MAX_VALID_S, &valid) || valid < 60))
+        return cli_usage_error(a->cmd, "--expires must be a span from 60s to 7d (how long the statement stays valid)");
+    if (cli_has(a, TRUST_ADD_APPROVER) && !nc_principal_ok(cli_val(a, TRUST_ADD_APPROVER)))
+        return cli_usage_error(a->cmd, "--approver must be 1-128 of A-Z a-z 0-9 @ . _ - + :");
+    int rc = cli_read_pub_key(a->pos[0], &line, fp);
+    if (rc != CLI_OK)
+        return rc;
+    nc_sshkey k;
+    if (nc_sshkey_from_text(line, strlen(line), &k, NULL) != NC_OK) {
+        rc = CLI_FAIL;
+        goto done;
+    }
+    if (uv && k.type != NC_SSHKEY_SK_ED25519) {
+        rc = cli_usage_error(a->cmd, "--require-verification is for security keys (sk-ssh-ed25519) only");
+        goto done;
+    }
+    rc = cli_request(ctx, "trust.list", NULL, &list);
+    if (rc != CLI_OK)
+        goto done;
+    if (!cli_jbool(list, "root")) {
+        /* The home has no root of trust yet: its first key is trusted without
+         * a statement (there is no key to sign one) and becomes the root. */
+        json_t *params = json_pack("{s:s, s:s, s:b}", "key", line, "principal", principal, "require_verification", uv);
+        if (!params)
+            cli_oom();
+        if (!admin) {
+            json_decref(params);
+            rc = cli_usage_error(a->cmd, "the first key is the root of trust and must be an admin key: drop "
+                                 "--approver-only");
+            goto done;
+        }
+        rc = cli_request(ctx, "trust.add", params, &res);
+        if (rc == CLI_OK)
+            print_trust_result(ctx, res, fp, "trusted as the root of trust (the first key of this home):");
+        goto done;
+    }
+    if (!out_path && !yes && !isatty(STDIN_FILENO)) {
+        rc = cli_usage_error(a->cmd, "no terminal to ask for confirmation: pass --yes to sign without asking, or "
+                             "--statement-out FILE to sign elsewhere");
+        goto done;
+    }
+    rc = cli_approver_setup(ctx, cli_val(a, TRUST_ADD_KEY), cli_val(a, TRUST_ADD_APPROVER), !out_path, key, sizeof key,
+                            approver, sizeof approver);
+    if (rc != CLI_OK)
+        goto done;
+    json_t *params = json_pack("{s:s, s:s, s:s, s:b, s:b, s:I}", "key", line, "principal", principal, "approver",
+                               approver, "admin", admin, "require_verification", uv, "expires_in_s", (json_int_t)valid);
+    if (!params)
+        cli_oom();
+    rc = cli_request(ctx, "trust.prepare", params, &prep);
+    if (rc != CLI_OK)
+        goto done;
+    const json_t *sj = json_object_get(prep, "statement");
+    if (!json_is_string(sj) || nc_admin_parse(json_string_value(sj), json_string_length(sj), &st, msg, sizeof msg) != NC_OK) {
+        cli_error("the worker prepared a statement this nightcore cannot read; not signing it");
+        rc = CLI_FAIL;
+        goto done;
+    }
+    nc_trust_request rq = {.key = &k, .principal = principal, .admin = admin, .require_verification = uv,
+                           .approver = approver};
+    const char *bad = nc_approver_check_trust_add(&st, &rq, (int64_t)time(NULL));
+    if (bad) {
+        cli_error("the statement the worker prepared does not match the request: %s; not signing it", bad);
+        rc = CLI_FAIL;
+        goto done;
+    }
+    pairs = nc_approver_describe_trust_add(&st);
+    if (!pairs)
+        cli_oom();
+    cli_sign_req sr = {
+        .title = "You are about to trust a key:", .pairs = pairs, .stmt = json_string_value(sj),
+        .stmt_len = json_string_length(sj), .ns = NC_ADMIN_NAMESPACE, .key = out_path ? NULL : key, .yes = yes,
+        .out_path = out_path, .handover = "nightcore trust add", .question = "Sign and trust this key?",
+    };
+    rc = cli_sign_flow(ctx, &sr, &sig, &sig_len);
+    if (rc != CLI_OK || !sig)
+        goto done;
+    params = json_pack("{s:s%, s:s%}", "statement", json_string_value(sj), json_string_length(sj), "signature",
+                       (const char *)sig, sig_len);
+    if (!params) {
+        cli_error("ssh-keygen wrote a signature that is not text");
+        rc = CLI_FAIL;
+        goto done;
+    }
+    rc = cli_request(ctx, "trust.add", params, &res);
+    if (rc == CLI_OK)
+        print_trust_result(ctx, res, fp, "trusted");
+done:
+    free(line);
+    free(sig);
+    json_decref(list);
+    json_decref(prep);
+    json_decref(res);
+    json_decref(pairs);
+    return rc;
+}
+
+int cmd_trust_revoke(cli_ctx *ctx, const cli_args *a)
 {
     char fp[NC_SSHKEY_FINGERPRINT_LEN];
     char *line = NULL;
@@ -286,43 +464,33 @@ static int trust_change(cli_ctx *ctx, const cli_args *a, const char *op, const c
     int rc = cli_read_pub_key(a->pos[0], &line, fp);
     if (rc != CLI_OK)
         return rc;
-    json_t *params = json_pack("{s:s}", "key", line);
-    if (!params || (principal && json_object_set_new(params, "principal", json_string(principal)) != 0))
-        cli_oom();
+    json_t *params = json_pack("{s:s, s:b}", "key", line, "force", cli_has(a, TRUST_REVOKE_FORCE));
     free(line);
-    rc = cli_request(ctx, op, params, &res);
+    if (!params)
+        cli_oom();
+    rc = cli_request(ctx, "trust.revoke", params, &res);
+    if (rc == CLI_OK)
+        print_trust_result(ctx, res, fp, "revoked (approvals it signed no longer run):");
+    json_decref(res);
+    return rc;
+}
+
+int cmd_trust_restore(cli_ctx *ctx, const cli_args *a)
+{
+    (void)a;
+    json_t *res = NULL;
+    int rc = cli_request(ctx, "trust.restore", NULL, &res);
     if (rc != CLI_OK)
         return rc;
     if (ctx->json) {
         cli_print_json(res);
     } else {
-        const char *rfp = cli_jstr(res, "fingerprint");
-        char *f = cli_safe(rfp ? rfp : fp);
-        if (principal) {
-            char *p = cli_safe(principal);
-            printf("trusted %s for %s (trust store version %lld)\n", f, p, (long long)cli_jint(res, "version", 0));
-            free(p);
-        } else {
-            printf("revoked %s (trust store version %lld): approvals it signed no longer run\n", f,
-                   (long long)cli_jint(res, "version", 0));
-        }
-        free(f);
+        const char *was = cli_jstr(res, "was");
+        char *w = cli_safe(was ? was : "");
+        printf("trust files rewritten from the audit log (version %lld)%s%s\n", (long long)cli_jint(res, "version", 0),
+               was ? "; they differed: " : "; they already matched", w);
+        free(w);
     }
     json_decref(res);
     return CLI_OK;
-}
-
-int cmd_trust_add(cli_ctx *ctx, const cli_args *a)
-{
-    const char *principal = cli_val(a, TRUST_ADD_PRINCIPAL);
-    if (!principal)
-        return cli_usage_error(a->cmd, "--principal P is required");
-    if (!nc_principal_ok(principal))
-        return cli_usage_error(a->cmd, "--principal must be 1-128 of A-Z a-z 0-9 @ . _ - + : (no spaces or wildcards)");
-    return trust_change(ctx, a, "trust.add", principal);
-}
-
-int cmd_trust_revoke(cli_ctx *ctx, const cli_args *a)
-{
-    return trust_change(ctx, a, "trust.revoke", NULL);
 }

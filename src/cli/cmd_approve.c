@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "approver/approver.h"
 #include "cli/cli.h"
 #include "common/fs.h"
 #include "common/hash.h"
@@ -23,161 +24,6 @@
 #define DEFAULT_EXPIRES_S 86400u
 #define MIN_EXPIRES_S 60u
 #define MAX_EXPIRES_S (366ull * 86400)   /* the worker's range (docs/protocol.md) */
-#define CLOCK_SLACK_S 300                 /* worker and CLI clocks may differ this much */
-
-/* What the operator asked for; the prepared statement must match it. */
-typedef struct {
-    const char *submission;
-    const char *policy;
-    uint64_t max_runs;
-    uint64_t expires_in;
-    const char *invokers[NC_MAX_INVOKERS];
-    size_t ninvokers;
-    const char *principal;   /* the approver the statement must name */
-} approve_req;
-
-static const char *statement_mismatch(const nc_statement *st, const approve_req *rq, const json_t *sub)
-{
-    char hex[NC_SHA256_HEX_LEN + 1];
-    int64_t now = (int64_t)time(NULL);
-    nc_hex(st->sha256, NC_SHA256_LEN, hex);
-    if (strcmp(st->submission, rq->submission) != 0)
-        return "submission id";
-    if (!cli_jstr(sub, "name") || strcmp(st->name, cli_jstr(sub, "name")) != 0)
-        return "module name";
-    if (!cli_jstr(sub, "sha256") || strcmp(hex, cli_jstr(sub, "sha256")) != 0)
-        return "module sha256";
-    if (st->max_runs != rq->max_runs)
-        return "max runs";
-    if (st->ninvokers != rq->ninvokers)
-        return "invokers";
-    for (size_t i = 0; i < rq->ninvokers; i++)
-        if (!nc_statement_has_invoker(st, rq->invokers[i]))
-            return "invokers";
-    if (strcmp(st->approver, rq->principal) != 0)
-        return "approver";
-    if ((int64_t)st->expires_at <= now || (int64_t)st->expires_at > now + (int64_t)rq->expires_in + CLOCK_SLACK_S ||
-        (int64_t)st->not_before > now + CLOCK_SLACK_S)
-        return "validity window";
-    return NULL;
-}
-
-static void fmt_limit_bytes(uint64_t v, char *out, size_t n)
-{
-    cli_fmt_size(v, out, n);
-}
-
-/* The statement in words, then its exact bytes. */
-static void show_statement(FILE *f, const nc_statement *st, const char *policy, const char *key, const char *bytes,
-                           size_t len, const json_t *sub)
-{
-    char hex[NC_SHA256_HEX_LEN + 1], id[NC_SHA256_HEX_LEN + 1], from[40], to[40], span[32];
-    char mem[32], out_b[32], err_b[32];
-    nc_hex(st->sha256, NC_SHA256_LEN, hex);
-    if (nc_statement_id(bytes, len, id) != NC_OK)
-        snprintf(id, sizeof id, "?");
-    cli_fmt_time((int64_t)st->not_before, from, sizeof from);
-    cli_fmt_time((int64_t)st->expires_at, to, sizeof to);
-    cli_fmt_span(st->expires_at > st->not_before ? st->expires_at - st->not_before : 0, span, sizeof span);
-    fmt_limit_bytes(st->limits.memory_bytes, mem, sizeof mem);
-    fmt_limit_bytes(st->limits.stdout_bytes, out_b, sizeof out_b);
-    fmt_limit_bytes(st->limits.stderr_bytes, err_b, sizeof err_b);
-    char *pol = cli_safe(policy), *k = cli_safe(key ? key : "-");
-
-    fprintf(f, "You are about to approve:\n");
-    fprintf(f, "  module        %s\n", st->name);
-    fprintf(f, "  sha256        %s\n", hex);
-    fprintf(f, "  submission    %s\n", st->submission);
-    const json_t *drift = json_object_get(sub, "drift");
-    const char *dstate = cli_jstr(drift, "state");
-    const json_t *threat = json_object_get(sub, "threat");
-    if (dstate || threat) {
-        char *ds = cli_safe(dstate ? dstate : "-");
-        fprintf(f, "  review        drift %s, threat score %lld/100 (`nightcore inbox show %s`)\n", ds,
-                (long long)cli_jint(threat, "score", 0), st->submission);
-        free(ds);
-    }
-    fprintf(f, "  policy        %s\n", pol);
-    fprintf(f, "  capabilities  args %s, stdin %s", st->caps.args ? "yes" : "no", st->caps.stdin ? "yes" : "no");
-    if (st->caps.nenv == 0)
-        fprintf(f, ", no environment");
-    for (size_t i = 0; i < st->caps.nenv; i++) {
-        char *ks = cli_safe(st->caps.env[i].key), *vs = cli_safe(st->caps.env[i].value);
-        fprintf(f, ", env %s=%s", ks, vs);
-        free(ks);
-        free(vs);
-    }
-    if (st->caps.ndirs == 0)
-        fprintf(f, ", no directories");
-    fprintf(f, "\n");
-    for (size_t i = 0; i < st->caps.ndirs; i++) {
-        char *h = cli_safe(st->caps.dirs[i].host), *g = cli_safe(st->caps.dirs[i].guest);
-        fprintf(f, "                directory %s as %s, %s\n", h, g,
-                st->caps.dirs[i].readonly ? "read-only" : "READ-WRITE");
-        free(h);
-        free(g);
-    }
-    fprintf(f, "  limits        timeout %llu ms, memory %s, fuel ", (unsigned long long)st->limits.timeout_ms, mem);
-    if (st->limits.fuel)
-        fprintf(f, "%llu", (unsigned long long)st->limits.fuel);
-    else
-        fprintf(f, "unmetered");
-    fprintf(f, ", stdout %s, stderr %s\n", out_b, err_b);
-    fprintf(f, "  runs          at most %llu\n", (unsigned long long)st->max_runs);
-    fprintf(f, "  valid         %s to %s (%s)\n", from, to, span);
-    fprintf(f, "  may run it   ");
-    for (size_t i = 0; i < st->ninvokers; i++)
-        fprintf(f, "%s %s", i ? "," : "", st->invokers[i]);
-    fprintf(f, "\n");
-    fprintf(f, "  approver      %s\n", st->approver);
-    fprintf(f, "  worker        %s\n", st->worker);
-    fprintf(f, "  signing key   %s\n", k);
-    char *exact = cli_safe_ex(bytes, len, false);
-    fprintf(f, "Statement (the exact %zu bytes to sign; approval id %s):\n%s\n", len, id, exact);
-    free(exact);
-    free(pol);
-    free(k);
-}
-
-/* --key, config.json approver_key, keys/approver: the first that is given. */
-static int resolve_key(cli_ctx *ctx, const char *opt, const json_t *cfg, char *out, size_t n)
-{
-    const char *key = opt ? opt : cli_jstr(cfg, "approver_key");
-    char def[PATH_MAX];
-    if (!key) {
-        int rc = cli_home_path(ctx, NC_HOME_APPROVER_KEY, def, sizeof def);
-        if (rc != CLI_OK)
-            return rc;
-        key = def;
-    }
-    struct stat st;
-    if (stat(key, &st) != 0 || !S_ISREG(st.st_mode)) {
-        char *k = cli_safe(key);
-        cli_error("no approver key: run `nightcore init --generate-key` or pass --key (%s does not exist)", k);
-        free(k);
-        return CLI_FAIL;
-    }
-    if ((size_t)snprintf(out, n, "%s", key) >= n) {
-        cli_error("approver key path too long");
-        return CLI_FAIL;
-    }
-    return CLI_OK;
-}
-
-static bool confirm(void)
-{
-    char line[64];
-    fprintf(stderr, "Sign and approve? [y/N] ");
-    fflush(stderr);
-    if (!fgets(line, sizeof line, stdin))
-        return false;
-    size_t i = 0;
-    while (line[i] == ' ' || line[i] == '\t')
-        i++;
-    char *w = line + i;
-    w[strcspn(w, " \t\r\n")] = '\0';
-    return strcasecmp(w, "y") == 0 || strcasecmp(w, "yes") == 0;
-}
 
 static void print_approval(cli_ctx *ctx, const json_t *ap)
 {
@@ -253,15 +99,17 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
     const char *id = a->pos[0];
     const char *out_path = cli_val(a, APPROVE_STATEMENT_OUT);
     const bool yes = cli_has(a, APPROVE_YES);
-    approve_req rq;
-    char key[PATH_MAX] = "", msg[512] = "";
-    json_t *cfg = NULL, *sub = NULL, *prep = NULL, *res = NULL, *params = NULL, *inv = NULL;
+    const char *policy = cli_val(a, APPROVE_POLICY) ? cli_val(a, APPROVE_POLICY) : "default";
+    uint64_t max_runs = DEFAULT_MAX_RUNS, expires_in = DEFAULT_EXPIRES_S;
+    const char *invokers[NC_MAX_INVOKERS];
+    size_t ninvokers = 0;
+    char key[PATH_MAX] = "", principal[NC_PRINCIPAL_MAX + 1], msg[512] = "";
+    json_t *sub = NULL, *prep = NULL, *res = NULL, *params = NULL, *inv = NULL, *pairs = NULL;
     nc_rpc *rpc = NULL;
     nc_statement st;
     uint8_t *sig = NULL;
     size_t sig_len = 0;
     int rc;
-    memset(&rq, 0, sizeof rq);
     memset(&st, 0, sizeof st);
 
     if (!cli_id_ok(id))
@@ -279,31 +127,26 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
     }
     if (out_path && cli_has(a, APPROVE_KEY))
         return cli_usage_error(a->cmd, "--statement-out only writes the statement; sign it with ssh-keygen");
-
-    rq.submission = id;
-    rq.policy = cli_val(a, APPROVE_POLICY) ? cli_val(a, APPROVE_POLICY) : "default";
-    rq.max_runs = DEFAULT_MAX_RUNS;
-    rq.expires_in = DEFAULT_EXPIRES_S;
-    if (!rq.policy[0] || strlen(rq.policy) > 64)
+    if (!policy[0] || strlen(policy) > 64)
         return cli_usage_error(a->cmd, "--policy needs a policy name (`nightcore policy list`)");
-    if (cli_has(a, APPROVE_MAX_RUNS) && !cli_parse_u64(cli_val(a, APPROVE_MAX_RUNS), 1, 1000000000ull, &rq.max_runs))
+    if (cli_has(a, APPROVE_MAX_RUNS) && !cli_parse_u64(cli_val(a, APPROVE_MAX_RUNS), 1, 1000000000ull, &max_runs))
         return cli_usage_error(a->cmd, "--max-runs must be a whole number from 1 to 1000000000");
     if (cli_has(a, APPROVE_EXPIRES) &&
-        (!cli_parse_duration(cli_val(a, APPROVE_EXPIRES), MAX_EXPIRES_S, &rq.expires_in) || rq.expires_in < MIN_EXPIRES_S))
+        (!cli_parse_duration(cli_val(a, APPROVE_EXPIRES), MAX_EXPIRES_S, &expires_in) || expires_in < MIN_EXPIRES_S))
         return cli_usage_error(a->cmd, "--expires must be a span from 60s to 366d, such as 3600s, 30m, 24h or 7d");
-    rq.invokers[rq.ninvokers++] = "operator";
+    invokers[ninvokers++] = "operator";
     char agents[CLI_MAX_REPEAT][NC_INVOKER_MAX + 1];
     for (int i = 0; i < a->count[APPROVE_ALLOW_AGENT]; i++) {
         const char *name = a->multi[APPROVE_ALLOW_AGENT][i];
         if (strlen(name) > 64 || snprintf(agents[i], sizeof agents[i], "agent:%s", name) >= (int)sizeof agents[i] ||
             !nc_invoker_ok(agents[i]))
             return cli_usage_error(a->cmd, "--allow-agent NAME: NAME is 1-64 of a-z 0-9 _ -");
-        for (size_t j = 0; j < rq.ninvokers; j++)
-            if (strcmp(rq.invokers[j], agents[i]) == 0)
+        for (size_t j = 0; j < ninvokers; j++)
+            if (strcmp(invokers[j], agents[i]) == 0)
                 return cli_usage_error(a->cmd, "--allow-agent lists an agent twice");
-        if (rq.ninvokers >= NC_MAX_INVOKERS)
+        if (ninvokers >= NC_MAX_INVOKERS)
             return cli_usage_error(a->cmd, "at most %d agents", NC_MAX_INVOKERS - 1);
-        rq.invokers[rq.ninvokers++] = agents[i];
+        invokers[ninvokers++] = agents[i];
     }
     if (cli_has(a, APPROVE_PRINCIPAL) && !nc_principal_ok(cli_val(a, APPROVE_PRINCIPAL)))
         return cli_usage_error(a->cmd, "--principal must be 1-128 of A-Z a-z 0-9 @ . _ - + :");
@@ -312,23 +155,10 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
         return cli_usage_error(a->cmd, "no terminal to ask for confirmation: review the submission "
                                "(`nightcore inbox show %s`), then pass --yes to sign without asking", id);
 
-    rc = cli_config_load(ctx, &cfg);
+    rc = cli_approver_setup(ctx, cli_val(a, APPROVE_KEY), cli_val(a, APPROVE_PRINCIPAL), !out_path, key, sizeof key,
+                            principal, sizeof principal);
     if (rc != CLI_OK)
         goto done;
-    rq.principal = cli_val(a, APPROVE_PRINCIPAL);
-    if (!rq.principal && cli_jstr(cfg, "principal") && nc_principal_ok(cli_jstr(cfg, "principal")))
-        rq.principal = cli_jstr(cfg, "principal");
-    if (!rq.principal) {
-        cli_error("no approver principal: run `nightcore init` (it records one in config.json) or pass --principal");
-        rc = CLI_FAIL;
-        goto done;
-    }
-    if (!out_path) {
-        rc = resolve_key(ctx, cli_val(a, APPROVE_KEY), cfg, key, sizeof key);
-        if (rc != CLI_OK)
-            goto done;
-    }
-
     rc = cli_connect(ctx, &rpc);
     if (rc != CLI_OK)
         goto done;
@@ -338,12 +168,13 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
     inv = json_array();
     if (!inv)
         cli_oom();
-    for (size_t i = 0; i < rq.ninvokers; i++)
-        if (json_array_append_new(inv, json_string(rq.invokers[i])) != 0)
+    for (size_t i = 0; i < ninvokers; i++)
+        if (json_array_append_new(inv, json_string(invokers[i])) != 0)
             cli_oom();
-    params = json_pack("{s:s, s:s, s:I, s:I, s:O}", "submission", id, "policy", rq.policy, "max_runs",
-                       (json_int_t)rq.max_runs, "expires_in_s", (json_int_t)rq.expires_in, "invokers", inv);
-    if (!params || (rq.principal && json_object_set_new(params, "approver", json_string(rq.principal)) != 0))
+    params = json_pack("{s:s, s:s, s:I, s:I, s:O, s:s}", "submission", id, "policy", policy, "max_runs",
+                       (json_int_t)max_runs, "expires_in_s", (json_int_t)expires_in, "invokers", inv, "approver",
+                       principal);
+    if (!params)
         cli_oom();
     rc = cli_call(ctx, rpc, "approval.prepare", params, &prep);
     params = NULL;
@@ -364,51 +195,34 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
         rc = CLI_FAIL;
         goto done;
     }
-    const char *bad = statement_mismatch(&st, &rq, sub);
+    nc_approval_request rq = {
+        .submission = id, .name = cli_jstr(sub, "name"), .sha256 = cli_jstr(sub, "sha256"), .max_runs = max_runs,
+        .expires_in = expires_in, .invokers = invokers, .ninvokers = ninvokers, .principal = principal,
+    };
+    const char *bad = nc_approver_check_approval(&st, &rq, (int64_t)time(NULL));
     if (bad) {
-        cli_error("the statement the worker prepared does not match the request (%s differs); not signing it", bad);
+        cli_error("the statement the worker prepared does not match the request: %s; not signing it", bad);
         rc = CLI_FAIL;
-        goto done;
-    }
-    show_statement(ctx->json ? stderr : stdout, &st, rq.policy, out_path ? NULL : key, stmt, stmt_len, sub);
-
-    if (out_path) {
-        if (nc_write_file_atomic(out_path, stmt, stmt_len, 0644) != NC_OK) {
-            char *p = cli_safe(out_path);
-            cli_error("cannot write %s", p);
-            free(p);
-            rc = CLI_FAIL;
-            goto done;
-        }
-        char *p = cli_safe(out_path);
-        FILE *f = ctx->json ? stderr : stdout;
-        fprintf(f, "\nWrote the statement to %s. Sign it where your key is:\n"
-                   "  ssh-keygen -Y sign -n %s -f KEY %s\n"
-                   "then hand it over:\n"
-                   "  nightcore approve %s --statement %s --signature %s.sig\n",
-                p, NC_SSHSIG_NAMESPACE, p, id, p, p);
-        free(p);
-        if (ctx->json)
-            cli_print_json(prep);
-        rc = CLI_OK;
         goto done;
     }
     /* Reading the answer and the passphrase may take a while: do not hold
      * the connection meanwhile. */
     nc_rpc_free(rpc);
     rpc = NULL;
-    if (!yes && !confirm()) {
-        cli_error("not approved");
-        rc = CLI_FAIL;
-        goto done;
-    }
-    /* ssh-keygen may ask for the key's passphrase (or a touch) on the terminal. */
-    fflush(stdout);
-    if (nc_sign_with_ssh_keygen(key, stmt, stmt_len, &sig, &sig_len, msg, sizeof msg) != NC_OK) {
-        char *m = cli_safe(msg);
-        cli_error("signing failed: %s", m);
-        free(m);
-        rc = CLI_FAIL;
+    pairs = nc_approver_describe_approval(&st, policy, sub);
+    if (!pairs)
+        cli_oom();
+    char handover[128];
+    snprintf(handover, sizeof handover, "nightcore approve %s", id);
+    cli_sign_req sr = {
+        .title = "You are about to approve:", .pairs = pairs, .stmt = stmt, .stmt_len = stmt_len,
+        .ns = NC_SSHSIG_NAMESPACE, .key = out_path ? NULL : key, .yes = yes, .out_path = out_path,
+        .handover = handover, .question = "Sign and approve?",
+    };
+    rc = cli_sign_flow(ctx, &sr, &sig, &sig_len);
+    if (rc != CLI_OK || !sig) {
+        if (rc == CLI_OK && ctx->json)
+            cli_print_json(prep);
         goto done;
     }
     params = json_pack("{s:s%, s:s%}", "statement", stmt, stmt_len, "signature", (const char *)sig, sig_len);
@@ -427,12 +241,12 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
 done:
     nc_statement_cleanup(&st);
     nc_rpc_free(rpc);
-    json_decref(cfg);
     json_decref(sub);
     json_decref(prep);
     json_decref(res);
     json_decref(params);
     json_decref(inv);
+    json_decref(pairs);
     free(sig);
     return rc;
 }

@@ -335,7 +335,7 @@ done:
 int cmd_audit_checkpoint(cli_ctx *ctx, const cli_args *a)
 {
     uint8_t pk[NC_WORKER_PK_LEN];
-    char origin[ORIGIN_MAX], msg[1024], key[256], path[4096];
+    char origin[ORIGIN_MAX], msg[1024], key[256];
     nc_rpc *rpc = NULL;
     json_t *res = NULL;
 
@@ -360,10 +360,7 @@ int cmd_audit_checkpoint(cli_ctx *ctx, const cli_args *a)
         }
         return CLI_OK;
     }
-    rc = cli_home_path(ctx, NC_HOME_CONTROL_SOCK, path, sizeof path);
-    if (rc != CLI_OK)
-        return rc;
-    nc_err err = nc_rpc_connect(path, &rpc, msg, sizeof msg);
+    nc_err err = cli_rpc_open(ctx, &rpc, msg, sizeof msg);
     if (err == NC_ERR_NOT_FOUND)
         return checkpoint_from_db(ctx, pk, origin);
     if (err != NC_OK) {

@@ -10,6 +10,8 @@
 #include "cli/cli.h"
 #include "common/fs.h"
 #include "common/workerkey.h"
+#include "trust/admin.h"
+#include "trust/privkey.h"
 #include "trust/sign.h"
 #include "trust/sshkey.h"
 #include "trust/statement.h"
@@ -122,7 +124,9 @@ done:
     return rc;
 }
 
-/* Trusts the key in pub_path for principal; prints the outcome. */
+/* Trusts the key in pub_path for principal as the root of trust; prints the
+ * outcome. Only the first key: once the home trusts a key, more keys are
+ * added through the worker, signed (`nightcore trust add`). */
 static int trust_key(cli_ctx *ctx, const char *pub_path, const char *principal)
 {
     char trust_dir[PATH_MAX], record[PATH_MAX], msg[512] = "", fp[NC_SSHKEY_FINGERPRINT_LEN];
@@ -134,7 +138,24 @@ static int trust_key(cli_ctx *ctx, const char *pub_path, const char *principal)
         rc = cli_read_pub_key(pub_path, &line, fp);
     if (rc != CLI_OK)
         return rc;
-    nc_err err = nc_trust_add_key(trust_dir, record, line, principal, msg, sizeof msg);
+    nc_trust_store cur;
+    nc_sshkey key;
+    if (nc_trust_load(trust_dir, record, &cur, msg, sizeof msg) == NC_OK) {
+        size_t n = nc_allowed_signers_count(cur.signers);
+        bool same = false;
+        if (nc_sshkey_from_text(line, strlen(line), &key, NULL) == NC_OK)
+            for (size_t i = 0; i < n && !same; i++)
+                same = nc_sshkey_equal(&nc_allowed_signers_get(cur.signers, i)->key, &key);
+        nc_trust_cleanup(&cur);
+        if (n > 0 && !same) {
+            free(line);
+            cli_error("this home already has a root of trust (%zu key%s): more keys are added with `nightcore trust "
+                      "add KEY.pub --principal P`, signed by a trusted admin key", n, n == 1 ? "" : "s");
+            return CLI_REFUSED;
+        }
+    }
+    msg[0] = '\0';
+    nc_err err = nc_trust_add_key(trust_dir, record, line, principal, NC_TRUST_NAMESPACES_ADMIN, msg, sizeof msg);
     free(line);
     char *m = cli_safe(msg), *pr = cli_safe(principal);
     if (err != NC_OK) {
@@ -142,11 +163,29 @@ static int trust_key(cli_ctx *ctx, const char *pub_path, const char *principal)
         rc = err == NC_ERR_REVOKED_KEY ? CLI_REFUSED : CLI_FAIL;
     } else {
         /* nc_trust_add_key says so in msg when the key was already there. */
-        printf("  %-14s %s for %s (%s)\n", "trusted", fp, pr, msg[0] ? "already trusted" : "added");
+        printf("  %-14s %s for %s (%s)\n", "trusted", fp, pr, msg[0] ? "already trusted" : "the root of trust");
     }
     free(m);
     free(pr);
     return rc;
+}
+
+/* ssh-keygen accepts an empty passphrase when asked for one: a key that ends
+ * up without one is removed again (only --no-passphrase makes such keys). */
+static nc_err refuse_unprotected(const char *path, char *msg, size_t msg_len)
+{
+    nc_privkey_info info;
+    nc_err err = nc_privkey_info_load(path, &info, NULL);
+    if (err == NC_OK && info.encrypted)
+        return NC_OK;
+    char pub[PATH_MAX + 8];
+    snprintf(pub, sizeof pub, "%s.pub", path);
+    unlink(path);
+    unlink(pub);
+    snprintf(msg, msg_len, "the new key got an empty passphrase, so any process of this user could sign with it: "
+             "removed it. Run `nightcore init --generate-key` again and type a passphrase (or use a security "
+             "key: `ssh-keygen -t ed25519-sk`, then `nightcore init --approver-key KEY.pub`)");
+    return NC_ERR_UNAUTHORIZED;
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -158,9 +197,10 @@ static bool ends_with(const char *s, const char *suffix)
 static int write_config(cli_ctx *ctx, json_t *cfg)
 {
     char path[PATH_MAX];
-    int rc = cli_home_path(ctx, NC_HOME_CONFIG, path, sizeof path);
+    int rc = cli_home(ctx);
     if (rc != CLI_OK)
         return rc;
+    snprintf(path, sizeof path, "%s", ctx->home.config);
     char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (!text)
         cli_oom();
@@ -178,6 +218,78 @@ static int write_config(cli_ctx *ctx, json_t *cfg)
         return CLI_FAIL;
     }
     return CLI_OK;
+}
+
+/* The service deployment: the worker's home was made by `system install`;
+ * an operator's init only writes their own config.json (principal, key). */
+static int operator_config(cli_ctx *ctx, bool generate, const char *approver_pub, const char *principal_opt)
+{
+    char principal[NC_PRINCIPAL_MAX + 1], path[PATH_MAX], dir[PATH_MAX];
+    json_t *cfg = NULL;
+    if (generate) {
+        cli_error("this machine runs the service deployment (%s): make your key with ssh-keygen (with a passphrase, "
+                  "or `ssh-keygen -t ed25519-sk`), then `nightcore init --approver-key KEY.pub`; an admin trusts it "
+                  "with `nightcore trust add`", NC_SYSTEM_CONFIG);
+        return CLI_USAGE;
+    }
+    int rc = cli_config_load(ctx, &cfg);
+    if (rc != CLI_OK)
+        return rc;
+    if (principal_opt)
+        snprintf(principal, sizeof principal, "%s", principal_opt);
+    else if (cli_jstr(cfg, "principal") && nc_principal_ok(cli_jstr(cfg, "principal")))
+        snprintf(principal, sizeof principal, "%s", cli_jstr(cfg, "principal"));
+    else
+        default_principal(principal, sizeof principal);
+    json_object_set_new(cfg, "principal", json_string(principal));
+    if (approver_pub) {
+        char fp[NC_SSHKEY_FINGERPRINT_LEN], *line = NULL;
+        if (!realpath(approver_pub, path)) {
+            char *p = cli_safe(approver_pub);
+            cli_error("%s: %s", p, strerror(errno));
+            free(p);
+            json_decref(cfg);
+            return CLI_FAIL;
+        }
+        rc = cli_read_pub_key(path, &line, fp);
+        free(line);
+        if (rc != CLI_OK) {
+            json_decref(cfg);
+            return rc;
+        }
+        size_t n = strlen(path);
+        if (ends_with(path, ".pub") && n - 4 < sizeof dir) {
+            memcpy(dir, path, n - 4);
+            dir[n - 4] = '\0';
+            if (exists(dir))
+                snprintf(path, sizeof path, "%s", dir);
+        }
+        json_object_set_new(cfg, "approver_key", json_string(path));
+    }
+    snprintf(dir, sizeof dir, "%s", ctx->home.config);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    if (nc_mkdir_p(dir, 0700) != NC_OK) {
+        char *d = cli_safe(dir);
+        cli_error("cannot create %s", d);
+        free(d);
+        json_decref(cfg);
+        return CLI_FAIL;
+    }
+    rc = write_config(ctx, cfg);
+    if (rc == CLI_OK) {
+        char *c = cli_safe(ctx->home.config), *pr = cli_safe(principal), *k = cli_safe(cli_jstr(cfg, "approver_key"));
+        printf("Service deployment: the worker runs as %s (home %s).\n", ctx->home.worker_user, ctx->home.root);
+        printf("  %-14s %s\n  %-14s %s\n  %-14s %s\n", "config", c, "principal", pr, "approver key",
+               k[0] ? k : "none (pass --approver-key KEY.pub)");
+        printf("An admin trusts your key with `nightcore trust add KEY.pub --principal %s` (signed).\n", pr);
+        free(c);
+        free(pr);
+        free(k);
+    }
+    json_decref(cfg);
+    return rc;
 }
 
 int cmd_init(cli_ctx *ctx, const cli_args *a)
@@ -199,6 +311,8 @@ int cmd_init(cli_ctx *ctx, const cli_args *a)
     rc = cli_home(ctx);
     if (rc != CLI_OK)
         return rc;
+    if (ctx->home.service)
+        return operator_config(ctx, generate, approver_pub, principal_opt);
 
     char *home_s = cli_safe(ctx->home.root);
     rc = make_dir(ctx->home.root, &created);
@@ -285,10 +399,23 @@ int cmd_init(cli_ctx *ctx, const cli_args *a)
         if (rc != CLI_OK)
             goto done;
         char *p = cli_safe(path);
+        bool skip = false;
         if (exists(path)) {
             printf("  %-14s %s (exists)\n", "approver key", p);
+        } else if (!no_pass && !isatty(STDIN_FILENO)) {
+            /* A key nobody typed a passphrase for could be used by any
+             * process of this user, agents included: make none. */
+            printf("  %-14s none: no terminal to type a passphrase on, so no key was made (a key without a\n"
+                   "  %-14s passphrase could sign for any process of this user). Add one:\n"
+                   "  %-14s on a terminal:  nightcore init --generate-key\n"
+                   "  %-14s or an existing OpenSSH or FIDO key:  nightcore trust add ~/.ssh/id_ed25519_sk.pub "
+                   "--principal %s\n",
+                   "approver key", "", "", "", principal);
+            skip = true;
         } else {
             err = nc_keygen_ed25519(path, principal, no_pass, msg, sizeof msg);
+            if (err == NC_OK && !no_pass)
+                err = refuse_unprotected(path, msg, sizeof msg);
             if (err != NC_OK) {
                 char *m = cli_safe(msg);
                 cli_error("%s", m);
@@ -297,9 +424,12 @@ int cmd_init(cli_ctx *ctx, const cli_args *a)
                 rc = CLI_FAIL;
                 goto done;
             }
-            printf("  %-14s %s (created%s)\n", "approver key", p, no_pass ? ", no passphrase" : "");
+            printf("  %-14s %s (created%s)\n", "approver key", p,
+                   no_pass ? ", NO PASSPHRASE: any process of this user can sign with it (tests only)" : "");
         }
         free(p);
+        if (skip)
+            goto key_done;
         if (snprintf(path2, sizeof path2, "%s.pub", path) >= (int)sizeof path2) {
             cli_error("key path too long");
             rc = CLI_FAIL;
@@ -309,6 +439,11 @@ int cmd_init(cli_ctx *ctx, const cli_args *a)
         if (rc != CLI_OK)
             goto done;
         approver_key = path;
+    } else if (approver_pub && strcmp(approver_pub, "-") == 0) {
+        /* the key line on stdin (`system install` hands the root key over so) */
+        rc = trust_key(ctx, "/dev/stdin", principal);
+        if (rc != CLI_OK)
+            goto done;
     } else if (approver_pub) {
         if (!realpath(approver_pub, path)) {
             char *p = cli_safe(approver_pub);
@@ -334,6 +469,7 @@ int cmd_init(cli_ctx *ctx, const cli_args *a)
         printf("  %-14s %s\n", "approver key", k);
         free(k);
     }
+key_done:
     if (approver_key) {
         const char *old = cli_jstr(cfg, "approver_key");
         if (!old || strcmp(old, approver_key) != 0) {
@@ -352,7 +488,7 @@ int cmd_init(cli_ctx *ctx, const cli_args *a)
             printf("  %-14s %s (from config.json)\n", "approver key", k);
             free(k);
         } else {
-            printf("  %-14s none yet: run `nightcore init --generate-key`, or\n"
+            printf("  %-14s none yet: on a terminal `nightcore init --generate-key`, or trust an existing key\n"
                    "  %-14s `nightcore init --approver-key ~/.ssh/id_ed25519.pub`\n",
                    "approver key", "");
         }

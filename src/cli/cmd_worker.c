@@ -72,13 +72,11 @@ static bool find_worker(char *out, size_t n)
 /* One connection attempt: hello within HELLO_TIMEOUT_MS. */
 static nc_err try_hello(cli_ctx *ctx, json_t **hello)
 {
-    char path[PATH_MAX], msg[256];
+    char msg[512];
     nc_rpc *rpc = NULL;
     nc_rpc_error rerr;
     *hello = NULL;
-    if (nc_home_path(&ctx->home, NC_HOME_CONTROL_SOCK, path, sizeof path) != NC_OK)
-        return NC_ERR_TOO_LARGE;
-    nc_err err = nc_rpc_connect(path, &rpc, msg, sizeof msg);
+    nc_err err = cli_rpc_open(ctx, &rpc, msg, sizeof msg);
     if (err != NC_OK)
         return err;
     nc_rpc_set_timeout(rpc, HELLO_TIMEOUT_MS);
@@ -127,12 +125,19 @@ static void print_log_tail(const char *log_path, off_t since)
 
 int cmd_worker_start(cli_ctx *ctx, const cli_args *a)
 {
-    (void)a;
+    const bool dev = cli_has(a, WORKER_START_DEV);
     char key[PATH_MAX], logdir[PATH_MAX], log_path[PATH_MAX], worker[PATH_MAX];
     json_t *hello = NULL;
     int log_fd = -1, null_fd = -1, rc;
 
-    rc = cli_home_path(ctx, NC_HOME_WORKER_KEY, key, sizeof key);
+    rc = cli_home(ctx);
+    if (rc == CLI_OK && ctx->home.service) {
+        cli_error("this is the service deployment (%s): its worker runs as %s; start it with `sudo systemctl start "
+                  "nightcore-worker` or `sudo nightcore system start`", NC_SYSTEM_CONFIG, ctx->home.worker_user);
+        return CLI_FAIL;
+    }
+    if (rc == CLI_OK)
+        rc = cli_home_path(ctx, NC_HOME_WORKER_KEY, key, sizeof key);
     if (rc == CLI_OK)
         rc = cli_home_path(ctx, "logs", logdir, sizeof logdir);
     if (rc == CLI_OK)
@@ -149,11 +154,10 @@ int cmd_worker_start(cli_ctx *ctx, const cli_args *a)
     if (err == NC_OK) {
         json_t *status = NULL;
         nc_rpc *rpc = NULL;
-        char sock[PATH_MAX], msg[128];
+        char msg[512];
         nc_rpc_error rerr;
         int64_t pid = -1;
-        if (nc_home_path(&ctx->home, NC_HOME_CONTROL_SOCK, sock, sizeof sock) == NC_OK &&
-            nc_rpc_connect(sock, &rpc, msg, sizeof msg) == NC_OK) {
+        if (cli_rpc_open(ctx, &rpc, msg, sizeof msg) == NC_OK) {
             nc_rpc_set_timeout(rpc, HELLO_TIMEOUT_MS);
             if (nc_rpc_call(rpc, "status", NULL, &status, &rerr) == NC_OK)
                 pid = cli_jint(status, "pid", -1);
@@ -168,14 +172,26 @@ int cmd_worker_start(cli_ctx *ctx, const cli_args *a)
         goto done;
     }
     if (err == NC_ERR_TOO_LARGE) {
-        cli_error("%s/%s is too long for a Unix socket path: use a shorter home", home_s, NC_HOME_CONTROL_SOCK);
+        cli_error("%s/run/%s is too long for a Unix socket path: use a shorter home", home_s, NC_CONTROL_SOCK);
         rc = CLI_FAIL;
+        goto done;
+    }
+    if (err == NC_ERR_UNAUTHORIZED) {
+        char msg[512];
+        nc_rpc *probe = NULL;
+        if (cli_rpc_open(ctx, &probe, msg, sizeof msg) != NC_OK) {
+            char *m = cli_safe(msg);
+            cli_error("%s", m);
+            free(m);
+        }
+        nc_rpc_free(probe);
+        rc = CLI_REFUSED;
         goto done;
     }
     if (err != NC_ERR_NOT_FOUND) {
         cli_error("run/control.sock exists but the worker does not answer hello (%s); "
-                  "if no worker is running, remove %s/%s and try again",
-                  nc_strerror(err), home_s, NC_HOME_CONTROL_SOCK);
+                  "if no worker is running, remove %s/run/%s and try again",
+                  nc_strerror(err), home_s, NC_CONTROL_SOCK);
         rc = CLI_FAIL;
         goto done;
     }
@@ -208,7 +224,8 @@ int cmd_worker_start(cli_ctx *ctx, const cli_args *a)
     if (pid == 0) {
         /* The daemon: its own session (no controlling terminal), stdin from
          * /dev/null, output appended to the log, no inherited descriptors. */
-        char *argv[] = {worker, (char *)"serve", (char *)"--home", ctx->home.root, NULL};
+        char *argv[] = {worker, (char *)"serve", (char *)"--home", ctx->home.root, dev ? (char *)"--insecure-dev" : NULL,
+                        NULL};
         if (setsid() < 0 || dup2(null_fd, 0) < 0 || dup2(log_fd, 1) < 0 || dup2(log_fd, 2) < 0)
             _exit(127);
         close_range(3, ~0u, 0);
@@ -239,6 +256,8 @@ int cmd_worker_start(cli_ctx *ctx, const cli_args *a)
             const char *wid = cli_jstr(hello, "worker_id");
             char *ws = cli_safe(wid ? wid : "?"), *lp = cli_safe(log_path);
             printf("worker started (pid %d, id %s)\n  home %s\n  log  %s\n", (int)pid, ws, home_s, lp);
+            if (dev)
+                printf("  DEVELOPMENT MODE: the console may sign with keys that have no passphrase\n");
             if (cli_jint(hello, "protocol", 1) != 1)
                 cli_note("warning: the worker speaks protocol %lld; this nightcore speaks 1",
                          (long long)cli_jint(hello, "protocol", 0));
@@ -308,14 +327,14 @@ static int64_t read_pidfile(cli_ctx *ctx)
 int cmd_worker_stop(cli_ctx *ctx, const cli_args *a)
 {
     (void)a;
-    char sock[PATH_MAX], msg[256];
+    char msg[512];
     nc_rpc *rpc = NULL;
     json_t *res = NULL;
     int64_t pid = -1;
-    int rc = cli_home_path(ctx, NC_HOME_CONTROL_SOCK, sock, sizeof sock);
+    int rc = cli_home(ctx);
     if (rc != CLI_OK)
         return rc;
-    nc_err err = nc_rpc_connect(sock, &rpc, msg, sizeof msg);
+    nc_err err = cli_rpc_open(ctx, &rpc, msg, sizeof msg);
     if (err == NC_ERR_NOT_FOUND) {
         printf("worker not running\n");
         return CLI_OK;
@@ -349,11 +368,11 @@ int cmd_worker_stop(cli_ctx *ctx, const cli_args *a)
     int64_t deadline = mono_ms() + STOP_TIMEOUT_MS;
     for (;;) {
         bool gone;
-        if (pid > 0) {
+        if (pid > 0 && !ctx->home.service) {
             gone = process_gone((pid_t)pid);
         } else {
             nc_rpc *probe = NULL;
-            gone = nc_rpc_connect(sock, &probe, msg, sizeof msg) == NC_ERR_NOT_FOUND;
+            gone = cli_rpc_open(ctx, &probe, msg, sizeof msg) == NC_ERR_NOT_FOUND;
             nc_rpc_free(probe);
         }
         if (gone) {
@@ -428,6 +447,16 @@ int cmd_worker_status(cli_ctx *ctx, const cli_args *a)
                (long long)cli_jint(c, "approvals", 0), (long long)cli_jint(c, "runs", 0));
     if (json_object_get(st, "trust_version"))
         printf("trust      version %lld\n", (long long)cli_jint(st, "trust_version", 0));
+    cli_print_trust_summary(json_object_get(st, "trust"));
+    const json_t *dep = json_object_get(st, "deployment");
+    if (json_is_object(dep)) {
+        char *note = cli_safe(cli_jstr(dep, "note"));
+        printf("deployment %s\n", note);
+        free(note);
+    }
+    if (cli_jbool(st, "dev_mode"))
+        printf("%sDEVELOPMENT MODE (--insecure-dev): the console may sign with keys that have no passphrase%s\n",
+               isatty(STDOUT_FILENO) ? "\033[1;31m" : "", isatty(STDOUT_FILENO) ? "\033[0m" : "");
     free(wid);
     free(ver);
     free(home);

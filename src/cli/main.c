@@ -70,8 +70,46 @@ static const cli_opt runs_opts[] = {
     {NULL, false, false, NULL},
 };
 static const cli_opt trust_add_opts[] = {
-    [TRUST_ADD_PRINCIPAL] = {"principal", true, false, "P: the name approvals signed by this key will carry"},
+    [TRUST_ADD_PRINCIPAL] = {"principal", true, false, "P: the name approvals signed by the new key will carry"},
+    [TRUST_ADD_APPROVER_ONLY] = {"approver-only", false, false,
+                                 "the new key approves modules but cannot sign trust or policy changes"},
+    [TRUST_ADD_REQUIRE_UV] = {"require-verification", false, false,
+                              "security keys: require the PIN (user verification) on every signature, not only a touch"},
+    [TRUST_ADD_KEY] = {"key", true, false,
+                       "KEY: your admin key that signs the change (default: config.json approver_key, else keys/approver)"},
+    [TRUST_ADD_APPROVER] = {"approver", true, false, "P: your principal (default: config.json principal)"},
+    [TRUST_ADD_YES] = {"yes", false, false, "do not ask for confirmation (required without a terminal)"},
+    [TRUST_ADD_EXPIRES] = {"expires", true, false, "SPAN: how long the statement may be handed over (default 1h, at most 7d)"},
+    [TRUST_ADD_STATEMENT_OUT] = {"statement-out", true, false, "FILE: only write the statement to sign elsewhere"},
+    [TRUST_ADD_STATEMENT] = {"statement", true, false, "FILE: a statement signed elsewhere (with --signature)"},
+    [TRUST_ADD_SIGNATURE] = {"signature", true, false, "FILE.sig: its `ssh-keygen -Y sign -n nightcore-admin-v1` signature"},
     [TRUST_ADD_JSON] = {"json", false, false, "print the result as JSON"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt trust_revoke_opts[] = {
+    [TRUST_REVOKE_FORCE] = {"force", false, false, "revoke even the last admin key (no key can be added afterwards)"},
+    [TRUST_REVOKE_JSON] = {"json", false, false, "print the result as JSON"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt worker_start_opts[] = {
+    [WORKER_START_DEV] = {"insecure-dev", false, false,
+                          "development and tests: the console may sign with keys without a passphrase"},
+    {NULL, false, false, NULL},
+};
+
+static const cli_opt system_install_opts[] = {
+    [SYS_USER] = {"user", true, false, "NAME: the worker's account (default nightcore)"},
+    [SYS_OPERATOR] = {"operator", true, true, "USER: may use control.sock (repeatable; default $SUDO_USER)"},
+    [SYS_APPROVER_KEY] = {"approver-key", true, false, "KEY.pub: the root of trust (an OpenSSH or FIDO public key)"},
+    [SYS_PRINCIPAL] = {"principal", true, false, "P: its principal"},
+    [SYS_PREFIX] = {"prefix", true, false, "DIR: where the programs go (default /usr/local; bin/ below it)"},
+    [SYS_HOME] = {"state-dir", true, false, "DIR: the worker's home (default /var/lib/nightcore)"},
+    [SYS_RUN_DIR] = {"run-dir", true, false, "DIR: its sockets (default /run/nightcore)"},
+    [SYS_NO_SYSTEMD] = {"no-systemd", false, false, "write no systemd unit; start it with `nightcore system start`"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt system_uninstall_opts[] = {
+    [SYS_PURGE] = {"purge", false, false, "also delete the worker's home (its state and audit log)"},
     {NULL, false, false, NULL},
 };
 
@@ -108,13 +146,17 @@ static const cli_cmd commands[] = {
     {"init", "[--generate-key [--no-passphrase]] [--approver-key KEY.pub] [--principal P]",
      "create the home, the worker key and the trust store",
      "Creates $NIGHTCORE_HOME (keys/ trust/ state/ run/ logs/, mode 0700), the worker's Ed25519 key\n"
-     "and an empty trust store, and writes config.json. Safe to run again: existing keys and trust\n"
-     "are kept and reported. Does not need the worker.",
+     "and an empty trust store, and writes config.json. The first key trusted is the root of trust;\n"
+     "later keys are added with `nightcore trust add`, signed by a trusted key. --generate-key asks\n"
+     "ssh-keygen for a passphrase on a terminal and refuses an empty one; without a terminal it makes\n"
+     "no key (unless --no-passphrase, for tests) and says how to add one. Safe to run again: existing\n"
+     "keys and trust are kept and reported. Does not need the worker.",
      init_opts, 0, 0, false, cmd_init},
-    {"worker start", "", "start the worker in the background",
+    {"worker start", "[--insecure-dev]", "start the worker in the background",
      "Starts `nightcore-worker serve` (next to this program, else from PATH) detached, logging to\n"
-     "logs/worker.log, and returns once it answers on run/control.sock (at most 15 s).",
-     no_opts, 0, 0, false, cmd_worker_start},
+     "logs/worker.log, and returns once it answers on run/control.sock (at most 15 s). For the\n"
+     "single-user home; the service deployment's worker is started by `nightcore system start`.",
+     worker_start_opts, 0, 0, false, cmd_worker_start},
     {"worker stop", "", "stop the worker", "Asks the worker to shut down and waits (at most 10 s) until it has exited.",
      no_opts, 0, 0, false, cmd_worker_stop},
     {"worker status", "[--json]", "pid, uptime, queue, isolation features, counts", NULL, json_only, 0, 0, false,
@@ -158,12 +200,44 @@ static const cli_cmd commands[] = {
     {"policy show", "NAME [--json]", "one policy in full", NULL, json_only, 1, 1, false, cmd_policy_show},
     {"trust list", "[--json]", "trusted approver keys",
      "Asks the worker; when it is not running, reads trust/ directly.", json_only, 0, 0, false, cmd_trust_list},
-    {"trust add", "KEY.pub --principal P [--json]", "trust an approver key",
-     "KEY.pub: an OpenSSH ssh-ed25519 or sk-ssh-ed25519@openssh.com public key. The change goes\n"
-     "through the worker so that it is recorded in the audit log.",
-     trust_add_opts, 1, 1, false, cmd_trust_add},
-    {"trust revoke", "KEY.pub [--json]", "revoke an approver key (its approvals stop working)", NULL, json_only, 1,
-     1, false, cmd_trust_revoke},
+    {"trust add",
+     "KEY.pub --principal P [--approver-only] [--require-verification] [--key KEY] [--yes]\n"
+     "       nightcore trust add KEY.pub --principal P --statement-out FILE\n"
+     "       nightcore trust add --statement FILE --signature FILE.sig",
+     "trust an approver key (signed by a trusted admin key)",
+     "KEY.pub: an OpenSSH ssh-ed25519 or sk-ssh-ed25519@openssh.com public key. Trusting a key raises\n"
+     "authority, so it is a statement signed by a key already trusted as an admin key: the worker\n"
+     "prepares it, this shows it, asks, signs it with `ssh-keygen -Y sign -n nightcore-admin-v1` and\n"
+     "hands it over; the worker verifies it and records it in the audit log. The only exception is a\n"
+     "home without any key: its first key becomes the root of trust.",
+     trust_add_opts, 0, 1, false, cmd_trust_add},
+    {"trust revoke", "KEY.pub [--force] [--json]", "revoke an approver key (its approvals stop working)", NULL,
+     trust_revoke_opts, 1, 1, false, cmd_trust_revoke},
+    {"trust restore", "[--json]", "rewrite trust/ from the audit log (undo hand edits)",
+     "The worker refuses every verification while trust/allowed_signers or trust/revoked_keys differ\n"
+     "from the signed trust entries of its audit log (it names the difference). This writes them\n"
+     "again from the log; it can only restore what signed entries say.",
+     json_only, 0, 0, false, cmd_trust_restore},
+    {"doctor", "[--json]", "check the whole setup and say what is weak and how to fix it",
+     "Deployment mode, approver keys and how each proves a human, home ownership and modes, the\n"
+     "worker and its trust store, kernel isolation features, the engine. Exit 0 when nothing is\n"
+     "wrong (warnings allowed), 1 when something must be fixed.",
+     json_only, 0, 0, false, cmd_doctor},
+    {"system install",
+     "[--user NAME] [--operator USER]... [--approver-key KEY.pub --principal P] [--prefix DIR] [--no-systemd]",
+     "the service-account deployment (as root)",
+     "Installs the programs under PREFIX (default /usr/local), creates the worker's own account\n"
+     "(default nightcore) and its home /var/lib/nightcore (0700), out of reach of the operators' and\n"
+     "agents' processes, writes /etc/nightcore/system.json, and a systemd unit when systemd runs.\n"
+     "Operators (--operator) reach the worker through /run/nightcore/control.sock; agents through\n"
+     "agent.sock with their token. --approver-key sets the root of trust.",
+     system_install_opts, 0, 0, false, cmd_system_install},
+    {"system start", "", "start the service deployment's worker without systemd (as root)", NULL, no_opts, 0, 0,
+     false, cmd_system_start},
+    {"system stop", "", "stop the service deployment's worker started by `system start` (as root)", NULL, no_opts, 0,
+     0, false, cmd_system_stop},
+    {"system uninstall", "[--purge]", "remove the service deployment (as root); --purge removes its home too", NULL,
+     system_uninstall_opts, 0, 0, false, cmd_system_uninstall},
     {"agent add", "NAME [--json]", "create an agent identity; prints its token once and MCP client config",
      "Agents submit modules through nightcore-mcp with this token; they can never approve or run\n"
      "anything unless an approval names them (`approve ID --allow-agent NAME`).",
@@ -203,7 +277,8 @@ static void print_overview(FILE *f)
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %-16s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nGlobal options (before or after the command):\n"
-               "  --home DIR      Night Core home (default: $NIGHTCORE_HOME, else ~/.nightcore)\n"
+               "  --home DIR      Night Core home (default: $NIGHTCORE_HOME, else the service deployment's\n"
+               "                  /etc/nightcore/system.json if installed, else ~/.nightcore)\n"
                "  --help          help for nightcore or for a command\n"
                "  --version       print the version\n\n"
                "Exit codes: 0 success, 1 failure, 2 usage error, 3 refused by the worker.\n"
@@ -237,7 +312,7 @@ static void print_help(const cli_cmd *cmd)
             snprintf(left, sizeof left, "%s%s", dashes(o), o->name);
         printf("  %-22s %s\n", left, colon ? colon + 2 : o->help);
     }
-    printf("  %-22s %s\n  %-22s %s\n", "--home DIR", "Night Core home (default $NIGHTCORE_HOME, ~/.nightcore)",
+    printf("  %-22s %s\n  %-22s %s\n", "--home DIR", "Night Core home (default $NIGHTCORE_HOME, system.json, ~/.nightcore)",
            "--help", "this help");
 }
 

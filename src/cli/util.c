@@ -400,7 +400,14 @@ int cli_home(cli_ctx *ctx)
 {
     if (ctx->home_resolved)
         return CLI_OK;
-    nc_err err = nc_home_resolve(ctx->home_override, &ctx->home);
+    char msg[512] = "";
+    nc_err err = nc_home_resolve_ex(ctx->home_override, &ctx->home, msg, sizeof msg);
+    if (msg[0]) {
+        char *m = cli_safe(msg);
+        cli_error("%s", m);
+        free(m);
+        return CLI_FAIL;
+    }
     if (err == NC_ERR_TOO_LARGE) {
         cli_error("the home path is too long: choose a shorter --home or $NIGHTCORE_HOME");
         return CLI_FAIL;
@@ -451,9 +458,10 @@ int cli_config_load(cli_ctx *ctx, json_t **cfg)
     uint8_t *data = NULL;
     size_t len = 0;
     *cfg = NULL;
-    int rc = cli_home_path(ctx, NC_HOME_CONFIG, path, sizeof path);
+    int rc = cli_home(ctx);
     if (rc != CLI_OK)
         return rc;
+    snprintf(path, sizeof path, "%s", ctx->home.config);
     nc_err err = nc_read_file(path, 64 * 1024, &data, &len);
     if (err == NC_ERR_NOT_FOUND) {
         *cfg = json_object();
@@ -484,18 +492,37 @@ int cli_config_load(cli_ctx *ctx, json_t **cfg)
 
 /* ---- the worker ---- */
 
+nc_err cli_rpc_open(cli_ctx *ctx, nc_rpc **rpc, char *msg, size_t msg_len)
+{
+    char path[4096];
+    *rpc = NULL;
+    if (cli_home(ctx) != CLI_OK) {
+        snprintf(msg, msg_len, "no home");
+        return NC_ERR_USAGE;
+    }
+    if (nc_home_socket(&ctx->home, NC_CONTROL_SOCK, path, sizeof path) != NC_OK) {
+        snprintf(msg, msg_len, "the home path is too long for a socket");
+        return NC_ERR_TOO_LARGE;
+    }
+    return nc_rpc_connect_as(path, ctx->home.worker_uid, rpc, msg, msg_len);
+}
+
 int cli_connect(cli_ctx *ctx, nc_rpc **rpc)
 {
-    char path[4096], msg[512];
+    char msg[512];
     *rpc = NULL;
-    int rc = cli_home_path(ctx, NC_HOME_CONTROL_SOCK, path, sizeof path);
+    int rc = cli_home(ctx);
     if (rc != CLI_OK)
         return rc;
-    nc_err err = nc_rpc_connect(path, rpc, msg, sizeof msg);
+    nc_err err = cli_rpc_open(ctx, rpc, msg, sizeof msg);
     if (err == NC_OK)
         return CLI_OK;
     if (err == NC_ERR_NOT_FOUND) {
-        cli_error("worker not running: start it with `nightcore worker start`");
+        if (ctx->home.service)
+            cli_error("worker not running: start it with `sudo systemctl start nightcore-worker` or "
+                      "`sudo nightcore system start`");
+        else
+            cli_error("worker not running: start it with `nightcore worker start`");
     } else {
         char *m = cli_safe(msg);
         cli_error("%s", m);
@@ -574,4 +601,46 @@ int cli_list_request(cli_ctx *ctx, const char *op, json_t *params, const char *e
     }
     json_decref(res);
     return CLI_OK;
+}
+
+/* ---- trust, as status and doctor show it ---- */
+
+const char *cli_protection_words(const char *protection)
+{
+    if (!protection)
+        return "unknown";
+    if (strcmp(protection, "fido") == 0)
+        return "security key: a touch on every signature";
+    if (strcmp(protection, "passphrase") == 0)
+        return "key file with a passphrase";
+    if (strcmp(protection, "none") == 0)
+        return "KEY FILE WITHOUT A PASSPHRASE: any process of its user can sign";
+    return "not in this home (ssh-agent or elsewhere): cannot tell";
+}
+
+void cli_print_trust_summary(const json_t *trust)
+{
+    if (!json_is_object(trust))
+        return;
+    const json_t *keys = json_object_get(trust, "keys");
+    const char *problem = cli_jstr(trust, "problem");
+    if (!cli_jbool(trust, "root") || cli_jint(trust, "active_keys", 0) == 0)
+        printf("approvers  none yet: nothing can be approved. On a terminal: `nightcore init --generate-key`;\n"
+               "           or trust an existing key: `nightcore trust add ~/.ssh/id_ed25519_sk.pub --principal P`\n");
+    for (size_t i = 0; i < json_array_size(keys); i++) {
+        const json_t *k = json_array_get(keys, i);
+        if (cli_jbool(k, "revoked"))
+            continue;
+        const json_t *pr = json_object_get(k, "principals");
+        char *p = cli_safe(json_string_value(json_array_get(pr, 0))), *fp = cli_safe(cli_jstr(k, "fingerprint"));
+        printf("approver   %s %s%s: %s\n", p, fp, cli_jbool(k, "admin") ? " (admin)" : "",
+               cli_protection_words(cli_jstr(k, "protection")));
+        free(p);
+        free(fp);
+    }
+    if (problem) {
+        char *m = cli_safe(problem);
+        printf("TRUST      %s\n", m);
+        free(m);
+    }
 }

@@ -62,7 +62,15 @@
     X(NC_ERR_CAPABILITY_DENIED, "capability_denied",                                   \
       "the run asks for a capability the approval does not grant")                    \
     X(NC_ERR_NOT_INVOKER, "not_invoker", "the approval does not name this invoker")    \
-    X(NC_ERR_NOT_APPROVED, "not_approved", "the module has no valid approval")
+    X(NC_ERR_NOT_APPROVED, "not_approved", "the module has no valid approval")          \
+    /* authority: what a uid alone cannot do (docs/approvals.md) */                    \
+    X(NC_ERR_SIGNATURE_REQUIRED, "signature_required",                                 \
+      "this change raises authority and needs a statement signed by a trusted key")   \
+    X(NC_ERR_STALE_STATEMENT, "stale_statement",                                       \
+      "the statement was prepared for an earlier state; prepare and sign it again")   \
+    X(NC_ERR_REPLAYED, "replayed", "this signed statement has been used already")      \
+    X(NC_ERR_TAMPERED, "tampered",                                                     \
+      "the worker's state disagrees with its audit log (edited outside Night Core)")
 
 typedef enum {
 #define NC_ERR_ENUM(sym, code, msg) sym,

@@ -1,5 +1,6 @@
 #include "common/rpc.h"
 #include <errno.h>
+#include <pwd.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -52,6 +53,11 @@ static int remaining_ms(int64_t deadline)
 
 nc_err nc_rpc_connect(const char *socket_path, nc_rpc **out, char *msg, size_t msg_len)
 {
+    return nc_rpc_connect_as(socket_path, (uid_t)-1, out, msg, msg_len);
+}
+
+nc_err nc_rpc_connect_as(const char *socket_path, uid_t expected_uid, nc_rpc **out, char *msg, size_t msg_len)
+{
     struct sockaddr_un addr;
     nc_rpc *rpc = NULL;
     int fd = -1;
@@ -93,6 +99,24 @@ nc_err nc_rpc_connect(const char *socket_path, nc_rpc **out, char *msg, size_t m
             snprintf(msg, msg_len, "cannot connect to %.300s: %s", socket_path, strerror(e));
         }
         goto done;
+    }
+    if (expected_uid != (uid_t)-1) {
+        struct ucred cred;
+        socklen_t clen = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
+            if (msg && msg_len)
+                snprintf(msg, msg_len, "cannot tell who serves %.300s: %s", socket_path, strerror(errno));
+            goto done;
+        }
+        if (cred.uid != expected_uid) {
+            struct passwd *pw = getpwuid(cred.uid);
+            if (msg && msg_len)
+                snprintf(msg, msg_len, "%.300s is served by %s (uid %u), not by the worker's user (uid %u): refusing "
+                         "to talk to it. Something other than the worker put that socket there", socket_path,
+                         pw ? pw->pw_name : "another user", (unsigned)cred.uid, (unsigned)expected_uid);
+            err = NC_ERR_UNAUTHORIZED;
+            goto done;
+        }
     }
     rpc = calloc(1, sizeof *rpc);
     if (!rpc) {

@@ -23,6 +23,7 @@
 #define NC_COMMON_RPC_H
 #include <jansson.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include "common/error.h"
 
 /* A response or event line longer than this is refused (the connection is then
@@ -48,6 +49,11 @@ typedef struct {
  * fit in sockaddr_un; NC_ERR_IO otherwise (msg says why). *out is NULL unless
  * NC_OK. */
 NC_MUST_CHECK nc_err nc_rpc_connect(const char *socket_path, nc_rpc **out, char *msg, size_t msg_len);
+/* The same, and the process serving the socket must run as expected_uid
+ * (SO_PEERCRED); NC_ERR_UNAUTHORIZED (msg names who does) otherwise: a socket
+ * planted where the worker's should be is never talked to. */
+NC_MUST_CHECK nc_err nc_rpc_connect_as(const char *socket_path, uid_t expected_uid, nc_rpc **out, char *msg,
+                                       size_t msg_len);
 
 /* Closes the connection. NULL-safe. */
 void nc_rpc_free(nc_rpc *rpc);

@@ -139,6 +139,8 @@ static enum MHD_Result api_get(con_ctx *c, struct MHD_Connection *conn, char **s
     const char *s0 = seg[0];
     if (n == 1 && strcmp(s0, "session") == 0)
         return api_session(c, conn, csrf);
+    if (n == 1 && strcmp(s0, "signer") == 0)
+        return con_api_signer(c, conn);
     if (n == 1 && strcmp(s0, "status") == 0)
         return con_proxy(c, conn, "status", NULL);
     if (n == 1 && strcmp(s0, "dashboard") == 0)

@@ -95,6 +95,10 @@ json_t *con_parse_body(struct MHD_Connection *conn, const char *body, size_t len
 /* ---- approve.c ---- */
 enum MHD_Result con_api_prepare(con_ctx *c, struct MHD_Connection *conn, const char *sid, const char *body,
                                 size_t body_len);
+/* GET /api/signer: the principal and key the console signs with, how the key
+ * proves a human, whether it can sign here (and why not), the worker's
+ * development mode. */
+enum MHD_Result con_api_signer(con_ctx *c, struct MHD_Connection *conn);
 /* body is wiped before returning (it may hold a passphrase). */
 enum MHD_Result con_api_approve(con_ctx *c, struct MHD_Connection *conn, const char *sid, char *body,
                                 size_t body_len);

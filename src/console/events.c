@@ -181,7 +181,7 @@ static void *event_thread(void *arg)
         json_t *res = NULL;
         char msg[256];
         nc_rpc_error rerr;
-        if (nc_rpc_connect(g_ctx->control_sock, &rpc, msg, sizeof msg) == NC_OK) {
+        if (nc_rpc_connect_as(g_ctx->control_sock, g_ctx->home.worker_uid, &rpc, msg, sizeof msg) == NC_OK) {
             nc_rpc_set_timeout(rpc, 10000);
             if (nc_rpc_call(rpc, "events.subscribe", NULL, &res, &rerr) == NC_OK) {
                 json_decref(res);

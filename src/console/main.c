@@ -149,9 +149,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "nightcore-console: cannot initialise libsodium\n");
         return 1;
     }
-    if (nc_home_resolve(home_opt, &c.home) != NC_OK ||
-        nc_home_path(&c.home, NC_HOME_CONTROL_SOCK, c.control_sock, sizeof c.control_sock) != NC_OK) {
-        fprintf(stderr, "nightcore-console: cannot find the Night Core home (--home DIR or $NIGHTCORE_HOME)\n");
+    char hmsg[512] = "";
+    if (nc_home_resolve_ex(home_opt, &c.home, hmsg, sizeof hmsg) != NC_OK ||
+        nc_home_socket(&c.home, NC_CONTROL_SOCK, c.control_sock, sizeof c.control_sock) != NC_OK) {
+        fprintf(stderr, "nightcore-console: cannot find the Night Core home (--home DIR or $NIGHTCORE_HOME)%s%s\n",
+                hmsg[0] ? ": " : "", hmsg);
         return 1;
     }
     ssize_t n = readlink("/proc/self/exe", c.self_exe, sizeof c.self_exe - 1);

@@ -17,7 +17,7 @@ nc_err con_worker_call(const con_ctx *c, const char *op, json_t *params, json_t 
     char msg[512];
     *result = NULL;
     memset(err, 0, sizeof *err);
-    nc_err e = nc_rpc_connect(c->control_sock, &rpc, msg, sizeof msg);
+    nc_err e = nc_rpc_connect_as(c->control_sock, c->home.worker_uid, &rpc, msg, sizeof msg);
     if (e != NC_OK) {
         json_decref(params);
         if (e == NC_ERR_NOT_FOUND)

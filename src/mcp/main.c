@@ -35,6 +35,7 @@
 
 typedef struct {
     char socket_path[PATH_MAX];
+    uid_t worker_uid;  /* who must serve agent.sock (a planted socket never sees the token) */
     char agent[72];
     char *token;       /* sodium_malloc'd, NUL-terminated; never printed */
     size_t token_len;
@@ -151,7 +152,7 @@ static nc_err link_ready(worker_link *l, nc_rpc_error *err)
             return e;
         link_drop(l);   /* the worker restarted or went away: try once afresh */
     }
-    e = nc_rpc_connect(l->socket_path, &l->conn, msg, sizeof msg);
+    e = nc_rpc_connect_as(l->socket_path, l->worker_uid, &l->conn, msg, sizeof msg);
     if (e == NC_ERR_NOT_FOUND) {
         set_error(err, "unavailable", "%s", WORKER_DOWN_MESSAGE);
         return e;
@@ -499,10 +500,11 @@ int main(int argc, char **argv)
         return 2;
     }
     if (nc_home_resolve(home_dir, &home) != NC_OK ||
-        nc_home_path(&home, NC_HOME_AGENT_SOCK, link.socket_path, sizeof link.socket_path) != NC_OK) {
+        nc_home_socket(&home, NC_AGENT_SOCK, link.socket_path, sizeof link.socket_path) != NC_OK) {
         fprintf(stderr, "nightcore-mcp: cannot work out the Night Core home (set --home DIR or NIGHTCORE_HOME)\n");
         return 2;
     }
+    link.worker_uid = home.worker_uid;
     if (sodium_init() < 0) {
         fprintf(stderr, "nightcore-mcp: cannot initialise libsodium\n");
         return 1;

@@ -47,6 +47,14 @@ static const char *const migrations[] = {
     "CREATE TABLE agents(name TEXT PRIMARY KEY, token_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL,"
     "  removed_at INTEGER);"
     "CREATE INDEX runs_invoker ON runs(invoker, status);",
+    /* 4: the audit log indexed by entry type and the approval it is about,
+     * derived from the entry bytes themselves (virtual columns), so the index
+     * can never say something the hashed entry does not */
+    "ALTER TABLE audit_log ADD COLUMN kind TEXT GENERATED ALWAYS AS"
+    "  (CASE WHEN json_valid(CAST(entry AS TEXT)) THEN json_extract(CAST(entry AS TEXT), '$.type') END) VIRTUAL;"
+    "ALTER TABLE audit_log ADD COLUMN ref TEXT GENERATED ALWAYS AS"
+    "  (CASE WHEN json_valid(CAST(entry AS TEXT)) THEN json_extract(CAST(entry AS TEXT), '$.approval_id') END) VIRTUAL;"
+    "CREATE INDEX audit_kind_ref ON audit_log(kind, ref);",
 };
 
 struct sqlite3 *nc_db_handle(nc_db *db)

@@ -648,6 +648,11 @@ size_t nc_revoked_keys_count(const nc_revoked_keys *rk)
     return rk ? rk->n : 0;
 }
 
+const nc_sshkey *nc_revoked_keys_get(const nc_revoked_keys *rk, size_t i)
+{
+    return rk && i < rk->n ? &rk->keys[i] : NULL;
+}
+
 bool nc_revoked_keys_contains(const nc_revoked_keys *rk, const nc_sshkey *key)
 {
     if (rk == NULL || key == NULL)

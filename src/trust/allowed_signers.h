@@ -81,6 +81,8 @@ NC_MUST_CHECK nc_err nc_revoked_keys_parse(const void *data, size_t len, nc_revo
                                            char *errbuf, size_t errbuf_len);
 void nc_revoked_keys_free(nc_revoked_keys *rk);   /* NULL-safe */
 size_t nc_revoked_keys_count(const nc_revoked_keys *rk);
+/* Key i in file order, or NULL; borrowed from rk. */
+const nc_sshkey *nc_revoked_keys_get(const nc_revoked_keys *rk, size_t i);
 /* Whether a key with exactly this blob is listed. */
 bool nc_revoked_keys_contains(const nc_revoked_keys *rk, const nc_sshkey *key);
 /* NC_ERR_REVOKED_KEY if listed, else NC_OK (NC_ERR_USAGE for NULL arguments). */

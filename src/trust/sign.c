@@ -34,8 +34,8 @@ static nc_err run_ssh_keygen(char *const argv[], int *status, char *msg, size_t 
     return NC_OK;
 }
 
-nc_err nc_sign_with_ssh_keygen(const char *key, const void *data, size_t len, uint8_t **sig, size_t *sig_len,
-                               char *msg, size_t msg_len)
+nc_err nc_sign_with_ssh_keygen(const char *key, const char *ns, const void *data, size_t len, uint8_t **sig,
+                               size_t *sig_len, char *msg, size_t msg_len)
 {
     char dir[] = "/tmp/nightcore-sign-XXXXXX", file[64], sigfile[72];
     nc_err err = NC_ERR_IO;
@@ -51,7 +51,7 @@ nc_err nc_sign_with_ssh_keygen(const char *key, const void *data, size_t len, ui
         snprintf(msg, msg_len, "cannot write the statement to %s", file);
         goto done;
     }
-    char *const argv[] = {"ssh-keygen", "-q", "-Y", "sign", "-n", NC_SSHSIG_NAMESPACE, "-f", (char *)key, file, NULL};
+    char *const argv[] = {"ssh-keygen", "-q", "-Y", "sign", "-n", (char *)ns, "-f", (char *)key, file, NULL};
     int status = 0;
     err = run_ssh_keygen(argv, &status, msg, msg_len);
     if (err != NC_OK)
@@ -85,7 +85,10 @@ static void sleep_ms(long ms)
 /* environ without the variables we set, plus ours; NULL on allocation failure. */
 static char **askpass_env(char *const ours[], size_t nours)
 {
-    static const char *const drop[] = {"SSH_ASKPASS=", "SSH_ASKPASS_REQUIRE=", "DISPLAY=", NC_ASKPASS_FD_ENV "=", NULL};
+    /* SSH_AUTH_SOCK too: without a terminal a signature must come from a typed
+     * passphrase or a security key's touch, never silently from ssh-agent. */
+    static const char *const drop[] = {"SSH_ASKPASS=", "SSH_ASKPASS_REQUIRE=", "DISPLAY=", NC_ASKPASS_FD_ENV "=",
+                                       "SSH_AUTH_SOCK=", NULL};
     size_t n = 0;
     while (environ && environ[n])
         n++;
@@ -107,7 +110,7 @@ static char **askpass_env(char *const ours[], size_t nours)
     return env;
 }
 
-nc_err nc_sign_with_ssh_keygen_askpass(const char *key, const void *data, size_t len, const char *passphrase,
+nc_err nc_sign_with_ssh_keygen_askpass(const char *key, const char *ns, const void *data, size_t len, const char *passphrase,
                                        const char *askpass_prog, int timeout_ms, uint8_t **sig, size_t *sig_len,
                                        char *msg, size_t msg_len)
 {
@@ -190,7 +193,7 @@ nc_err nc_sign_with_ssh_keygen_askpass(const char *key, const void *data, size_t
         snprintf(msg, msg_len, "cannot set up ssh-keygen");
         goto done;
     }
-    char *const argv[] = {"ssh-keygen", "-q", "-Y", "sign", "-n", NC_SSHSIG_NAMESPACE, "-f", (char *)key, file, NULL};
+    char *const argv[] = {"ssh-keygen", "-q", "-Y", "sign", "-n", (char *)ns, "-f", (char *)key, file, NULL};
     pid_t pid;
     int rc = posix_spawnp(&pid, "ssh-keygen", &fa, &attr, argv, env);
     if (rc != 0) {

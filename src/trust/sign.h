@@ -9,17 +9,19 @@
 #include <stdint.h>
 #include "common/error.h"
 
-/* Signs the exact bytes with `ssh-keygen -Y sign -n nightcore-approval-v1 -f key`.
+/* Signs the exact bytes with `ssh-keygen -Y sign -n NS -f key` (NS:
+ * nightcore-approval-v1 for approvals, nightcore-admin-v1 for admin
+ * statements).
  * key may be a private key file, or a public key whose private half is in
  * ssh-agent. *sig (malloc'd) is the armored signature. */
-NC_MUST_CHECK nc_err nc_sign_with_ssh_keygen(const char *key, const void *data, size_t len, uint8_t **sig,
-                                             size_t *sig_len, char *msg, size_t msg_len);
+NC_MUST_CHECK nc_err nc_sign_with_ssh_keygen(const char *key, const char *ns, const void *data, size_t len,
+                                             uint8_t **sig, size_t *sig_len, char *msg, size_t msg_len);
 
 /* The same, for a program without a terminal (the web console): ssh-keygen
  * runs in a new session (setsid: no controlling terminal), stdin from
  * /dev/null, with SSH_ASKPASS=askpass_prog, SSH_ASKPASS_REQUIRE=force and
- * DISPLAY set, so it never waits for a terminal. If ssh-agent (SSH_AUTH_SOCK)
- * holds the key or the key has no passphrase, no passphrase is asked for.
+ * DISPLAY set, so it never waits for a terminal, and without SSH_AUTH_SOCK:
+ * ssh-agent is never used. If the key has no passphrase, none is asked for.
  * Otherwise ssh-keygen runs askpass_prog, which must print the passphrase
  * it reads from the inherited pipe whose descriptor number is in the
  * environment variable NC_ASKPASS_FD (the pipe holds `passphrase`, or
@@ -29,7 +31,7 @@ NC_MUST_CHECK nc_err nc_sign_with_ssh_keygen(const char *key, const void *data, 
  * into the pipe. ssh-keygen is killed after timeout_ms. */
 #define NC_ASKPASS_FD_ENV "NC_ASKPASS_FD"
 #define NC_ASKPASS_MAX_BYTES 1024u
-NC_MUST_CHECK nc_err nc_sign_with_ssh_keygen_askpass(const char *key, const void *data, size_t len,
+NC_MUST_CHECK nc_err nc_sign_with_ssh_keygen_askpass(const char *key, const char *ns, const void *data, size_t len,
                                                      const char *passphrase, const char *askpass_prog, int timeout_ms,
                                                      uint8_t **sig, size_t *sig_len, char *msg, size_t msg_len);
 

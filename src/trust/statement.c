@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "common/json.h"
+#include "trust/fields.h"
 
 void nc_statement_cleanup(nc_statement *st)
 {
@@ -158,36 +159,6 @@ done:
     return err;
 }
 
-static nc_err get_string(const json_t *obj, const char *key, char *dst, size_t dst_size, char *msg, size_t msg_len)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v) || json_string_length(v) >= dst_size) {
-        snprintf(msg, msg_len, "%s must be a string of at most %zu bytes", key, dst_size - 1);
-        return NC_ERR_STATEMENT;
-    }
-    memcpy(dst, json_string_value(v), json_string_length(v) + 1);
-    return NC_OK;
-}
-
-static nc_err get_uint(const json_t *obj, const char *key, uint64_t *out, char *msg, size_t msg_len)
-{
-    if (nc_json_uint(json_object_get(obj, key), (uint64_t)INT64_MAX, out) != NC_OK) {
-        snprintf(msg, msg_len, "%s must be a non-negative integer", key);
-        return NC_ERR_STATEMENT;
-    }
-    return NC_OK;
-}
-
-static nc_err get_hex(const json_t *obj, const char *key, uint8_t *out, size_t n, char *msg, size_t msg_len)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v) || nc_unhex(json_string_value(v), json_string_length(v), out, n) != NC_OK) {
-        snprintf(msg, msg_len, "%s must be %zu lower-case hex digits", key, 2 * n);
-        return NC_ERR_STATEMENT;
-    }
-    return NC_OK;
-}
-
 #define TRY(x)                       \
     do {                             \
         err = (x);                   \
@@ -195,30 +166,8 @@ static nc_err get_hex(const json_t *obj, const char *key, uint8_t *out, size_t n
             goto done;               \
     } while (0)
 
-static nc_err require_keys(const json_t *obj, const char *what, const char *const *keys, char *msg, size_t msg_len)
-{
-    if (!json_is_object(obj)) {
-        snprintf(msg, msg_len, "%s must be an object", what);
-        return NC_ERR_STATEMENT;
-    }
-    char inner[160] = "";
-    if (nc_json_only_keys(obj, keys, inner, sizeof inner) != NC_OK) {
-        snprintf(msg, msg_len, "%s: %s", what, inner);
-        return NC_ERR_STATEMENT;
-    }
-    for (const char *const *k = keys; *k; k++)
-        if (!json_object_get(obj, *k)) {
-            snprintf(msg, msg_len, "%s: missing field \"%s\"", what, *k);
-            return NC_ERR_STATEMENT;
-        }
-    return NC_OK;
-}
-
 nc_err nc_statement_parse(const void *data, size_t len, nc_statement *out, char *msg, size_t msg_len)
 {
-    static const char *const top_keys[] = {"_type", "subject", "predicateType", "predicate", NULL};
-    static const char *const subj_keys[] = {"name", "digest", NULL};
-    static const char *const digest_keys[] = {"sha256", NULL};
     static const char *const pred_keys[] = {"approver", "capabilities", "capability_digest", "expires_at",
                                             "invokers", "issued_at", "limits", "max_runs", "nonce",
                                             "not_before", "submission", "trust_version", "worker", NULL};
@@ -232,38 +181,20 @@ nc_err nc_statement_parse(const void *data, size_t len, nc_statement *out, char 
     }
     if (nc_json_parse_strict(data, len, &root, msg, msg_len) != NC_OK)
         return NC_ERR_STATEMENT;
-    TRY(require_keys(root, "statement", top_keys, msg, msg_len));
-    const json_t *t = json_object_get(root, "_type"), *pt = json_object_get(root, "predicateType");
-    if (!json_is_string(t) || strcmp(json_string_value(t), NC_STATEMENT_TYPE) != 0 || !json_is_string(pt) ||
-        strcmp(json_string_value(pt), NC_STATEMENT_PREDICATE_TYPE) != 0) {
-        snprintf(msg, msg_len, "_type must be %s and predicateType %s", NC_STATEMENT_TYPE, NC_STATEMENT_PREDICATE_TYPE);
-        err = NC_ERR_STATEMENT;
-        goto done;
-    }
-    const json_t *subjects = json_object_get(root, "subject");
-    if (!json_is_array(subjects) || json_array_size(subjects) != 1) {
-        snprintf(msg, msg_len, "subject must list exactly one module");
-        err = NC_ERR_STATEMENT;
-        goto done;
-    }
-    const json_t *subj = json_array_get(subjects, 0);
-    TRY(require_keys(subj, "subject[0]", subj_keys, msg, msg_len));
-    TRY(require_keys(json_object_get(subj, "digest"), "subject[0].digest", digest_keys, msg, msg_len));
-    TRY(get_string(subj, "name", out->name, sizeof out->name, msg, msg_len));
-    TRY(get_hex(json_object_get(subj, "digest"), "sha256", out->sha256, NC_SHA256_LEN, msg, msg_len));
-
-    const json_t *p = json_object_get(root, "predicate");
-    TRY(require_keys(p, "predicate", pred_keys, msg, msg_len));
-    TRY(get_string(p, "approver", out->approver, sizeof out->approver, msg, msg_len));
-    TRY(get_string(p, "worker", out->worker, sizeof out->worker, msg, msg_len));
-    TRY(get_string(p, "submission", out->submission, sizeof out->submission, msg, msg_len));
-    TRY(get_uint(p, "issued_at", &out->issued_at, msg, msg_len));
-    TRY(get_uint(p, "not_before", &out->not_before, msg, msg_len));
-    TRY(get_uint(p, "expires_at", &out->expires_at, msg, msg_len));
-    TRY(get_uint(p, "max_runs", &out->max_runs, msg, msg_len));
-    TRY(get_uint(p, "trust_version", &out->trust_version, msg, msg_len));
-    TRY(get_hex(p, "nonce", out->nonce, NC_NONCE_LEN, msg, msg_len));
-    TRY(get_hex(p, "capability_digest", out->cap_digest, NC_SHA256_LEN, msg, msg_len));
+    const json_t *p = NULL;
+    TRY(nc_field_envelope(root, NC_STATEMENT_PREDICATE_TYPE, out->name, sizeof out->name, out->sha256, &p, msg,
+                          msg_len));
+    TRY(nc_field_require(p, "predicate", pred_keys, msg, msg_len));
+    TRY(nc_field_string(p, "approver", out->approver, sizeof out->approver, msg, msg_len));
+    TRY(nc_field_string(p, "worker", out->worker, sizeof out->worker, msg, msg_len));
+    TRY(nc_field_string(p, "submission", out->submission, sizeof out->submission, msg, msg_len));
+    TRY(nc_field_uint(p, "issued_at", &out->issued_at, msg, msg_len));
+    TRY(nc_field_uint(p, "not_before", &out->not_before, msg, msg_len));
+    TRY(nc_field_uint(p, "expires_at", &out->expires_at, msg, msg_len));
+    TRY(nc_field_uint(p, "max_runs", &out->max_runs, msg, msg_len));
+    TRY(nc_field_uint(p, "trust_version", &out->trust_version, msg, msg_len));
+    TRY(nc_field_hex(p, "nonce", out->nonce, NC_NONCE_LEN, msg, msg_len));
+    TRY(nc_field_hex(p, "capability_digest", out->cap_digest, NC_SHA256_LEN, msg, msg_len));
     const json_t *inv = json_object_get(p, "invokers");
     if (!json_is_array(inv) || json_array_size(inv) == 0 || json_array_size(inv) > NC_MAX_INVOKERS) {
         snprintf(msg, msg_len, "invokers must be an array of 1..%d strings", NC_MAX_INVOKERS);

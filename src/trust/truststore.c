@@ -15,6 +15,7 @@ void nc_trust_cleanup(nc_trust_store *ts)
 {
     nc_allowed_signers_free(ts->signers);
     nc_revoked_keys_free(ts->revoked);
+    free(ts->uv_keys);
     memset(ts, 0, sizeof *ts);
 }
 
@@ -248,7 +249,7 @@ done:
 }
 
 nc_err nc_trust_add_key(const char *trust_dir, const char *record_path, const char *key_line,
-                        const char *principal, char *msg, size_t msg_len)
+                        const char *principal, const char *namespaces, char *msg, size_t msg_len)
 {
     nc_sshkey key;
     nc_trust_store cur;
@@ -280,7 +281,7 @@ nc_err nc_trust_add_key(const char *trust_dir, const char *record_path, const ch
     err = nc_sshkey_to_text(&key, text, sizeof text);
     if (err != NC_OK)
         goto done;
-    snprintf(line, sizeof line, "%s namespaces=\"%s\" %s", principal, NC_SSHSIG_NAMESPACE, text);
+    snprintf(line, sizeof line, "%s namespaces=\"%s\" %s", principal, namespaces, text);
     err = append_and_bump(trust_dir, record_path, "allowed_signers", line, &cur, msg, msg_len);
 done:
     nc_trust_cleanup(&cur);
@@ -312,4 +313,28 @@ nc_err nc_trust_revoke_key(const char *trust_dir, const char *record_path, const
 done:
     nc_trust_cleanup(&cur);
     return err;
+}
+
+nc_err nc_trust_replace(const char *trust_dir, const char *record_path, const void *allowed, size_t allowed_len,
+                        const void *revoked, size_t revoked_len, char *msg, size_t msg_len)
+{
+    char path[4096];
+    uint64_t version = 0, recorded = 0;
+    int64_t expires = 0;
+    bool have;
+    char inner[512];
+    if (read_version(trust_dir, &version, &expires, inner, sizeof inner) != NC_OK)
+        version = 0;   /* a missing or damaged version file: continue above the record */
+    if (read_record(record_path, &recorded, &have) != NC_OK)
+        recorded = 0;
+    uint64_t next = (version > recorded ? version : recorded) + 1;
+    if (path_in(trust_dir, "allowed_signers", path, sizeof path) != NC_OK ||
+        nc_write_file_atomic(path, allowed, allowed_len, 0644) != NC_OK ||
+        path_in(trust_dir, "revoked_keys", path, sizeof path) != NC_OK ||
+        nc_write_file_atomic(path, revoked, revoked_len, 0644) != NC_OK || write_version(trust_dir, next, expires) != NC_OK ||
+        write_record(record_path, next) != NC_OK) {
+        snprintf(msg, msg_len, "cannot write the trust store in %.300s", trust_dir);
+        return NC_ERR_IO;
+    }
+    return NC_OK;
 }

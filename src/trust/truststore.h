@@ -16,6 +16,11 @@ typedef struct {
     nc_revoked_keys *revoked;
     uint64_t version;
     int64_t expires_at;   /* 0 = never */
+    /* Keys whose trust entry requires user verification (security-key PIN)
+     * on top of presence. Not in the files (OpenSSH's allowed_signers has no
+     * such option): the worker fills it from its trust ledger. Owned. */
+    nc_sshkey *uv_keys;
+    size_t nuv_keys;
 } nc_trust_store;
 
 /* Loads trust_dir, checks its version against the counter in record_path
@@ -29,12 +34,22 @@ void nc_trust_cleanup(nc_trust_store *ts);
 /* Creates an empty store (version 1) if trust_dir has none. */
 NC_MUST_CHECK nc_err nc_trust_init(const char *trust_dir, const char *record_path, char *msg, size_t msg_len);
 
-/* Operator changes: each rewrites the file atomically and bumps the version
- * (in the store and in the record). The key is an authorized_keys-style line;
- * principal follows nc_principal_ok(). */
+/* Offline changes (`init`, tests): each rewrites the file atomically and
+ * bumps the version (in the store and in the record). The key is an
+ * authorized_keys-style line; principal follows nc_principal_ok();
+ * namespaces is the namespaces= value ("nightcore-approval-v1", or with
+ * ",nightcore-admin-v1" for an admin key). A running worker records the
+ * first keys as the root of trust and refuses any later file edit: it adds
+ * keys itself, from signed statements (trust/ledger.h). */
 NC_MUST_CHECK nc_err nc_trust_add_key(const char *trust_dir, const char *record_path, const char *key_line,
-                                      const char *principal, char *msg, size_t msg_len);
+                                      const char *principal, const char *namespaces, char *msg, size_t msg_len);
 NC_MUST_CHECK nc_err nc_trust_revoke_key(const char *trust_dir, const char *record_path,
                                          const char *key_line, char *msg, size_t msg_len);
+
+/* The worker's write: both files replaced atomically (each) with the given
+ * text, the version raised above both the store's and the record's. */
+NC_MUST_CHECK nc_err nc_trust_replace(const char *trust_dir, const char *record_path, const void *allowed,
+                                      size_t allowed_len, const void *revoked, size_t revoked_len, char *msg,
+                                      size_t msg_len);
 
 #endif

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "policy/policy.h"
 #include "trust/sshkey.h"
+#include "trust/admin.h"
 #include "trust/statement.h"
 #include "trust/truststore.h"
 
@@ -38,5 +39,26 @@ typedef struct {
 NC_MUST_CHECK nc_err nc_verify_approval(const nc_verify_input *in, nc_verify_output *out, char *msg,
                                         size_t msg_len);
 void nc_verify_output_cleanup(nc_verify_output *out);
+
+/* Admin statements (trust changes, policies): the same signature steps as
+ * approvals in namespace nightcore-admin-v1, then the admin statement's
+ * schema, the approver among the key's principals for that namespace, the
+ * worker id, issued_at <= now (+ clock slack) < expires_at, and, when
+ * trust_version is not 0, the statement's trust_version equal to it
+ * (NC_ERR_STALE_STATEMENT): a change is signed against the store it changes.
+ * module/invoker/requested/approval fields of in are ignored. */
+#define NC_VERIFY_CLOCK_SLACK_S 300
+typedef struct {
+    nc_admin_statement statement;
+    char id[NC_SHA256_HEX_LEN + 1];
+    char key_fingerprint[NC_SSHKEY_FINGERPRINT_LEN];
+    nc_sshkey signer;
+} nc_verify_admin_output;
+NC_MUST_CHECK nc_err nc_verify_admin(const nc_verify_input *in, uint64_t trust_version, nc_verify_admin_output *out,
+                                     char *msg, size_t msg_len);
+void nc_verify_admin_output_cleanup(nc_verify_admin_output *out);
+
+/* Does the trust store require user verification (PIN) from this key? */
+bool nc_trust_requires_uv(const nc_trust_store *ts, const nc_sshkey *key);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,12 +18,20 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: nightcore-worker serve [--home DIR]\n"
+            "usage: nightcore-worker serve [--home DIR] [--run-dir DIR] [--operator USER]... [--insecure-dev]\n"
             "       nightcore-worker --version\n"
             "\n"
             "The Night Core worker: verifies, sandboxes and records every run.\n"
-            "Usually started with `nightcore worker start`. The home must exist\n"
-            "(`nightcore init`). Listens on HOME/run/control.sock and agent.sock.\n");
+            "Usually started with `nightcore worker start` (single-user home) or by\n"
+            "`nightcore system install` (service account). The home must exist\n"
+            "(`nightcore init`) and belong to the user the worker runs as.\n"
+            "\n"
+            "  --home DIR       the home (default $NIGHTCORE_HOME, then ~/.nightcore)\n"
+            "  --run-dir DIR    where control.sock and agent.sock go (default HOME/run)\n"
+            "  --operator USER  service account: USER (name or uid) may use control.sock;\n"
+            "                   repeatable. Without it only the worker's own user may.\n"
+            "  --insecure-dev   development and tests: lets the console sign with a key\n"
+            "                   that has no passphrase (shown in red everywhere)\n");
 }
 
 static void print_version(void)
@@ -60,22 +69,64 @@ static int path_of(nc_worker *w, const char *rel, char *out, size_t n)
     return 0;
 }
 
-static int serve(const char *home_arg)
+typedef struct {
+    const char *home, *run_dir;
+    const char *operators[NC_WORKER_MAX_OPERATORS];
+    unsigned noperators;
+    bool dev;
+} serve_opts;
+
+static int resolve_operators(nc_worker *w, const serve_opts *o)
+{
+    for (unsigned i = 0; i < o->noperators; i++) {
+        const char *s = o->operators[i];
+        struct passwd *pw = getpwnam(s);
+        char *end = NULL;
+        long v = pw ? (long)pw->pw_uid : strtol(s, &end, 10);
+        if (!pw && (!s[0] || !end || *end || v < 0 || v > 0x7fffffffL)) {
+            fprintf(stderr, "nightcore-worker: --operator %s: no such user\n", s);
+            return -1;
+        }
+        w->operator_uids[w->noperators++] = (uid_t)v;
+    }
+    w->service = w->noperators > 0;
+    return 0;
+}
+
+static int serve(const serve_opts *o)
 {
     static nc_worker worker;
     nc_worker *w = &worker;
     char msg[1024], pid_text[32];
     int rc = 1;
+    const char *home_arg = o->home;
 
     if (nc_home_resolve(home_arg, &w->home) != NC_OK) {
         fprintf(stderr, "nightcore-worker: cannot resolve the home directory\n");
         return 1;
     }
+    w->dev_mode = o->dev;
+    if (resolve_operators(w, o) != 0)
+        return 2;
+    if (o->run_dir) {
+        if (o->run_dir[0] != '/' || strlen(o->run_dir) > 80) {
+            fprintf(stderr, "nightcore-worker: --run-dir must be an absolute path of at most 80 bytes\n");
+            return 2;
+        }
+        snprintf(w->run_dir, sizeof w->run_dir, "%s", o->run_dir);
+    } else if (path_of(w, "run", w->run_dir, sizeof w->run_dir)) {
+        return 1;
+    }
+    if (snprintf(w->control_path, sizeof w->control_path, "%s/control.sock", w->run_dir) >= (int)sizeof w->control_path ||
+        snprintf(w->agent_path, sizeof w->agent_path, "%s/agent.sock", w->run_dir) >= (int)sizeof w->agent_path)
+        return 1;
+    if (nc_worker_check_home(w, msg, sizeof msg) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: %s\n", msg);
+        return 1;
+    }
     if (path_of(w, NC_HOME_DB, w->db_path, sizeof w->db_path) || path_of(w, NC_HOME_TRUST_DIR, w->trust_dir, sizeof w->trust_dir) ||
         path_of(w, NC_HOME_TRUST_RECORD, w->trust_record, sizeof w->trust_record) ||
         path_of(w, NC_HOME_BLOBS, w->blobs, sizeof w->blobs) || path_of(w, NC_HOME_ARTIFACTS, w->artifacts, sizeof w->artifacts) ||
-        path_of(w, NC_HOME_CONTROL_SOCK, w->control_path, sizeof w->control_path) ||
-        path_of(w, NC_HOME_AGENT_SOCK, w->agent_path, sizeof w->agent_path) ||
         path_of(w, NC_HOME_PIDFILE, w->pid_path, sizeof w->pid_path))
         return 1;
     uint8_t pk[32];
@@ -86,6 +137,7 @@ static int serve(const char *home_arg)
     nc_worker_id(pk, w->worker_id);
     char run_dir[4096];
     if (path_of(w, "run", run_dir, sizeof run_dir) || nc_mkdir_p(run_dir, 0700) != NC_OK ||
+        nc_mkdir_p(w->run_dir, 0755) != NC_OK ||
         nc_mkdir_p(w->blobs, 0700) != NC_OK || nc_mkdir_p(w->artifacts, 0700) != NC_OK) {
         fprintf(stderr, "nightcore-worker: cannot create the state directories in %s\n", w->home.root);
         return 1;
@@ -126,6 +178,11 @@ static int serve(const char *home_arg)
     }
     if (nc_log_check_anchor(w, msg, sizeof msg) != NC_OK) {
         fprintf(stderr, "nightcore-worker: %s\n", msg);
+        goto done;
+    }
+    if (nc_worker_trust_open(w, msg, sizeof msg) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: the trust entries of the audit log do not verify: %s. Refusing to start; "
+                "see `nightcore audit verify`\n", msg);
         goto done;
     }
     json_t *interrupted = NULL;
@@ -187,6 +244,9 @@ static int serve(const char *home_arg)
     }
     fprintf(stderr, "nightcore-worker %s: worker %s serving %s (%u concurrent runs)\n", NC_VERSION, w->worker_id,
             w->home.root, w->limit);
+    if (w->dev_mode)
+        fprintf(stderr, "nightcore-worker: DEVELOPMENT MODE (--insecure-dev): the console may sign with keys that "
+                "have no passphrase\n");
     char note[NC_AUDIT_MAX_NOTE_BYTES];
     if (nc_log_checkpoint(w, false, note, sizeof note) != NC_OK) {
         fprintf(stderr, "nightcore-worker: cannot write an audit checkpoint\n");
@@ -212,6 +272,7 @@ done:
     if (w->sk)
         sodium_free(w->sk);
     nc_db_close(w->db);
+    nc_ledger_free(w->ledger);
     if (w->pid_fd >= 0) {
         unlink(w->pid_path);
         close(w->pid_fd);
@@ -231,16 +292,23 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc >= 2 && strcmp(argv[1], "serve") == 0) {
-        const char *home = NULL;
+        serve_opts o;
+        memset(&o, 0, sizeof o);
         for (int i = 2; i < argc; i++) {
             if (strcmp(argv[i], "--home") == 0 && i + 1 < argc)
-                home = argv[++i];
+                o.home = argv[++i];
+            else if (strcmp(argv[i], "--run-dir") == 0 && i + 1 < argc)
+                o.run_dir = argv[++i];
+            else if (strcmp(argv[i], "--operator") == 0 && i + 1 < argc && o.noperators < NC_WORKER_MAX_OPERATORS)
+                o.operators[o.noperators++] = argv[++i];
+            else if (strcmp(argv[i], "--insecure-dev") == 0)
+                o.dev = true;
             else {
                 usage(stderr);
                 return 2;
             }
         }
-        return serve(home);
+        return serve(&o);
     }
     usage(stderr);
     return 2;

@@ -107,21 +107,36 @@ static void op_status(nc_client *c, json_t *id, json_t *req)
     nc_isolation_report iso;
     nc_isolation_probe(&iso);
     nc_trust_store ts;
-    char msg[512];
+    char msg[1024];
     int64_t trust_version = -1;
-    if (nc_trust_load(w->trust_dir, w->trust_record, &ts, msg, sizeof msg) == NC_OK) {
+    nc_err terr = nc_worker_trust_load(w, &ts, msg, sizeof msg);
+    if (terr == NC_OK) {
         trust_version = (int64_t)ts.version;
         nc_trust_cleanup(&ts);
     }
-    nc_reply(c, id, json_pack("{s:i, s:s, s:s, s:I, s:s, s:I, s:{s:i, s:i, s:i, s:i}, s:{s:b, s:b, s:i, s:b},"
-                              " s:{s:I, s:I, s:I}}",
-                              "pid", (int)getpid(), "worker_id", w->worker_id, "version", NC_VERSION, "uptime_s",
-                              (json_int_t)(nc_unix_now() - w->started_at), "home", w->home.root, "trust_version",
-                              (json_int_t)trust_version, "queue", "running", (int)w->running, "queued", (int)w->queued,
-                              "limit", (int)w->limit, "queue_limit", (int)w->queue_limit, "isolation", "userns",
-                              iso.userns, "netns", iso.netns, "landlock_abi", iso.landlock_abi, "seccomp", iso.seccomp,
-                              "counts", "pending", (json_int_t)pending, "approvals", (json_int_t)approvals, "runs",
-                              (json_int_t)runs));
+    size_t active = 0;
+    for (size_t i = 0; i < nc_ledger_count(w->ledger); i++)
+        active += !nc_ledger_get(w->ledger, i)->revoked;
+    json_t *res = json_pack("{s:i, s:s, s:s, s:I, s:s, s:I, s:{s:i, s:i, s:i, s:i}, s:{s:b, s:b, s:i, s:b},"
+                            " s:{s:I, s:I, s:I}}",
+                            "pid", (int)getpid(), "worker_id", w->worker_id, "version", NC_VERSION, "uptime_s",
+                            (json_int_t)(nc_unix_now() - w->started_at), "home", w->home.root, "trust_version",
+                            (json_int_t)trust_version, "queue", "running", (int)w->running, "queued", (int)w->queued,
+                            "limit", (int)w->limit, "queue_limit", (int)w->queue_limit, "isolation", "userns",
+                            iso.userns, "netns", iso.netns, "landlock_abi", iso.landlock_abi, "seccomp", iso.seccomp,
+                            "counts", "pending", (json_int_t)pending, "approvals", (json_int_t)approvals, "runs",
+                            (json_int_t)runs);
+    if (!res) {
+        nc_reply_error(c, id, NC_ERR_NOMEM, "out of memory");
+        return;
+    }
+    json_object_set_new(res, "trust", json_pack("{s:b, s:I, s:o, s:s?}", "root", nc_ledger_has_root(w->ledger),
+                                                "active_keys", (json_int_t)active, "keys",
+                                                nc_worker_trust_keys_json(w), "problem",
+                                                terr == NC_OK ? NULL : msg));
+    json_object_set_new(res, "deployment", nc_worker_deployment_json(w));
+    json_object_set_new(res, "dev_mode", json_boolean(w->dev_mode));
+    nc_reply(c, id, res);
 }
 
 /* ---- submit ---- */
@@ -459,8 +474,9 @@ static void op_approval_prepare(nc_client *c, json_t *id, json_t *req)
     }
     randombytes_buf(st.nonce, sizeof st.nonce);
     nc_trust_store ts;
-    if (nc_trust_load(w->trust_dir, w->trust_record, &ts, msg, sizeof msg) != NC_OK) {
-        nc_reply_error(c, id, NC_ERR_TRUST_FILE, "%s", msg);
+    nc_err terr = nc_worker_trust_load(w, &ts, msg, sizeof msg);
+    if (terr != NC_OK) {
+        nc_reply_error(c, id, terr, "%s", msg);
         goto done;
     }
     st.trust_version = ts.version;
@@ -601,98 +617,6 @@ static void op_policy_get(nc_client *c, json_t *id, json_t *req)
     nc_reply(c, id, nc_policy_to_json(pol));
 }
 
-/* ---- trust ---- */
-
-static void op_trust_list(nc_client *c, json_t *id, json_t *req)
-{
-    static const char *const p[] = {NULL};
-    nc_trust_store ts;
-    char msg[512];
-    if (!nc_params_ok(c, id, req, p))
-        return;
-    nc_err err = nc_trust_load(c->w->trust_dir, c->w->trust_record, &ts, msg, sizeof msg);
-    if (err != NC_OK) {
-        nc_reply_error(c, id, err, "%s", msg);
-        return;
-    }
-    json_t *keys = json_array();
-    for (size_t i = 0; i < nc_allowed_signers_count(ts.signers); i++) {
-        const nc_allowed_signer *e = nc_allowed_signers_get(ts.signers, i);
-        char fp[NC_SSHKEY_FINGERPRINT_LEN] = "";
-        if (nc_sshkey_fingerprint(&e->key, fp) != NC_OK)
-            continue;
-        json_t *pr = json_array(), *ns = json_array();
-        for (size_t j = 0; j < e->nprincipals; j++)
-            json_array_append_new(pr, json_string(e->principals[j]));
-        for (size_t j = 0; j < e->nnamespaces; j++)
-            json_array_append_new(ns, json_string(e->namespaces[j]));
-        json_array_append_new(keys, json_pack("{s:o, s:s, s:s, s:o, s:o, s:o, s:b, s:I}", "principals", pr,
-                                              "fingerprint", fp, "type", nc_sshkey_type_name(e->key.type),
-                                              "namespaces", ns, "valid_after",
-                                              e->has_valid_after ? json_integer(e->valid_after) : json_null(),
-                                              "valid_before", e->has_valid_before ? json_integer(e->valid_before) : json_null(),
-                                              "revoked", nc_revoked_keys_contains(ts.revoked, &e->key),
-                                              "line", (json_int_t)e->line));
-    }
-    nc_reply(c, id, json_pack("{s:I, s:o, s:I}", "version", (json_int_t)ts.version, "keys", keys, "revoked_count",
-                              (json_int_t)nc_revoked_keys_count(ts.revoked)));
-    nc_trust_cleanup(&ts);
-}
-
-static void trust_change(nc_client *c, json_t *id, json_t *req, bool add)
-{
-    static const char *const padd[] = {"key", "principal", NULL};
-    static const char *const prev[] = {"key", NULL};
-    char msg[512];
-    if (!nc_params_ok(c, id, req, add ? padd : prev))
-        return;
-    const char *key = nc_str_param(req, "key"), *principal = nc_str_param(req, "principal");
-    if (!key || (add && !principal)) {
-        nc_reply_error(c, id, NC_ERR_USAGE, add ? "trust.add needs key and principal" : "trust.revoke needs key");
-        return;
-    }
-    nc_sshkey k;
-    const char *reason;
-    char fp[NC_SSHKEY_FINGERPRINT_LEN] = "";
-    if (nc_sshkey_from_text(key, strcspn(key, "\n"), &k, &reason) == NC_OK && nc_sshkey_fingerprint(&k, fp) != NC_OK)
-        fp[0] = '\0';
-    /* The entry and the file change stand or fall together: the entry is
-     * committed only once the file is written. */
-    nc_err err = nc_db_begin(c->w->db);
-    if (err == NC_OK)
-        err = nc_log(c->w, "trust.change", json_pack("{s:s, s:s, s:s?}", "action", add ? "add" : "revoke",
-                                                     "fingerprint", fp, "principal", add ? principal : NULL), NULL);
-    if (err != NC_OK) {
-        nc_log_abort(c->w);
-        nc_reply_error(c, id, NC_ERR_INTERNAL, "the audit log cannot be written: the trust store was not changed");
-        return;
-    }
-    err = add ? nc_trust_add_key(c->w->trust_dir, c->w->trust_record, key, principal, msg, sizeof msg)
-              : nc_trust_revoke_key(c->w->trust_dir, c->w->trust_record, key, msg, sizeof msg);
-    if (err != NC_OK || nc_db_commit(c->w->db) != NC_OK) {
-        nc_log_abort(c->w);
-        nc_reply_error(c, id, err != NC_OK ? err : NC_ERR_INTERNAL, "%s", err != NC_OK ? msg : "cannot commit the audit entry");
-        return;
-    }
-    nc_trust_store ts;
-    if (nc_trust_load(c->w->trust_dir, c->w->trust_record, &ts, msg, sizeof msg) != NC_OK) {
-        nc_reply_error(c, id, NC_ERR_TRUST_FILE, "%s", msg);
-        return;
-    }
-    nc_reply(c, id, json_pack("{s:I, s:s}", "version", (json_int_t)ts.version, "fingerprint", fp));
-    nc_trust_cleanup(&ts);
-}
-
-static void op_trust_add(nc_client *c, json_t *id, json_t *req)
-{
-    trust_change(c, id, req, true);
-}
-
-static void op_trust_revoke(nc_client *c, json_t *id, json_t *req)
-{
-    trust_change(c, id, req, false);
-}
-
 /* ---- audit ---- */
 
 static void op_audit_checkpoint(nc_client *c, json_t *id, json_t *req)
@@ -806,9 +730,11 @@ static const struct {
     {"run.get", op_run_get},
     {"policy.list", op_policy_list},
     {"policy.get", op_policy_get},
-    {"trust.list", op_trust_list},
-    {"trust.add", op_trust_add},
-    {"trust.revoke", op_trust_revoke},
+    {"trust.list", nc_op_trust_list},
+    {"trust.prepare", nc_op_trust_prepare},
+    {"trust.add", nc_op_trust_add},
+    {"trust.revoke", nc_op_trust_revoke},
+    {"trust.restore", nc_op_trust_restore},
     {"agent.add", nc_op_agent_add},
     {"agent.list", nc_op_agent_list},
     {"agent.remove", nc_op_agent_remove},

@@ -328,6 +328,49 @@ static nc_err build_spec(nc_queued_run *q, const nc_statement *st, json_t *args,
     return NC_OK;
 }
 
+/* The approval's row against the audit log, which the database's own
+ * columns cannot rewrite without breaking the Merkle tree: the approval was
+ * recorded, its used runs are the run.start entries, a revocation stays, and
+ * the artifact is the one compiled at approval. */
+static nc_err check_against_log(nc_worker *w, const nc_db_approval *row, char *msg, size_t msg_len)
+{
+    json_t *entry = NULL;
+    uint64_t started = 0, revocations = 0;
+    nc_err err = nc_audit_first_ref(w->db, "approval", row->id, &entry);
+    if (err == NC_OK)
+        err = nc_audit_count_ref(w->db, "run.start", row->id, &started);
+    if (err == NC_OK)
+        err = nc_audit_count_ref(w->db, "revocation", row->id, &revocations);
+    if (err != NC_OK) {
+        snprintf(msg, msg_len, "cannot read the audit log: %s", nc_db_errmsg(w->db));
+        json_decref(entry);
+        return NC_ERR_INTERNAL;
+    }
+    if (!entry) {
+        snprintf(msg, msg_len, "approval %.12s is in the database but was never recorded in the audit log: it was "
+                 "inserted outside Night Core. Refusing to run it", row->id);
+        err = NC_ERR_TAMPERED;
+    } else if ((uint64_t)row->runs != started) {
+        snprintf(msg, msg_len, "approval %.12s says %lld runs were used; the audit log recorded %llu: its run count "
+                 "was edited outside Night Core. Refusing to run it", row->id, (long long)row->runs,
+                 (unsigned long long)started);
+        err = NC_ERR_TAMPERED;
+    } else if (revocations && !row->revoked) {
+        snprintf(msg, msg_len, "approval %.12s was revoked (audit log) but the database says it is not: it was "
+                 "un-revoked outside Night Core. Refusing to run it", row->id);
+        err = NC_ERR_TAMPERED;
+    } else {
+        const char *art = json_string_value(json_object_get(entry, "artifact_sha256"));
+        if (art && strcmp(art, row->artifact_sha256) != 0) {
+            snprintf(msg, msg_len, "approval %.12s points at an artifact other than the one compiled when it was "
+                     "approved (audit log): refusing to run it", row->id);
+            err = NC_ERR_TAMPERED;
+        }
+    }
+    json_decref(entry);
+    return err;
+}
+
 static bool refused(nc_err e)
 {
     return e != NC_ERR_NOMEM && e != NC_ERR_IO && e != NC_ERR_INTERNAL;
@@ -426,13 +469,21 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
     if (err != NC_OK || nc_db_approval_load(w->db, aid, &row) != NC_OK)
         goto internal;
     have_row = true;
+    err = check_against_log(w, &row, msg, sizeof msg);
+    if (err != NC_OK) {
+        if (err == NC_ERR_TAMPERED)
+            nc_emit(w, "alert", json_pack("{s:s, s:s, s:s, s:s}", "kind", "tamper", "message", msg, "approval_id",
+                                          row.id, "name", row.name));
+        nc_reply_error(c, id, err, "%s", msg);
+        goto done;
+    }
     snprintf(q->approval_id, sizeof q->approval_id, "%s", row.id);
     snprintf(q->name, sizeof q->name, "%s", row.name);
     snprintf(q->sha256, sizeof q->sha256, "%s", row.sha256);
     err = nc_blob_get(w->blobs, row.sha256, NC_MAX_MODULE_BYTES, &q->module, &q->module_len);
     if (err != NC_OK && err != NC_ERR_NOT_FOUND)
         goto internal;
-    err = nc_trust_load(w->trust_dir, w->trust_record, &ts, msg, sizeof msg);
+    err = nc_worker_trust_load(w, &ts, msg, sizeof msg);
     if (err != NC_OK) {
         nc_reply_error(c, id, err, "%s", msg);
         goto done;
@@ -580,12 +631,13 @@ static void compile_done(uv_work_t *req, int status)
     if (err == NC_OK)
         err = nc_db_submission_set_status(w->db, p->row.submission, "approved", NULL);
     if (err == NC_OK)
-        err = nc_log(w, "approval", json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s%, s:s%}", "approval_id",
+        err = nc_log(w, "approval", json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s%, s:s%, s:s}", "approval_id",
                                               p->row.id, "submission", p->row.submission, "name", p->row.name,
                                               "module_sha256", p->row.sha256, "approver", p->row.approver,
                                               "key_fingerprint", p->row.key_fingerprint, "policy", p->row.policy,
                                               "statement", (const char *)p->row.statement, p->row.statement_len,
-                                              "signature", (const char *)p->row.signature, p->row.signature_len),
+                                              "signature", (const char *)p->row.signature, p->row.signature_len,
+                                              "artifact_sha256", p->row.artifact_sha256),
                      NULL);
     if (err == NC_OK)
         err = nc_db_commit(w->db);
@@ -662,7 +714,7 @@ void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req)
         }
         nc_statement_cleanup(&pre);
     }
-    nc_err err = nc_trust_load(w->trust_dir, w->trust_record, &ts, msg, sizeof msg);
+    nc_err err = nc_worker_trust_load(w, &ts, msg, sizeof msg);
     if (err != NC_OK) {
         nc_reply_error(c, id, err, "%s", msg);
         goto fail;

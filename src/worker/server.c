@@ -236,6 +236,20 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     process_lines(c);
 }
 
+static bool control_peer_ok(const nc_worker *w, uid_t uid)
+{
+    if (uid == geteuid())
+        return true;
+    if (!w->service)
+        return false;
+    if (uid == 0)
+        return true;
+    for (unsigned i = 0; i < w->noperators; i++)
+        if (w->operator_uids[i] == uid)
+            return true;
+    return false;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     nc_worker *w = server->data;
@@ -256,13 +270,14 @@ static void on_connection(uv_stream_t *server, int status)
     }
     c->next = w->clients;
     w->clients = c;
-    /* The control socket is the owner's only: check the peer's uid. */
+    /* The control socket: the worker's own user, and in the service
+     * deployment the operators it was given (and root). */
     uv_os_fd_t fd;
     struct ucred cred;
     socklen_t len = sizeof cred;
     if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        (!c->agent_socket && cred.uid != getuid())) {
+        (!c->agent_socket && !control_peer_ok(w, cred.uid))) {
         close_client(c);
         return;
     }
@@ -276,9 +291,9 @@ static nc_err listen_on(nc_worker *w, uv_pipe_t *p, const char *path, int mode, 
     unlink(path);
     uv_pipe_init(w->loop, p, 0);
     p->data = w;
-    mode_t old = umask(0177);
+    /* No umask change here (threads exist): the socket gets its mode right
+     * after bind, and the control socket checks every peer's uid anyway. */
     int rc = uv_pipe_bind(p, path);
-    umask(old);
     if (rc == 0)
         rc = chmod(path, (mode_t)mode) == 0 ? 0 : -errno;
     if (rc == 0)
@@ -292,7 +307,7 @@ static nc_err listen_on(nc_worker *w, uv_pipe_t *p, const char *path, int mode, 
 
 nc_err nc_server_listen(nc_worker *w, char *msg, size_t msg_len)
 {
-    nc_err err = listen_on(w, &w->control, w->control_path, 0600, msg, msg_len);
+    nc_err err = listen_on(w, &w->control, w->control_path, w->service ? 0666 : 0600, msg, msg_len);
     if (err == NC_OK)
         err = listen_on(w, &w->agent, w->agent_path, 0666, msg, msg_len);
     return err;

@@ -12,6 +12,9 @@
 #include "common/home.h"
 #include "sandbox/sandbox.h"
 #include "store/db.h"
+#include "trust/ledger.h"
+#include "trust/privkey.h"
+#include "trust/truststore.h"
 
 #define NC_WORKER_MAX_LINE (32u * 1024 * 1024)
 #define NC_WORKER_MAX_SUBSCRIBER_BACKLOG 1000u
@@ -25,6 +28,7 @@
 #define NC_WORKER_AGENT_RATE_PER_SEC 0.2
 #define NC_WORKER_AGENT_MAX_PENDING 20
 #define NC_WORKER_AGENT_MAX_RUNS 1
+#define NC_WORKER_MAX_OPERATORS 16
 #define NC_WORKER_REFUSALS_LOGGED 16   /* per connection; the rest are counted in one entry */
 
 typedef struct nc_worker nc_worker;
@@ -57,7 +61,7 @@ struct nc_worker {
     uv_loop_t *loop;
     nc_home home;
     char db_path[4096], trust_dir[4096], trust_record[4096], blobs[4096], artifacts[4096];
-    char control_path[4096], agent_path[4096], pid_path[4096];
+    char control_path[4096], agent_path[4096], pid_path[4096], run_dir[4096];
     char worker_id[24];
     nc_db *db;
     nc_sandbox *sandbox;
@@ -78,6 +82,14 @@ struct nc_worker {
     char checkpoint_path[4096]; /* the latest checkpoint, outside the database */
     uint64_t checkpoint_size;
     uv_timer_t checkpoint_timer;
+    /* trust (trust.c): the ledger replayed from the audit log */
+    nc_trust_ledger *ledger;
+    char trust_problem[1024];   /* the last difference found between files and ledger, "" if none */
+    /* deployment */
+    bool dev_mode;              /* --insecure-dev: the console may sign with passphrase-less keys */
+    bool service;               /* sockets outside the home, operators by uid (docs/sandbox.md) */
+    uid_t operator_uids[NC_WORKER_MAX_OPERATORS];
+    unsigned noperators;
 };
 
 /* server.c */
@@ -138,5 +150,29 @@ void nc_op_agent_add(nc_client *c, json_t *id, json_t *req);
 void nc_op_agent_list(nc_client *c, json_t *id, json_t *req);
 void nc_op_agent_remove(nc_client *c, json_t *id, json_t *req);
 void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req);
+
+/* deploy.c */
+/* The home and its state files belong to the worker's user and are not
+ * writable by group or others; NC_ERR_UNAUTHORIZED (msg says what) if not. */
+NC_MUST_CHECK nc_err nc_worker_check_home(nc_worker *w, char *msg, size_t msg_len);
+/* {mode: single-user|service, user, uid, [operators], run_dir, note} */
+json_t *nc_worker_deployment_json(const nc_worker *w);
+
+/* trust.c */
+/* At start: replays the audit log's trust entries into w->ledger (refusing a
+ * log whose trust entries do not verify), adopts the files as the root of
+ * trust if there is none yet, and reports a difference between files and
+ * ledger (the worker still starts; what needs trust is refused). */
+NC_MUST_CHECK nc_err nc_worker_trust_open(nc_worker *w, char *msg, size_t msg_len);
+/* The trust store for a verification: the files, checked against the ledger
+ * (NC_ERR_TAMPERED naming the difference), with the ledger's UV keys. */
+NC_MUST_CHECK nc_err nc_worker_trust_load(nc_worker *w, nc_trust_store *ts, char *msg, size_t msg_len);
+nc_key_protection nc_worker_key_protection(nc_worker *w, const nc_sshkey *key);
+json_t *nc_worker_trust_keys_json(nc_worker *w);
+void nc_op_trust_list(nc_client *c, json_t *id, json_t *req);
+void nc_op_trust_prepare(nc_client *c, json_t *id, json_t *req);
+void nc_op_trust_add(nc_client *c, json_t *id, json_t *req);
+void nc_op_trust_revoke(nc_client *c, json_t *id, json_t *req);
+void nc_op_trust_restore(nc_client *c, json_t *id, json_t *req);
 
 #endif

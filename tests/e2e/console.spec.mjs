@@ -131,6 +131,8 @@ try {
   const words = await page.textContent('#statement-words');
   check('statement_in_words', words.includes(sub.sha256) && words.includes('at most 10 runs') && words.includes('operator'), words);
   await shot('inbox-detail');
+  // the worker runs with --insecure-dev for this passphrase-less key: the page says so in red
+  check('dev_mode_banner', await page.isVisible('#banner-dev'));
   await page.click('#btn-sign');
   await page.waitForSelector('#approved', { timeout: 60000 });
   check('approved', (await page.textContent('#approved')).includes('Approved'));

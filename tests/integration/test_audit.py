@@ -136,31 +136,37 @@ def test_verify_missing_anchor_file(worker, tmp_path):
 
 # ---- 2. an edited entry ----
 
+def first_entry_with(worker, needle):
+    for seq, entry in rows(worker, "SELECT seq, entry FROM audit_log ORDER BY seq"):
+        if needle in bytes(entry):
+            return seq, bytes(entry)
+    raise AssertionError(f"no entry contains {needle!r}")
+
+
 def test_edited_entry_is_named(worker):
     flow(worker)
     stop(worker)
-    (entry,) = rows(worker, "SELECT entry FROM audit_log WHERE seq = 1")[0]
-    edited = bytes(entry).replace(b'"name":"hello"', b'"name":"hellO"')
-    assert edited != bytes(entry)
-    edit_db(worker, ("UPDATE audit_log SET entry = ? WHERE seq = 1", (edited,)))
+    seq, entry = first_entry_with(worker, b'"name":"hello"')
+    edited = entry.replace(b'"name":"hello"', b'"name":"hellO"')
+    edit_db(worker, ("UPDATE audit_log SET entry = ? WHERE seq = ?", (edited, seq)))
     rc, rep = verify(worker)
     assert rc == 1 and rep["ok"] is False
-    assert rep["bad_seq"] == 1
-    assert "entry 1" in rep["error"] and "edited" in rep["error"]
+    assert rep["bad_seq"] == seq
+    assert f"entry {seq}" in rep["error"] and "edited" in rep["error"]
     p = worker.nc("audit", "verify")
-    assert p.returncode == 1 and p.stdout.decode().startswith("audit log BROKEN at entry 1: ")
+    assert p.returncode == 1 and p.stdout.decode().startswith(f"audit log BROKEN at entry {seq}: ")
 
 
 def test_edited_entry_with_recomputed_leaf_is_caught_by_checkpoint(worker):
     flow(worker)
     stop(worker)
-    (entry,) = rows(worker, "SELECT entry FROM audit_log WHERE seq = 1")[0]
-    edited = bytes(entry).replace(b'"name":"hello"', b'"name":"hellO"')
+    seq, entry = first_entry_with(worker, b'"name":"hello"')
+    edited = entry.replace(b'"name":"hello"', b'"name":"hellO"')
     leaf = hashlib.sha256(b"\x00" + edited).digest()
-    edit_db(worker, ("UPDATE audit_log SET entry = ?, leaf = ? WHERE seq = 1", (edited, leaf)))
+    edit_db(worker, ("UPDATE audit_log SET entry = ?, leaf = ? WHERE seq = ?", (edited, leaf, seq)))
     rc, rep = verify(worker)
     assert rc == 1 and rep["ok"] is False
-    assert rep["bad_seq"] is not None and rep["bad_seq"] >= 1
+    assert rep["bad_seq"] is not None and rep["bad_seq"] >= seq
     assert "checkpoint" in rep["error"] or "edge" in rep["error"]
 
 

@@ -433,7 +433,8 @@ def test_init_generate_key_trusts_it(home):
     pub = (home / "keys/approver.pub").read_text().split()
     signers = [line for line in (home / "trust/allowed_signers").read_text().splitlines()
                if line and not line.startswith("#")]
-    assert signers == ['alice@example.com namespaces="%s" %s %s' % (NAMESPACE, pub[0], pub[1])]
+    # the first key is the root of trust: it approves and signs trust changes
+    assert signers == ['alice@example.com namespaces="%s,nightcore-admin-v1" %s %s' % (NAMESPACE, pub[0], pub[1])]
     cfg = json.loads((home / "config.json").read_text())
     assert cfg == {"approver_key": str(home / "keys/approver"), "principal": "alice@example.com"}
     # the trust store lists it (read from the files: no worker running)
@@ -524,7 +525,8 @@ def test_trust_add_needs_the_worker(inited, tmp_path):
 def test_approve_without_key(inited):
     r = nc(["approve", "s_1", "--yes"], home=inited)
     assert r.returncode == 1
-    assert b"no approver key: run `nightcore init --generate-key` or pass --key" in r.stderr
+    assert b"no approver key at " in r.stderr and b"`nightcore init --generate-key`" in r.stderr
+    assert b"`nightcore trust add KEY.pub --principal P`" in r.stderr and b"--key" in r.stderr
 
 
 def test_submit_missing_file(inited, tmp_path):
@@ -976,18 +978,19 @@ def test_trust_add_and_revoke_go_through_the_worker(fake, inited, tmp_path):
         pytest.skip("needs ssh-keygen")
     key = tmp_path / "k"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "c", "-f", str(key)], check=True)
-    w = fake({"trust.add": lambda r: {"version": 3, "fingerprint": "SHA256:abc"},
+    # a home without a root of trust: the first key goes in unsigned and becomes the root
+    w = fake({"trust.add": lambda r: {"version": 3, "fingerprint": "SHA256:abc", "action": "root"},
               "trust.revoke": lambda r: {"version": 4, "fingerprint": "SHA256:abc"},
-              "trust.list": lambda r: {"version": 4, "keys": []}})
+              "trust.list": lambda r: {"version": 4, "keys": [], "root": False}})
     r = nc(["trust", "add", str(key) + ".pub", "--principal", "carol@example.com"], home=inited)
     assert r.returncode == 0, r.stderr
-    assert b"trusted SHA256:abc for carol@example.com (trust store version 3)" in r.stdout
+    assert b"trusted as the root of trust (the first key of this home): SHA256:abc (trust store version 3)" in r.stdout
     req = w.last("trust.add")
     pub = (tmp_path / "k.pub").read_text().strip()
-    assert req["key"] == pub and req["principal"] == "carol@example.com"
+    assert req["key"] == pub and req["principal"] == "carol@example.com" and "statement" not in req
     r = nc(["trust", "revoke", str(key) + ".pub"], home=inited)
-    assert r.returncode == 0 and b"revoked SHA256:abc" in r.stdout
-    assert w.last("trust.revoke")["key"] == pub
+    assert r.returncode == 0 and b"revoked (approvals it signed no longer run): SHA256:abc" in r.stdout
+    assert w.last("trust.revoke")["key"] == pub and w.last("trust.revoke")["force"] is False
     r = nc(["trust", "list"], home=inited)
     assert r.returncode == 0 and b"version 4" in r.stdout
 

@@ -230,14 +230,39 @@ def test_console_does_not_link_wasmtime():
     assert "wasmtime_" not in syms and "wasm_engine_new" not in syms
 
 
+def restart_worker(home, *flags):
+    home.nc("worker", "stop", check=True)
+    home.nc("worker", "start", *flags, check=True)
+
+
+def test_console_will_not_sign_with_an_unprotected_key(worker, logged_in):
+    """A session (stolen or not) is no human: with a passphrase-less key the
+    console refuses to sign unless the worker runs in development mode."""
+    c = logged_in
+    signer = c.get("/api/signer").json()
+    assert signer["protection"] == "none" and signer["can_sign"] is False and signer["dev_mode"] is False
+    assert "no passphrase" in signer["problem"]
+    sub = worker.submit("hello", "stolen-session")
+    prep = c.post("/api/submissions/%s/prepare" % sub["id"], {"max_runs": 3}).json()
+    assert prep["signer"]["can_sign"] is False
+    r = c.post("/api/submissions/%s/approve" % sub["id"], {"approval_id": prep["approval_id"]})
+    assert r.status == 403 and r.json()["error"]["code"] == "human_required", r.body
+    assert c.get("/api/approvals").json()["items"] == []
+    rc, s2 = worker.ncj("inbox", "show", sub["id"])
+    assert s2["status"] == "pending"
+
+
 def test_approve_through_the_api(worker, logged_in):
     c = logged_in
+    restart_worker(worker, "--insecure-dev")
+    assert c.get("/api/signer").json()["dev_mode"] is True
     sub = worker.submit("hello", "hello-console")
     r = c.post("/api/submissions/%s/prepare" % sub["id"], {"max_runs": 3, "expires_in_s": 3600})
     assert r.status == 200, r.body
     prep = r.json()
     assert prep["summary"]["max_runs"] == 3 and prep["summary"]["approver"] == "tester@example.com"
-    r = c.post("/api/submissions/%s/approve" % sub["id"], {"statement": prep["statement"]})
+    assert ["runs", "at most 3"] in prep["words"]
+    r = c.post("/api/submissions/%s/approve" % sub["id"], {"approval_id": prep["approval_id"]})
     assert r.status == 200, (r.body, c.err())
     ap = r.json()
     assert ap["submission"] == sub["id"] and ap["max_runs"] == 3
@@ -248,12 +273,15 @@ def test_approve_through_the_api(worker, logged_in):
     # it runs (through the CLI: the console cannot run anything)
     p = worker.nc("run", ap["id"])
     assert p.returncode == 0, p.stderr
-    # a statement for another submission is refused before signing
+    # only a statement this console prepared, for this submission, is signed:
+    # a page cannot bring its own
     sub2 = worker.submit("compute", "other-module")
-    r = c.post("/api/submissions/%s/approve" % sub2["id"], {"statement": prep["statement"]})
-    assert r.status == 400 and r.json()["error"]["code"] == "bad_statement"
-    # and bytes that are not a statement
-    r = c.post("/api/submissions/%s/approve" % sub2["id"], {"statement": "{}"})
+    prep2 = c.post("/api/submissions/%s/prepare" % sub2["id"], {}).json()
+    r = c.post("/api/submissions/%s/approve" % sub["id"], {"approval_id": prep2["approval_id"]})
+    assert r.status == 400 and r.json()["error"]["code"] == "invalid_request"
+    r = c.post("/api/submissions/%s/approve" % sub2["id"], {"statement": prep2["statement"]})
+    assert r.status == 400
+    r = c.post("/api/submissions/%s/approve" % sub2["id"], {"approval_id": "0" * 64})
     assert r.status == 400
     # unknown fields, duplicate keys, non-objects
     r = c.post("/api/submissions/%s/prepare" % sub2["id"], {"max_runs": 3, "admin": True})
@@ -375,7 +403,8 @@ def passphrase_home(home, tmp_path):
     key = str(tmp_path / "k")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "secret", "-C", "p@x", "-f", key], check=True,
                    stdin=subprocess.DEVNULL, timeout=30)
-    home.nc("trust", "add", key + ".pub", "--principal", "p@x", check=True)
+    # adding a key is signed by a trusted admin key (the home's own, here)
+    home.nc("trust", "add", key + ".pub", "--principal", "p@x", "--yes", check=True)
     return key
 
 
@@ -387,19 +416,22 @@ def test_approve_with_passphrase(worker, tmp_path):
         sub = worker.submit("hello", "with-passphrase")
         prep = c.post("/api/submissions/%s/prepare" % sub["id"], {}).json()
         assert "statement" in prep, prep
-        # wrong passphrase, and none: refused, promptly (ssh-keygen never waits for a terminal)
-        for body in ({"statement": prep["statement"], "passphrase": "wrong"}, {"statement": prep["statement"]}):
-            t0 = time.time()
-            r = c.post("/api/submissions/%s/approve" % sub["id"], body, timeout=30)
-            assert r.status == 409, r.body
-            assert r.json()["error"]["code"] == "signing_failed"
-            assert time.time() - t0 < 20
+        assert prep["signer"]["protection"] == "passphrase" and prep["signer"]["needs_passphrase"] is True
+        aid = prep["approval_id"]
+        # no passphrase: refused before ssh-keygen runs (a session alone is not a human)
+        r = c.post("/api/submissions/%s/approve" % sub["id"], {"approval_id": aid})
+        assert r.status == 403 and r.json()["error"]["code"] == "human_required", r.body
+        # a wrong one: refused, promptly (ssh-keygen never waits for a terminal)
+        t0 = time.time()
+        r = c.post("/api/submissions/%s/approve" % sub["id"], {"approval_id": aid, "passphrase": "wrong"}, timeout=30)
+        assert r.status == 409, r.body
+        assert r.json()["error"]["code"] == "signing_failed"
+        assert time.time() - t0 < 20
         assert c.get("/api/approvals").json()["items"] == []
         # a passphrase with a newline is refused before anything runs
-        r = c.post("/api/submissions/%s/approve" % sub["id"],
-                   {"statement": prep["statement"], "passphrase": "secret\nmore"})
+        r = c.post("/api/submissions/%s/approve" % sub["id"], {"approval_id": aid, "passphrase": "secret\nmore"})
         assert r.status == 400
-        r = c.post("/api/submissions/%s/approve" % sub["id"], {"statement": prep["statement"], "passphrase": "secret"})
+        r = c.post("/api/submissions/%s/approve" % sub["id"], {"approval_id": aid, "passphrase": "secret"})
         assert r.status == 200, (r.body, c.err())
         assert r.json()["approver"] == "p@x"
         # never logged
@@ -418,7 +450,7 @@ def test_approve_with_passphrase_from_config(worker, tmp_path):
         c.login()
         sub = worker.submit("hello", "cfg-passphrase")
         prep = c.post("/api/submissions/%s/prepare" % sub["id"], {}).json()
-        r = c.post("/api/submissions/%s/approve" % sub["id"], {"statement": prep["statement"], "passphrase": "secret"})
+        r = c.post("/api/submissions/%s/approve" % sub["id"], {"approval_id": prep["approval_id"], "passphrase": "secret"})
         assert r.status == 200, (r.body, c.err())
     finally:
         c.stop()

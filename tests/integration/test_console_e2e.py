@@ -63,6 +63,9 @@ class Lines:
 
 @pytest.fixture
 def console(worker, tmp_path):
+    # the home's key has no passphrase: the console signs with it only in development mode
+    worker.nc("worker", "stop", check=True)
+    worker.nc("worker", "start", "--insecure-dev", check=True)
     err = open(tmp_path / "console.stderr", "wb")
     p = subprocess.Popen([CONSOLE, "--home", worker.path, "--listen", "127.0.0.1:0"], env=worker.env,
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)

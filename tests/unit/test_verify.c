@@ -65,7 +65,7 @@ static int setup(void **state)
         char pub[4300];
         snprintf(pub, sizeof pub, "%s.pub", keys[i]);
         char *line = read_text(pub);
-        if (!line || nc_trust_add_key(trust_dir, record, line, principals[i], msg, sizeof msg) != NC_OK)
+        if (!line || nc_trust_add_key(trust_dir, record, line, principals[i], NC_SSHSIG_NAMESPACE, msg, sizeof msg) != NC_OK)
             return -1;
         if (i == 1 && nc_trust_revoke_key(trust_dir, record, line, msg, sizeof msg) != NC_OK)
             return -1;
@@ -111,7 +111,7 @@ static void make(nc_statement *st, const char *key, approval *a)
 {
     char msg[512];
     assert_int_equal(nc_statement_build(st, &a->stmt, &a->stmt_len, msg, sizeof msg), NC_OK);
-    nc_err err = nc_sign_with_ssh_keygen(key, a->stmt, a->stmt_len, &a->sig, &a->sig_len, msg, sizeof msg);
+    nc_err err = nc_sign_with_ssh_keygen(key, NC_SSHSIG_NAMESPACE, a->stmt, a->stmt_len, &a->sig, &a->sig_len, msg, sizeof msg);
     if (err != NC_OK)
         fail_msg("sign: %s", msg);
     nc_statement_cleanup(st);
@@ -392,7 +392,7 @@ static void test_statement_level_failures(void **state)
     const char *bad = "{\"_type\":\"https://in-toto.io/Statement/v1\",\"predicate\":{\"max_runs\":1.5}}";
     a.stmt = strdup(bad);
     a.stmt_len = strlen(bad);
-    assert_int_equal(nc_sign_with_ssh_keygen(key_a, a.stmt, a.stmt_len, &a.sig, &a.sig_len, msg, sizeof msg), NC_OK);
+    assert_int_equal(nc_sign_with_ssh_keygen(key_a, NC_SSHSIG_NAMESPACE, a.stmt, a.stmt_len, &a.sig, &a.sig_len, msg, sizeof msg), NC_OK);
     expect(verify(&a, msg, sizeof msg), NC_ERR_STATEMENT, msg);
     drop(&a);
 }

@@ -682,7 +682,9 @@
     if (sub.agent) names.add(sub.agent);
     for (const n of [...names].sort())
       invokerBoxes.push(el('label', { class: 'check' }, el('input', { type: 'checkbox', value: 'agent:' + n, class: 'f-invoker' }), ' agent ', el('strong', null, n), n === sub.agent ? el('span', { class: 'muted' }, ' (the submitter)') : null));
-    const pass = el('input', { id: 'f-passphrase', type: 'password', autocomplete: 'off', placeholder: 'only if your key has one and is not in ssh-agent', spellcheck: 'false' });
+    const pass = el('input', { id: 'f-passphrase', type: 'password', autocomplete: 'off', placeholder: 'your approver key\'s passphrase', spellcheck: 'false' });
+    const signerBox = el('div', { class: 'signer', id: 'signer' });
+    api('/api/signer').then((sg) => { clear(signerBox); append(signerBox, signerView(sg)); }).catch(() => {});
     const out = el('div', { id: 'prepared' });
     const msg = el('div', { id: 'approve-msg' });
     let prepared = null;
@@ -716,9 +718,13 @@
         });
         prepared = r;
         append(out, await statementView(r));
-        const signBtn = el('button', { type: 'button', class: 'btn primary', id: 'btn-sign' }, 'Sign and approve');
-        signBtn.addEventListener('click', () => signAndApprove(sub, r.statement, pass, signBtn, msg));
-        append(out, el('div', { class: 'actions' }, signBtn, el('span', { class: 'muted' }, ' Signs exactly the bytes above with your approver key.')));
+        const sg = r.signer || {};
+        const signBtn = el('button', { type: 'button', class: 'btn primary', id: 'btn-sign', disabled: sg.can_sign === false }, 'Sign and approve');
+        signBtn.addEventListener('click', () => signAndApprove(sub, r.approval_id, pass, signBtn, msg));
+        append(out, el('div', { class: 'actions' }, signBtn, el('span', { class: 'muted' },
+          sg.needs_passphrase ? ' Signs exactly the bytes above with your approver key: type its passphrase above first.'
+            : ' Signs exactly the bytes above with your approver key.')));
+        if (sg.can_sign === false) append(out, errorBox({ code: 'human_required', message: sg.problem || 'this console cannot sign with your key' }));
       } catch (e) {
         append(msg, errorBox(e));
       } finally {
@@ -732,7 +738,8 @@
         el('label', null, 'Max runs', maxRuns),
         el('label', null, 'Expires after', expiry),
         el('fieldset', null, el('legend', null, 'Who may run it'), invokerBoxes),
-        el('label', null, 'Key passphrase (optional)', pass),
+        signerBox,
+        el('label', null, 'Key passphrase (for a key that has one)', pass),
         el('div', { class: 'actions' }, prepareBtn)),
       out, msg);
   }
@@ -774,12 +781,23 @@
         pre(text, 'bytes'), el('div', { id: 'statement-bytes', hidden: true }, text)));
   }
 
-  async function signAndApprove(sub, statement, passField, btn, msg) {
+  // how the configured key proves a human is there, and whether it can sign here
+  function signerView(sg) {
+    const words = { fido: 'security key: touch it when asked', passphrase: 'key file with a passphrase: type it below',
+      none: 'key file WITHOUT a passphrase', unknown: 'key not in a file here' };
+    return el('div', null,
+      el('p', null, 'Signing as ', el('strong', null, String(sg.principal || '?')), ' with ',
+        el('code', null, String(sg.fingerprint || 'no key')), ' (', words[sg.protection] || String(sg.protection), ')'),
+      sg.dev_mode ? el('p', { class: 'error' }, 'Development mode: keys without a passphrase may sign here.') : null,
+      sg.can_sign === false ? el('p', { class: 'error', id: 'signer-problem' }, String(sg.problem || 'this console cannot sign with this key')) : null);
+  }
+
+  async function signAndApprove(sub, approvalId, passField, btn, msg) {
     const passphrase = passField.value;
     passField.value = ''; // cleared before anything else happens
     clear(msg);
     btn.disabled = true;
-    const body = { statement };
+    const body = { approval_id: approvalId };
     if (passphrase) body.passphrase = passphrase;
     try {
       const a = await api('/api/submissions/' + encodeURIComponent(sub.id) + '/approve', { method: 'POST', body });
@@ -1173,6 +1191,30 @@
     }, REFRESH_MIN_MS);
   }
 
+  /* ---------- the banner: what the operator must know about the setup ---------- */
+
+  async function refreshBanner() {
+    const box = $('#banner');
+    let st;
+    try {
+      st = await api('/api/status');
+    } catch (e) {
+      return;
+    }
+    clear(box);
+    const t = st.trust || {};
+    if (st.dev_mode)
+      append(box, el('div', { class: 'banner bad', id: 'banner-dev', role: 'alert' },
+        'DEVELOPMENT MODE: the worker runs with --insecure-dev, so this console signs with approver keys that have no passphrase. Never use it like this with real agents.'));
+    if (t.problem)
+      append(box, el('div', { class: 'banner bad', id: 'banner-trust', role: 'alert' }, 'Trust store: ' + String(t.problem)));
+    if (!t.root || !t.active_keys)
+      append(box, el('div', { class: 'banner warn', id: 'banner-nokey' },
+        'No approver key yet: nothing can be approved. On a terminal run `nightcore init --generate-key`, or trust an existing OpenSSH or FIDO key with `nightcore trust add KEY.pub --principal NAME`.'));
+    if (st.deployment && st.deployment.note)
+      append(box, el('div', { class: 'banner note', id: 'banner-deployment' }, String(st.deployment.note)));
+  }
+
   /* ---------- start ---------- */
 
   async function start() {
@@ -1186,6 +1228,8 @@
       return;
     }
     if (!location.hash) history.replaceState(null, '', '#/dashboard');
+    refreshBanner();
+    setInterval(refreshBanner, 30000);
     connectEvents();
     bumpPending();
     render();

@@ -1,0 +1,168 @@
+#include "trust/admin.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "common/json.h"
+#include "trust/fields.h"
+
+#define TRY(x)                       \
+    do {                             \
+        err = (x);                   \
+        if (err != NC_OK)            \
+            goto done;               \
+    } while (0)
+
+static nc_err bad(char *msg, size_t msg_len, const char *what)
+{
+    snprintf(msg, msg_len, "%s", what);
+    return NC_ERR_STATEMENT;
+}
+
+static bool id_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > NC_ID_MAX)
+        return false;
+    return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static nc_err check_fields(const nc_admin_statement *st, char *msg, size_t msg_len)
+{
+    if (st->kind != NC_ADMIN_TRUST_ADD)
+        return bad(msg, msg_len, "unknown admin statement kind");
+    if (!nc_principal_ok(st->approver))
+        return bad(msg, msg_len, "approver must be 1-128 of A-Z a-z 0-9 @ . _ - + :");
+    if (!id_ok(st->worker))
+        return bad(msg, msg_len, "worker must be 1-64 of A-Z a-z 0-9 _ -");
+    if (st->issued_at >= st->expires_at)
+        return bad(msg, msg_len, "issued_at must be before expires_at");
+    if (st->expires_at - st->issued_at > NC_ADMIN_MAX_VALID_S)
+        return bad(msg, msg_len, "an admin statement is valid for at most 7 days");
+    if (st->key.blob_len == 0)
+        return bad(msg, msg_len, "key is missing");
+    if (!nc_principal_ok(st->principal))
+        return bad(msg, msg_len, "principal must be 1-128 of A-Z a-z 0-9 @ . _ - + :");
+    return NC_OK;
+}
+
+nc_err nc_admin_id(const void *data, size_t len, char out[NC_SHA256_HEX_LEN + 1])
+{
+    return nc_statement_id(data, len, out);
+}
+
+nc_err nc_admin_build(const nc_admin_statement *st, char **out, size_t *out_len, char *msg, size_t msg_len)
+{
+    char key[NC_SSHKEY_TEXT_MAX], fp[NC_SSHKEY_FINGERPRINT_LEN], nonce[2 * NC_NONCE_LEN + 1],
+        digest_hex[NC_SHA256_HEX_LEN + 1];
+    uint8_t digest[NC_SHA256_LEN];
+    *out = NULL;
+    *out_len = 0;
+    nc_err err = check_fields(st, msg, msg_len);
+    if (err != NC_OK)
+        return err;
+    if (nc_sshkey_to_text(&st->key, key, sizeof key) != NC_OK || nc_sshkey_fingerprint(&st->key, fp) != NC_OK ||
+        nc_sha256(st->key.blob, st->key.blob_len, digest) != NC_OK)
+        return bad(msg, msg_len, "key is not an accepted public key");
+    nc_hex(digest, sizeof digest, digest_hex);
+    nc_hex(st->nonce, NC_NONCE_LEN, nonce);
+    json_t *root = json_pack("{s:s, s:[{s:s, s:{s:s}}], s:s, s:{s:b, s:s, s:I, s:I, s:s, s:s, s:s, s:b, s:I, s:s}}",
+                             "_type", NC_STATEMENT_TYPE, "subject", "name", fp, "digest", "sha256", digest_hex,
+                             "predicateType", NC_ADMIN_TRUST_ADD_TYPE, "predicate", "admin", st->admin, "approver",
+                             st->approver, "expires_at", (json_int_t)st->expires_at, "issued_at",
+                             (json_int_t)st->issued_at, "key", key, "nonce", nonce, "principal", st->principal,
+                             "require_verification", st->require_verification, "trust_version",
+                             (json_int_t)st->trust_version, "worker", st->worker);
+    if (!root)
+        return NC_ERR_NOMEM;
+    *out = nc_json_canonical(root, out_len);
+    json_decref(root);
+    return *out ? NC_OK : NC_ERR_NOMEM;
+}
+
+nc_admin_kind nc_admin_peek_kind(const void *data, size_t len)
+{
+    json_t *root = NULL;
+    nc_admin_kind k = NC_ADMIN_NONE;
+    if (len > NC_STATEMENT_MAX_BYTES || nc_json_parse_strict(data, len, &root, NULL, 0) != NC_OK)
+        return NC_ADMIN_NONE;
+    const char *pt = json_string_value(json_object_get(root, "predicateType"));
+    if (pt && strcmp(pt, NC_ADMIN_TRUST_ADD_TYPE) == 0)
+        k = NC_ADMIN_TRUST_ADD;
+    json_decref(root);
+    return k;
+}
+
+static nc_err parse_trust_add(const json_t *p, const char *subject_name, const uint8_t subject_sha[NC_SHA256_LEN],
+                              nc_admin_statement *out, char *msg, size_t msg_len)
+{
+    static const char *const keys[] = {"admin", "approver", "expires_at", "issued_at", "key", "nonce", "principal",
+                                       "require_verification", "trust_version", "worker", NULL};
+    char key[NC_SSHKEY_TEXT_MAX + 1], fp[NC_SSHKEY_FINGERPRINT_LEN];
+    uint8_t digest[NC_SHA256_LEN];
+    nc_err err;
+    TRY(nc_field_require(p, "predicate", keys, msg, msg_len));
+    TRY(nc_field_bool(p, "admin", &out->admin, msg, msg_len));
+    TRY(nc_field_string(p, "approver", out->approver, sizeof out->approver, msg, msg_len));
+    TRY(nc_field_uint(p, "expires_at", &out->expires_at, msg, msg_len));
+    TRY(nc_field_uint(p, "issued_at", &out->issued_at, msg, msg_len));
+    TRY(nc_field_string(p, "key", key, sizeof key, msg, msg_len));
+    TRY(nc_field_hex(p, "nonce", out->nonce, NC_NONCE_LEN, msg, msg_len));
+    TRY(nc_field_string(p, "principal", out->principal, sizeof out->principal, msg, msg_len));
+    TRY(nc_field_bool(p, "require_verification", &out->require_verification, msg, msg_len));
+    TRY(nc_field_uint(p, "trust_version", &out->trust_version, msg, msg_len));
+    TRY(nc_field_string(p, "worker", out->worker, sizeof out->worker, msg, msg_len));
+    const char *reason = NULL;
+    /* "TYPE BASE64" exactly: no comment (the canonical check below refuses one). */
+    if (nc_sshkey_from_text(key, strlen(key), &out->key, &reason) != NC_OK) {
+        snprintf(msg, msg_len, "key: %s", reason ? reason : "not an accepted public key");
+        return NC_ERR_STATEMENT;
+    }
+    if (nc_sshkey_fingerprint(&out->key, fp) != NC_OK || nc_sha256(out->key.blob, out->key.blob_len, digest) != NC_OK)
+        return NC_ERR_INTERNAL;
+    if (strcmp(subject_name, fp) != 0 || memcmp(digest, subject_sha, NC_SHA256_LEN) != 0)
+        return bad(msg, msg_len, "subject must name the key: its fingerprint and the sha256 of its blob");
+    err = NC_OK;
+done:
+    return err;
+}
+
+nc_err nc_admin_parse(const void *data, size_t len, nc_admin_statement *out, char *msg, size_t msg_len)
+{
+    json_t *root = NULL;
+    char *canon = NULL, name[NC_SSHKEY_FINGERPRINT_LEN + 16];
+    uint8_t sha[NC_SHA256_LEN];
+    const json_t *p = NULL;
+    nc_err err;
+    memset(out, 0, sizeof *out);
+    if (len > NC_STATEMENT_MAX_BYTES) {
+        snprintf(msg, msg_len, "statement larger than %u bytes", NC_STATEMENT_MAX_BYTES);
+        return NC_ERR_STATEMENT;
+    }
+    if (nc_json_parse_strict(data, len, &root, msg, msg_len) != NC_OK)
+        return NC_ERR_STATEMENT;
+    const char *pt = json_string_value(json_object_get(root, "predicateType"));
+    if (!pt || strcmp(pt, NC_ADMIN_TRUST_ADD_TYPE) != 0) {
+        snprintf(msg, msg_len, "not an admin statement (predicateType must be %s)", NC_ADMIN_TRUST_ADD_TYPE);
+        err = NC_ERR_STATEMENT;
+        goto done;
+    }
+    out->kind = NC_ADMIN_TRUST_ADD;
+    TRY(nc_field_envelope(root, pt, name, sizeof name, sha, &p, msg, msg_len));
+    TRY(parse_trust_add(p, name, sha, out, msg, msg_len));
+    TRY(check_fields(out, msg, msg_len));
+    size_t clen;
+    char ignored[64];
+    TRY(nc_admin_build(out, &canon, &clen, ignored, sizeof ignored));
+    if (clen != len || memcmp(canon, data, len) != 0) {
+        snprintf(msg, msg_len, "statement is not in canonical form (sorted keys, no whitespace, all fields)");
+        err = NC_ERR_STATEMENT;
+        goto done;
+    }
+    err = NC_OK;
+done:
+    free(canon);
+    json_decref(root);
+    if (err != NC_OK)
+        memset(out, 0, sizeof *out);
+    return err;
+}
