@@ -124,7 +124,7 @@ char *cli_json_compact(const json_t *v);
 /* Resolves the home once (--home, $NIGHTCORE_HOME, ~/.nightcore); prints on error. */
 int cli_home(cli_ctx *ctx);
 int cli_home_path(cli_ctx *ctx, const char *rel, char *out, size_t n);
-/* Reads a file the user named, bounded; prints what went wrong. */
+/* Reads a file the user named ("-": stdin), bounded; prints what went wrong. */
 int cli_read_file(const char *path, size_t max, const char *what, uint8_t **data, size_t *len);
 /* config.json as an object (empty object if missing). */
 int cli_config_load(cli_ctx *ctx, json_t **cfg);

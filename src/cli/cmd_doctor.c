@@ -123,7 +123,14 @@ static bool in_array(const json_t *arr, const char *s)
     return false;
 }
 
-static void check_keys(report *r, const json_t *status, json_t *agent_fps)
+/* The operator's own key, when doctor can read it: (fingerprint, protection). */
+typedef struct {
+    bool have;
+    char fingerprint[NC_SSHKEY_FINGERPRINT_LEN];
+    const char *protection;
+} my_key;
+
+static void check_keys(report *r, const json_t *status, json_t *agent_fps, const my_key *mine)
 {
     const json_t *trust = json_object_get(status, "trust"), *keys = json_object_get(trust, "keys");
     if (cli_jstr(trust, "problem"))
@@ -136,6 +143,8 @@ static void check_keys(report *r, const json_t *status, json_t *agent_fps)
             continue;
         active++;
         const char *prot = cli_jstr(k, "protection"), *fp = cli_jstr(k, "fingerprint");
+        if (mine->have && fp && strcmp(fp, mine->fingerprint) == 0 && prot && strcmp(prot, "unknown") == 0)
+            prot = mine->protection;   /* the key file is yours: doctor read it */
         const char *who = json_string_value(json_array_get(json_object_get(k, "principals"), 0));
         if (prot && strcmp(prot, "none") == 0)
             check(r, "fail", "approver key", "give it a passphrase: ssh-keygen -p -f KEYFILE (or use a security key)",
@@ -158,6 +167,26 @@ static void check_keys(report *r, const json_t *status, json_t *agent_fps)
               "on a terminal: nightcore init --generate-key; or nightcore trust add ~/.ssh/id_ed25519_sk.pub "
               "--principal P",
               "no approver key is trusted: nothing can be approved");
+}
+
+static void find_my_key(cli_ctx *ctx, my_key *mine)
+{
+    json_t *cfg = NULL;
+    char key[PATH_MAX], msg[512], def[PATH_MAX];
+    nc_approver_key_info ki;
+    memset(mine, 0, sizeof *mine);
+    if (cli_config_load(ctx, &cfg) != CLI_OK)
+        return;
+    const char *dflt = NULL;
+    if (!ctx->home.service && nc_home_path(&ctx->home, NC_HOME_APPROVER_KEY, def, sizeof def) == NC_OK)
+        dflt = def;
+    if (nc_approver_key_resolve(NULL, cfg, dflt, key, sizeof key, msg, sizeof msg) == NC_OK &&
+        nc_approver_key_inspect(key, &ki, msg, sizeof msg) == NC_OK && ki.have_private) {
+        mine->have = true;
+        snprintf(mine->fingerprint, sizeof mine->fingerprint, "%s", ki.fingerprint);
+        mine->protection = nc_key_protection_name(ki.protection);
+    }
+    json_decref(cfg);
 }
 
 static void check_my_key(report *r, cli_ctx *ctx, const json_t *status)
@@ -248,7 +277,9 @@ int cmd_doctor(cli_ctx *ctx, const cli_args *a)
             check(&r, "fail", "worker", "restart it without --insecure-dev",
                   "DEVELOPMENT MODE: the console may sign with keys that have no passphrase");
         agent_fps = agent_keys();
-        check_keys(&r, status, agent_fps);
+        my_key mine;
+        find_my_key(ctx, &mine);
+        check_keys(&r, status, agent_fps, &mine);
         const json_t *iso = json_object_get(status, "isolation");
         if (!cli_jbool(iso, "seccomp") || cli_jint(iso, "landlock_abi", 0) < 1 || !cli_jbool(iso, "userns"))
             check(&r, "warn", "isolation", "a kernel with user namespaces, Landlock and seccomp enabled",

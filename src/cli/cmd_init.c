@@ -441,7 +441,7 @@ int cmd_init(cli_ctx *ctx, const cli_args *a)
         approver_key = path;
     } else if (approver_pub && strcmp(approver_pub, "-") == 0) {
         /* the key line on stdin (`system install` hands the root key over so) */
-        rc = trust_key(ctx, "/dev/stdin", principal);
+        rc = trust_key(ctx, "-", principal);
         if (rc != CLI_OK)
             goto done;
     } else if (approver_pub) {

@@ -100,6 +100,9 @@ static bool run_as(const struct passwd *pw, const char *home, char *const argv[]
             if (n < 0 || dup2(n, STDIN_FILENO) < 0)
                 _exit(127);
         }
+        int quiet = open("/dev/null", O_WRONLY);   /* its report would repeat ours; errors still show */
+        if (quiet < 0 || dup2(quiet, STDOUT_FILENO) < 0)
+            _exit(127);
         become(pw);
         char homevar[PATH_MAX + 8], uservar[96];
         snprintf(homevar, sizeof homevar, "HOME=%s", home);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "cli/cli.h"
 #include "common/fs.h"
 #include "common/json.h"
@@ -434,7 +435,8 @@ int cli_home_path(cli_ctx *ctx, const char *rel, char *out, size_t n)
 
 int cli_read_file(const char *path, size_t max, const char *what, uint8_t **data, size_t *len)
 {
-    nc_err err = nc_read_file(path, max, data, len);
+    /* "-": this program's stdin */
+    nc_err err = strcmp(path, "-") == 0 ? nc_read_fd(STDIN_FILENO, max, data, len) : nc_read_file(path, max, data, len);
     if (err == NC_OK)
         return CLI_OK;
     int e = errno;
