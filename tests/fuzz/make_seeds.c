@@ -5,6 +5,7 @@
 #include <string.h>
 #include "common/fs.h"
 #include "sandbox/internal.h"
+#include "trust/admin.h"
 #include "trust/statement.h"
 
 static int save(const char *dir, const char *sub, const char *name, const nc_buf *b)
@@ -85,6 +86,24 @@ int main(int argc, char **argv)
         return 1;
     nc_buf sb = {.data = (uint8_t *)text, .len = len};
     rc |= save(argv[1], "statement", "full", &sb);
+    free(text);
+
+    nc_admin_statement ad;
+    memset(&ad, 0, sizeof ad);
+    ad.kind = NC_ADMIN_TRUST_ADD;
+    snprintf(ad.approver, sizeof ad.approver, "alice@example.com");
+    snprintf(ad.worker, sizeof ad.worker, "w_0123456789abcdef");
+    snprintf(ad.principal, sizeof ad.principal, "bob@example.com");
+    ad.issued_at = 1794913600;
+    ad.expires_at = ad.issued_at + 3600;
+    ad.trust_version = 4;
+    ad.admin = true;
+    static const char key[] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGal58JMhCuZ+RhgcX9MqDqXPKqZJ7zas01cv77c8mE9";
+    if (nc_sshkey_from_text(key, sizeof key - 1, &ad.key, NULL) != NC_OK ||
+        nc_admin_build(&ad, &text, &len, msg, sizeof msg) != NC_OK)
+        return 1;
+    nc_buf ab = {.data = (uint8_t *)text, .len = len};
+    rc |= save(argv[1], "admin", "trust-add", &ab);
     free(text);
     return rc;
 }
