@@ -75,13 +75,12 @@ static int open_db(cli_ctx *ctx, nc_db **db, char *msg, size_t msg_len)
  * of the same moment. */
 static bool snapshot_begin(nc_db *db)
 {
-    return sqlite3_exec(nc_db_handle(db), "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    return nc_db_snapshot_begin(db) == NC_OK;
 }
 
 static void snapshot_end(nc_db *db)
 {
-    if (!sqlite3_get_autocommit(nc_db_handle(db)))
-        sqlite3_exec(nc_db_handle(db), "ROLLBACK", NULL, NULL, NULL);
+    nc_db_snapshot_end(db);
 }
 
 static void print_error_msg(const char *msg)
@@ -158,8 +157,50 @@ static int run_verify(nc_db *db, const char *origin, const uint8_t *pk, const ui
 
 /* ---- audit verify ---- */
 
+/* The service deployment: the log is not ours to read; the worker verifies
+ * it (against its own last checkpoint, or the anchor given). */
+static int verify_by_worker(cli_ctx *ctx, const cli_args *a)
+{
+    uint8_t *anchor = NULL;
+    size_t anchor_len = 0;
+    json_t *res = NULL, *params = json_object();
+    const char *given = cli_val(a, AUDIT_VERIFY_ANCHOR);
+    if (!params)
+        cli_oom();
+    if (given) {
+        int rc = cli_read_file(given, NC_AUDIT_MAX_NOTE_BYTES, "a checkpoint note", &anchor, &anchor_len);
+        if (rc != CLI_OK) {
+            json_decref(params);
+            return rc;
+        }
+        json_object_set_new(params, "anchor", json_stringn((const char *)anchor, anchor_len));
+        free(anchor);
+    }
+    int rc = cli_request(ctx, "audit.verify", params, &res);
+    if (rc != CLI_OK)
+        return rc;
+    if (ctx->json) {
+        cli_print_json(res);
+    } else {
+        char *err = cli_safe(cli_jstr(res, "error"));
+        if (cli_jbool(res, "ok"))
+            printf("audit log intact: %lld entries, %lld checkpoints (%lld entries after the last checkpoint); "
+                   "verified by the worker (service deployment)\n", (long long)cli_jint(res, "entries", 0),
+                   (long long)cli_jint(res, "checkpoints", 0), (long long)cli_jint(res, "unsigned_tail", 0));
+        else
+            printf("audit log BROKEN at entry %lld: %s\n", (long long)cli_jint(res, "bad_seq", -1), err);
+        free(err);
+    }
+    rc = cli_jbool(res, "ok") ? CLI_OK : CLI_FAIL;
+    json_decref(res);
+    return rc;
+}
+
 int cmd_audit_verify(cli_ctx *ctx, const cli_args *a)
 {
+    if (cli_home(ctx) == CLI_OK && ctx->home.service)
+        return verify_by_worker(ctx, a);
+
     uint8_t pk[NC_WORKER_PK_LEN], *anchor = NULL;
     size_t anchor_len = 0;
     char origin[ORIGIN_MAX], anchor_path[4096] = "", msg[1024] = "";

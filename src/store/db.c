@@ -82,6 +82,16 @@ nc_err nc_db_commit(nc_db *db)
     return exec(db, "COMMIT");
 }
 
+nc_err nc_db_snapshot_begin(nc_db *db)
+{
+    return exec(db, "BEGIN");
+}
+
+void nc_db_snapshot_end(nc_db *db)
+{
+    nc_db_rollback(db);
+}
+
 void nc_db_rollback(nc_db *db)
 {
     if (!sqlite3_get_autocommit(db->h))

@@ -21,6 +21,10 @@ void nc_db_close(nc_db *db);
 NC_MUST_CHECK nc_err nc_db_begin(nc_db *db);
 NC_MUST_CHECK nc_err nc_db_commit(nc_db *db);
 void nc_db_rollback(nc_db *db);
+/* A read snapshot: everything read until snapshot_end is of one moment, with
+ * the worker appending meanwhile (WAL). */
+NC_MUST_CHECK nc_err nc_db_snapshot_begin(nc_db *db);
+void nc_db_snapshot_end(nc_db *db);
 const char *nc_db_errmsg(nc_db *db);
 /* The raw connection, for modules that own their own tables (src/audit). */
 struct sqlite3 *nc_db_handle(nc_db *db);

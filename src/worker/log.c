@@ -126,3 +126,106 @@ nc_err nc_log_check_anchor(nc_worker *w, char *msg, size_t msg_len)
     w->checkpoint_size = cp.size;
     return NC_OK;
 }
+
+/* ---- audit.verify: the worker verifies its own log (the service deployment,
+ * where nobody else can read the database) ---- */
+
+typedef struct {
+    uv_work_t work;
+    nc_worker *w;
+    nc_client *c;
+    json_t *id;
+    char *anchor;
+    size_t anchor_len;
+    bool default_anchor;
+    nc_audit_report rep;
+    nc_err err;
+    char msg[512];
+} nc_verify_job;
+
+static void verify_work(uv_work_t *req)
+{
+    nc_verify_job *j = req->data;
+    nc_db *db = NULL;
+    memset(&j->rep, 0, sizeof j->rep);
+    j->rep.bad_seq = -1;
+    /* its own read-only connection: a snapshot, off the loop */
+    j->err = nc_db_open_readonly(j->w->db_path, &db, j->msg, sizeof j->msg);
+    if (j->err == NC_OK)
+        j->err = nc_db_snapshot_begin(db);
+    if (j->err == NC_OK) {
+        j->err = nc_audit_verify(db, j->w->audit.origin, j->w->pk, j->anchor, j->anchor_len, &j->rep);
+        nc_db_snapshot_end(db);
+        if (j->err != NC_OK)
+            snprintf(j->msg, sizeof j->msg, "cannot read the audit log: %s", nc_strerror(j->err));
+    }
+    nc_db_close(db);
+}
+
+static void verify_done(uv_work_t *req, int status)
+{
+    nc_verify_job *j = req->data;
+    (void)status;
+    if (j->err != NC_OK) {
+        nc_reply_error(j->c, j->id, NC_ERR_INTERNAL, "%s", j->msg);
+    } else {
+        nc_audit_report *r = &j->rep;
+        nc_reply(j->c, j->id,
+                 json_pack("{s:b, s:I, s:I, s:I, s:o, s:o, s:s?, s:b}", "ok", r->ok, "entries", (json_int_t)r->entries,
+                           "checkpoints", (json_int_t)r->checkpoints, "unsigned_tail", (json_int_t)r->unsigned_tail,
+                           "bad_seq", r->bad_seq >= 0 ? json_integer(r->bad_seq) : json_null(), "error",
+                           r->error[0] ? json_string(r->error) : json_null(), "anchor",
+                           j->default_anchor ? "state/audit.checkpoint" : j->anchor ? "given" : NULL, "by_worker", 1));
+    }
+    nc_client_done(j->c);
+    json_decref(j->id);
+    free(j->anchor);
+    j->w->compiling--;
+    nc_worker_maybe_stop(j->w);
+    free(j);
+}
+
+void nc_op_audit_verify(nc_client *c, json_t *id, json_t *req)
+{
+    static const char *const p[] = {"anchor", NULL};
+    nc_worker *w = c->w;
+    if (!nc_params_ok(c, id, req, p))
+        return;
+    json_t *an = json_object_get(req, "anchor");
+    if (an && (!json_is_string(an) || json_string_length(an) > NC_AUDIT_MAX_NOTE_BYTES)) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "anchor must be the text of a checkpoint note");
+        return;
+    }
+    nc_verify_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        nc_reply_error(c, id, NC_ERR_NOMEM, "out of memory");
+        return;
+    }
+    if (an) {
+        j->anchor = malloc(json_string_length(an) + 1);
+        if (j->anchor) {
+            memcpy(j->anchor, json_string_value(an), json_string_length(an) + 1);
+            j->anchor_len = json_string_length(an);
+        }
+    } else {
+        uint8_t *data = NULL;
+        size_t len = 0;
+        if (nc_read_file(w->checkpoint_path, NC_AUDIT_MAX_NOTE_BYTES, &data, &len) == NC_OK) {
+            j->anchor = (char *)data;
+            j->anchor_len = len;
+            j->default_anchor = true;
+        }
+    }
+    j->w = w;
+    j->c = c;
+    j->id = json_incref(id);
+    j->work.data = j;
+    nc_client_ref(c);
+    c->busy = true;
+    w->compiling++;   /* counts as work in flight for a clean stop */
+    if (uv_queue_work(w->loop, &j->work, verify_work, verify_done) != 0) {
+        j->err = NC_ERR_INTERNAL;
+        snprintf(j->msg, sizeof j->msg, "cannot schedule the verification");
+        verify_done(&j->work, 0);
+    }
+}

@@ -739,6 +739,7 @@ static const struct {
     {"agent.list", nc_op_agent_list},
     {"agent.remove", nc_op_agent_remove},
     {"audit.checkpoint", op_audit_checkpoint},
+    {"audit.verify", nc_op_audit_verify},
     {"run.receipt", op_run_receipt},
     {"events.subscribe", op_events_subscribe},
     {"shutdown", op_shutdown},

@@ -133,6 +133,8 @@ NC_MUST_CHECK nc_err nc_log_checkpoint(nc_worker *w, bool force, char *note, siz
 /* At start: the database must still contain what the last checkpoint saw. */
 NC_MUST_CHECK nc_err nc_log_check_anchor(nc_worker *w, char *msg, size_t msg_len);
 void nc_log_start_timer(nc_worker *w);
+/* audit.verify: the whole log verified off the loop, on a read-only connection. */
+void nc_op_audit_verify(nc_client *c, json_t *id, json_t *req);
 
 /* run.c */
 void nc_op_run(nc_client *c, json_t *id, json_t *req);
