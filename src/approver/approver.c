@@ -55,7 +55,7 @@ nc_err nc_approver_key_resolve(const char *override, const json_t *cfg, const ch
     struct stat st;
     if (!key || stat(key, &st) != 0 || !S_ISREG(st.st_mode)) {
         snprintf(msg, msg_len, "no approver key%s%.300s%s: make one on a terminal with `nightcore init "
-                 "--generate-key`, trust an existing key with `nightcore trust add KEY.pub --principal P`, or pass "
+                 "--generate-key`, use an existing key with `nightcore init --approver-key KEY.pub`, or pass "
                  "--key", key ? " at " : "", key ? key : "", key ? "" : " configured");
         return NC_ERR_NOT_FOUND;
     }

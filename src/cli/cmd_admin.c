@@ -245,7 +245,7 @@ int cmd_trust_list(cli_ctx *ctx, const cli_args *a)
     printf("trust store version %lld, %zu key%s\n", (long long)cli_jint(res, "version", 0), json_array_size(keys),
            json_array_size(keys) == 1 ? "" : "s");
     if (json_array_size(keys) == 0) {
-        printf("No approver keys: `nightcore trust add KEY.pub --principal P` or `nightcore init --generate-key`.\n");
+        printf("No approver keys: `nightcore init --generate-key` (on a terminal) or `nightcore init --approver-key KEY.pub`.\n");
         json_decref(res);
         return CLI_OK;
     }

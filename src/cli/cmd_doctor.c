@@ -164,8 +164,8 @@ static void check_keys(report *r, const json_t *status, json_t *agent_fps, const
     }
     if (!active)
         check(r, "fail", "approver key",
-              "on a terminal: nightcore init --generate-key; or nightcore trust add ~/.ssh/id_ed25519_sk.pub "
-              "--principal P",
+              "on a terminal: nightcore init --generate-key; or an existing OpenSSH or FIDO key: nightcore init "
+              "--approver-key ~/.ssh/id_ed25519_sk.pub",
               "no approver key is trusted: nothing can be approved");
 }
 

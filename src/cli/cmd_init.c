@@ -408,9 +408,8 @@ int cmd_init(cli_ctx *ctx, const cli_args *a)
             printf("  %-14s none: no terminal to type a passphrase on, so no key was made (a key without a\n"
                    "  %-14s passphrase could sign for any process of this user). Add one:\n"
                    "  %-14s on a terminal:  nightcore init --generate-key\n"
-                   "  %-14s or an existing OpenSSH or FIDO key:  nightcore trust add ~/.ssh/id_ed25519_sk.pub "
-                   "--principal %s\n",
-                   "approver key", "", "", "", principal);
+                   "  %-14s or an existing OpenSSH or FIDO key:  nightcore init --approver-key ~/.ssh/id_ed25519_sk.pub\n",
+                   "approver key", "", "", "");
             skip = true;
         } else {
             err = nc_keygen_ed25519(path, principal, no_pass, msg, sizeof msg);

@@ -628,7 +628,7 @@ void cli_print_trust_summary(const json_t *trust)
     const char *problem = cli_jstr(trust, "problem");
     if (!cli_jbool(trust, "root") || cli_jint(trust, "active_keys", 0) == 0)
         printf("approvers  none yet: nothing can be approved. On a terminal: `nightcore init --generate-key`;\n"
-               "           or trust an existing key: `nightcore trust add ~/.ssh/id_ed25519_sk.pub --principal P`\n");
+               "           or an existing OpenSSH or FIDO key: `nightcore init --approver-key ~/.ssh/id_ed25519_sk.pub`\n");
     for (size_t i = 0; i < json_array_size(keys); i++) {
         const json_t *k = json_array_get(keys, i);
         if (cli_jbool(k, "revoked"))

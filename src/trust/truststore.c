@@ -199,7 +199,7 @@ nc_err nc_trust_init(const char *trust_dir, const char *record_path, char *msg, 
     /* A deleted store comes back above the record, never below it. */
     uint64_t version = have ? recorded + 1 : 1;
     static const char header[] = "# Night Core approver keys (OpenSSH allowed_signers format).\n"
-                                 "# Add keys with `nightcore trust add KEY.pub --principal NAME`.\n";
+                                 "# The worker writes this file; add keys with `nightcore trust add KEY.pub --principal NAME`.\n";
     if (path_in(trust_dir, "allowed_signers", path, sizeof path) != NC_OK ||
         nc_write_file_atomic(path, header, sizeof header - 1, 0644) != NC_OK ||
         path_in(trust_dir, "revoked_keys", path, sizeof path) != NC_OK ||

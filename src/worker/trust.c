@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/fs.h"
+#include "common/json.h"
 #include "common/limits.h"
 #include "trust/admin.h"
 #include "trust/ledger.h"
@@ -152,16 +154,31 @@ nc_err nc_worker_trust_load(nc_worker *w, nc_trust_store *ts, char *msg, size_t 
 
 /* ---- how each trusted key proves a human ---- */
 
+/* Key files the worker can look at: keys/approver, and the approver_key that
+ * config.json in the home names (a single-user home's operator). */
 nc_key_protection nc_worker_key_protection(nc_worker *w, const nc_sshkey *key)
 {
-    char path[4096];
+    char path[4096], cfg_path[4096];
     nc_privkey_info info;
     if (key->type == NC_SSHKEY_SK_ED25519)
         return NC_KEYPROT_FIDO;
     if (nc_home_path(&w->home, NC_HOME_APPROVER_KEY, path, sizeof path) == NC_OK &&
         nc_privkey_info_load(path, &info, NULL) == NC_OK && nc_sshkey_equal(&info.key, key))
         return nc_key_protection_of(key, &info);
-    return NC_KEYPROT_UNKNOWN;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    json_t *cfg = NULL;
+    nc_key_protection p = NC_KEYPROT_UNKNOWN;
+    if (nc_home_path(&w->home, NC_HOME_CONFIG, cfg_path, sizeof cfg_path) == NC_OK &&
+        nc_read_file(cfg_path, 64 * 1024, &data, &len) == NC_OK &&
+        nc_json_parse_strict(data, len, &cfg, NULL, 0) == NC_OK) {
+        const char *k = json_string_value(json_object_get(cfg, "approver_key"));
+        if (k && nc_privkey_info_load(k, &info, NULL) == NC_OK && nc_sshkey_equal(&info.key, key))
+            p = nc_key_protection_of(key, &info);
+    }
+    json_decref(cfg);
+    free(data);
+    return p;
 }
 
 json_t *nc_worker_trust_keys_json(nc_worker *w)

@@ -195,7 +195,7 @@ def test_init_without_a_terminal_makes_no_unprotected_key(world):
     assert r.returncode == 0, r.stderr
     assert not os.path.exists(os.path.join(home, "keys", "approver"))
     out = r.stdout.decode()
-    assert "no key was made" in out and "nightcore init --generate-key" in out and "nightcore trust add" in out
+    assert "no key was made" in out and "nightcore init --generate-key" in out and "nightcore init --approver-key" in out
     # the worker starts without a key and says so
     assert op.nc("worker", "start").returncode == 0
     rc, st = op.ncj("worker", "status")

@@ -526,7 +526,7 @@ def test_approve_without_key(inited):
     r = nc(["approve", "s_1", "--yes"], home=inited)
     assert r.returncode == 1
     assert b"no approver key at " in r.stderr and b"`nightcore init --generate-key`" in r.stderr
-    assert b"`nightcore trust add KEY.pub --principal P`" in r.stderr and b"--key" in r.stderr
+    assert b"`nightcore init --approver-key KEY.pub`" in r.stderr and b"--key" in r.stderr
 
 
 def test_submit_missing_file(inited, tmp_path):

@@ -1210,7 +1210,7 @@
       append(box, el('div', { class: 'banner bad', id: 'banner-trust', role: 'alert' }, 'Trust store: ' + String(t.problem)));
     if (!t.root || !t.active_keys)
       append(box, el('div', { class: 'banner warn', id: 'banner-nokey' },
-        'No approver key yet: nothing can be approved. On a terminal run `nightcore init --generate-key`, or trust an existing OpenSSH or FIDO key with `nightcore trust add KEY.pub --principal NAME`.'));
+        'No approver key yet: nothing can be approved. On a terminal run `nightcore init --generate-key`, or use an existing OpenSSH or FIDO key with `nightcore init --approver-key KEY.pub`.'));
     if (st.deployment && st.deployment.note)
       append(box, el('div', { class: 'banner note', id: 'banner-deployment' }, String(st.deployment.note)));
   }
