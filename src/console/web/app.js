@@ -1037,16 +1037,23 @@
 
   async function renderTrust() {
     const t = await api('/api/trust');
-    const keys = (t.keys || []).map((k) => el('tr', null,
-      el('td', null, (k.principals || []).join(', ')),
-      el('td', null, String(k.type || '')),
-      el('td', null, el('code', null, String(k.fingerprint || ''))),
-      el('td', null, Array.isArray(k.namespaces) ? k.namespaces.join(', ') : String(k.namespaces || 'any')),
-      el('td', null, k.valid_after || k.valid_before ? `${k.valid_after ? fmtTime(k.valid_after) : '…'} → ${k.valid_before ? fmtTime(k.valid_before) : '…'}` : 'always'),
-      el('td', null, k.revoked ? badge('revoked', 'bad') : badge('trusted', 'good'))));
+    const prot = { fido: ['security key (touch)', 'good'], passphrase: ['passphrase', 'good'], none: ['NO PASSPHRASE', 'bad'], unknown: ['cannot tell', 'warn'] };
+    const keys = (t.keys || []).map((k) => {
+      const [ptext, pkind] = prot[k.protection] || [String(k.protection || '?'), 'muted'];
+      return el('tr', null,
+        el('td', null, (k.principals || []).join(', ')),
+        el('td', null, String(k.type || '')),
+        el('td', null, el('code', null, String(k.fingerprint || ''))),
+        el('td', null, k.admin ? 'admin' : 'approver'),
+        el('td', null, k.valid_after || k.valid_before ? `${k.valid_after ? fmtTime(k.valid_after) : '…'} → ${k.valid_before ? fmtTime(k.valid_before) : '…'}` : 'always'),
+        el('td', null, badge(ptext, pkind)),
+        el('td', null, k.added === 'root' ? 'root of trust' : k.added === 'signed' ? ['signed by ', el('code', null, String(k.added_by || '?'))] : '—'),
+        el('td', null, k.revoked ? badge('revoked', 'bad') : badge('trusted', 'good')));
+    });
     return el('div', null, el('h1', null, 'Trust store'),
-      el('p', { class: 'muted' }, `Version ${t.version ?? '?'}. Keys whose signatures approve modules. Change it with the CLI (nightcore trust add|revoke).`),
-      table(['principals', 'type', 'fingerprint', 'namespaces', 'valid', 'status'], keys, 'trust'));
+      t.problem ? errorBox({ code: 'tampered', message: String(t.problem) }) : null,
+      el('p', { class: 'muted' }, `Version ${t.version ?? '?'}. Keys whose signatures approve modules; admin keys also sign trust changes. Adding a key is signed by an admin key (nightcore trust add); revoking is not (nightcore trust revoke).`),
+      table(['principals', 'type', 'fingerprint', 'role', 'valid', 'proves a human by', 'added', 'status'], keys, 'trust'));
   }
 
   async function renderAgents() {
