@@ -49,7 +49,8 @@ const char *nc_outcome_name(unsigned outcome);
     X(NC_LIMIT_MEMORIES, "memories")             \
     X(NC_LIMIT_STACK, "stack")                   \
     X(NC_LIMIT_STDOUT, "stdout_bytes")           \
-    X(NC_LIMIT_STDERR, "stderr_bytes")
+    X(NC_LIMIT_STDERR, "stderr_bytes")          \
+    X(NC_LIMIT_DIR_QUOTA, "dir_quota")
 
 enum {
 #define NC_LIMIT_ENUM(sym, name) sym##_BIT,
@@ -77,6 +78,14 @@ typedef struct {
     const char *host;    /* absolute host path of a directory */
     const char *guest;   /* absolute guest path, e.g. "/data" */
     bool readonly;
+    /* The directory as it was when the grant was approved: the supervisor
+     * opens host and refuses the run (NC_ERR_CAPABILITY_DENIED) unless it is
+     * still that directory (same device and inode). Both 0: not checked. */
+    uint64_t dev, ino;
+    /* Read-write grants: what the run may add beneath it, enforced by the
+     * WASI host (writes past it fail with NOSPC / DQUOT and set
+     * NC_LIMIT_DIR_QUOTA). 0 = no quota of its own (RLIMIT_FSIZE still holds). */
+    uint64_t quota_bytes, quota_files;
 } nc_dir_grant;
 
 typedef struct {
