@@ -238,7 +238,7 @@ static void test_huge_stdout(void **state)
 
 static nc_dir_grant data_grant(bool readonly)
 {
-    nc_dir_grant g = {data_dir, "/data", readonly};
+    nc_dir_grant g = {.host = data_dir, .guest = "/data", .readonly = readonly};
     return g;
 }
 
@@ -608,11 +608,11 @@ static void test_bad_specs_refused(void **state)
     s.nenv = 1;
     assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_USAGE);
     s = default_spec();
-    nc_dir_grant rel = {"relative/path", "/data", true};
+    nc_dir_grant rel = {.host = "relative/path", .guest = "/data", .readonly = true};
     s.dirs = &rel;
     s.ndirs = 1;
     assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_USAGE);
-    nc_dir_grant missing = {"/nonexistent/nightcore", "/data", true};
+    nc_dir_grant missing = {.host = "/nonexistent/nightcore", .guest = "/data", .readonly = true};
     s.dirs = &missing;
     assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_USAGE);
     assert_non_null(strstr(msg, "/nonexistent/nightcore"));

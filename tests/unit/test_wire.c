@@ -116,7 +116,7 @@ static void test_spec_round_trip_and_refusals(void **state)
     (void)state;
     const char *const argv[] = {"prog", "a"};
     const char *const env[] = {"K=V"};
-    nc_dir_grant dirs[] = {{"/host", "/data", true}};
+    nc_dir_grant dirs[] = {{.host = "/host", .guest = "/data", .readonly = true}};
     nc_run_spec s;
     memset(&s, 0, sizeof s);
     nc_limits_default(&s.limits);
@@ -157,7 +157,7 @@ static void test_spec_round_trip_and_refusals(void **state)
     assert_int_equal(nc_wire_decode_spec(b.data, b.len, &ws), NC_ERR_MALFORMED);
     nc_buf_cleanup(&b);
     s.env = env;
-    nc_dir_grant rel[] = {{"/host", "data", false}};
+    nc_dir_grant rel[] = {{.host = "/host", .guest = "data", .readonly = false}};
     s.dirs = rel;
     nc_buf_init(&b, 1u << 20);
     assert_int_equal(nc_wire_encode_spec(&s, false, sha, 0, &b), NC_OK);
