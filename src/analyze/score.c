@@ -128,6 +128,24 @@ static void imports_with(const nc_analysis *a, nc_wasm_cap cap, listbuf *b)
     }
 }
 
+bool nc_score_sensitive_dir(const char *host)
+{
+    static const char *const system[] = {"/", "/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/boot", "/dev",
+                                         "/proc", "/sys", "/var", "/root", "/home", "/run", NULL};
+    for (const char *const *d = system; *d; d++)
+        if (strcmp(host, *d) == 0)
+            return true;
+    /* a home directory itself (/home/NAME, /root) or a dot-directory in one (keys, shells, tokens) */
+    if (strncmp(host, "/home/", 6) == 0) {
+        const char *rest = strchr(host + 6, '/');
+        if (!rest || rest[1] == '.')
+            return true;
+    }
+    if (strncmp(host, "/root/", 6) == 0)
+        return true;
+    return false;
+}
+
 static bool granted_covers(const nc_caps *g, nc_wasm_cap cap)
 {
     switch (cap) {
@@ -156,6 +174,30 @@ static void static_factors(const nc_score_input *in, nc_score *s, uint64_t impor
         add(s, cap_factors[i].factor, 1, "imports %s: %s", nc_wasm_cap_name(c), list_end(&b));
     }
 
+    if (in->requested && in->requested->ndirs) {
+        uint64_t rw = 0;
+        for (size_t i = 0; i < in->requested->ndirs; i++)
+            rw += !in->requested->dirs[i].readonly;
+        add(s, NC_SF_REQUESTED_DIRS, in->requested->ndirs, "asks for %zu director%s", in->requested->ndirs,
+            in->requested->ndirs == 1 ? "y" : "ies");
+        add(s, NC_SF_REQUESTED_RW, rw, "%llu of them read-write", (unsigned long long)rw);
+    }
+    if (in->granted) {
+        uint64_t rw = 0, sensitive = 0;
+        const char *which = NULL;
+        for (size_t i = 0; i < in->granted->ndirs; i++) {
+            rw += !in->granted->dirs[i].readonly;
+            if (nc_score_sensitive_dir(in->granted->dirs[i].host)) {
+                sensitive++;
+                which = in->granted->dirs[i].host;
+            }
+        }
+        add(s, NC_SF_GRANTED_RW, rw, "%llu read-write director%s granted", (unsigned long long)rw, rw == 1 ? "y" : "ies");
+        add(s, NC_SF_GRANTED_SENSITIVE, sensitive, "granted %.120s%s", which ? which : "",
+            sensitive > 1 ? " and more" : "");
+        add(s, NC_SF_GRANTED_ENV, in->granted->nenv, "%zu environment variable%s granted", in->granted->nenv,
+            in->granted->nenv == 1 ? "" : "s");
+    }
     if (in->granted) {
         listbuf b = {.len = 0};
         uint64_t n = 0;

@@ -31,6 +31,12 @@
     X(NC_SF_CAP_RANDOM, "capability_random", 1, 1, "imports random_get")                            \
     X(NC_SF_UNGRANTED, "ungranted_capabilities", 10, 30,                                            \
       "capabilities requested that the granted set does not cover")                               \
+    X(NC_SF_REQUESTED_DIRS, "requested_dirs", 5, 15, "directories the manifest asks for")          \
+    X(NC_SF_REQUESTED_RW, "requested_rw_dirs", 10, 20, "of those, read-write")                     \
+    X(NC_SF_GRANTED_RW, "granted_rw_dirs", 10, 20, "read-write directories granted")               \
+    X(NC_SF_GRANTED_SENSITIVE, "granted_sensitive_dir", 30, 30,                                    \
+      "granted directories that are, or hold, a home or system directory")                         \
+    X(NC_SF_GRANTED_ENV, "granted_env", 2, 10, "environment variables granted")                    \
     X(NC_SF_INITIAL_MEMORY, "initial_memory", 2, 15, "whole 16 MiB steps of initial memory")       \
     X(NC_SF_MAXIMUM_MEMORY, "maximum_memory", 3, 3,                                                \
       "a memory declares a maximum above the default 64 MiB limit")                               \
@@ -75,6 +81,10 @@ typedef struct {
     const char *counts;   /* what n counts, static */
 } nc_score_weight;
 
+/* A directory whose grant deserves attention: a system directory, a home
+ * directory, or a dot-directory in one. */
+bool nc_score_sensitive_dir(const char *host);
+
 /* The weights table; static storage. */
 const nc_score_weight *nc_score_weights(size_t *count);
 
@@ -95,6 +105,7 @@ typedef struct {
     const nc_analysis *previous;   /* for drift: the version before; NULL if unknown */
     bool new_submitter;            /* first submission from this source */
     const nc_caps *granted;        /* NULL: not known yet (before approval) */
+    const nc_caps *requested;      /* what the manifest asked for; NULL: nothing */
     const nc_score_run *run;       /* NULL: static score only */
 } nc_score_input;
 

@@ -141,6 +141,33 @@ const char *nc_approver_check_approval(const nc_statement *st, const nc_approval
     }
     if (!rq->principal || strcmp(st->approver, rq->principal) != 0)
         return "the statement names another approver";
+    if ((rq->no_args && st->caps.args) || (rq->no_stdin && st->caps.stdin))
+        return "the statement grants arguments or stdin that were not asked for";
+    if (rq->grant && rq->check_dirs) {
+        if (st->caps.ndirs != rq->grant->ndirs)
+            return "the statement grants other directories than asked for";
+        for (size_t i = 0; i < rq->grant->ndirs; i++) {
+            const nc_cap_dir *g = &rq->grant->dirs[i];
+            bool found = false;
+            for (size_t j = 0; j < st->caps.ndirs && !found; j++)
+                found = strcmp(st->caps.dirs[j].host, g->host) == 0 && strcmp(st->caps.dirs[j].guest, g->guest) == 0 &&
+                        st->caps.dirs[j].readonly == g->readonly;
+            if (!found)
+                return "the statement grants other directories than asked for";
+        }
+    }
+    if (rq->grant && rq->check_env) {
+        if (st->caps.nenv != rq->grant->nenv)
+            return "the statement grants another environment than asked for";
+        for (size_t i = 0; i < rq->grant->nenv; i++) {
+            bool found = false;
+            for (size_t j = 0; j < st->caps.nenv && !found; j++)
+                found = strcmp(st->caps.env[j].key, rq->grant->env[i].key) == 0 && st->caps.env[j].value &&
+                        rq->grant->env[i].value && strcmp(st->caps.env[j].value, rq->grant->env[i].value) == 0;
+            if (!found)
+                return "the statement grants another environment than asked for";
+        }
+    }
     if ((int64_t)st->expires_at <= now)
         return "the statement has expired: prepare it again";
     if (rq->expires_in &&
@@ -166,6 +193,24 @@ const char *nc_approver_check_trust_add(const nc_admin_statement *st, const nc_t
         return "the statement names another approver";
     if (rq->worker && strcmp(st->worker, rq->worker) != 0)
         return "the statement is for another worker";
+    if ((int64_t)st->expires_at <= now || (int64_t)st->issued_at > now + NC_APPROVER_CLOCK_SLACK_S)
+        return "the statement is not valid now: prepare it again";
+    return NULL;
+}
+
+const char *nc_approver_check_policy_set(const nc_admin_statement *st, const nc_policy *want, const char *approver,
+                                         int64_t now)
+{
+    if (st->kind != NC_ADMIN_POLICY_SET)
+        return "the statement is not a policy change";
+    json_t *a = nc_policy_to_json(&st->policy), *b = nc_policy_to_json(want);
+    bool same = a && b && json_equal(a, b);
+    json_decref(a);
+    json_decref(b);
+    if (!same)
+        return "the statement sets another policy than the file says";
+    if (!approver || strcmp(st->approver, approver) != 0)
+        return "the statement names another approver";
     if ((int64_t)st->expires_at <= now || (int64_t)st->issued_at > now + NC_APPROVER_CLOCK_SLACK_S)
         return "the statement is not valid now: prepare it again";
     return NULL;
@@ -216,6 +261,7 @@ json_t *nc_approver_describe_approval(const nc_statement *st, const char *policy
     char hex[NC_SHA256_HEX_LEN + 1], line[1024], a[64], b[64], c[64];
     if (!pairs)
         return NULL;
+    a[0] = '\0';
     nc_hex(st->sha256, NC_SHA256_LEN, hex);
     add(pairs, "module", st->name);
     add(pairs, "sha256", hex);
@@ -227,7 +273,11 @@ json_t *nc_approver_describe_approval(const nc_statement *st, const char *policy
                  (long long)json_integer_value(json_object_get(threat, "score")));
         add(pairs, "review", line);
     }
-    add(pairs, "policy", policy ? policy : "-");
+    if (st->policy[0])
+        snprintf(line, sizeof line, "%s, version %llu", st->policy, (unsigned long long)st->policy_version);
+    else
+        snprintf(line, sizeof line, "%s", policy ? policy : "-");
+    add(pairs, "policy", line);
     snprintf(line, sizeof line, "args %s, stdin %s", st->caps.args ? "yes" : "no", st->caps.stdin ? "yes" : "no");
     if (st->caps.nenv == 0)
         snprintf(line + strlen(line), sizeof line - strlen(line), ", no environment");
@@ -238,8 +288,19 @@ json_t *nc_approver_describe_approval(const nc_statement *st, const char *policy
         snprintf(line + strlen(line), sizeof line - strlen(line), ", no directories");
     add(pairs, "capabilities", line);
     for (size_t i = 0; i < st->caps.ndirs; i++) {
-        snprintf(line, sizeof line, "%s as %s, %s", st->caps.dirs[i].host, st->caps.dirs[i].guest,
-                 st->caps.dirs[i].readonly ? "read-only" : "READ-WRITE");
+        const nc_cap_dir *d = &st->caps.dirs[i];
+        snprintf(line, sizeof line, "%s as %s, %s", d->host, d->guest, d->readonly ? "read-only" : "READ-WRITE");
+        if (!d->readonly && (d->quota_bytes || d->quota_files)) {
+            fmt_size(d->quota_bytes, a, sizeof a);
+            snprintf(line + strlen(line), sizeof line - strlen(line), ", may add %s%s and %llu files",
+                     d->quota_bytes ? "" : "unlimited bytes", d->quota_bytes ? a : "",
+                     (unsigned long long)d->quota_files);
+        } else if (!d->readonly) {
+            snprintf(line + strlen(line), sizeof line - strlen(line), ", no write quota");
+        }
+        if (d->ino)
+            snprintf(line + strlen(line), sizeof line - strlen(line), " (device %llu, inode %llu)",
+                     (unsigned long long)d->dev, (unsigned long long)d->ino);
         add(pairs, "directory", line);
     }
     fmt_size(st->limits.memory_bytes, a, sizeof a);
@@ -293,6 +354,58 @@ json_t *nc_approver_describe_trust_add(const nc_admin_statement *st)
     fmt_time(st->issued_at, a, sizeof a);
     fmt_time(st->expires_at, b, sizeof b);
     snprintf(line, sizeof line, "%s to %s (the statement; the key stays trusted until revoked)", a, b);
+    add(pairs, "valid", line);
+    add(pairs, "approver", st->approver);
+    add(pairs, "worker", st->worker);
+    return pairs;
+}
+
+json_t *nc_approver_describe_policy_set(const nc_admin_statement *st, const char *why)
+{
+    const nc_policy *p = &st->policy;
+    json_t *pairs = json_array();
+    char line[1024], a[64], b[64], c[64];
+    if (!pairs)
+        return NULL;
+    snprintf(line, sizeof line, "%s policy %s (version %llu)%s%s", st->policy_version == 1 ? "add" : "change",
+             p->name, (unsigned long long)st->policy_version, why ? ": widens " : "", why ? why : "");
+    add(pairs, "action", line);
+    if (p->description[0])
+        add(pairs, "description", p->description);
+    add(pairs, "isolation", p->isolation[0] ? p->isolation : "process");
+    add(pairs, "approvals by", p->require_key == NC_KEYREQ_SECURITY_KEY_PIN ? "a security key, touch and PIN"
+                               : p->require_key == NC_KEYREQ_SECURITY_KEY ? "a security key (touch)"
+                                                                          : "any trusted approver key");
+    snprintf(line, sizeof line, "args %s, stdin %s", p->caps.args ? "yes" : "no", p->caps.stdin ? "yes" : "no");
+    for (size_t i = 0; i < p->caps.nenv; i++)
+        snprintf(line + strlen(line), sizeof line - strlen(line), ", env %s=%s", p->caps.env[i].key,
+                 p->caps.env[i].value ? p->caps.env[i].value : "(the approver's choice)");
+    add(pairs, "may grant", line);
+    for (size_t i = 0; i < p->caps.ndirs; i++) {
+        const nc_cap_dir *d = &p->caps.dirs[i];
+        snprintf(line, sizeof line, "%s (or beneath it) as %s, %s", d->host, d->guest,
+                 d->readonly ? "read-only" : "READ-WRITE");
+        if (!d->readonly && (d->quota_bytes || d->quota_files)) {
+            fmt_size(d->quota_bytes, a, sizeof a);
+            snprintf(line + strlen(line), sizeof line - strlen(line), ", quota %s and %llu files",
+                     d->quota_bytes ? a : "unlimited bytes", (unsigned long long)d->quota_files);
+        }
+        add(pairs, "directory", line);
+    }
+    fmt_size(p->limits.memory_bytes, a, sizeof a);
+    fmt_size(p->limits.stdout_bytes, b, sizeof b);
+    fmt_size(p->limits.stderr_bytes, c, sizeof c);
+    char fuel[32];
+    if (p->limits.fuel)
+        snprintf(fuel, sizeof fuel, "%llu", (unsigned long long)p->limits.fuel);
+    else
+        snprintf(fuel, sizeof fuel, "unmetered");
+    snprintf(line, sizeof line, "timeout %llu ms, memory %s, fuel %s, stdout %s, stderr %s",
+             (unsigned long long)p->limits.timeout_ms, a, fuel, b, c);
+    add(pairs, "limits", line);
+    fmt_time(st->issued_at, a, sizeof a);
+    fmt_time(st->expires_at, b, sizeof b);
+    snprintf(line, sizeof line, "%s to %s (the statement)", a, b);
     add(pairs, "valid", line);
     add(pairs, "approver", st->approver);
     add(pairs, "worker", st->worker);

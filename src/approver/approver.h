@@ -55,6 +55,12 @@ typedef struct {
     const char *const *invokers;              /* NULL: not checked */
     size_t ninvokers;
     const char *principal;                    /* the approver it must name */
+    /* Grants asked for explicitly (NULL: none): the statement's directories
+     * (host, guest, mode) and environment must be exactly these where
+     * check_dirs / check_env, and it must not grant args or stdin where
+     * no_args / no_stdin. Device, inode and quotas are the worker's to fill. */
+    const nc_caps *grant;
+    bool check_dirs, check_env, no_args, no_stdin;
 } nc_approval_request;
 
 /* NULL if st says what rq asks (at now), else what differs, in words. */
@@ -69,12 +75,18 @@ typedef struct {
 } nc_trust_request;
 
 const char *nc_approver_check_trust_add(const nc_admin_statement *st, const nc_trust_request *rq, int64_t now);
+/* A policy.set statement says exactly the policy asked for (from the file),
+ * names this approver and is valid now. */
+const char *nc_approver_check_policy_set(const nc_admin_statement *st, const nc_policy *want, const char *approver,
+                                         int64_t now);
 
 /* ---- the statement in words ----
  * Both return an array of [label, text] pairs, in the order the CLI prints
  * them and the console shows them. sub (may be NULL) adds the review line. */
 json_t *nc_approver_describe_approval(const nc_statement *st, const char *policy, const json_t *sub);
 json_t *nc_approver_describe_trust_add(const nc_admin_statement *st);
+/* why: what the change widens (NULL for a new policy or a narrowing). */
+json_t *nc_approver_describe_policy_set(const nc_admin_statement *st, const char *why);
 
 /* ---- without a terminal ----
  * The console may sign only with a fresh human act: a security key (touch,

@@ -21,7 +21,7 @@ enum {
     CLI_REFUSED = 3,    /* the worker refused: nothing ran / nothing changed */
 };
 
-#define CLI_MAX_OPTS 16
+#define CLI_MAX_OPTS 20
 #define CLI_MAX_REPEAT 16
 #define CLI_MAX_POS 4
 
@@ -205,6 +205,8 @@ int cmd_runs(cli_ctx *ctx, const cli_args *a);
 int cmd_runs_show(cli_ctx *ctx, const cli_args *a);
 int cmd_policy_list(cli_ctx *ctx, const cli_args *a);
 int cmd_policy_show(cli_ctx *ctx, const cli_args *a);
+int cmd_policy_add(cli_ctx *ctx, const cli_args *a);
+int cmd_policy_remove(cli_ctx *ctx, const cli_args *a);
 int cmd_trust_list(cli_ctx *ctx, const cli_args *a);
 int cmd_trust_add(cli_ctx *ctx, const cli_args *a);
 int cmd_agent_add(cli_ctx *ctx, const cli_args *a);
@@ -231,7 +233,8 @@ enum { SUBMIT_NAME, SUBMIT_MANIFEST, SUBMIT_JSON };
 enum { INBOX_JSON, INBOX_ALL };
 enum { REJECT_REASON, REJECT_JSON };
 enum { APPROVE_POLICY, APPROVE_MAX_RUNS, APPROVE_EXPIRES, APPROVE_ALLOW_AGENT, APPROVE_KEY, APPROVE_YES,
-       APPROVE_STATEMENT_OUT, APPROVE_STATEMENT, APPROVE_SIGNATURE, APPROVE_PRINCIPAL, APPROVE_JSON };
+       APPROVE_STATEMENT_OUT, APPROVE_STATEMENT, APPROVE_SIGNATURE, APPROVE_PRINCIPAL, APPROVE_JSON, APPROVE_DIR,
+       APPROVE_ENV, APPROVE_NO_ARGS, APPROVE_NO_STDIN, APPROVE_GRANT_REQUESTED };
 enum { APPROVALS_JSON, APPROVALS_NAME, APPROVALS_LIMIT };
 enum { RUN_STDIN, RUN_JSON };
 enum { RUNS_JSON, RUNS_LIMIT, RUNS_NAME };
@@ -240,6 +243,8 @@ enum { TRUST_ADD_PRINCIPAL, TRUST_ADD_APPROVER_ONLY, TRUST_ADD_REQUIRE_UV, TRUST
        TRUST_ADD_JSON };
 enum { TRUST_REVOKE_FORCE, TRUST_REVOKE_JSON };
 enum { WORKER_START_DEV };
+enum { POLICY_ADD_KEY, POLICY_ADD_APPROVER, POLICY_ADD_YES, POLICY_ADD_STATEMENT_OUT, POLICY_ADD_STATEMENT,
+       POLICY_ADD_SIGNATURE, POLICY_ADD_JSON };
 enum { SYS_USER, SYS_OPERATOR, SYS_APPROVER_KEY, SYS_PRINCIPAL, SYS_PREFIX, SYS_HOME, SYS_RUN_DIR, SYS_NO_SYSTEMD };
 enum { SYS_PURGE };
 enum { RUNS_SHOW_JSON, RUNS_SHOW_RECEIPT };

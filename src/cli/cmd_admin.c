@@ -62,9 +62,9 @@ int cmd_policy_list(cli_ctx *ctx, const cli_args *a)
         return CLI_OK;
     }
     const json_t *items = json_object_get(res, "items");
-    static const char *const hdr[] = {"NAME", "TIMEOUT", "MEMORY", "FUEL", "STDOUT", "CAPABILITIES"};
+    static const char *const hdr[] = {"NAME", "VERSION", "TIMEOUT", "MEMORY", "FUEL", "STDOUT", "ISOLATION", "CAPABILITIES"};
     cli_table t;
-    cli_table_init(&t, 6, hdr, (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4));
+    cli_table_init(&t, 8, hdr, (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) | (1u << 5));
     for (size_t i = 0; i < json_array_size(items); i++) {
         const json_t *p = json_array_get(items, i), *l = json_object_get(p, "limits");
         char to[32], mem[32], fuel[32], so[32], caps[96];
@@ -76,10 +76,17 @@ int cmd_policy_list(cli_ctx *ctx, const cli_args *a)
         else
             snprintf(fuel, sizeof fuel, "unmetered");
         caps_short(json_object_get(p, "capabilities"), caps, sizeof caps);
-        cli_table_add(&t, cli_jstr(p, "name"), to, mem, fuel, so, caps);
+        char ver[32];
+        snprintf(ver, sizeof ver, "%lld%s", (long long)cli_jint(p, "version", 1), cli_jbool(p, "builtin") ? " (built-in)" : "");
+        cli_table_add(&t, cli_jstr(p, "name"), ver, to, mem, fuel, so, cli_jstr(p, "isolation"), caps);
     }
     cli_table_print(&t, stdout);
     cli_table_cleanup(&t);
+    if (cli_jstr(res, "problem")) {
+        char *m = cli_safe(cli_jstr(res, "problem"));
+        printf("\nnote: %s\n", m);
+        free(m);
+    }
     json_decref(res);
     return CLI_OK;
 }
@@ -100,8 +107,17 @@ int cmd_policy_show(cli_ctx *ctx, const cli_args *a)
     }
     char lim[256];
     limits_words(json_object_get(p, "limits"), lim, sizeof lim);
-    char *n = cli_safe(cli_jstr(p, "name"));
-    printf("policy        %s\n", n);
+    char *n = cli_safe(cli_jstr(p, "name")), *d = cli_safe(cli_jstr(p, "description"));
+    printf("policy        %s, version %lld%s\n", n, (long long)cli_jint(p, "version", 1),
+           cli_jbool(p, "builtin") ? " (built-in)" : "");
+    if (d[0])
+        printf("description   %s\n", d);
+    free(d);
+    char *iso = cli_safe(cli_jstr(p, "isolation")), *rk = cli_safe(cli_jstr(p, "require_key"));
+    printf("isolation     %s\n", iso);
+    printf("approvals by  %s\n", rk);
+    free(iso);
+    free(rk);
     printf("limits        %s\n", lim);
     printf("capabilities\n");
     cli_print_caps("  ", json_object_get(p, "capabilities"));
@@ -493,4 +509,157 @@ int cmd_trust_restore(cli_ctx *ctx, const cli_args *a)
     }
     json_decref(res);
     return CLI_OK;
+}
+
+/* ---- policy add / remove ---- */
+
+static int policy_add_signed(cli_ctx *ctx, const cli_args *a)
+{
+    uint8_t *stmt = NULL, *sig = NULL;
+    size_t stmt_len = 0, sig_len = 0;
+    json_t *res = NULL;
+    int rc = cli_read_file(cli_val(a, POLICY_ADD_STATEMENT), NC_STATEMENT_MAX_BYTES, "a statement", &stmt, &stmt_len);
+    if (rc == CLI_OK)
+        rc = cli_read_file(cli_val(a, POLICY_ADD_SIGNATURE), NC_MAX_SSHSIG_ARMOR_BYTES, "a signature", &sig, &sig_len);
+    if (rc == CLI_OK) {
+        json_t *params = json_pack("{s:s%, s:s%}", "statement", (const char *)stmt, stmt_len, "signature",
+                                   (const char *)sig, sig_len);
+        rc = params ? cli_request(ctx, "policy.add", params, &res) : CLI_FAIL;
+    }
+    if (rc == CLI_OK) {
+        if (ctx->json)
+            cli_print_json(res);
+        else
+            printf("policy %s is now version %lld\n", cli_jstr(res, "name"), (long long)cli_jint(res, "version", 0));
+    }
+    json_decref(res);
+    free(stmt);
+    free(sig);
+    return rc;
+}
+
+int cmd_policy_add(cli_ctx *ctx, const cli_args *a)
+{
+    const char *out_path = cli_val(a, POLICY_ADD_STATEMENT_OUT);
+    const bool yes = cli_has(a, POLICY_ADD_YES);
+    char key[PATH_MAX] = "", approver[NC_PRINCIPAL_MAX + 1], msg[512];
+    uint8_t *data = NULL, *sig = NULL;
+    size_t len = 0, sig_len = 0;
+    json_t *prep = NULL, *res = NULL, *pairs = NULL, *obj = NULL;
+    nc_policy want;
+    nc_admin_statement st;
+    memset(&want, 0, sizeof want);
+    memset(&st, 0, sizeof st);
+    if (cli_has(a, POLICY_ADD_STATEMENT) || cli_has(a, POLICY_ADD_SIGNATURE)) {
+        if (!cli_has(a, POLICY_ADD_STATEMENT) || !cli_has(a, POLICY_ADD_SIGNATURE))
+            return cli_usage_error(a->cmd, "--statement and --signature go together");
+        return policy_add_signed(ctx, a);
+    }
+    if (!a->pos[0])
+        return cli_usage_error(a->cmd, "FILE (a policy in JSON) is required");
+    int rc = cli_read_file(a->pos[0], NC_POLICY_MAX_FILE_BYTES, "a policy file", &data, &len);
+    if (rc != CLI_OK)
+        return rc;
+    if (nc_policy_parse(data, len, &want, msg, sizeof msg) != NC_OK) {
+        char *p = cli_safe(a->pos[0]), *m = cli_safe(msg);
+        cli_error("%s: %s", p, m);
+        free(p);
+        free(m);
+        rc = CLI_USAGE;
+        goto done;
+    }
+    obj = nc_policy_to_json(&want);
+    if (!obj)
+        cli_oom();
+    rc = cli_approver_setup(ctx, cli_val(a, POLICY_ADD_KEY), cli_val(a, POLICY_ADD_APPROVER), !out_path, key, sizeof key,
+                            approver, sizeof approver);
+    if (rc != CLI_OK)
+        goto done;
+    rc = cli_request(ctx, "policy.prepare", json_pack("{s:O, s:s}", "policy", obj, "approver", approver), &prep);
+    if (rc != CLI_OK)
+        goto done;
+    const json_t *summary = json_object_get(prep, "summary");
+    if (!cli_jbool(summary, "widens") && !out_path) {
+        /* a narrowing lowers authority: no signature needed */
+        rc = cli_request(ctx, "policy.add", json_pack("{s:O}", "policy", obj), &res);
+        if (rc == CLI_OK) {
+            if (ctx->json)
+                cli_print_json(res);
+            else
+                printf("policy %s narrowed: now version %lld (no signature needed: it lets less run)\n", want.name,
+                       (long long)cli_jint(res, "version", 0));
+        }
+        goto done;
+    }
+    if (!out_path && !yes && !isatty(STDIN_FILENO)) {
+        rc = cli_usage_error(a->cmd, "no terminal to ask for confirmation: pass --yes to sign without asking, or "
+                             "--statement-out FILE to sign elsewhere");
+        goto done;
+    }
+    const json_t *sj = json_object_get(prep, "statement");
+    if (!json_is_string(sj) || nc_admin_parse(json_string_value(sj), json_string_length(sj), &st, msg, sizeof msg) != NC_OK) {
+        cli_error("the worker prepared a statement this nightcore cannot read; not signing it");
+        rc = CLI_FAIL;
+        goto done;
+    }
+    const char *bad = nc_approver_check_policy_set(&st, &want, approver, (int64_t)time(NULL));
+    if (bad) {
+        cli_error("the statement the worker prepared does not match the file: %s; not signing it", bad);
+        rc = CLI_FAIL;
+        goto done;
+    }
+    pairs = nc_approver_describe_policy_set(&st, cli_jstr(summary, "why"));
+    if (!pairs)
+        cli_oom();
+    cli_sign_req sr = {
+        .title = "You are about to change a policy (what approvals may grant):", .pairs = pairs,
+        .stmt = json_string_value(sj), .stmt_len = json_string_length(sj), .ns = NC_ADMIN_NAMESPACE,
+        .key = out_path ? NULL : key, .yes = yes, .out_path = out_path, .handover = "nightcore policy add",
+        .question = "Sign and set this policy?",
+    };
+    rc = cli_sign_flow(ctx, &sr, &sig, &sig_len);
+    if (rc != CLI_OK || !sig)
+        goto done;
+    json_t *params = json_pack("{s:s%, s:s%}", "statement", json_string_value(sj), json_string_length(sj),
+                               "signature", (const char *)sig, sig_len);
+    if (!params) {
+        cli_error("ssh-keygen wrote a signature that is not text");
+        rc = CLI_FAIL;
+        goto done;
+    }
+    rc = cli_request(ctx, "policy.add", params, &res);
+    if (rc == CLI_OK) {
+        if (ctx->json)
+            cli_print_json(res);
+        else
+            printf("policy %s is now version %lld\n", want.name, (long long)cli_jint(res, "version", 0));
+    }
+done:
+    nc_admin_cleanup(&st);
+    nc_policy_cleanup(&want);
+    json_decref(obj);
+    json_decref(prep);
+    json_decref(res);
+    json_decref(pairs);
+    free(data);
+    free(sig);
+    return rc;
+}
+
+int cmd_policy_remove(cli_ctx *ctx, const cli_args *a)
+{
+    const char *name = a->pos[0];
+    json_t *res = NULL;
+    if (!policy_name_ok(name))
+        return cli_usage_error(a->cmd, "NAME must be a policy name (1-64 of a-z 0-9 . _ -)");
+    int rc = cli_request(ctx, "policy.remove", json_pack("{s:s}", "name", name), &res);
+    if (rc == CLI_OK) {
+        if (ctx->json)
+            cli_print_json(res);
+        else
+            printf("policy %s removed: nothing new can be approved under it (existing approvals keep what they "
+                   "grant until they are used up, expire or are revoked)\n", name);
+    }
+    json_decref(res);
+    return rc;
 }

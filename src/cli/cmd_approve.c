@@ -94,6 +94,72 @@ done:
     return rc;
 }
 
+/* --dir HOST:GUEST[:ro|rw] and --env KEY=VALUE into a grants object; NULL
+ * (after a usage message) when one does not parse. */
+static json_t *grant_options(const cli_args *a, nc_caps *asked)
+{
+    json_t *g = json_object(), *dirs = json_array(), *env = json_object();
+    if (!g || !dirs || !env)
+        cli_oom();
+    for (int i = 0; i < a->count[APPROVE_DIR]; i++) {
+        const char *v = a->multi[APPROVE_DIR][i];
+        char buf[4096 + NC_MAX_GUEST_PATH + 8];
+        if (strlen(v) >= sizeof buf)
+            goto bad_dir;
+        snprintf(buf, sizeof buf, "%s", v);
+        char *host = buf, *guest = strchr(buf, ':');
+        if (!guest)
+            goto bad_dir;
+        *guest++ = '\0';
+        const char *mode = "ro";
+        char *m = strchr(guest, ':');
+        if (m) {
+            *m++ = '\0';
+            mode = m;
+        }
+        if (strcmp(mode, "ro") != 0 && strcmp(mode, "rw") != 0)
+            goto bad_dir;
+        json_array_append_new(dirs, json_pack("{s:s, s:s, s:s}", "host", host, "guest", guest, "mode", mode));
+    }
+    for (int i = 0; i < a->count[APPROVE_ENV]; i++) {
+        const char *v = a->multi[APPROVE_ENV][i], *eq = strchr(v, '=');
+        if (!eq || eq == v || (size_t)(eq - v) > NC_CAP_MAX_ENV_KEY) {
+            cli_usage_error(a->cmd, "--env takes KEY=VALUE");
+            goto fail;
+        }
+        char key[NC_CAP_MAX_ENV_KEY + 1];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - v), v);
+        json_object_set_new(env, key, json_string(eq + 1));
+    }
+    if (a->count[APPROVE_DIR])
+        json_object_set(g, "dirs", dirs);
+    if (a->count[APPROVE_ENV])
+        json_object_set(g, "env", env);
+    if (cli_has(a, APPROVE_NO_ARGS))
+        json_object_set_new(g, "args", json_false());
+    if (cli_has(a, APPROVE_NO_STDIN))
+        json_object_set_new(g, "stdin", json_false());
+    /* parse them as the worker will, to check the statement against them */
+    json_t *both = json_pack("{s:O, s:O}", "dirs", dirs, "env", env);
+    char msg[256];
+    if (!both || nc_caps_from_json(both, asked, msg, sizeof msg) != NC_OK) {
+        json_decref(both);
+        cli_usage_error(a->cmd, "%s", msg);
+        goto fail;
+    }
+    json_decref(both);
+    json_decref(dirs);
+    json_decref(env);
+    return g;
+bad_dir:
+    cli_usage_error(a->cmd, "--dir takes HOST:GUEST, HOST:GUEST:ro or HOST:GUEST:rw (absolute paths)");
+fail:
+    json_decref(g);
+    json_decref(dirs);
+    json_decref(env);
+    return NULL;
+}
+
 int cmd_approve(cli_ctx *ctx, const cli_args *a)
 {
     const char *id = a->pos[0];
@@ -117,8 +183,9 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
     if (cli_has(a, APPROVE_STATEMENT) || cli_has(a, APPROVE_SIGNATURE)) {
         if (!cli_has(a, APPROVE_STATEMENT) || !cli_has(a, APPROVE_SIGNATURE))
             return cli_usage_error(a->cmd, "--statement and --signature go together");
-        static const int conflicts[] = {APPROVE_POLICY,        APPROVE_MAX_RUNS, APPROVE_EXPIRES, APPROVE_ALLOW_AGENT,
-                                        APPROVE_KEY,           APPROVE_PRINCIPAL, APPROVE_STATEMENT_OUT};
+        static const int conflicts[] = {APPROVE_POLICY,  APPROVE_MAX_RUNS, APPROVE_EXPIRES,       APPROVE_ALLOW_AGENT,
+                                        APPROVE_KEY,     APPROVE_PRINCIPAL, APPROVE_STATEMENT_OUT, APPROVE_DIR,
+                                        APPROVE_ENV,     APPROVE_NO_ARGS,   APPROVE_NO_STDIN,      APPROVE_GRANT_REQUESTED};
         for (size_t i = 0; i < sizeof conflicts / sizeof conflicts[0]; i++)
             if (cli_has(a, conflicts[i]))
                 return cli_usage_error(a->cmd, "--%s cannot be combined with --statement: the signed statement "
@@ -150,6 +217,13 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
     }
     if (cli_has(a, APPROVE_PRINCIPAL) && !nc_principal_ok(cli_val(a, APPROVE_PRINCIPAL)))
         return cli_usage_error(a->cmd, "--principal must be 1-128 of A-Z a-z 0-9 @ . _ - + :");
+    if (cli_has(a, APPROVE_GRANT_REQUESTED) && (a->count[APPROVE_DIR] || a->count[APPROVE_ENV]))
+        return cli_usage_error(a->cmd, "--grant-requested grants what the submission asked for: not with --dir or --env");
+    nc_caps asked;
+    memset(&asked, 0, sizeof asked);
+    json_t *grants = grant_options(a, &asked);
+    if (!grants)
+        return CLI_USAGE;
     /* Never wait for an answer nobody can give. */
     if (!out_path && !yes && !isatty(STDIN_FILENO))
         return cli_usage_error(a->cmd, "no terminal to ask for confirmation: review the submission "
@@ -157,6 +231,7 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
 
     rc = cli_approver_setup(ctx, cli_val(a, APPROVE_KEY), cli_val(a, APPROVE_PRINCIPAL), !out_path, key, sizeof key,
                             principal, sizeof principal);
+
     if (rc != CLI_OK)
         goto done;
     rc = cli_connect(ctx, &rpc);
@@ -165,15 +240,31 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
     rc = cli_call(ctx, rpc, "submission.get", json_pack("{s:s}", "submission", id), &sub);
     if (rc != CLI_OK)
         goto done;
+    bool grant_requested = cli_has(a, APPROVE_GRANT_REQUESTED);
+    if (grant_requested) {
+        /* what it asked for is what the statement must grant */
+        nc_caps_cleanup(&asked);
+        json_t *none = json_object();
+        const json_t *req = json_object_get(sub, "requested");
+        nc_err perr = nc_caps_from_json(req ? req : none, &asked, msg, sizeof msg);
+        json_decref(none);
+        if (perr != NC_OK) {
+            char *m = cli_safe(msg);
+            cli_error("the submission's requested capabilities do not parse: %s", m);
+            free(m);
+            rc = CLI_FAIL;
+            goto done;
+        }
+    }
     inv = json_array();
     if (!inv)
         cli_oom();
     for (size_t i = 0; i < ninvokers; i++)
         if (json_array_append_new(inv, json_string(invokers[i])) != 0)
             cli_oom();
-    params = json_pack("{s:s, s:s, s:I, s:I, s:O, s:s}", "submission", id, "policy", policy, "max_runs",
+    params = json_pack("{s:s, s:s, s:I, s:I, s:O, s:s, s:O, s:b}", "submission", id, "policy", policy, "max_runs",
                        (json_int_t)max_runs, "expires_in_s", (json_int_t)expires_in, "invokers", inv, "approver",
-                       principal);
+                       principal, "grants", grants, "grant_requested", cli_has(a, APPROVE_GRANT_REQUESTED));
     if (!params)
         cli_oom();
     rc = cli_call(ctx, rpc, "approval.prepare", params, &prep);
@@ -198,6 +289,9 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
     nc_approval_request rq = {
         .submission = id, .name = cli_jstr(sub, "name"), .sha256 = cli_jstr(sub, "sha256"), .max_runs = max_runs,
         .expires_in = expires_in, .invokers = invokers, .ninvokers = ninvokers, .principal = principal,
+        .grant = &asked, .check_dirs = a->count[APPROVE_DIR] > 0 || grant_requested,
+        .check_env = a->count[APPROVE_ENV] > 0 || grant_requested,
+        .no_args = cli_has(a, APPROVE_NO_ARGS), .no_stdin = cli_has(a, APPROVE_NO_STDIN),
     };
     const char *bad = nc_approver_check_approval(&st, &rq, (int64_t)time(NULL));
     if (bad) {
@@ -240,6 +334,8 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
         print_approval(ctx, res);
 done:
     nc_statement_cleanup(&st);
+    nc_caps_cleanup(&asked);
+    json_decref(grants);
     nc_rpc_free(rpc);
     json_decref(sub);
     json_decref(prep);

@@ -308,7 +308,7 @@ void cli_print_caps(const char *indent, const json_t *caps)
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)env, k, v) {
-        char *ks = cli_safe(k), *vs = cli_safe(json_is_string(v) ? json_string_value(v) : "?");
+        char *ks = cli_safe(k), *vs = cli_safe(json_is_string(v) ? json_string_value(v) : "(chosen at approval)");
         printf(" %s=%s", ks, vs);
         free(ks);
         free(vs);
@@ -321,7 +321,14 @@ void cli_print_caps(const char *indent, const json_t *caps)
         const json_t *d = json_array_get(dirs, i);
         char *h = cli_safe(cli_jstr(d, "host")), *g = cli_safe(cli_jstr(d, "guest")),
              *m = cli_safe(cli_jstr(d, "mode"));
-        printf("%sdir   %s -> %s (%s)\n", indent, h, g, m);
+        printf("%sdir   %s -> %s (%s", indent, h, g, m);
+        if (cli_jint(d, "quota_bytes", 0) || cli_jint(d, "quota_files", 0)) {
+            char q[32];
+            cli_fmt_size((uint64_t)cli_jint(d, "quota_bytes", 0), q, sizeof q);
+            printf(", quota %s and %lld files", cli_jint(d, "quota_bytes", 0) ? q : "-",
+                   (long long)cli_jint(d, "quota_files", 0));
+        }
+        printf(")\n");
         free(h);
         free(g);
         free(m);
@@ -482,6 +489,36 @@ int cmd_inbox_show(cli_ctx *ctx, const cli_args *a)
     }
     printf("requested capabilities\n");
     cli_print_caps("  ", json_object_get(s, "requested"));
+    /* requested vs grantable: which policies allow what it asked for */
+    const json_t *gr = json_object_get(s, "grantable");
+    if (json_array_size(gr)) {
+        printf("grantable (what each policy allows of the request)\n");
+        const char *fits = NULL;
+        for (size_t i = 0; i < json_array_size(gr); i++) {
+            const json_t *g = json_array_get(gr, i);
+            char *pn = cli_safe(cli_jstr(g, "policy")), *why = cli_safe(cli_jstr(g, "why_not"));
+            if (cli_jbool(g, "allows_request")) {
+                printf("  %-12s v%lld  all of it\n", pn, (long long)cli_jint(g, "version", 1));
+                if (!fits)
+                    fits = cli_jstr(g, "policy");
+            } else {
+                printf("  %-12s v%lld  not all: %s\n", pn, (long long)cli_jint(g, "version", 1), why);
+            }
+            free(pn);
+            free(why);
+        }
+        const json_t *rq = json_object_get(s, "requested");
+        bool asks = json_array_size(json_object_get(rq, "dirs")) || json_object_size(json_object_get(rq, "env"));
+        if (asks && fits && strcmp(status, "pending") == 0) {
+            char *f = cli_safe(fits);
+            printf("  to grant exactly what it asked for: `nightcore approve %s --policy %s --grant-requested`\n",
+                   sid, f);
+            free(f);
+        } else if (asks && !fits) {
+            printf("  no policy allows all of it: grant part with --dir/--env, or add a policy (`nightcore policy "
+                   "add FILE`, docs/policies.md)\n");
+        }
+    }
     const json_t *apps = json_object_get(s, "approvals");
     if (json_array_size(apps)) {
         printf("approvals ");

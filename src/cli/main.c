@@ -50,6 +50,22 @@ static const cli_opt approve_opts[] = {
     [APPROVE_SIGNATURE] = {"signature", true, false, "FILE.sig: its ssh-keygen -Y sign signature"},
     [APPROVE_PRINCIPAL] = {"principal", true, false, "P: approver principal (default: config.json principal)"},
     [APPROVE_JSON] = {"json", false, false, "print the approval as JSON"},
+    [APPROVE_DIR] = {"dir", true, true, "HOST:GUEST[:ro|rw]: grant a directory (within the policy; repeatable)"},
+    [APPROVE_ENV] = {"env", true, true, "KEY=VALUE: grant an environment variable (within the policy; repeatable)"},
+    [APPROVE_NO_ARGS] = {"no-args", false, false, "grant no arguments"},
+    [APPROVE_NO_STDIN] = {"no-stdin", false, false, "grant no stdin"},
+    [APPROVE_GRANT_REQUESTED] = {"grant-requested", false, false,
+                                 "grant exactly what the submission asked for (refused if the policy does not allow it)"},
+    {NULL, false, false, NULL},
+};
+static const cli_opt policy_add_opts[] = {
+    [POLICY_ADD_KEY] = {"key", true, false, "KEY: your admin key (default: config.json approver_key, else keys/approver)"},
+    [POLICY_ADD_APPROVER] = {"approver", true, false, "P: your principal (default: config.json principal)"},
+    [POLICY_ADD_YES] = {"yes", false, false, "do not ask for confirmation (required without a terminal)"},
+    [POLICY_ADD_STATEMENT_OUT] = {"statement-out", true, false, "FILE: only write the statement to sign elsewhere"},
+    [POLICY_ADD_STATEMENT] = {"statement", true, false, "FILE: a statement signed elsewhere (with --signature)"},
+    [POLICY_ADD_SIGNATURE] = {"signature", true, false, "FILE.sig: its `ssh-keygen -Y sign -n nightcore-admin-v1` signature"},
+    [POLICY_ADD_JSON] = {"json", false, false, "print the policy as JSON"},
     {NULL, false, false, NULL},
 };
 static const cli_opt approvals_opts[] = {
@@ -170,6 +186,7 @@ static const cli_cmd commands[] = {
      false, cmd_inbox_show},
     {"approve",
      "ID [--policy NAME] [--max-runs N] [--expires 24h] [--allow-agent NAME]... [--key KEY] [--yes]\n"
+     "       [--dir HOST:GUEST[:ro|rw]]... [--env KEY=VALUE]... [--no-args] [--no-stdin] [--grant-requested]\n"
      "       nightcore approve ID --statement-out FILE\n"
      "       nightcore approve ID --statement FILE --signature FILE.sig",
      "sign an approval for a submission",
@@ -198,6 +215,18 @@ static const cli_cmd commands[] = {
     {"policy list", "[--json]", "policies (capability and limit ceilings)", NULL, json_only, 0, 0, false,
      cmd_policy_list},
     {"policy show", "NAME [--json]", "one policy in full", NULL, json_only, 1, 1, false, cmd_policy_show},
+    {"policy add",
+     "FILE [--key KEY] [--yes] [--json]\n"
+     "       nightcore policy add FILE --statement-out OUT\n"
+     "       nightcore policy add --statement OUT --signature OUT.sig",
+     "add or change a policy (signed when it widens)",
+     "FILE: a policy in JSON (docs/policies.md). A new policy, or a change that lets more run, is an\n"
+     "admin statement signed like `trust add` (ssh-keygen -Y sign -n nightcore-admin-v1 with an admin\n"
+     "key); a change that only narrows a policy needs no signature. Each change raises the policy's\n"
+     "version; approvals keep what they were signed with.",
+     policy_add_opts, 0, 1, false, cmd_policy_add},
+    {"policy remove", "NAME [--json]", "remove an operator policy (unsigned: it lowers authority)", NULL, json_only, 1,
+     1, false, cmd_policy_remove},
     {"trust list", "[--json]", "trusted approver keys",
      "Asks the worker; when it is not running, reads trust/ directly.", json_only, 0, 0, false, cmd_trust_list},
     {"trust add",

@@ -55,6 +55,8 @@ static const char *const migrations[] = {
     "ALTER TABLE audit_log ADD COLUMN ref TEXT GENERATED ALWAYS AS"
     "  (CASE WHEN json_valid(CAST(entry AS TEXT)) THEN json_extract(CAST(entry AS TEXT), '$.approval_id') END) VIRTUAL;"
     "CREATE INDEX audit_kind_ref ON audit_log(kind, ref);",
+    /* 5: the version of the policy an approval was checked against */
+    "ALTER TABLE approvals ADD COLUMN policy_version INTEGER NOT NULL DEFAULT 1;",
 };
 
 struct sqlite3 *nc_db_handle(nc_db *db)
@@ -474,7 +476,8 @@ nc_err nc_db_approval_insert(nc_db *db, const nc_db_approval *a, json_t *caps, j
     sqlite3_stmt *st;
     if (prepare(db, "INSERT INTO approvals(id,submission,name,sha256,statement,signature,approver,key_fingerprint,"
                     "policy,capabilities,limits,invokers,max_runs,runs,not_before,expires_at,revoked,created_at,"
-                    "artifact_path,artifact_sha256,artifact_fuel) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,0,?,?,?,?)",
+                    "artifact_path,artifact_sha256,artifact_fuel,policy_version) "
+                    "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,0,?,?,?,?,?)",
                 &st) != NC_OK)
         return NC_ERR_IO;
     char *c = dump(caps), *l = dump(limits), *inv = dump(invokers);
@@ -499,6 +502,7 @@ nc_err nc_db_approval_insert(nc_db *db, const nc_db_approval *a, json_t *caps, j
         sqlite3_bind_text(st, 17, a->artifact_path, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 18, a->artifact_sha256, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 19, a->artifact_fuel);
+        sqlite3_bind_int64(st, 20, a->policy_version > 0 ? a->policy_version : 1);
         err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
     }
     sqlite3_finalize(st);
@@ -565,18 +569,19 @@ nc_err nc_db_approval_load(nc_db *db, const char *id, nc_db_approval *a)
 
 #define APPROVAL_COLS                                                                                   \
     "id,submission,name,sha256,approver,key_fingerprint,policy,invokers,max_runs,runs,not_before,expires_at," \
-    "revoked,created_at,capabilities,limits"
+    "revoked,created_at,capabilities,limits,policy_version"
 
 static json_t *approval_row(sqlite3_stmt *st)
 {
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:b, s:I, s:o, s:o}",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:b, s:I, s:o, s:o, s:I}",
                      "id", text_col(st, 0), "submission", text_col(st, 1), "name", text_col(st, 2), "sha256",
                      text_col(st, 3), "approver", text_col(st, 4), "key_fingerprint", text_col(st, 5), "policy",
                      text_col(st, 6), "invokers", load_col(st, 7), "max_runs", (json_int_t)sqlite3_column_int64(st, 8),
                      "runs", (json_int_t)sqlite3_column_int64(st, 9), "not_before",
                      (json_int_t)sqlite3_column_int64(st, 10), "expires_at", (json_int_t)sqlite3_column_int64(st, 11),
                      "revoked", sqlite3_column_int(st, 12) != 0, "created_at", (json_int_t)sqlite3_column_int64(st, 13),
-                     "capabilities", load_col(st, 14), "limits", load_col(st, 15));
+                     "capabilities", load_col(st, 14), "limits", load_col(st, 15), "policy_version",
+                     (json_int_t)sqlite3_column_int64(st, 16));
 }
 
 nc_err nc_db_approval_get(nc_db *db, const char *id, json_t **out)

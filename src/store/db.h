@@ -57,6 +57,7 @@ NC_MUST_CHECK nc_err nc_db_source_seen(nc_db *db, const char *source, bool *seen
 /* ---- approvals ---- */
 typedef struct {
     char id[65], submission[72], name[80], sha256[65], approver[160], key_fingerprint[64], policy[80];
+    int64_t policy_version;
     uint8_t *statement, *signature;
     size_t statement_len, signature_len;
     int64_t max_runs, runs, not_before, expires_at, created_at;

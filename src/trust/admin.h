@@ -9,6 +9,10 @@
  *               subject: {name: key fingerprint, digest.sha256: sha256 of the key blob}
  *               predicate: {admin, approver, expires_at, issued_at, key, nonce, principal,
  *                           require_verification, trust_version, worker}
+ *   policy.set  predicateType urn:nightcore:policy:v1
+ *               subject: {name: "policy:NAME", digest.sha256: sha256 of the canonical policy}
+ *               predicate: {approver, expires_at, issued_at, nonce, policy (the policy object,
+ *                           canonical), trust_version, version (the version it creates), worker}
  */
 #ifndef NC_TRUST_ADMIN_H
 #define NC_TRUST_ADMIN_H
@@ -16,12 +20,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "common/error.h"
+#include "policy/policy.h"
 #include "trust/sshkey.h"
 #include "trust/sshsig.h"
 #include "trust/statement.h"
 
 #define NC_ADMIN_NAMESPACE "nightcore-admin-v1"
 #define NC_ADMIN_TRUST_ADD_TYPE "urn:nightcore:trust-add:v1"
+#define NC_ADMIN_POLICY_TYPE "urn:nightcore:policy:v1"
 /* An admin statement is short-lived: at most this long between issued_at
  * and expires_at. */
 #define NC_ADMIN_MAX_VALID_S (7u * 86400)
@@ -30,6 +36,7 @@
 typedef enum {
     NC_ADMIN_NONE = 0,
     NC_ADMIN_TRUST_ADD,
+    NC_ADMIN_POLICY_SET,
 } nc_admin_kind;
 
 typedef struct {
@@ -44,7 +51,12 @@ typedef struct {
     char principal[NC_PRINCIPAL_MAX + 1];  /* its principal */
     bool admin;                            /* may also sign admin statements */
     bool require_verification;             /* security keys: require the PIN (UV) too */
+    /* NC_ADMIN_POLICY_SET */
+    nc_policy policy;                      /* its version field is policy_version */
+    uint64_t policy_version;               /* the version this statement creates */
 } nc_admin_statement;
+
+void nc_admin_cleanup(nc_admin_statement *st);
 
 /* Canonical bytes for st; refuses what parse would refuse. *out malloc'd. */
 NC_MUST_CHECK nc_err nc_admin_build(const nc_admin_statement *st, char **out, size_t *out_len, char *msg,

@@ -3,14 +3,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "common/json.h"
 #include "trust/admin.h"
 #include "trust/allowed_signers.h"
 #include "trust/sshsig.h"
 #include "trust/verify.h"
 
+/* A policy name's history: its current content (if not removed) and the
+ * last version it had, so a removed name comes back above it. */
+typedef struct {
+    nc_policy policy;     /* policy.version: the current version */
+    bool removed;
+} ledger_policy;
+
 struct nc_trust_ledger {
     nc_ledger_key *keys;
     size_t n, cap;
+    ledger_policy *pols;
+    size_t npols, cappols;
     nc_sshkey *revoked;   /* every key revoked, also ones never trusted */
     size_t nrev, caprev;
     bool root;
@@ -29,6 +39,9 @@ void nc_ledger_free(nc_trust_ledger *l)
         return;
     free(l->keys);
     free(l->revoked);
+    for (size_t i = 0; i < l->npols; i++)
+        nc_policy_cleanup(&l->pols[i].policy);
+    free(l->pols);
     free(l);
 }
 
@@ -160,7 +173,7 @@ static nc_err root_key(const json_t *o, uint64_t seq, nc_ledger_key *k)
 
 /* The ledger as a trust store (files rendered and parsed), to verify a
  * trust.add against the state before it. */
-static nc_err as_store(const nc_trust_ledger *l, nc_trust_store *ts)
+nc_err nc_ledger_store(const nc_trust_ledger *l, nc_trust_store *ts)
 {
     nc_buf as, rk;
     char inner[NC_TRUST_ERRMSG_LEN];
@@ -192,7 +205,7 @@ static nc_err apply_add(nc_trust_ledger *l, const json_t *e, uint64_t seq, int64
         return NC_ERR_TAMPERED;
     }
     nc_trust_store ts;
-    nc_err err = as_store(l, &ts);
+    nc_err err = nc_ledger_store(l, &ts);
     if (err != NC_OK)
         return err;
     nc_verify_input in = {
@@ -237,11 +250,174 @@ static nc_err apply_add(nc_trust_ledger *l, const json_t *e, uint64_t seq, int64
     return push_key(l, &k);
 }
 
+/* ---- policies ---- */
+
+static ledger_policy *find_policy(const nc_trust_ledger *l, const char *name)
+{
+    for (size_t i = 0; i < l->npols; i++)
+        if (strcmp(l->pols[i].policy.name, name) == 0)
+            return &l->pols[i];
+    return NULL;
+}
+
+const nc_policy *nc_ledger_policy(const nc_trust_ledger *l, const char *name)
+{
+    const ledger_policy *p = find_policy(l, name);
+    if (p)
+        return p->removed ? NULL : &p->policy;
+    return nc_policy_builtin(name);
+}
+
+size_t nc_ledger_policy_count(const nc_trust_ledger *l)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->npols; i++)
+        n += !l->pols[i].removed;
+    return n;
+}
+
+const nc_policy *nc_ledger_policy_at(const nc_trust_ledger *l, size_t i)
+{
+    for (size_t k = 0; k < l->npols; k++)
+        if (!l->pols[k].removed && i-- == 0)
+            return &l->pols[k].policy;
+    return NULL;
+}
+
+uint64_t nc_ledger_policy_next_version(const nc_trust_ledger *l, const char *name)
+{
+    const ledger_policy *p = find_policy(l, name);
+    return p ? p->policy.version + 1 : 1;
+}
+
+json_t *nc_ledger_policy_fields(const nc_policy *p, uint64_t version, const char *statement, size_t statement_len,
+                                const char *signature, size_t signature_len, const char *signer_fp)
+{
+    json_t *pol = nc_policy_to_json(p);
+    if (!pol)
+        return NULL;
+    json_t *f = json_pack("{s:s, s:I, s:o, s:s}", "name", p->name, "version", (json_int_t)version, "policy", pol,
+                          "how", statement ? "signed" : "narrowed");
+    if (f && statement &&
+        (json_object_set_new(f, "statement", json_stringn(statement, statement_len)) ||
+         json_object_set_new(f, "signature", json_stringn(signature, signature_len)) ||
+         json_object_set_new(f, "signer", json_string(signer_fp)))) {
+        json_decref(f);
+        return NULL;
+    }
+    return f;
+}
+
+static nc_err apply_policy_set(nc_trust_ledger *l, const json_t *e, uint64_t seq, int64_t time, const char *worker_id,
+                               char *msg, size_t msg_len)
+{
+    nc_policy pol;
+    char inner[512];
+    uint64_t version = 0;
+    if (nc_policy_from_json(json_object_get(e, "policy"), &pol, inner, sizeof inner) != NC_OK ||
+        nc_json_uint(json_object_get(e, "version"), (uint64_t)INT64_MAX, &version) != NC_OK) {
+        snprintf(msg, msg_len, "audit entry %llu (policy.set) is malformed", (unsigned long long)seq);
+        return NC_ERR_TAMPERED;
+    }
+    ledger_policy *cur = find_policy(l, pol.name);
+    nc_err err = NC_ERR_TAMPERED;
+    if (nc_policy_builtin(pol.name)) {
+        snprintf(msg, msg_len, "audit entry %llu (policy.set) replaces built-in policy %s", (unsigned long long)seq,
+                 pol.name);
+        goto done;
+    }
+    if (version != (cur ? cur->policy.version + 1 : 1)) {
+        snprintf(msg, msg_len, "audit entry %llu (policy.set) skips or repeats a version of policy %s",
+                 (unsigned long long)seq, pol.name);
+        goto done;
+    }
+    const json_t *stmt = json_object_get(e, "statement"), *sig = json_object_get(e, "signature");
+    if (stmt || sig) {
+        nc_trust_store ts;
+        if (!json_is_string(stmt) || !json_is_string(sig)) {
+            snprintf(msg, msg_len, "audit entry %llu (policy.set) is malformed", (unsigned long long)seq);
+            goto done;
+        }
+        if ((err = nc_ledger_store(l, &ts)) != NC_OK)
+            goto done;
+        nc_verify_input in = {
+            .statement = (const uint8_t *)json_string_value(stmt), .statement_len = json_string_length(stmt),
+            .signature = (const uint8_t *)json_string_value(sig), .signature_len = json_string_length(sig),
+            .trust = &ts, .worker_id = worker_id, .now = time,
+        };
+        nc_verify_admin_output vo;
+        err = nc_verify_admin(&in, 0, &vo, inner, sizeof inner);
+        nc_trust_cleanup(&ts);
+        if (err != NC_OK) {
+            snprintf(msg, msg_len, "audit entry %llu (policy.set) does not verify against the keys trusted before it: "
+                     "%s", (unsigned long long)seq, inner);
+            err = NC_ERR_TAMPERED;
+            goto done;
+        }
+        json_t *a = nc_policy_to_json(&vo.statement.policy), *b = nc_policy_to_json(&pol);
+        bool same = vo.statement.kind == NC_ADMIN_POLICY_SET && vo.statement.policy_version == version && a && b &&
+                    json_equal(a, b);
+        json_decref(a);
+        json_decref(b);
+        nc_verify_admin_output_cleanup(&vo);
+        if (!same) {
+            snprintf(msg, msg_len, "audit entry %llu (policy.set) does not say what its signed statement says",
+                     (unsigned long long)seq);
+            err = NC_ERR_TAMPERED;
+            goto done;
+        }
+    } else if (nc_policy_widens(cur && !cur->removed ? &cur->policy : NULL, &pol)) {
+        snprintf(msg, msg_len, "audit entry %llu (policy.set) widens policy %s without a signature",
+                 (unsigned long long)seq, pol.name);
+        goto done;
+    }
+    pol.version = version;
+    if (cur) {
+        nc_policy_cleanup(&cur->policy);
+        cur->policy = pol;
+        cur->removed = false;
+    } else {
+        if (l->npols == l->cappols) {
+            size_t cap = l->cappols ? l->cappols * 2 : 8;
+            ledger_policy *np = realloc(l->pols, cap * sizeof *np);
+            if (!np) {
+                err = NC_ERR_NOMEM;
+                goto done;
+            }
+            l->pols = np;
+            l->cappols = cap;
+        }
+        l->pols[l->npols++] = (ledger_policy){.policy = pol, .removed = false};
+    }
+    return NC_OK;
+done:
+    nc_policy_cleanup(&pol);
+    return err;
+}
+
+static nc_err apply_policy_remove(nc_trust_ledger *l, const json_t *e, uint64_t seq, char *msg, size_t msg_len)
+{
+    const char *name = json_string_value(json_object_get(e, "name"));
+    ledger_policy *cur = name ? find_policy(l, name) : NULL;
+    if (!cur || cur->removed) {
+        snprintf(msg, msg_len, "audit entry %llu (policy.remove) removes a policy that does not exist",
+                 (unsigned long long)seq);
+        return NC_ERR_TAMPERED;
+    }
+    cur->removed = true;
+    cur->policy.version++;   /* a later policy of that name comes above it */
+    return NC_OK;
+}
+
 nc_err nc_ledger_apply(nc_trust_ledger *l, const json_t *entry, const char *worker_id, char *msg, size_t msg_len)
 {
     const char *type = json_string_value(json_object_get(entry, "type"));
     uint64_t seq = (uint64_t)json_integer_value(json_object_get(entry, "seq"));
     int64_t time = json_integer_value(json_object_get(entry, "time"));
+    if (type && strcmp(type, "policy.set") == 0)
+        return apply_policy_set(l, entry, seq, time, worker_id, msg, msg_len);
+    if (type && strcmp(type, "policy.remove") == 0)
+        return apply_policy_remove(l, entry, seq, msg, msg_len);
     if (!type || strncmp(type, "trust.", 6) != 0)
         return NC_OK;
     nc_err err;

@@ -11,7 +11,12 @@
  *                 and signature are in the entry and are checked again here
  *   trust.revoke  a key revoked (lowering authority: unsigned)
  *
- * Replaying them gives the ledger; the files must say exactly the same. A
+ *   policy.set    a policy added or changed: signed by an admin key (an admin
+ *                 statement of kind policy.set) unless it only narrows the
+ *                 policy it replaces ("narrowed"); versions count up per name
+ *   policy.remove a policy removed (unsigned)
+ *
+ * Replaying them gives the ledger; the trust files must say exactly the same. A
  * key appended by hand, a changed principal or an emptied revoked_keys shows
  * up as a difference, named by nc_ledger_compare(). docs/approvals.md. */
 #ifndef NC_TRUST_LEDGER_H
@@ -91,5 +96,23 @@ NC_MUST_CHECK nc_err nc_ledger_compare(const nc_trust_ledger *l, const nc_trust_
 
 /* Copies the keys that require user verification into ts->uv_keys. */
 NC_MUST_CHECK nc_err nc_ledger_fill_uv(const nc_trust_ledger *l, nc_trust_store *ts);
+/* The ledger as a trust store (files rendered and parsed), e.g. to verify a
+ * signed statement against the keys trusted now. */
+NC_MUST_CHECK nc_err nc_ledger_store(const nc_trust_ledger *l, nc_trust_store *ts);
+
+/* ---- policies ----
+ * The current version of a policy: an operator policy of that name, else a
+ * built-in one; NULL if neither (or it was removed). Borrowed from l. */
+const nc_policy *nc_ledger_policy(const nc_trust_ledger *l, const char *name);
+/* Operator policies (current versions, removed ones left out), in order of first creation. */
+size_t nc_ledger_policy_count(const nc_trust_ledger *l);
+const nc_policy *nc_ledger_policy_at(const nc_trust_ledger *l, size_t i);
+/* The version the next change of name will get (1 for a name never used). */
+uint64_t nc_ledger_policy_next_version(const nc_trust_ledger *l, const char *name);
+/* Fields of a policy.set entry: the policy (with the version it gets), and
+ * for a widening change the signed statement (statement, signature, signer;
+ * NULLs for a narrowing, which is unsigned). */
+json_t *nc_ledger_policy_fields(const nc_policy *p, uint64_t version, const char *statement, size_t statement_len,
+                                const char *signature, size_t signature_len, const char *signer_fp);
 
 #endif

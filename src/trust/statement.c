@@ -85,6 +85,8 @@ static nc_err check_fields(const nc_statement *st, char *msg, size_t msg_len)
         bad = "issued_at is after expires_at";
     else if (st->max_runs == 0 || st->max_runs > 1000000000ull)
         bad = "max_runs must be 1..1000000000";
+    else if (st->policy[0] && (!nc_policy_name_ok(st->policy) || st->policy_version == 0))
+        bad = "policy must name a policy (1-64 of a-z 0-9 . - _) and a version of at least 1";
     else if (st->ninvokers == 0 || st->ninvokers > NC_MAX_INVOKERS)
         bad = "invokers must list 1..16 entries";
     for (size_t i = 0; !bad && i < st->ninvokers; i++) {
@@ -149,6 +151,10 @@ nc_err nc_statement_build(nc_statement *st, char **out, size_t *out_len, char *m
                      "worker", st->worker);
     if (!root)
         goto done;
+    if (st->policy[0] && json_object_set_new(json_object_get(root, "predicate"), "policy",
+                                             json_pack("{s:s, s:I}", "name", st->policy, "version",
+                                                       (json_int_t)st->policy_version)) != 0)
+        goto done;
     *out = nc_json_canonical(root, out_len);
     err = *out ? NC_OK : NC_ERR_NOMEM;
 done:
@@ -171,6 +177,11 @@ nc_err nc_statement_parse(const void *data, size_t len, nc_statement *out, char 
     static const char *const pred_keys[] = {"approver", "capabilities", "capability_digest", "expires_at",
                                             "invokers", "issued_at", "limits", "max_runs", "nonce",
                                             "not_before", "submission", "trust_version", "worker", NULL};
+    static const char *const pred_keys_policy[] = {"approver", "capabilities", "capability_digest", "expires_at",
+                                                   "invokers", "issued_at", "limits", "max_runs", "nonce",
+                                                   "not_before", "policy", "submission", "trust_version", "worker",
+                                                   NULL};
+    static const char *const policy_keys[] = {"name", "version", NULL};
     json_t *root = NULL;
     char *canon = NULL;
     nc_err err;
@@ -184,7 +195,13 @@ nc_err nc_statement_parse(const void *data, size_t len, nc_statement *out, char 
     const json_t *p = NULL;
     TRY(nc_field_envelope(root, NC_STATEMENT_PREDICATE_TYPE, out->name, sizeof out->name, out->sha256, &p, msg,
                           msg_len));
-    TRY(nc_field_require(p, "predicate", pred_keys, msg, msg_len));
+    const json_t *pol = json_is_object(p) ? json_object_get(p, "policy") : NULL;
+    TRY(nc_field_require(p, "predicate", pol ? pred_keys_policy : pred_keys, msg, msg_len));
+    if (pol) {
+        TRY(nc_field_require(pol, "predicate.policy", policy_keys, msg, msg_len));
+        TRY(nc_field_string(pol, "name", out->policy, sizeof out->policy, msg, msg_len));
+        TRY(nc_field_uint(pol, "version", &out->policy_version, msg, msg_len));
+    }
     TRY(nc_field_string(p, "approver", out->approver, sizeof out->approver, msg, msg_len));
     TRY(nc_field_string(p, "worker", out->worker, sizeof out->worker, msg, msg_len));
     TRY(nc_field_string(p, "submission", out->submission, sizeof out->submission, msg, msg_len));

@@ -35,6 +35,11 @@ typedef struct {
     size_t ninvokers;
     uint8_t nonce[NC_NONCE_LEN];
     uint64_t trust_version;
+    /* The policy (name and version) the grant was checked against; "" in
+     * statements made before policies were versioned (the field is then
+     * absent, and only the built-in ceilings apply). */
+    char policy[NC_POLICY_MAX_NAME + 1];
+    uint64_t policy_version;
 } nc_statement;
 
 void nc_statement_cleanup(nc_statement *st);

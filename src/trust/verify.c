@@ -93,6 +93,8 @@ nc_err nc_verify_approval(const nc_verify_input *in, nc_verify_output *out, char
     err = verify_signature(in, NC_SSHSIG_NAMESPACE, &sig, out->key_fingerprint, msg, msg_len);
     if (err != NC_OK)
         goto done;
+    out->key_type = sig.key.type;
+    out->sk_flags = sig.sk_flags;
     /* 11. statement schema */
     err = nc_statement_parse(in->statement, in->statement_len, &out->statement, inner, sizeof inner);
     if (err != NC_OK)
@@ -144,6 +146,7 @@ done:
 
 void nc_verify_admin_output_cleanup(nc_verify_admin_output *out)
 {
+    nc_admin_cleanup(&out->statement);
     memset(out, 0, sizeof *out);
 }
 
@@ -184,7 +187,9 @@ nc_err nc_verify_admin(const nc_verify_input *in, uint64_t trust_version, nc_ver
         FAIL(NC_ERR_INTERNAL, "cannot hash the statement");
     err = NC_OK;
 done:
-    if (err != NC_OK)
+    if (err != NC_OK) {
+        nc_admin_cleanup(&out->statement);
         memset(out, 0, sizeof *out);
+    }
     return err;
 }

@@ -32,6 +32,8 @@ typedef struct {
     nc_statement statement;                           /* parsed, valid */
     char approval_id[NC_SHA256_HEX_LEN + 1];
     char key_fingerprint[NC_SSHKEY_FINGERPRINT_LEN];
+    nc_sshkey_type key_type;                          /* the signing key's type */
+    uint8_t sk_flags;                                 /* security keys: the signature's flags */
 } nc_verify_output;
 
 /* NC_OK and *out filled, or the first failing step's code with msg saying

@@ -263,7 +263,7 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const 
         nc_blob_get(w->blobs, prev_sha, NC_MAX_MODULE_BYTES, &prev, &prev_len) == NC_OK &&
         nc_wasm_analyze(prev, prev_len, &prev_analysis, msg, sizeof msg) == NC_OK)
         changes = nc_drift_changes_json(prev_analysis, an);
-    threat = nc_threat_static(an, drift, prev_analysis, new_author);
+    threat = nc_threat_static(an, drift, prev_analysis, new_author, &requested);
     requested_json = nc_caps_to_json(&requested);
     if (!threat || !requested_json)
         goto fail;
@@ -364,6 +364,7 @@ static void op_submission_get(nc_client *c, json_t *id, json_t *req)
         nc_reply_db_error(c, id, err, "submission");
         return;
     }
+    json_object_set_new(sub, "grantable", nc_worker_grantable(c->w, json_object_get(sub, "requested")));
     nc_reply(c, id, sub);
 }
 
@@ -409,7 +410,8 @@ static void op_reject(nc_client *c, json_t *id, json_t *req)
 
 static void op_approval_prepare(nc_client *c, json_t *id, json_t *req)
 {
-    static const char *const p[] = {"submission", "policy", "max_runs", "expires_in_s", "invokers", "approver", NULL};
+    static const char *const p[] = {"submission", "policy", "max_runs", "expires_in_s", "invokers", "approver",
+                                    "grants", "grant_requested", NULL};
     nc_worker *w = c->w;
     int64_t max_runs, expires_in;
     json_t *sub = NULL;
@@ -426,9 +428,15 @@ static void op_approval_prepare(nc_client *c, json_t *id, json_t *req)
         nc_reply_error(c, id, NC_ERR_USAGE, "approval.prepare needs submission and approver (a principal of your key)");
         return;
     }
-    const nc_policy *pol = nc_policy_builtin(policy_name ? policy_name : "default");
+    const nc_policy *pol = nc_ledger_policy(w->ledger, policy_name ? policy_name : "default");
     if (!pol) {
-        nc_reply_error(c, id, NC_ERR_NOT_FOUND, "no policy named %s (see `nightcore policy list`)", policy_name);
+        nc_reply_error(c, id, NC_ERR_NOT_FOUND, "no policy named %.64s (see `nightcore policy list`)", policy_name);
+        return;
+    }
+    json_t *grants = json_object_get(req, "grants"), *greq = json_object_get(req, "grant_requested");
+    if ((grants && !json_is_object(grants)) || (greq && !json_is_boolean(greq))) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "grants must be an object {args, stdin, dirs, env}; grant_requested true "
+                       "or false");
         return;
     }
     nc_err err = nc_db_submission_get(w->db, sid, false, &sub);
@@ -448,9 +456,15 @@ static void op_approval_prepare(nc_client *c, json_t *id, json_t *req)
     snprintf(st.approver, sizeof st.approver, "%s", approver);
     snprintf(st.worker, sizeof st.worker, "%s", w->worker_id);
     snprintf(st.submission, sizeof st.submission, "%s", sid);
-    if (nc_caps_copy(&pol->caps, &st.caps) != NC_OK)
-        goto fail;
+    nc_err gerr = nc_worker_build_grant(w, pol, grants, json_is_true(greq), json_object_get(sub, "requested"), &st.caps,
+                                        msg, sizeof msg);
+    if (gerr != NC_OK) {
+        nc_reply_error(c, id, gerr, "%s", msg);
+        goto done;
+    }
     st.limits = pol->limits;
+    snprintf(st.policy, sizeof st.policy, "%s", pol->name);
+    st.policy_version = pol->version;
     st.issued_at = st.not_before = (uint64_t)nc_unix_now();
     st.expires_at = st.issued_at + (uint64_t)expires_in;
     st.max_runs = (uint64_t)max_runs;
@@ -485,8 +499,9 @@ static void op_approval_prepare(nc_client *c, json_t *id, json_t *req)
         nc_reply_error(c, id, NC_ERR_USAGE, "%s", msg);
         goto done;
     }
-    json_t *summary = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:I, s:I, s:o, s:s, s:s}", "name", st.name,
-                                "sha256", sha, "submission", sid, "policy", pol->name, "capabilities",
+    json_t *summary = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:I, s:o, s:s, s:s}", "name", st.name,
+                                "sha256", sha, "submission", sid, "policy", pol->name, "policy_version",
+                                (json_int_t)pol->version, "capabilities",
                                 nc_caps_to_json(&st.caps), "limits", nc_limits_to_json(&st.limits), "max_runs",
                                 (json_int_t)st.max_runs, "not_before", (json_int_t)st.not_before, "expires_at",
                                 (json_int_t)st.expires_at, "invokers", json_deep_copy(inv ? inv : json_pack("[s]", "operator")),
@@ -587,34 +602,6 @@ static void op_run_get(nc_client *c, json_t *id, json_t *req)
         return;
     }
     nc_reply(c, id, r);
-}
-
-/* ---- policies ---- */
-
-static void op_policy_list(nc_client *c, json_t *id, json_t *req)
-{
-    static const char *const p[] = {NULL};
-    if (!nc_params_ok(c, id, req, p))
-        return;
-    json_t *items = json_array();
-    const char *names[] = {"default", "strict"};
-    for (size_t i = 0; i < 2; i++)
-        json_array_append_new(items, nc_policy_to_json(nc_policy_builtin(names[i])));
-    nc_reply(c, id, json_pack("{s:o}", "items", items));
-}
-
-static void op_policy_get(nc_client *c, json_t *id, json_t *req)
-{
-    static const char *const p[] = {"name", NULL};
-    if (!nc_params_ok(c, id, req, p))
-        return;
-    const char *name = nc_str_param(req, "name");
-    const nc_policy *pol = name ? nc_policy_builtin(name) : NULL;
-    if (!pol) {
-        nc_reply_error(c, id, NC_ERR_NOT_FOUND, "no policy named %s", name ? name : "(none)");
-        return;
-    }
-    nc_reply(c, id, nc_policy_to_json(pol));
 }
 
 /* ---- audit ---- */
@@ -728,8 +715,11 @@ static const struct {
     {"run", nc_op_run},
     {"runs.list", op_runs_list},
     {"run.get", op_run_get},
-    {"policy.list", op_policy_list},
-    {"policy.get", op_policy_get},
+    {"policy.list", nc_op_policy_list},
+    {"policy.get", nc_op_policy_get},
+    {"policy.prepare", nc_op_policy_prepare},
+    {"policy.add", nc_op_policy_add},
+    {"policy.remove", nc_op_policy_remove},
     {"trust.list", nc_op_trust_list},
     {"trust.prepare", nc_op_trust_prepare},
     {"trust.add", nc_op_trust_add},

@@ -303,9 +303,9 @@ static nc_err build_spec(nc_queued_run *q, const nc_statement *st, json_t *args,
     if (nc_caps_copy(&st->caps, &q->granted) != NC_OK)
         return NC_ERR_NOMEM;
     for (size_t i = 0; i < q->granted.ndirs; i++) {
-        q->dirs[i].host = q->granted.dirs[i].host;
-        q->dirs[i].guest = q->granted.dirs[i].guest;
-        q->dirs[i].readonly = q->granted.dirs[i].readonly;
+        const nc_cap_dir *d = &q->granted.dirs[i];
+        q->dirs[i] = (nc_dir_grant){.host = d->host, .guest = d->guest, .readonly = d->readonly, .dev = d->dev,
+                                    .ino = d->ino, .quota_bytes = d->quota_bytes, .quota_files = d->quota_files};
     }
     q->spec.args = (const char *const *)q->argv;
     q->spec.env = (const char *const *)q->env;
@@ -631,10 +631,11 @@ static void compile_done(uv_work_t *req, int status)
     if (err == NC_OK)
         err = nc_db_submission_set_status(w->db, p->row.submission, "approved", NULL);
     if (err == NC_OK)
-        err = nc_log(w, "approval", json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s%, s:s%, s:s}", "approval_id",
-                                              p->row.id, "submission", p->row.submission, "name", p->row.name,
-                                              "module_sha256", p->row.sha256, "approver", p->row.approver,
+        err = nc_log(w, "approval", json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s%, s:s%, s:s}",
+                                              "approval_id", p->row.id, "submission", p->row.submission, "name",
+                                              p->row.name, "module_sha256", p->row.sha256, "approver", p->row.approver,
                                               "key_fingerprint", p->row.key_fingerprint, "policy", p->row.policy,
+                                              "policy_version", (json_int_t)p->row.policy_version,
                                               "statement", (const char *)p->row.statement, p->row.statement_len,
                                               "signature", (const char *)p->row.signature, p->row.signature_len,
                                               "artifact_sha256", p->row.artifact_sha256),
@@ -657,20 +658,6 @@ done:
     nc_client_done(p->c);
     approval_free(p);
     nc_worker_maybe_stop(w);
-}
-
-/* The ceiling: the statement must fit within one of the policies. */
-static const nc_policy *policy_covering(const nc_statement *st)
-{
-    const char *names[] = {"strict", "default"};
-    char msg[256];
-    for (size_t i = 0; i < 2; i++) {
-        const nc_policy *p = nc_policy_builtin(names[i]);
-        if (nc_caps_within(&st->caps, &p->caps, msg, sizeof msg) == NC_OK &&
-            nc_limits_within(&st->limits, &p->limits, msg, sizeof msg) == NC_OK)
-            return p;
-    }
-    return NULL;
 }
 
 void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req)
@@ -749,10 +736,10 @@ void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req)
                        vo.statement.submission);
         goto fail;
     }
-    const nc_policy *pol = policy_covering(&vo.statement);
-    if (!pol) {
-        nc_reply_error(c, id, NC_ERR_CAPABILITY_DENIED,
-                       "the statement grants more than any policy allows (capabilities or limits above the ceiling)");
+    const nc_policy *pol = NULL;
+    err = nc_worker_check_statement_policy(w, &vo.statement, vo.key_type, vo.sk_flags, &pol, msg, sizeof msg);
+    if (err != NC_OK) {
+        nc_reply_error(c, id, err, "%s", msg);
         goto fail;
     }
     nc_db_approval *r = &p->row;
@@ -763,6 +750,7 @@ void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req)
     snprintf(r->approver, sizeof r->approver, "%s", vo.statement.approver);
     snprintf(r->key_fingerprint, sizeof r->key_fingerprint, "%s", vo.key_fingerprint);
     snprintf(r->policy, sizeof r->policy, "%s", pol->name);
+    r->policy_version = (int64_t)pol->version;
     r->statement = malloc(slen ? slen : 1);
     r->signature = malloc(json_string_length(sig) + 1);
     if (!r->statement || !r->signature) {

@@ -17,10 +17,12 @@ nc_err nc_threat_analyze(const uint8_t *wasm, size_t len, nc_analysis **out, jso
     return NC_OK;
 }
 
-json_t *nc_threat_static(const nc_analysis *a, nc_drift_state drift, const nc_analysis *prev, bool new_submitter)
+json_t *nc_threat_static(const nc_analysis *a, nc_drift_state drift, const nc_analysis *prev, bool new_submitter,
+                         const nc_caps *requested)
 {
     nc_score s;
-    nc_score_input in = {.analysis = a, .drift = drift, .previous = prev, .new_submitter = new_submitter};
+    nc_score_input in = {.analysis = a, .drift = drift, .previous = prev, .new_submitter = new_submitter,
+                         .requested = requested};
     if (nc_score_compute(&in, &s) != NC_OK)
         return NULL;
     return nc_score_to_json(&s);

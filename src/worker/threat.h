@@ -14,7 +14,8 @@
 NC_MUST_CHECK nc_err nc_threat_analyze(const uint8_t *wasm, size_t len, nc_analysis **out, json_t **json,
                                        char *msg, size_t msg_len);
 /* score at submission: {score, factors[]}; prev may be NULL */
-json_t *nc_threat_static(const nc_analysis *a, nc_drift_state drift, const nc_analysis *prev, bool new_submitter);
+json_t *nc_threat_static(const nc_analysis *a, nc_drift_state drift, const nc_analysis *prev,
+                         bool new_submitter, const nc_caps *requested);
 /* score after a run: the module's static factors plus what the run did */
 json_t *nc_threat_run(const uint8_t *wasm, size_t len, const nc_caps *granted, const nc_run_result *r);
 

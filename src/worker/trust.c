@@ -95,7 +95,7 @@ static nc_err adopt_root(nc_worker *w, const nc_trust_store *files, char *msg, s
 
 nc_err nc_worker_trust_open(nc_worker *w, char *msg, size_t msg_len)
 {
-    static const char *const types[] = {"trust.root", "trust.add", "trust.revoke", NULL};
+    static const char *const types[] = {"trust.root", "trust.add", "trust.revoke", "policy.set", "policy.remove", NULL};
     nc_err err = nc_ledger_new(&w->ledger);
     if (err != NC_OK)
         return err;

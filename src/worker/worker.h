@@ -12,6 +12,7 @@
 #include "common/home.h"
 #include "sandbox/sandbox.h"
 #include "store/db.h"
+#include "trust/statement.h"
 #include "trust/ledger.h"
 #include "trust/privkey.h"
 #include "trust/truststore.h"
@@ -152,6 +153,30 @@ void nc_op_agent_add(nc_client *c, json_t *id, json_t *req);
 void nc_op_agent_list(nc_client *c, json_t *id, json_t *req);
 void nc_op_agent_remove(nc_client *c, json_t *id, json_t *req);
 void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req);
+
+/* policy.c */
+void nc_op_policy_list(nc_client *c, json_t *id, json_t *req);
+void nc_op_policy_get(nc_client *c, json_t *id, json_t *req);
+void nc_op_policy_prepare(nc_client *c, json_t *id, json_t *req);
+void nc_op_policy_add(nc_client *c, json_t *id, json_t *req);
+void nc_op_policy_remove(nc_client *c, json_t *id, json_t *req);
+json_t *nc_worker_policy_json(const nc_policy *p, bool builtin);
+/* [{policy, version, builtin, allows_request, why_not}]: which policies allow
+ * what a submission asked for (its "requested" capabilities). */
+json_t *nc_worker_grantable(nc_worker *w, const json_t *requested);
+/* What an approval grants under pol: the policy's own capabilities, or the
+ * grants asked for ({args, stdin, dirs, env}: given parts replace the
+ * policy's, args/stdin only narrow), or exactly what the submission requested;
+ * within the ceiling, directories resolved and recorded by device and inode. */
+NC_MUST_CHECK nc_err nc_worker_build_grant(nc_worker *w, const nc_policy *pol, const json_t *grants,
+                                           bool grant_requested, const json_t *requested, nc_caps *out, char *msg,
+                                           size_t msg_len);
+/* A signed statement against the policy it names (current version, within the
+ * ceiling, the key it requires); statements without a policy against the
+ * built-ins. *out: the policy. */
+NC_MUST_CHECK nc_err nc_worker_check_statement_policy(nc_worker *w, const nc_statement *st, nc_sshkey_type key_type,
+                                                      uint8_t sk_flags, const nc_policy **out, char *msg,
+                                                      size_t msg_len);
 
 /* deploy.c */
 /* The home and its state files belong to the worker's user and are not

@@ -70,7 +70,7 @@ int main(int argc, char **argv)
     snprintf(st.submission, sizeof st.submission, "sub-1");
     st.caps.args = true;
     nc_cap_env env1 = {"LANG", "C"};
-    nc_cap_dir dir1 = {"/srv/data", "/data", true};
+    nc_cap_dir dir1 = {.host = "/srv/data", .guest = "/data", .readonly = true};
     st.caps.env = &env1, st.caps.nenv = 1, st.caps.dirs = &dir1, st.caps.ndirs = 1;
     st.limits = nc_policy_builtin("default")->limits;
     st.issued_at = st.not_before = 1794913600;

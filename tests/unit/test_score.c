@@ -265,6 +265,39 @@ static void test_dynamic_factors(void **state)
 }
 
 /* The clamping example of docs/threat-score.md: 130 points, score 100. */
+/* What is asked for and what is granted: a read-write grant of a home
+ * directory is never a low score. */
+static void test_grant_factors(void **state)
+{
+    (void)state;
+    nc_analysis *a = fixture("hello");
+    nc_score s;
+    nc_cap_dir asked[] = {{.host = (char *)"/srv/in", .guest = (char *)"/in", .readonly = true},
+                          {.host = (char *)"/srv/out", .guest = (char *)"/out", .readonly = false}};
+    nc_caps requested = {.dirs = asked, .ndirs = 2};
+    nc_score_input sub = {.analysis = a, .drift = NC_DRIFT_KNOWN, .requested = &requested};
+    assert_int_equal(nc_score_compute(&sub, &s), NC_OK);
+    assert_int_equal(points_of(&s, "requested_dirs"), 10);
+    assert_int_equal(points_of(&s, "requested_rw_dirs"), 10);
+
+    nc_cap_env env[] = {{.key = (char *)"A", .value = (char *)"1"}, {.key = (char *)"B", .value = (char *)"2"}};
+    nc_cap_dir home = {.host = (char *)"/home/alice", .guest = (char *)"/h", .readonly = false};
+    nc_caps granted = {.args = true, .env = env, .nenv = 2, .dirs = &home, .ndirs = 1};
+    nc_score_input run = {.analysis = a, .drift = NC_DRIFT_KNOWN, .granted = &granted};
+    assert_int_equal(nc_score_compute(&run, &s), NC_OK);
+    assert_int_equal(points_of(&s, "granted_rw_dirs"), 10);
+    assert_int_equal(points_of(&s, "granted_sensitive_dir"), 30);
+    assert_int_equal(points_of(&s, "granted_env"), 4);
+    assert_true(s.score >= 44);
+    /* a scratch directory elsewhere is not sensitive; a dot-directory is */
+    assert_false(nc_score_sensitive_dir("/srv/scratch"));
+    assert_false(nc_score_sensitive_dir("/home/alice/project"));
+    assert_true(nc_score_sensitive_dir("/home/alice/.ssh"));
+    assert_true(nc_score_sensitive_dir("/etc"));
+    assert_true(nc_score_sensitive_dir("/"));
+    nc_analysis_free(a);
+}
+
 static void test_clamped(void **state)
 {
     (void)state;
@@ -350,6 +383,7 @@ int main(void)
         cmocka_unit_test(test_worked_example),
         cmocka_unit_test(test_fixture_scores),
         cmocka_unit_test(test_dynamic_factors),
+        cmocka_unit_test(test_grant_factors),
         cmocka_unit_test(test_clamped),
         cmocka_unit_test(test_detail_utf8),
     };

@@ -376,7 +376,7 @@ static void test_statement_level_failures(void **state)
     in.requested = &want;
     expect(verify_with(&a, &in, msg, sizeof msg), NC_ERR_CAPABILITY_DENIED, msg);
     assert_non_null(strstr(msg, "stdin"));
-    nc_cap_dir d = {"/etc", "/etc", true};
+    nc_cap_dir d = {.host = "/etc", .guest = "/etc", .readonly = true};
     nc_caps want_dir = {.args = true, .dirs = &d, .ndirs = 1};
     in.requested = &want_dir;
     expect(verify_with(&a, &in, msg, sizeof msg), NC_ERR_CAPABILITY_DENIED, msg);
