@@ -176,7 +176,8 @@ enum MHD_Result con_api_signer(con_ctx *c, struct MHD_Connection *conn)
 
 /* Adds the prepare body's options to params; NULL message when all are fine. */
 static const char *prepare_options(const json_t *o, json_t *params, uint64_t *max_runs, uint64_t *expires,
-                                   const char **invokers, size_t *ninvokers)
+                                   const char **invokers, size_t *ninvokers, nc_caps *asked, bool *check_dirs,
+                                   bool *check_env, bool *no_args, bool *no_stdin)
 {
     const json_t *v;
     uint64_t u;
@@ -219,20 +220,42 @@ static const char *prepare_options(const json_t *o, json_t *params, uint64_t *ma
     for (size_t i = 0; inv && i < *ninvokers; i++)
         json_array_append_new(inv, json_string(invokers[i]));
     json_object_set_new(params, "invokers", inv);
+    if ((v = json_object_get(o, "grants"))) {
+        static const char *const gkeys[] = {"args", "stdin", "dirs", "env", NULL};
+        char inner[200];
+        if (!json_is_object(v) || nc_json_only_keys(v, gkeys, inner, sizeof inner) != NC_OK)
+            return "grants must be an object with args, stdin, dirs, env";
+        const json_t *a = json_object_get(v, "args"), *s = json_object_get(v, "stdin");
+        if ((a && !json_is_boolean(a)) || (s && !json_is_boolean(s)))
+            return "grants.args and grants.stdin must be true or false";
+        json_t *part = json_pack("{s:O?, s:O?}", "dirs", json_object_get(v, "dirs"), "env", json_object_get(v, "env"));
+        bool ok = part && nc_caps_from_json(part, asked, inner, sizeof inner) == NC_OK;
+        json_decref(part);
+        if (!ok)
+            return "grants: directories must be {host, guest, mode} with absolute paths; env NAME: value";
+        *check_dirs = json_object_get(v, "dirs") != NULL;
+        *check_env = json_object_get(v, "env") != NULL;
+        *no_args = a && json_is_false(a);
+        *no_stdin = s && json_is_false(s);
+        json_object_set(params, "grants", (json_t *)v);
+    }
     return NULL;
 }
 
 enum MHD_Result con_api_prepare(con_ctx *c, struct MHD_Connection *conn, const char *sid, const char *body,
                                 size_t body_len)
 {
-    static const char *const keys[] = {"policy", "max_runs", "expires_in_s", "invokers", NULL};
+    static const char *const keys[] = {"policy", "max_runs", "expires_in_s", "invokers", "grants", NULL};
     enum MHD_Result ret = MHD_NO;
     char msg[512] = "";
     json_t *o = NULL, *params = NULL, *res = NULL, *sub = NULL;
     nc_statement st;
     con_call_error err;
     signer s;
+    nc_caps asked;
+    bool check_dirs = false, check_env = false, no_args = false, no_stdin = false;
     memset(&st, 0, sizeof st);
+    memset(&asked, 0, sizeof asked);
 
     o = con_parse_body(conn, body, body_len, keys, &ret);
     if (!o)
@@ -252,7 +275,8 @@ enum MHD_Result con_api_prepare(con_ctx *c, struct MHD_Connection *conn, const c
     uint64_t max_runs, expires;
     const char *invokers[NC_MAX_INVOKERS];
     size_t ninvokers;
-    const char *bad = prepare_options(o, params, &max_runs, &expires, invokers, &ninvokers);
+    const char *bad = prepare_options(o, params, &max_runs, &expires, invokers, &ninvokers, &asked, &check_dirs,
+                                      &check_env, &no_args, &no_stdin);
     if (bad) {
         ret = con_send_error(conn, 400, "invalid_request", "%s", bad);
         goto done;
@@ -277,7 +301,8 @@ enum MHD_Result con_api_prepare(con_ctx *c, struct MHD_Connection *conn, const c
     nc_approval_request rq = {
         .submission = sid, .name = json_string_value(json_object_get(sub, "name")),
         .sha256 = json_string_value(json_object_get(sub, "sha256")), .max_runs = max_runs, .expires_in = expires,
-        .invokers = invokers, .ninvokers = ninvokers, .principal = s.principal,
+        .invokers = invokers, .ninvokers = ninvokers, .principal = s.principal, .grant = &asked,
+        .check_dirs = check_dirs, .check_env = check_env, .no_args = no_args, .no_stdin = no_stdin,
     };
     bad = nc_approver_check_approval(&st, &rq, (int64_t)time(NULL));
     if (bad) {
@@ -299,6 +324,7 @@ enum MHD_Result con_api_prepare(con_ctx *c, struct MHD_Connection *conn, const c
     res = NULL;
 done:
     nc_statement_cleanup(&st);
+    nc_caps_cleanup(&asked);
     json_decref(o);
     json_decref(params);
     json_decref(res);

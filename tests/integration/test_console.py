@@ -534,3 +534,36 @@ def test_holds_up_with_10000_runs_and_1000_pending(worker):
         assert inbox["total"] == 1000 and len(inbox["items"]) == 50
     finally:
         c.stop()
+
+
+def test_console_grants_what_was_asked_within_a_policy(worker, logged_in, tmp_path):
+    c = logged_in
+    restart_worker(worker, "--insecure-dev")
+    data = tmp_path / "data"
+    data.mkdir()
+    pol = tmp_path / "p.json"
+    pol.write_text(json.dumps({"name": "data-ro", "capabilities": {
+        "args": True, "env": {"MODE": None}, "dirs": [{"host": str(data), "guest": "/data", "mode": "ro"}]}}))
+    assert worker.nc("policy", "add", str(pol), "--yes").returncode == 0
+    man = tmp_path / "m.json"
+    man.write_text(json.dumps({"capabilities": {"env": {"MODE": "fast"},
+                                                "dirs": [{"host": str(data), "guest": "/data", "mode": "ro"}]}}))
+    rc, sub = worker.ncj("submit", fixture("hello"), "--name", "asks", "--manifest", str(man))
+    assert rc == 0, sub
+    shown = c.get("/api/submissions/" + sub["id"]).json()
+    assert [g["policy"] for g in shown["grantable"] if g["allows_request"]] == ["data-ro"]
+    body = {"policy": "data-ro", "grants": {"dirs": [{"host": str(data), "guest": "/data", "mode": "ro"}],
+                                            "env": {"MODE": "fast"}, "stdin": False}}
+    prep = c.post("/api/submissions/%s/prepare" % sub["id"], body).json()
+    assert "statement" in prep, prep
+    assert any(w[0] == "directory" and str(data) in w[1] for w in prep["words"])
+    r = c.post("/api/submissions/%s/approve" % sub["id"], {"approval_id": prep["approval_id"]})
+    assert r.status == 200, (r.body, c.err())
+    caps = r.json()["capabilities"]
+    assert caps["env"] == {"MODE": "fast"} and caps["stdin"] is False and caps["dirs"][0]["host"] == str(data)
+    # a grant outside the policy is refused before anything is signed
+    body["grants"]["dirs"][0]["host"] = str(tmp_path)
+    r = c.post("/api/submissions/%s/prepare" % sub["id"], body)
+    assert r.status == 409 and r.json()["error"]["code"] == "capability_denied"
+    r = c.post("/api/submissions/%s/prepare" % sub["id"], {"grants": {"dirs": "nope"}})
+    assert r.status == 400

@@ -561,7 +561,7 @@
     const req = sub.requested || {};
     const pc = (policy && policy.capabilities) || {};
     const yes = (b) => (b ? badge('yes', 'info') : badge('no', 'muted'));
-    const envS = (e) => { const k = e && typeof e === 'object' ? Object.keys(e) : []; return k.length ? k.map((x) => `${x}=${e[x]}`).join(', ') : 'none'; };
+    const envS = (e) => { const k = e && typeof e === 'object' ? Object.keys(e) : []; return k.length ? k.map((x) => `${x}=${e[x] === null ? '(chosen at approval)' : e[x]}`).join(', ') : 'none'; };
     const dirS = (d) => (Array.isArray(d) && d.length ? d.map((x) => `${x.host} → ${x.guest} (${x.mode})`).join(', ') : 'none');
     const rows = [
       el('tr', null, el('td', null, 'arguments'), el('td', null, yes(req.args)), el('td', null, yes(pc.args))),
@@ -572,8 +572,11 @@
     const caps = (sub.analysis && sub.analysis.capabilities) || [];
     const impRows = caps.map((c) => el('tr', null, el('td', null, c),
       el('td', null, covered(c, pc) ? badge('covered', 'good') : badge('not granted', c === 'network' || c === 'outside_wasi' || c === 'signals' ? 'bad' : 'warn'))));
+    const gr = (sub.grantable || []).map((g) => el('li', null, el('strong', null, String(g.policy)), ` v${g.version}: `,
+      g.allows_request ? badge('allows all of the request', 'good') : [badge('not all', 'warn'), ' ', String(g.why_not || '')]));
     return el('div', { class: 'caps-compare' },
-      table(['capability', 'requested by the submitter', 'granted by policy ' + (policy ? policy.name : '?')], rows, 'caps'),
+      table(['capability', 'requested by the submitter', 'allowed by policy ' + (policy ? `${policy.name} v${policy.version ?? 1}` : '?')], rows, 'caps'),
+      gr.length ? [el('h3', null, 'Which policies allow the request'), el('ul', { id: 'grantable' }, gr)] : null,
       el('h3', null, 'Capabilities the module imports'),
       table(['import group', 'with this policy'], impRows, 'impcaps'));
   }
@@ -684,6 +687,24 @@
       invokerBoxes.push(el('label', { class: 'check' }, el('input', { type: 'checkbox', value: 'agent:' + n, class: 'f-invoker' }), ' agent ', el('strong', null, n), n === sub.agent ? el('span', { class: 'muted' }, ' (the submitter)') : null));
     const pass = el('input', { id: 'f-passphrase', type: 'password', autocomplete: 'off', placeholder: 'your approver key\'s passphrase', spellcheck: 'false' });
     const signerBox = el('div', { class: 'signer', id: 'signer' });
+    // what to grant: the submission's requested directories and environment, each a checkbox
+    const req = sub.requested || {};
+    const reqDirs = Array.isArray(req.dirs) ? req.dirs : [];
+    const reqEnv = req.env && typeof req.env === 'object' ? Object.keys(req.env) : [];
+    const dirBoxes = reqDirs.map((d, i) => el('label', { class: 'check' },
+      el('input', { type: 'checkbox', class: 'f-grant-dir', value: String(i), checked: true }),
+      ' directory ', el('code', null, String(d.host)), ' as ', el('code', null, String(d.guest)), ' ',
+      d.mode === 'rw' ? badge('read-write', 'bad') : badge('read-only', 'info')));
+    const envBoxes = reqEnv.map((k) => el('label', { class: 'check' },
+      el('input', { type: 'checkbox', class: 'f-grant-env', value: k, checked: true }),
+      ' environment ', el('code', null, `${k}=${req.env[k]}`)));
+    const argsBox = el('input', { type: 'checkbox', id: 'f-grant-args', checked: true });
+    const stdinBox = el('input', { type: 'checkbox', id: 'f-grant-stdin', checked: true });
+    const grantsSet = el('fieldset', { id: 'grants' }, el('legend', null, 'What to grant (within the policy)'),
+      dirBoxes.length || envBoxes.length ? [el('p', { class: 'muted' }, 'Asked for by the submission. Unchecked items are not granted; the policy must allow each checked one.'), dirBoxes, envBoxes]
+        : el('p', { class: 'muted' }, 'The submission asks for no directories or environment: the policy\'s own are granted.'),
+      el('label', { class: 'check' }, argsBox, ' arguments (if the policy allows them)'),
+      el('label', { class: 'check' }, stdinBox, ' standard input (if the policy allows it)'));
     api('/api/signer').then((sg) => { clear(signerBox); append(signerBox, signerView(sg)); }).catch(() => {});
     const out = el('div', { id: 'prepared' });
     const msg = el('div', { id: 'approve-msg' });
@@ -696,7 +717,8 @@
         append(out, el('p', { class: 'muted' }, 'The form changed: prepare the statement again.'));
       }
     };
-    for (const i of [policySel, maxRuns, expiry, ...invokerBoxes.map((l) => l.querySelector('input'))]) {
+    for (const i of [policySel, maxRuns, expiry, argsBox, stdinBox, ...invokerBoxes.map((l) => l.querySelector('input')),
+      ...[...dirBoxes, ...envBoxes].map((l) => l.querySelector('input'))]) {
       i.addEventListener('change', invalidate);
       i.addEventListener('input', invalidate);
     }
@@ -713,8 +735,17 @@
       if (!Number.isInteger(mr) || mr < 1) return append(msg, errorBox({ code: 'form', message: 'max runs must be a whole number of at least 1' }));
       prepareBtn.disabled = true;
       try {
+        const grants = {};
+        if (dirBoxes.length || envBoxes.length) {
+          grants.dirs = [...document.querySelectorAll('.f-grant-dir')].filter((b) => b.checked)
+            .map((b) => { const d = reqDirs[parseInt(b.value, 10)]; return { host: d.host, guest: d.guest, mode: d.mode }; });
+          grants.env = {};
+          for (const b of document.querySelectorAll('.f-grant-env')) if (b.checked) grants.env[b.value] = req.env[b.value];
+        }
+        if (!argsBox.checked) grants.args = false;
+        if (!stdinBox.checked) grants.stdin = false;
         const r = await api('/api/submissions/' + encodeURIComponent(sub.id) + '/prepare', {
-          method: 'POST', body: { policy: policySel.value, max_runs: mr, expires_in_s: parseInt(expiry.value, 10), invokers },
+          method: 'POST', body: { policy: policySel.value, max_runs: mr, expires_in_s: parseInt(expiry.value, 10), invokers, grants },
         });
         prepared = r;
         append(out, await statementView(r));
@@ -738,6 +769,7 @@
         el('label', null, 'Max runs', maxRuns),
         el('label', null, 'Expires after', expiry),
         el('fieldset', null, el('legend', null, 'Who may run it'), invokerBoxes),
+        grantsSet,
         signerBox,
         el('label', null, 'Key passphrase (for a key that has one)', pass),
         el('div', { class: 'actions' }, prepareBtn)),
