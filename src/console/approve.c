@@ -228,7 +228,11 @@ static const char *prepare_options(const json_t *o, json_t *params, uint64_t *ma
         const json_t *a = json_object_get(v, "args"), *s = json_object_get(v, "stdin");
         if ((a && !json_is_boolean(a)) || (s && !json_is_boolean(s)))
             return "grants.args and grants.stdin must be true or false";
-        json_t *part = json_pack("{s:O?, s:O?}", "dirs", json_object_get(v, "dirs"), "env", json_object_get(v, "env"));
+        json_t *part = json_object();
+        if (part && json_object_get(v, "dirs"))
+            json_object_set(part, "dirs", json_object_get(v, "dirs"));
+        if (part && json_object_get(v, "env"))
+            json_object_set(part, "env", json_object_get(v, "env"));
         bool ok = part && nc_caps_from_json(part, asked, inner, sizeof inner) == NC_OK;
         json_decref(part);
         if (!ok)
