@@ -36,6 +36,7 @@
 /* Sandbox child */
 #define NC_CHILD_KILL_GRACE_MS 500u   /* supervisor SIGKILL after timeout + grace */
 #define NC_CHILD_MAX_FILES 128u       /* RLIMIT_NOFILE in the child: guest table + dir readers + own */
+#define NC_CHILD_UMASK 022            /* whatever the worker's: files a module creates are 0644, directories 0755 */
 #define NC_CHILD_MAX_FILE_BYTES (256ull * 1024 * 1024) /* RLIMIT_FSIZE */
 #define NC_CHILD_HEAP_SLACK (256ull * 1024 * 1024)    /* RLIMIT_DATA above linear memory */
 #define NC_WASI_MAX_FDS 64u           /* guest descriptor table */

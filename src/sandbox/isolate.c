@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "sandbox/internal.h"
@@ -132,6 +133,9 @@ void nc_isolate_early(nc_isolation_report *r)
     }
     r->caps_dropped = drop_caps();
     r->no_new_privs = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0;
+    /* The modes a module's files get do not depend on the umask the worker
+     * happened to be started with. */
+    umask(NC_CHILD_UMASK);
     /* Past RLIMIT_FSIZE a write fails with EFBIG instead of killing the child. */
     signal(SIGXFSZ, SIG_IGN);
     r->rlimits = set_limit(RLIMIT_CORE, 0) && set_limit(RLIMIT_NOFILE, NC_CHILD_MAX_FILES) &&

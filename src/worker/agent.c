@@ -235,6 +235,7 @@ void nc_agent_dispatch(nc_client *c, json_t *req)
                        err == NC_ERR_NOT_FOUND ? "unknown or removed agent token" : "cannot check the token");
         return;
     }
+    nc_client_authenticated(c);
     if (c->w->stopping) {
         nc_reply_error(c, id, NC_ERR_BUSY, "the worker is stopping");
         return;

@@ -31,32 +31,68 @@ static void append_own(nc_worker *w, const char *type, json_t *fields)
         nc_log_abort(w);
 }
 
-/* Every refusal is recorded; a connection that keeps being refused (a flood,
- * garbage) gets its first few one by one and the rest counted when it closes,
- * so nobody can grow the log with cheap garbage. */
+/* Every refusal is recorded, within a budget per peer (socket and uid): a
+ * burst, then one every NC_WORKER_REFUSAL_EVERY_S; the others are counted and
+ * written as one summary a minute, so nobody can grow the log faster than
+ * that however many connections they open. */
+static nc_refusal_bucket *refusal_bucket(nc_worker *w, bool agent_socket, uid_t uid)
+{
+    for (unsigned i = 0; i < w->nrefusal_peers; i++)
+        if (w->refusal_peers[i].agent_socket == agent_socket && w->refusal_peers[i].uid == uid)
+            return &w->refusal_peers[i];
+    nc_refusal_bucket *b;
+    if (w->nrefusal_peers < NC_WORKER_REFUSAL_PEERS) {
+        b = &w->refusal_peers[w->nrefusal_peers++];
+    } else {
+        /* all taken: the emptiest one is reused (its count is flushed first) */
+        b = &w->refusal_peers[0];
+        for (unsigned i = 1; i < w->nrefusal_peers; i++)
+            if (w->refusal_peers[i].tokens > b->tokens)
+                b = &w->refusal_peers[i];
+        nc_log_refusal_summaries(w);
+    }
+    *b = (nc_refusal_bucket){.agent_socket = agent_socket, .uid = uid, .tokens = NC_WORKER_REFUSAL_BURST,
+                             .updated_ms = w->loop ? uv_now(w->loop) : 0};
+    return b;
+}
+
 void nc_log_refused(nc_worker *w, nc_client *c, const char *code, const char *message)
 {
     if (!w->audit.db)
         return;
-    if (c && c->refusals_logged >= NC_WORKER_REFUSALS_LOGGED) {
-        c->refusals_suppressed++;
-        return;
+    if (c) {
+        nc_refusal_bucket *b = refusal_bucket(w, c->agent_socket, c->uid);
+        uint64_t now = w->loop ? uv_now(w->loop) : 0;
+        b->tokens += (double)(now - b->updated_ms) / 1000.0 / NC_WORKER_REFUSAL_EVERY_S;
+        if (b->tokens > NC_WORKER_REFUSAL_BURST)
+            b->tokens = NC_WORKER_REFUSAL_BURST;
+        b->updated_ms = now;
+        if (b->tokens < 1.0) {
+            b->suppressed++;
+            return;
+        }
+        b->tokens -= 1.0;
     }
-    if (c)
-        c->refusals_logged++;
     json_t *f = json_pack("{s:s, s:s, s:s, s:s%}", "op", c && c->op[0] ? c->op : "(none)", "code", code, "socket",
                           c && c->agent_socket ? "agent" : "control", "message", message,
                           strlen(message) > 300 ? (size_t)300 : strlen(message));
+    if (f && c)
+        json_object_set_new(f, "uid", json_integer((json_int_t)c->uid));
     append_own(w, "refused", f);
 }
 
-void nc_log_refusal_summary(nc_worker *w, nc_client *c)
+void nc_log_refusal_summaries(nc_worker *w)
 {
-    if (!w->audit.db || !c->refusals_suppressed)
+    if (!w->audit.db)
         return;
-    append_own(w, "refused.summary", json_pack("{s:s, s:i}", "socket", c->agent_socket ? "agent" : "control",
-                                               "count", (int)c->refusals_suppressed));
-    c->refusals_suppressed = 0;
+    for (unsigned i = 0; i < w->nrefusal_peers; i++) {
+        nc_refusal_bucket *b = &w->refusal_peers[i];
+        if (!b->suppressed)
+            continue;
+        append_own(w, "refused.summary", json_pack("{s:s, s:I, s:I}", "socket", b->agent_socket ? "agent" : "control",
+                                                    "uid", (json_int_t)b->uid, "count", (json_int_t)b->suppressed));
+        b->suppressed = 0;
+    }
 }
 
 nc_err nc_log_checkpoint(nc_worker *w, bool force, char *note, size_t note_len)
@@ -76,6 +112,9 @@ static void on_checkpoint_timer(uv_timer_t *t)
 {
     nc_worker *w = t->data;
     char note[NC_AUDIT_MAX_NOTE_BYTES];
+    static unsigned ticks;
+    if (++ticks % 60 == 0)
+        nc_log_refusal_summaries(w);
     if (nc_log_checkpoint(w, false, note, sizeof note) != NC_OK)
         fprintf(stderr, "nightcore-worker: cannot write an audit checkpoint: %s\n", nc_db_errmsg(w->db));
 }

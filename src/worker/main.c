@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pwd.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -199,6 +201,20 @@ static int serve(const serve_opts *o)
         fprintf(stderr, "nightcore-worker: %zu run(s) were in flight when the worker last stopped; recorded as interrupted\n",
                 json_array_size(interrupted));
     json_decref(interrupted);
+    /* Descriptors: as many as allowed; connection caps keep well below them. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    /* The caps fit what is left after a reserve: half to agent.sock, a
+     * quarter to control.sock, so neither can take the other's. */
+    rlim_t fds = getrlimit(RLIMIT_NOFILE, &nofile) == 0 ? nofile.rlim_cur : 1024;
+    rlim_t spare = fds > NC_WORKER_FD_RESERVE + 64 ? fds - NC_WORKER_FD_RESERVE : 64;
+    w->max_agent_conns = spare / 2 < NC_WORKER_MAX_AGENT_CONNS ? (unsigned)(spare / 2) : NC_WORKER_MAX_AGENT_CONNS;
+    w->max_control_conns = spare / 4 < NC_WORKER_MAX_CONTROL_CONNS ? (unsigned)(spare / 4) : NC_WORKER_MAX_CONTROL_CONNS;
+    w->max_agent_conns_per_uid = w->max_agent_conns / 4 < NC_WORKER_MAX_AGENT_CONNS_PER_UID
+                                     ? w->max_agent_conns / 4 : NC_WORKER_MAX_AGENT_CONNS_PER_UID;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     w->limit = cores > 0 ? (unsigned)cores : 1;
     const char *lim = getenv("NIGHTCORE_MAX_RUNS");   /* concurrency override, for tests and tuning */
@@ -221,6 +237,26 @@ static int serve(const serve_opts *o)
             goto done;
         }
         w->queue_limit = (unsigned)v;
+    }
+    /* Connection deadlines (tuning and tests): NIGHTCORE_AUTH_TIMEOUT_MS, NIGHTCORE_STALL_TIMEOUT_MS. */
+    w->auth_timeout_ms = NC_WORKER_AUTH_TIMEOUT_MS;
+    w->stall_timeout_ms = NC_WORKER_STALL_TIMEOUT_MS;
+    static const struct {
+        const char *env;
+        size_t off;
+    } knobs[] = {{"NIGHTCORE_AUTH_TIMEOUT_MS", offsetof(nc_worker, auth_timeout_ms)},
+                 {"NIGHTCORE_STALL_TIMEOUT_MS", offsetof(nc_worker, stall_timeout_ms)}};
+    for (size_t i = 0; i < sizeof knobs / sizeof knobs[0]; i++) {
+        const char *v = getenv(knobs[i].env);
+        if (v && v[0]) {
+            char *end;
+            long x = strtol(v, &end, 10);
+            if (*end || x < 100 || x > 3600000) {
+                fprintf(stderr, "nightcore-worker: %s must be 100..3600000 (milliseconds)\n", knobs[i].env);
+                goto done;
+            }
+            *(uint64_t *)((char *)w + knobs[i].off) = (uint64_t)x;
+        }
     }
     char threads[16];
     snprintf(threads, sizeof threads, "%u", w->limit + 2);
@@ -256,6 +292,7 @@ static int serve(const serve_opts *o)
     /* Runs until asked to stop (signal or `shutdown`) and everything in
      * flight has been recorded: nc_worker_maybe_stop() leaves the loop. */
     uv_run(w->loop, UV_RUN_DEFAULT);
+    nc_log_refusal_summaries(w);
     if (nc_db_begin(w->db) != NC_OK || nc_log(w, "worker.stop", NULL, NULL) != NC_OK || nc_db_commit(w->db) != NC_OK)
         nc_log_abort(w);
     if (nc_log_checkpoint(w, false, note, sizeof note) != NC_OK)

@@ -136,6 +136,12 @@ static void op_status(nc_client *c, json_t *id, json_t *req)
                                                 terr == NC_OK ? NULL : msg));
     json_object_set_new(res, "deployment", nc_worker_deployment_json(w));
     json_object_set_new(res, "dev_mode", json_boolean(w->dev_mode));
+    json_object_set_new(res, "connections", json_pack("{s:i, s:i, s:I, s:I, s:i, s:i}", "agent", (int)w->nagent_conns,
+                                                      "control", (int)w->ncontrol_conns, "refused",
+                                                      (json_int_t)w->conns_refused, "descriptor_errors",
+                                                      (json_int_t)w->emfile_errors, "agent_limit",
+                                                      (int)w->max_agent_conns, "agent_limit_per_uid",
+                                                      (int)w->max_agent_conns_per_uid));
     nc_reply(c, id, res);
 }
 

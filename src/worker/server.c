@@ -45,7 +45,13 @@ void nc_client_unref(nc_client *c)
 static void on_close(uv_handle_t *h)
 {
     nc_client *c = h->data;
-    nc_client_unref(c);   /* the loop's reference */
+    nc_client_unref(c);   /* the loop's reference (pipe) */
+}
+
+static void on_timer_close(uv_handle_t *h)
+{
+    nc_client *c = h->data;
+    nc_client_unref(c);   /* the timer's reference */
 }
 
 static void close_client(nc_client *c)
@@ -53,20 +59,73 @@ static void close_client(nc_client *c)
     if (c->closing)
         return;
     c->closing = true;
-    nc_log_refusal_summary(c->w, c);
+    if (c->agent_socket)
+        c->w->nagent_conns--;
+    else
+        c->w->ncontrol_conns--;
     unlink_client(c);
+    uv_close((uv_handle_t *)&c->timer, on_timer_close);
     uv_close((uv_handle_t *)&c->pipe, on_close);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+/* Backpressure: a peer that does not read its replies gets no more of its
+ * requests read until it catches up. */
+static void update_reading(nc_client *c)
+{
+    if (c->closing)
+        return;
+    bool full = c->queued_bytes > NC_WORKER_QUEUE_PAUSE_BYTES || c->pending_writes > NC_WORKER_QUEUE_PAUSE_WRITES;
+    if (full && !c->paused && !c->subscribed) {
+        c->paused = true;
+        uv_read_stop((uv_stream_t *)&c->pipe);
+    } else if (!full && c->paused && c->queued_bytes <= NC_WORKER_QUEUE_PAUSE_BYTES / 2 &&
+               c->pending_writes <= NC_WORKER_QUEUE_PAUSE_WRITES / 2) {
+        c->paused = false;
+        uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    }
+}
+
+/* Once a second: an agent connection without a valid token after
+ * NC_WORKER_AUTH_TIMEOUT_MS, one idle for NC_WORKER_IDLE_TIMEOUT_MS, and any
+ * whose replies have not been read for NC_WORKER_STALL_TIMEOUT_MS are closed. */
+static void on_client_timer(uv_timer_t *t)
+{
+    nc_client *c = t->data;
+    uint64_t now = uv_now(c->w->loop);
+    if (c->closing)
+        return;
+    if (c->pending_writes && now - c->last_progress_ms > c->w->stall_timeout_ms) {
+        close_client(c);
+        return;
+    }
+    if (c->agent_socket && !c->busy && !c->pending_writes) {
+        uint64_t limit = c->authenticated ? NC_WORKER_IDLE_TIMEOUT_MS : c->w->auth_timeout_ms;
+        if (now - c->last_activity_ms > limit)
+            close_client(c);
+    }
+}
+
+void nc_client_authenticated(nc_client *c)
+{
+    c->authenticated = true;
 }
 
 static void on_write(uv_write_t *req, int status)
 {
     nc_write *wr = (nc_write *)req;
     nc_client *c = wr->c;
+    c->queued_bytes -= wr->buf.len;
     free(wr->buf.base);
     free(wr);
     c->pending_writes--;
-    if (status < 0)
+    c->last_progress_ms = uv_now(c->w->loop);
+    if (status < 0 || (c->close_after_write && !c->pending_writes))
         close_client(c);
+    else
+        update_reading(c);
     nc_client_unref(c);
 }
 
@@ -94,14 +153,20 @@ static void send_json(nc_client *c, json_t *msg)
     wr->buf = uv_buf_init(line, (unsigned)n + 1);
     wr->c = c;
     nc_client_ref(c);
+    if (!c->pending_writes)
+        c->last_progress_ms = uv_now(c->w->loop);
     c->pending_writes++;
+    c->queued_bytes += wr->buf.len;
     if (uv_write(&wr->req, (uv_stream_t *)&c->pipe, &wr->buf, 1, on_write) != 0) {
         c->pending_writes--;
+        c->queued_bytes -= wr->buf.len;
         free(line);
         free(wr);
         nc_client_unref(c);
         close_client(c);
+        return;
     }
+    update_reading(c);
 }
 
 void nc_reply(nc_client *c, json_t *id, json_t *result)
@@ -195,7 +260,7 @@ static void handle_line(nc_client *c, const char *line, size_t len)
 static void process_lines(nc_client *c)
 {
     size_t start = 0;
-    while (!c->busy && !c->closing && start < c->in.len) {
+    while (!c->busy && !c->closing && !c->paused && start < c->in.len) {
         uint8_t *nl = memchr(c->in.data + start, '\n', c->in.len - start);
         if (!nl)
             break;
@@ -226,6 +291,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
     if (n == 0)
         return;
+    c->last_activity_ms = uv_now(c->w->loop);
     if (nc_buf_append(&c->in, buf->base, (size_t)n) != NC_OK) {
         /* Over the frame cap without a newline: refuse before buffering more. */
         nc_reply_error(c, NULL, NC_ERR_TOO_LARGE, "request line longer than %u bytes", NC_WORKER_MAX_LINE);
@@ -250,26 +316,67 @@ static bool control_peer_ok(const nc_worker *w, uid_t uid)
     return false;
 }
 
+static unsigned agent_conns_of(const nc_worker *w, uid_t uid)
+{
+    unsigned n = 0;
+    for (const nc_client *c = w->clients; c; c = c->next)
+        n += c->agent_socket && !c->closing && c->uid == uid;
+    return n;
+}
+
+/* Over a cap: one line saying so, then the connection closes. */
+static void refuse_connection(nc_client *c, const char *why)
+{
+    c->w->conns_refused++;
+    json_t *msg = json_pack("{s:n, s:b, s:{s:s, s:s}}", "id", "ok", 0, "error", "code", "busy", "message", why);
+    if (msg)
+        send_json(c, msg);
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    c->paused = true;
+    c->close_after_write = true;   /* closed once the line is written */
+    if (!c->pending_writes)
+        close_client(c);
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     nc_worker *w = server->data;
-    if (status < 0)
+    bool agent = server == (uv_stream_t *)&w->agent;
+    if (status < 0) {
+        /* out of descriptors (EMFILE/ENFILE): said once a minute at most */
+        w->emfile_errors++;
+        uint64_t now = uv_now(w->loop);
+        if (now - w->last_emfile_log_ms > 60000 || !w->last_emfile_log_ms) {
+            w->last_emfile_log_ms = now;
+            fprintf(stderr, "nightcore-worker: cannot accept a connection on %s: %s (%llu so far); connection caps "
+                    "should prevent this: see `nightcore worker status`\n", agent ? "agent.sock" : "control.sock",
+                    uv_strerror(status), (unsigned long long)w->emfile_errors);
+        }
         return;
+    }
     nc_client *c = calloc(1, sizeof *c);
     if (!c)
         return;
     c->w = w;
-    c->refs = 1;
-    c->agent_socket = server == (uv_stream_t *)&w->agent;
+    c->refs = 2;   /* the pipe's and the timer's */
+    c->agent_socket = agent;
     nc_buf_init(&c->in, NC_WORKER_MAX_LINE + 1);
     uv_pipe_init(w->loop, &c->pipe, 0);
+    uv_timer_init(w->loop, &c->timer);
     c->pipe.data = c;
+    c->timer.data = c;
+    c->last_activity_ms = c->last_progress_ms = uv_now(w->loop);
     if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+        uv_close((uv_handle_t *)&c->timer, on_timer_close);
         uv_close((uv_handle_t *)&c->pipe, on_close);
         return;
     }
     c->next = w->clients;
     w->clients = c;
+    if (agent)
+        w->nagent_conns++;
+    else
+        w->ncontrol_conns++;
     /* The control socket: the worker's own user, and in the service
      * deployment the operators it was given (and root). */
     uv_os_fd_t fd;
@@ -277,8 +384,22 @@ static void on_connection(uv_stream_t *server, int status)
     socklen_t len = sizeof cred;
     if (uv_fileno((uv_handle_t *)&c->pipe, &fd) != 0 ||
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        (!c->agent_socket && !control_peer_ok(w, cred.uid))) {
+        (!agent && !control_peer_ok(w, cred.uid))) {
         close_client(c);
+        return;
+    }
+    c->uid = cred.uid;
+    uv_timer_start(&c->timer, on_client_timer, 1000, 1000);
+    if (agent && w->nagent_conns > w->max_agent_conns) {
+        refuse_connection(c, "too many connections to agent.sock; retry later");
+        return;
+    }
+    if (agent && agent_conns_of(w, c->uid) > w->max_agent_conns_per_uid) {
+        refuse_connection(c, "too many connections from this user to agent.sock; close some and retry");
+        return;
+    }
+    if (!agent && w->ncontrol_conns > w->max_control_conns) {
+        refuse_connection(c, "too many connections to control.sock; retry later");
         return;
     }
     uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);

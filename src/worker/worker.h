@@ -30,7 +30,25 @@
 #define NC_WORKER_AGENT_MAX_PENDING 20
 #define NC_WORKER_AGENT_MAX_RUNS 1
 #define NC_WORKER_MAX_OPERATORS 16
-#define NC_WORKER_REFUSALS_LOGGED 16   /* per connection; the rest are counted in one entry */
+/* Connections (docs/protocol.md "Limits"): agent.sock is capped globally and
+ * per peer uid, below the descriptors the worker has, so control.sock and the
+ * runs always have theirs. */
+#define NC_WORKER_MAX_AGENT_CONNS 512u
+#define NC_WORKER_MAX_AGENT_CONNS_PER_UID 128u
+#define NC_WORKER_MAX_CONTROL_CONNS 256u
+#define NC_WORKER_FD_RESERVE 128u   /* descriptors kept for the database, runs and logs */
+#define NC_WORKER_AUTH_TIMEOUT_MS 10000u       /* agent.sock: a valid token within this, or closed */
+#define NC_WORKER_IDLE_TIMEOUT_MS 900000u      /* agent.sock: no request for this long: closed */
+#define NC_WORKER_STALL_TIMEOUT_MS 60000u      /* replies not read for this long: closed */
+/* Replies waiting to be read: past this, no more requests are read from
+ * that connection until the peer catches up. */
+#define NC_WORKER_QUEUE_PAUSE_BYTES (4u * 1024 * 1024)
+#define NC_WORKER_QUEUE_PAUSE_WRITES 64u
+/* Refusals in the audit log: per peer (socket, uid) a burst, then one every
+ * NC_WORKER_REFUSAL_EVERY_S; the rest counted, one summary a minute. */
+#define NC_WORKER_REFUSAL_BURST 16.0
+#define NC_WORKER_REFUSAL_EVERY_S 10.0
+#define NC_WORKER_REFUSAL_PEERS 64u   /* peers tracked; beyond that, one shared bucket */
 
 typedef struct nc_worker nc_worker;
 typedef struct nc_client nc_client;
@@ -39,16 +57,30 @@ struct nc_client {
     nc_worker *w;
     uv_pipe_t pipe;
     bool agent_socket;
+    uid_t uid;          /* the peer's (SO_PEERCRED) */
+    bool authenticated; /* agent.sock: a request with a valid token was seen */
     nc_buf in;
     bool busy;          /* an asynchronous op is in progress: later lines wait */
+    bool paused;        /* too many replies unread: not reading requests */
+    bool close_after_write;
     char op[40];        /* the op being answered (for the audit log's refusals) */
-    unsigned refusals_logged, refusals_suppressed;   /* per connection (log.c) */
     bool subscribed;
     bool closing;
     unsigned pending_writes;
+    size_t queued_bytes;    /* of those writes */
+    uint64_t last_activity_ms, last_progress_ms;
+    uv_timer_t timer;       /* authentication, idle and stall deadlines */
     int refs;           /* the loop's own + one per op in flight */
     nc_client *next;
 };
+
+typedef struct {
+    bool agent_socket;
+    uid_t uid;
+    double tokens;
+    uint64_t updated_ms;
+    uint64_t suppressed;
+} nc_refusal_bucket;
 
 typedef struct nc_queued_run nc_queued_run;
 
@@ -83,6 +115,13 @@ struct nc_worker {
     char checkpoint_path[4096]; /* the latest checkpoint, outside the database */
     uint64_t checkpoint_size;
     uv_timer_t checkpoint_timer;
+    /* connections and refusals (server.c, log.c) */
+    unsigned nagent_conns, ncontrol_conns;
+    unsigned max_agent_conns, max_agent_conns_per_uid, max_control_conns;   /* the caps, fitted to RLIMIT_NOFILE */
+    uint64_t auth_timeout_ms, stall_timeout_ms;   /* NC_WORKER_*_TIMEOUT_MS, or the environment's */
+    uint64_t conns_refused, emfile_errors, last_emfile_log_ms;
+    nc_refusal_bucket refusal_peers[NC_WORKER_REFUSAL_PEERS];
+    unsigned nrefusal_peers;
     /* trust (trust.c): the ledger replayed from the audit log */
     nc_trust_ledger *ledger;
     char trust_problem[1024];   /* the last difference found between files and ledger, "" if none */
@@ -103,6 +142,8 @@ void nc_reply_error_code(nc_client *c, json_t *id, const char *code, const char 
     __attribute__((format(printf, 4, 5)));
 /* An asynchronous op finished: let the client's next request through. */
 void nc_client_done(nc_client *c);
+/* agent.sock: the request carried a valid token. */
+void nc_client_authenticated(nc_client *c);
 void nc_emit(nc_worker *w, const char *type, json_t *fields /* stolen */);
 NC_MUST_CHECK nc_err nc_server_listen(nc_worker *w, char *msg, size_t msg_len);
 void nc_server_stop(nc_worker *w);
@@ -124,10 +165,11 @@ void nc_random_id(const char *prefix, char *out, size_t out_len);
  * failure the caller rolls back and calls nc_log_abort. */
 NC_MUST_CHECK nc_err nc_log(nc_worker *w, const char *type, json_t *fields /* stolen */, uint64_t *seq);
 void nc_log_abort(nc_worker *w);
-/* A refused request, in a transaction of its own. */
+/* A refused request, in a transaction of its own, within the peer's budget
+ * (the rest are counted and summarised once a minute). */
 void nc_log_refused(nc_worker *w, nc_client *c, const char *code, const char *message);
-/* A connection closes: one entry counting the refusals not logged one by one. */
-void nc_log_refusal_summary(nc_worker *w, nc_client *c);
+/* One refused.summary entry per peer with refusals not logged one by one. */
+void nc_log_refusal_summaries(nc_worker *w);
 /* Signs a checkpoint if the log grew since the last one; writes it outside
  * the database too. */
 NC_MUST_CHECK nc_err nc_log_checkpoint(nc_worker *w, bool force, char *note, size_t note_len);

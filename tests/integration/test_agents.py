@@ -43,8 +43,8 @@ def test_agent_socket_has_no_operator_ops(worker):
     a.close()
     rc, agents = worker.ncj("agent", "list")
     assert agents["items"][0]["removed"] is True
-    # the worker is unharmed and every refusal is on the record: the first 16
-    # of a connection one by one, the rest counted when it closes
+    # the worker is unharmed and every refusal is on the record: a burst of
+    # 16 one by one, the rest counted in a summary (written at the latest on stop)
     assert worker.sock().call("status")["ok"]
     worker.nc("worker", "stop", check=True)
     db = sqlite3.connect(os.path.join(worker.path, "state", "nightcore.db"))

@@ -1,0 +1,234 @@
+"""Local denial of service and faults against a running worker, as a
+hostile process of the operator's own user would try them."""
+import json
+import os
+import resource
+import socket
+import sqlite3
+import time
+
+import pytest
+
+from conftest import Conn, wait_for
+
+
+def worker_pid(home):
+    with open(os.path.join(home.path, "run", "worker.pid")) as f:
+        return int(f.read())
+
+
+def open_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def raw_connect(path):
+    """Connects, waiting while the listen backlog is full."""
+    end = time.time() + 60
+    while True:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:
+            s.close()
+            if time.time() > end:
+                raise
+            time.sleep(0.01)
+
+
+def audit_entries(home):
+    db = sqlite3.connect(os.path.join(home.path, "state", "nightcore.db"))
+    try:
+        return [json.loads(e) for (e,) in db.execute("SELECT entry FROM audit_log ORDER BY seq")]
+    finally:
+        db.close()
+
+
+def start_worker(home, **env):
+    saved = dict(home.env)
+    home.env.update({k: str(v) for k, v in env.items()})
+    try:
+        home.nc("worker", "start", check=True)
+    finally:
+        home.env = saved
+
+
+@pytest.fixture
+def many_fds():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, 4096)
+    if want < 1200:
+        pytest.skip(f"needs 1200 descriptors in the test process (hard limit {hard})")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_idle_agent_connections_capped_control_served(worker, many_fds):
+    """A flood of idle connections to agent.sock is capped per peer; the
+    operator is served throughout and the worker's descriptors stay bounded."""
+    status = worker.sock().call("status")["result"]["connections"]
+    per_uid = status["agent_limit_per_uid"]
+    assert 0 < per_uid <= status["agent_limit"]
+    pid = worker_pid(worker)
+    agent_path = os.path.join(worker.path, "run", "agent.sock")
+    held, refused = [], 0
+    for _ in range(per_uid + 400):
+        s = raw_connect(agent_path)
+        held.append(s)
+    # the ones over the cap get one line and are closed; the others stay
+    for s in held[per_uid:]:
+        s.settimeout(30)
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            line += chunk
+        msg = json.loads(line)
+        assert msg["ok"] is False and msg["error"]["code"] == "busy", msg
+        assert "too many connections" in msg["error"]["message"]
+        assert s.recv(4096) == b""   # closed
+        refused += 1
+    assert refused == 400
+    assert open_fds(pid) < per_uid + 200, open_fds(pid)
+    # the operator is served, and a run goes through
+    st = worker.sock().call("status")["result"]["connections"]
+    assert st["agent"] == per_uid and st["refused"] >= 400, st
+    rc, out = worker.ncj("worker", "status")
+    assert rc == 0, out
+    sub = worker.submit("hello", "hello")
+    worker.approve(sub["id"])
+    rc, run = worker.ncj("run", "hello")
+    assert rc == 0 and run["exit_code"] == 0, run
+    for s in held:
+        s.close()
+    # once closed, new agent connections are accepted again
+    assert wait_for(lambda: worker.sock().call("status")["result"]["connections"]["agent"] == 0, 30)
+    a = worker.sock("agent")
+    assert a.call("hello")["error"]["code"] == "unauthorized"
+    a.close()
+
+
+def test_unauthenticated_agent_connection_times_out(home):
+    start_worker(home, NIGHTCORE_AUTH_TIMEOUT_MS=300)
+    silent = raw_connect(os.path.join(home.path, "run", "agent.sock"))
+    assert silent.recv(4096) == b""     # closed by the worker, never having said anything
+    # a token-less request does not count as authenticating
+    talker = home.sock("agent")
+    assert talker.call("hello")["error"]["code"] == "unauthorized"
+    with pytest.raises(EOFError):
+        talker.read_line()
+    # one with a valid token is kept past the deadline
+    rc, out = home.ncj("agent", "add", "bot")
+    assert rc == 0, out
+    ok = home.sock("agent")
+    assert ok.call("hello", token=out["token"])["ok"]
+    time.sleep(1.5)   # well past the 300 ms deadline (lower bound only: no speed assumption)
+    assert ok.call("hello", token=out["token"])["ok"]
+    ok.close()
+
+
+def test_pipelined_requests_without_reading_are_bounded(home):
+    """3 MB of requests whose replies are never read: the worker stops
+    reading, its memory stays bounded, and the connection is dropped."""
+    start_worker(home, NIGHTCORE_STALL_TIMEOUT_MS=1000)
+    pid = worker_pid(home)
+    before = rss_kib(pid)
+    s = raw_connect(os.path.join(home.path, "run", "agent.sock"))
+    s.setblocking(False)
+    payload = b"{}\n" * (1024 * 1024)
+    sent = 0
+    deadline = time.time() + 120
+    closed = False
+    while sent < len(payload) and time.time() < deadline:
+        try:
+            sent += s.send(payload[sent:sent + 65536])
+        except BlockingIOError:
+            time.sleep(0.05)
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+    # the worker stops reading long before 3 MB (its queue is bounded), so
+    # the send blocks; then the stalled connection is closed
+    assert sent < len(payload) or closed
+    s.setblocking(True)
+    s.settimeout(60)
+
+    def dropped():
+        try:
+            while True:
+                s.settimeout(1)
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    return True
+        except socket.timeout:
+            return False
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+    assert closed or wait_for(dropped, 60)
+    s.close()
+    grown = rss_kib(pid) - before
+    assert grown < 64 * 1024, f"worker grew by {grown} KiB"
+    assert home.sock().call("status")["ok"]
+
+
+def test_refusals_logged_at_a_bounded_rate(worker):
+    """200 connections each sending 20 bad requests add at most a burst of
+    entries, and every refusal is counted in a summary."""
+    before = len(audit_entries(worker))
+    started = time.monotonic()
+    for _ in range(200):
+        c = worker.sock("agent")
+        c.send_raw(b"{}\n" * 20)
+        for _ in range(20):
+            assert c.read_line()["ok"] is False
+        c.close()
+    elapsed = time.monotonic() - started
+    worker.nc("worker", "stop", check=True)
+    entries = audit_entries(worker)
+    new = entries[before:]
+    single = [e for e in new if e["type"] == "refused"]
+    summaries = [e for e in new if e["type"] == "refused.summary"]
+    # the burst, plus one per 10 s the test took (however slow the machine)
+    assert len(single) <= 16 + elapsed / 10 + 1, (len(single), elapsed)
+    assert len(new) <= len(single) + elapsed / 60 + 3, len(new)
+    assert len(single) + sum(e["count"] for e in summaries) == 4000
+    assert all(e["socket"] == "agent" and e["uid"] == os.getuid() for e in single + summaries)
+
+
+def test_module_file_modes_do_not_depend_on_the_workers_umask(home, tmp_path):
+    """A worker started under a hostile umask: a module still creates a
+    directory and writes inside it, with the documented modes."""
+    scratch = tmp_path / "scratch"
+    ro = tmp_path / "ro"
+    (ro / "sub").mkdir(parents=True)
+    (ro / "hello.txt").write_text("hello from the host")
+    scratch.mkdir()
+    pf = tmp_path / "files.json"
+    pf.write_text(json.dumps({"name": "files", "capabilities": {
+        "dirs": [{"host": str(ro), "guest": "/ro", "mode": "ro"},
+                 {"host": str(scratch), "guest": "/data", "mode": "rw", "quota_bytes": 1 << 20, "quota_files": 100}]}}))
+    old = os.umask(0o177)
+    try:
+        home.nc("worker", "start", check=True)
+    finally:
+        os.umask(old)
+    assert home.nc("policy", "add", str(pf), "--yes").returncode == 0
+    sub = home.submit("guest_wasi_files", "files")
+    home.approve(sub["id"], "--policy", "files", "--dir", f"{ro}:/ro:ro", "--dir", f"{scratch}:/data:rw")
+    rc, run = home.ncj("run", "files")
+    assert rc == 0, run
+    lines = dict(line.split("=", 1) for line in run["stdout"].splitlines())
+    assert lines["mkdir"] == "0" and lines["write"] == "0", lines
+    assert os.stat(scratch / "kept.txt").st_mode & 0o777 == 0o644
