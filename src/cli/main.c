@@ -201,9 +201,10 @@ static const cli_cmd commands[] = {
     {"revoke", "APPROVAL_ID [--json]", "revoke an approval (it can never run again)", NULL, json_only, 1, 1, false,
      cmd_revoke},
     {"run", "REF [--stdin FILE] [--json] [-- ARGS...]", "run an approved module",
-     "REF is an approval id, a module name (its newest valid approval) or a sha256 prefix of 12+\n"
-     "hex digits. The module's stdout and stderr are passed through byte for byte; a summary line\n"
-     "follows on stderr. Exit code 0 if it ran and exited 0, 1 if it ran and did not (non-zero\n"
+     "REF is an approval id (or the 12+ digits `nightcore approvals` shows), a module name or a\n"
+     "module sha256 prefix of 12+ hex digits (the newest approval that passes every check).\n"
+     "The module's stdout and stderr are passed through byte for byte; a summary line follows\n"
+     "on stderr. Exit code 0 if it ran and exited 0, 1 if it ran and did not (non-zero\n"
      "exit, trap, limit, crash), 3 if the worker refused to run it.",
      run_opts, 1, 1, true, cmd_run},
     {"runs", "[--limit N] [--name NAME] [--json]", "run history, newest first", NULL, runs_opts, 0, 0, false,

@@ -533,11 +533,19 @@ int cli_connect(cli_ctx *ctx, nc_rpc **rpc)
     return CLI_FAIL;
 }
 
+/* The worker could not do it (as opposed to refusing to): exit 1. */
+static bool failure_code(const char *code)
+{
+    static const char *const failures[] = {"not_found", "internal", "no_space", "corrupt", NULL};
+    for (const char *const *f = failures; *f; f++)
+        if (strcmp(code, *f) == 0)
+            return true;
+    return false;
+}
+
 int cli_refusal_exit(const char *code)
 {
-    if (strcmp(code, "not_found") == 0 || strcmp(code, "internal") == 0)
-        return CLI_FAIL;
-    return CLI_REFUSED;
+    return failure_code(code) ? CLI_FAIL : CLI_REFUSED;
 }
 
 int cli_call(cli_ctx *ctx, nc_rpc *rpc, const char *op, json_t *params, json_t **result)
@@ -559,6 +567,8 @@ int cli_call(cli_ctx *ctx, nc_rpc *rpc, const char *op, json_t *params, json_t *
             char *c = cli_safe(rerr.code), *m = cli_safe(rerr.message[0] ? rerr.message : rerr.code);
             if (strcmp(rerr.code, "not_found") == 0)
                 cli_error("not found: %s", m);
+            else if (failure_code(rerr.code))
+                cli_error("failed (%s): %s", c, m);
             else
                 cli_error("refused (%s): %s", c, m);
             free(c);

@@ -9,6 +9,8 @@
     X(NC_ERR_NOMEM, "internal", "out of memory")                                       \
     X(NC_ERR_IO, "internal", "input/output error")                                     \
     X(NC_ERR_INTERNAL, "internal", "internal error")                                   \
+    X(NC_ERR_NO_SPACE, "no_space", "no space left on the device (or over a disk quota)") \
+    X(NC_ERR_CORRUPT, "corrupt", "the database is corrupt")                           \
     X(NC_ERR_USAGE, "invalid_request", "invalid arguments")                            \
     X(NC_ERR_TRUNCATED, "invalid_request", "input ends before the declared length")   \
     X(NC_ERR_TRAILING, "invalid_request", "unexpected bytes after the end of input")  \

@@ -8,6 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+nc_err nc_errno_err(int e)
+{
+    return e == ENOSPC || e == EDQUOT ? NC_ERR_NO_SPACE : e == ENOMEM ? NC_ERR_NOMEM : NC_ERR_IO;
+}
+
 nc_err nc_write_all(int fd, const void *data, size_t len)
 {
     const uint8_t *p = data;
@@ -16,7 +21,7 @@ nc_err nc_write_all(int fd, const void *data, size_t len)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return NC_ERR_IO;
+            return nc_errno_err(errno);
         }
         p += n;
         len -= (size_t)n;
@@ -126,14 +131,24 @@ nc_err nc_write_file_atomic(const char *path, const void *data, size_t len, mode
         return NC_ERR_TOO_LARGE;
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
-        return NC_ERR_IO;
-    if (fchmod(fd, mode) != 0 || nc_write_all(fd, data, len) != NC_OK || fsync(fd) != 0)
-        goto done;
-    if (close(fd) != 0) {
-        fd = -1;
+        return nc_errno_err(errno);
+    if (fchmod(fd, mode) != 0) {
+        err = nc_errno_err(errno);
         goto done;
     }
+    if ((err = nc_write_all(fd, data, len)) != NC_OK)
+        goto done;
+    if (fsync(fd) != 0) {
+        err = nc_errno_err(errno);
+        goto done;
+    }
+    int crc = close(fd);
     fd = -1;
+    if (crc != 0) {
+        err = nc_errno_err(errno);
+        goto done;
+    }
+    err = NC_ERR_IO;
     if (rename(tmp, path) != 0)
         goto done;
     tmp[0] = '\0';

@@ -16,6 +16,8 @@ NC_MUST_CHECK nc_err nc_write_file_atomic(const char *path, const void *data, si
 NC_MUST_CHECK nc_err nc_mkdir_p(const char *path, mode_t mode);
 /* write() all bytes, retrying on EINTR and short writes. */
 NC_MUST_CHECK nc_err nc_write_all(int fd, const void *data, size_t len);
+/* errno as an nc_err: ENOSPC and EDQUOT are NC_ERR_NO_SPACE. */
+nc_err nc_errno_err(int e);
 /* read() exactly len bytes; NC_ERR_TRUNCATED on early EOF. */
 NC_MUST_CHECK nc_err nc_read_exact(int fd, void *data, size_t len);
 

@@ -18,6 +18,13 @@ NC_MUST_CHECK nc_err nc_json_only_keys(const json_t *obj, const char *const *all
                                        size_t msg_len);
 /* Canonical bytes (compact, sorted keys); malloc'd, NUL-terminated. */
 char *nc_json_canonical(const json_t *v, size_t *len);
+/* A copy of v small enough to log whatever v holds: arrays and objects keep
+ * their first max_items entries (then a "... and N more" marker), strings
+ * their first max_string bytes (cut at a UTF-8 boundary, with their length),
+ * nesting below 8 levels and anything past NC_JSON_BOUNDED_NODES values in
+ * all becomes "...". NULL when out of memory. */
+#define NC_JSON_BOUNDED_NODES 1024u
+json_t *nc_json_bounded(const json_t *v, size_t max_items, size_t max_string);
 /* A non-negative integer that fits in max; reals and negatives refused. */
 NC_MUST_CHECK nc_err nc_json_uint(const json_t *v, uint64_t max, uint64_t *out);
 

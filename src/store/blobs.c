@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "common/fs.h"
 
 static nc_err blob_path(const char *dir, const char *hex, char *out, size_t out_len)
@@ -35,4 +36,18 @@ nc_err nc_blob_get(const char *dir, const char hex[NC_SHA256_HEX_LEN + 1], size_
     if (err != NC_OK)
         return err;
     return nc_read_file(path, max, out, out_len);
+}
+
+bool nc_blob_exists(const char *dir, const char hex[NC_SHA256_HEX_LEN + 1])
+{
+    char path[4096];
+    struct stat st;
+    return blob_path(dir, hex, path, sizeof path) == NC_OK && lstat(path, &st) == 0;
+}
+
+void nc_blob_remove(const char *dir, const char hex[NC_SHA256_HEX_LEN + 1])
+{
+    char path[4096];
+    if (blob_path(dir, hex, path, sizeof path) == NC_OK)
+        (void)unlink(path);
 }

@@ -1,5 +1,6 @@
 #include "store/db.h"
 #include <sqlite3.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,50 @@
 
 struct nc_db {
     sqlite3 *h;
+    char fail[256];   /* the last failure, kept past the rollback that follows it */
 };
+
+/* A SQLite call failed: the cause as an nc_err (a full disk and a corrupt
+ * file named as such), and its message kept for nc_db_errmsg(). */
+static nc_err db_fail(nc_db *db)
+{
+    int rc = sqlite3_extended_errcode(db->h);
+    int sys = sqlite3_system_errno(db->h);
+    nc_err err;
+    switch (rc & 0xff) {
+    case SQLITE_FULL:
+        err = NC_ERR_NO_SPACE;
+        break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        err = NC_ERR_CORRUPT;
+        break;
+    case SQLITE_NOMEM:
+        err = NC_ERR_NOMEM;
+        break;
+    case SQLITE_IOERR:
+        err = sys == ENOSPC || sys == EDQUOT ? NC_ERR_NO_SPACE : NC_ERR_IO;
+        break;
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        /* not SQLite's failure (a caller's bound or a statement that would
+         * not fit); nothing to add */
+        snprintf(db->fail, sizeof db->fail, "%s", "a database operation failed");
+        return NC_ERR_IO;
+    default:
+        err = NC_ERR_IO;
+        break;
+    }
+    if (err == NC_ERR_NO_SPACE)
+        snprintf(db->fail, sizeof db->fail, "no space left on the device holding the database (%s)",
+                 sqlite3_errmsg(db->h));
+    else if (sys)
+        snprintf(db->fail, sizeof db->fail, "%s (%s)", sqlite3_errmsg(db->h), strerror(sys));
+    else
+        snprintf(db->fail, sizeof db->fail, "%s", sqlite3_errmsg(db->h));
+    return err;
+}
 
 /* Each entry moves the schema from version i to i+1. Never edit a shipped one. */
 static const char *const migrations[] = {
@@ -66,16 +110,17 @@ struct sqlite3 *nc_db_handle(nc_db *db)
 
 const char *nc_db_errmsg(nc_db *db)
 {
-    return sqlite3_errmsg(db->h);
+    return db->fail[0] ? db->fail : sqlite3_errmsg(db->h);
 }
 
 static nc_err exec(nc_db *db, const char *sql)
 {
-    return sqlite3_exec(db->h, sql, NULL, NULL, NULL) == SQLITE_OK ? NC_OK : NC_ERR_IO;
+    return sqlite3_exec(db->h, sql, NULL, NULL, NULL) == SQLITE_OK ? NC_OK : db_fail(db);
 }
 
 nc_err nc_db_begin(nc_db *db)
 {
+    db->fail[0] = '\0';
     return exec(db, "BEGIN IMMEDIATE");
 }
 
@@ -102,7 +147,7 @@ void nc_db_rollback(nc_db *db)
 
 static nc_err prepare(nc_db *db, const char *sql, sqlite3_stmt **st)
 {
-    return sqlite3_prepare_v2(db->h, sql, -1, st, NULL) == SQLITE_OK ? NC_OK : NC_ERR_IO;
+    return sqlite3_prepare_v2(db->h, sql, -1, st, NULL) == SQLITE_OK ? NC_OK : db_fail(db);
 }
 
 static int user_version(nc_db *db)
@@ -199,6 +244,36 @@ done:
     return err;
 }
 
+nc_err nc_db_quick_check(nc_db *db, char *msg, size_t msg_len)
+{
+    sqlite3_stmt *st;
+    msg[0] = '\0';
+    if (prepare(db, "PRAGMA quick_check(8)", &st) != NC_OK) {
+        snprintf(msg, msg_len, "%s", nc_db_errmsg(db));
+        return db->fail[0] ? NC_ERR_CORRUPT : NC_ERR_IO;
+    }
+    nc_err err = NC_OK;
+    size_t used = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(st, 0);
+        if (line && strcmp(line, "ok") == 0)
+            continue;
+        err = NC_ERR_CORRUPT;
+        int n = snprintf(msg + used, msg_len - used, "%s%s", used ? "; " : "", line ? line : "?");
+        if (n < 0 || (size_t)n >= msg_len - used)
+            break;
+        used += (size_t)n;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        nc_err e = db_fail(db);
+        err = e == NC_ERR_IO || e == NC_ERR_CORRUPT ? NC_ERR_CORRUPT : e;
+        snprintf(msg, msg_len, "%s", nc_db_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    return err;
+}
+
 void nc_db_close(nc_db *db)
 {
     if (!db)
@@ -234,14 +309,14 @@ static nc_err count(nc_db *db, const char *sql, const char *arg, int64_t *out)
     sqlite3_stmt *st;
     *out = 0;
     if (prepare(db, sql, &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     if (arg)
         sqlite3_bind_text(st, 1, arg, -1, SQLITE_TRANSIENT);
-    nc_err err = NC_ERR_IO;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    nc_err err = NC_OK;
+    if (sqlite3_step(st) == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);
-        err = NC_OK;
-    }
+    else
+        err = db_fail(db);
     sqlite3_finalize(st);
     return err;
 }
@@ -250,6 +325,22 @@ static nc_err count(nc_db *db, const char *sql, const char *arg, int64_t *out)
  * first, optionally where `col` = filter (so the column's index is used);
  * each row becomes JSON through row(). */
 typedef json_t *(*row_fn)(nc_db *db, sqlite3_stmt *st);
+
+/* Every row of st into arr; a step that fails is an error, never the end. */
+static nc_err collect_rows(nc_db *db, sqlite3_stmt *st, json_t *arr, row_fn row)
+{
+    if (!arr)
+        return NC_ERR_NOMEM;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *v = row(db, st);
+        if (!v || json_array_append_new(arr, v) != 0) {
+            int ec = sqlite3_errcode(db->h);
+            return ec == SQLITE_OK || ec == SQLITE_ROW || ec == SQLITE_DONE ? NC_ERR_NOMEM : db_fail(db);
+        }
+    }
+    return rc == SQLITE_DONE ? NC_OK : db_fail(db);
+}
 
 static nc_err list_page(nc_db *db, const char *cols, const char *from, const char *col, const char *order,
                         const char *filter, int64_t limit, int64_t offset, row_fn row, json_t **items, int64_t *total)
@@ -265,17 +356,18 @@ static nc_err list_page(nc_db *db, const char *cols, const char *from, const cha
         return err;
     int n = snprintf(sql, sizeof sql, "SELECT %s FROM %s%s ORDER BY %s LIMIT ?2 OFFSET ?3", cols, from, where, order);
     if (n < 0 || (size_t)n >= sizeof sql || prepare(db, sql, &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     if (filter)
         sqlite3_bind_text(st, 1, filter, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, limit);
     sqlite3_bind_int64(st, 3, offset);
     json_t *arr = json_array();
-    while (arr && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, row(db, st));
+    err = collect_rows(db, st, arr, row);
     sqlite3_finalize(st);
-    if (!arr)
-        return NC_ERR_NOMEM;
+    if (err != NC_OK) {
+        json_decref(arr);
+        return err;
+    }
     *items = arr;
     return NC_OK;
 }
@@ -288,7 +380,7 @@ nc_err nc_db_submission_insert(nc_db *db, const nc_db_submission *s)
     if (prepare(db, "INSERT INTO submissions(id,name,sha256,size,source,status,created_at,description,requested,"
                     "reason,drift_state,previous_sha256,drift_changes,analysis,threat) "
                     "VALUES(?,?,?,?,?,'pending',?,?,?,NULL,?,?,?,?,?)", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     char *req = dump(s->requested), *chg = dump(s->drift_changes), *an = dump(s->analysis), *th = dump(s->threat);
     nc_err err = NC_ERR_NOMEM;
     if (req && chg && an && th) {
@@ -306,7 +398,7 @@ nc_err nc_db_submission_insert(nc_db *db, const nc_db_submission *s)
         sqlite3_bind_text(st, 11, chg, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 12, an, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 13, th, -1, SQLITE_STATIC);
-        err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
+        err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : db_fail(db);
     }
     sqlite3_finalize(st);
     free(req);
@@ -344,13 +436,24 @@ static json_t *submission_row(nc_db *db, sqlite3_stmt *st, bool full)
         json_object_set_new(o, "analysis", load_col(st, 14));
         json_t *ids = json_array();
         sqlite3_stmt *q;
-        if (ids && prepare(db, "SELECT id FROM approvals WHERE submission=? ORDER BY created_at", &q) == NC_OK) {
-            sqlite3_bind_text(q, 1, (const char *)sqlite3_column_text(st, 0), -1, SQLITE_TRANSIENT);
-            while (sqlite3_step(q) == SQLITE_ROW)
-                json_array_append_new(ids, text_col(q, 0));
-            sqlite3_finalize(q);
+        if (!ids || prepare(db, "SELECT id FROM approvals WHERE submission=? ORDER BY created_at", &q) != NC_OK) {
+            json_decref(ids);
+            json_decref(o);
+            return NULL;
         }
-        json_object_set_new(o, "approvals", ids ? ids : json_array());
+        sqlite3_bind_text(q, 1, (const char *)sqlite3_column_text(st, 0), -1, SQLITE_TRANSIENT);
+        int rc;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+            json_array_append_new(ids, text_col(q, 0));
+        if (rc != SQLITE_DONE)
+            db_fail(db);
+        sqlite3_finalize(q);
+        if (rc != SQLITE_DONE) {
+            json_decref(ids);
+            json_decref(o);
+            return NULL;
+        }
+        json_object_set_new(o, "approvals", ids);
     }
     return o;
 }
@@ -360,10 +463,10 @@ nc_err nc_db_submission_get(nc_db *db, const char *id, bool full, json_t **out)
     sqlite3_stmt *st;
     *out = NULL;
     if (prepare(db, "SELECT " SUBMISSION_COLS " FROM submissions s WHERE s.id=?", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : NC_ERR_IO;
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : db_fail(db);
     if (err == NC_OK) {
         *out = submission_row(db, st, full);
         if (!*out)
@@ -389,12 +492,12 @@ nc_err nc_db_submission_set_status(nc_db *db, const char *id, const char *status
 {
     sqlite3_stmt *st;
     if (prepare(db, "UPDATE submissions SET status=?, reason=coalesce(?, reason) WHERE id=?", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, status, -1, SQLITE_STATIC);
     if (reason)
         sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    nc_err err = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db->h) ? NC_OK : NC_ERR_NOT_FOUND) : NC_ERR_IO;
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db->h) ? NC_OK : NC_ERR_NOT_FOUND) : db_fail(db);
     sqlite3_finalize(st);
     return err;
 }
@@ -411,12 +514,12 @@ nc_err nc_db_submission_find(nc_db *db, const char *source, const char *name, co
     id_out[0] = '\0';
     if (prepare(db, "SELECT id FROM submissions WHERE source=? AND name=? AND sha256=? "
                     "AND status IN ('pending','approved') ORDER BY created_at DESC LIMIT 1", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, sha256, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : NC_ERR_IO;
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : db_fail(db);
     if (err == NC_OK)
         snprintf(id_out, 40, "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
@@ -432,26 +535,32 @@ nc_err nc_db_name_history(nc_db *db, const char *name, bool *seen, char prev_sha
     prev_sha[0] = '\0';
     *prev_analysis = NULL;
     if (count(db, "SELECT count(*) FROM submissions WHERE name=?", name, &n) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     *seen = n > 0;
     /* The newest approved version of this name is the reference for drift;
      * without one, the newest submission. */
     if (prepare(db, "SELECT s.sha256, s.analysis FROM submissions s WHERE s.name=? "
                     "ORDER BY (s.status='approved') DESC, s.created_at DESC, s.rowid DESC LIMIT 1", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
         snprintf(prev_sha, 65, "%s", (const char *)sqlite3_column_text(st, 0));
         *prev_analysis = load_col(st, 1);
     }
+    nc_err err = rc == SQLITE_ROW || rc == SQLITE_DONE ? NC_OK : db_fail(db);
     sqlite3_finalize(st);
+    if (err != NC_OK)
+        return err;
     if (prepare(db, "SELECT 1 FROM approvals WHERE name=? AND sha256=? LIMIT 1", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
-    *known_hash = sqlite3_step(st) == SQLITE_ROW;
+    rc = sqlite3_step(st);
+    *known_hash = rc == SQLITE_ROW;
+    err = rc == SQLITE_ROW || rc == SQLITE_DONE ? NC_OK : db_fail(db);
     sqlite3_finalize(st);
-    return NC_OK;
+    return err;
 }
 
 nc_err nc_db_source_seen(nc_db *db, const char *source, bool *seen)
@@ -479,7 +588,7 @@ nc_err nc_db_approval_insert(nc_db *db, const nc_db_approval *a, json_t *caps, j
                     "artifact_path,artifact_sha256,artifact_fuel,policy_version) "
                     "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,0,?,?,?,?,?)",
                 &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     char *c = dump(caps), *l = dump(limits), *inv = dump(invokers);
     nc_err err = NC_ERR_NOMEM;
     if (c && l && inv) {
@@ -503,7 +612,7 @@ nc_err nc_db_approval_insert(nc_db *db, const nc_db_approval *a, json_t *caps, j
         sqlite3_bind_text(st, 18, a->artifact_sha256, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 19, a->artifact_fuel);
         sqlite3_bind_int64(st, 20, a->policy_version > 0 ? a->policy_version : 1);
-        err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
+        err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : db_fail(db);
     }
     sqlite3_finalize(st);
     free(c);
@@ -535,10 +644,10 @@ nc_err nc_db_approval_load(nc_db *db, const char *id, nc_db_approval *a)
     if (prepare(db, "SELECT id,submission,name,sha256,statement,signature,approver,key_fingerprint,policy,max_runs,"
                     "runs,not_before,expires_at,created_at,revoked,artifact_path,artifact_sha256,artifact_fuel "
                     "FROM approvals WHERE id=?", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : NC_ERR_IO;
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : db_fail(db);
     if (err == NC_OK) {
         copy_text(a->id, sizeof a->id, st, 0);
         copy_text(a->submission, sizeof a->submission, st, 1);
@@ -589,10 +698,10 @@ nc_err nc_db_approval_get(nc_db *db, const char *id, json_t **out)
     sqlite3_stmt *st;
     *out = NULL;
     if (prepare(db, "SELECT " APPROVAL_COLS " FROM approvals WHERE id=?", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : NC_ERR_IO;
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : db_fail(db);
     if (err == NC_OK && !(*out = approval_row(st)))
         err = NC_ERR_NOMEM;
     sqlite3_finalize(st);
@@ -617,74 +726,86 @@ static bool is_hex(const char *s, size_t min, size_t max)
     return n >= min && n <= max && strspn(s, "0123456789abcdef") == n;
 }
 
-nc_err nc_db_approval_resolve(nc_db *db, const char *ref, const char *invoker, int64_t now, char id_out[65])
+/* Rows of one candidate query, appended to ids (up to max). */
+static nc_err candidate_rows(nc_db *db, const char *sql, const char *ref, const char *invoker, int64_t now,
+                             char (*ids)[65], size_t max, size_t *n)
 {
     sqlite3_stmt *st;
-    char inv_like[128];
-    id_out[0] = '\0';
-    /* invokers is stored as a JSON array of strings that follow nc_invoker_ok()
-     * (no quotes or wildcards inside), so a quoted LIKE matches exactly one entry. */
-    snprintf(inv_like, sizeof inv_like, "%%\"%s\"%%", invoker ? invoker : "");
-    if (is_hex(ref, 64, 64)) {   /* an approval id */
-        if (prepare(db, "SELECT id FROM approvals WHERE id=?1 AND (?2 IS NULL OR invokers LIKE ?3)", &st) != NC_OK)
-            return NC_ERR_IO;
-        sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
-        if (invoker)
-            sqlite3_bind_text(st, 2, invoker, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, inv_like, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            copy_text(id_out, 65, st, 0);
-            sqlite3_finalize(st);
+    if (prepare(db, sql, &st) != NC_OK)
+        return db_fail(db);
+    sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    if (invoker)
+        sqlite3_bind_text(st, 3, invoker, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)strlen(ref));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        bool dup = false;
+        for (size_t i = 0; i < *n && !dup; i++)
+            dup = id && strcmp(ids[i], id) == 0;
+        if (id && !dup && *n < max)
+            snprintf(ids[(*n)++], 65, "%s", id);
+    }
+    nc_err err = rc == SQLITE_DONE ? NC_OK : db_fail(db);
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_approval_candidates(nc_db *db, const char *ref, const char *invoker, int64_t now, char (*ids)[65],
+                                 size_t max, size_t *n, bool *by_id)
+{
+    /* The invoker matches one element of the invokers array exactly. */
+#define CAND_INVOKER "(?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(a.invokers) j WHERE j.value = ?3))"
+#define CAND_USABLE "a.revoked=0 AND a.runs<a.max_runs AND a.expires_at>?2 AND a.not_before<=?2"
+#define CAND_ORDER " ORDER BY a.created_at DESC, a.rowid DESC LIMIT 64"
+    static const char by_id_sql[] =
+        "SELECT a.id FROM approvals a WHERE substr(a.id, 1, ?4) = ?1 AND " CAND_INVOKER CAND_ORDER;
+    static const char *const usable_sql[] = {
+        "SELECT a.id FROM approvals a WHERE a.name=?1 AND " CAND_USABLE " AND " CAND_INVOKER CAND_ORDER,
+        "SELECT a.id FROM approvals a WHERE substr(a.sha256, 1, ?4) = ?1 AND " CAND_USABLE " AND " CAND_INVOKER
+            CAND_ORDER,
+    };
+    static const char *const any_sql[] = {
+        "SELECT a.id FROM approvals a WHERE a.name=?1 AND " CAND_INVOKER CAND_ORDER,
+        "SELECT a.id FROM approvals a WHERE substr(a.sha256, 1, ?4) = ?1 AND " CAND_INVOKER CAND_ORDER,
+    };
+#undef CAND_INVOKER
+#undef CAND_USABLE
+#undef CAND_ORDER
+    *n = 0;
+    *by_id = false;
+    nc_err err;
+    bool hex = is_hex(ref, 12, 64);
+    if (hex) {   /* an approval id, or the 12+ digit prefix `nightcore approvals` prints */
+        if ((err = candidate_rows(db, by_id_sql, ref, invoker, now, ids, 2, n)) != NC_OK)
+            return err;
+        if (*n > 1) {
+            *n = 0;
+            return NC_ERR_USAGE;   /* ambiguous: give more digits */
+        }
+        if (*n == 1) {
+            *by_id = true;
             return NC_OK;
         }
-        sqlite3_finalize(st);
     }
-    /* newest usable approval for a name or a module-hash prefix */
-    bool prefix = is_hex(ref, 12, 64);
-    char like[80];
-    snprintf(like, sizeof like, "%s%%", ref);
-    const char *usable = prefix ? "SELECT id FROM approvals WHERE sha256 LIKE ?1 AND revoked=0 AND runs<max_runs AND "
-                                  "expires_at>?2 AND (?3 IS NULL OR invokers LIKE ?4) "
-                                  "ORDER BY created_at DESC, rowid DESC LIMIT 1"
-                                : "SELECT id FROM approvals WHERE name=?1 AND revoked=0 AND runs<max_runs AND "
-                                  "expires_at>?2 AND (?3 IS NULL OR invokers LIKE ?4) "
-                                  "ORDER BY created_at DESC, rowid DESC LIMIT 1";
-    const char *any = prefix ? "SELECT id FROM approvals WHERE sha256 LIKE ?1 AND (?3 IS NULL OR invokers LIKE ?4) "
-                               "ORDER BY created_at DESC, rowid DESC LIMIT 1"
-                             : "SELECT id FROM approvals WHERE name=?1 AND (?3 IS NULL OR invokers LIKE ?4) "
-                               "ORDER BY created_at DESC, rowid DESC LIMIT 1";
-    nc_err err = NC_ERR_NOT_FOUND;
-    /* First a usable approval; failing that the newest of any (used up,
-     * revoked, expired), so the pipeline reports precisely why it cannot run. */
-    for (int pass = 0; pass < 2 && err == NC_ERR_NOT_FOUND; pass++) {
-        if (prepare(db, pass == 0 ? usable : any, &st) != NC_OK)
-            return NC_ERR_IO;
-        sqlite3_bind_text(st, 1, prefix ? like : ref, -1, SQLITE_TRANSIENT);
-        if (pass == 0)
-            sqlite3_bind_int64(st, 2, now);
-        if (invoker)
-            sqlite3_bind_text(st, 3, invoker, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, inv_like, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            copy_text(id_out, 65, st, 0);
-            err = NC_OK;
-        } else if (rc != SQLITE_DONE) {
-            err = NC_ERR_IO;
-        }
-        sqlite3_finalize(st);
-    }
-    return err;
+    /* A module name, or a module sha256 prefix: the usable ones newest first,
+     * then the rest (so a refusal can say precisely why none can run). */
+    int kind = hex ? 1 : 0;
+    if ((err = candidate_rows(db, usable_sql[kind], ref, invoker, now, ids, max, n)) != NC_OK)
+        return err;
+    if ((err = candidate_rows(db, any_sql[kind], ref, invoker, now, ids, max, n)) != NC_OK)
+        return err;
+    return *n ? NC_OK : NC_ERR_NOT_FOUND;
 }
 
 nc_err nc_db_approval_revoke(nc_db *db, const char *id)
 {
     sqlite3_stmt *st;
     if (prepare(db, "UPDATE approvals SET revoked=1 WHERE id=?", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    nc_err err = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db->h) ? NC_OK : NC_ERR_NOT_FOUND) : NC_ERR_IO;
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db->h) ? NC_OK : NC_ERR_NOT_FOUND) : db_fail(db);
     sqlite3_finalize(st);
     return err;
 }
@@ -693,12 +814,12 @@ nc_err nc_db_approval_take_run(nc_db *db, const char *id)
 {
     sqlite3_stmt *st;
     if (prepare(db, "UPDATE approvals SET runs=runs+1 WHERE id=? AND revoked=0 AND runs<max_runs", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
-        return NC_ERR_IO;
+        return db_fail(db);
     if (sqlite3_changes(db->h) == 1)
         return NC_OK;
     nc_db_approval a;
@@ -723,14 +844,14 @@ nc_err nc_db_run_start(nc_db *db, const char *id, const char *approval_id, const
     sqlite3_stmt *st;
     if (prepare(db, "INSERT INTO runs(id,approval_id,name,sha256,invoker,status,started_at) "
                     "VALUES(?,?,?,?,?,'running',?)", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, approval_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, sha256, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 5, invoker, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, started_at);
-    nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : db_fail(db);
     sqlite3_finalize(st);
     return err;
 }
@@ -745,7 +866,7 @@ nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t 
     if (prepare(db, "UPDATE runs SET status='finished', outcome=?, finished_at=?, duration_ms=?, score=?, result=?, "
                     "audit_seq=? WHERE id=?", &st) != NC_OK) {
         free(r);
-        return NC_ERR_IO;
+        return db_fail(db);
     }
     sqlite3_bind_text(st, 1, outcome, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, finished_at);
@@ -754,7 +875,7 @@ nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t 
     sqlite3_bind_text(st, 5, r, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)audit_seq);
     sqlite3_bind_text(st, 7, id, -1, SQLITE_STATIC);
-    nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : db_fail(db);
     sqlite3_finalize(st);
     free(r);
     return err;
@@ -789,10 +910,10 @@ nc_err nc_db_run_get(nc_db *db, const char *id, json_t **out)
     sqlite3_stmt *st;
     *out = NULL;
     if (prepare(db, "SELECT " RUN_COLS " FROM runs WHERE id=?", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
-    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : NC_ERR_IO;
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : db_fail(db);
     if (err == NC_OK && !(*out = run_row(st, true)))
         err = NC_ERR_NOMEM;
     sqlite3_finalize(st);
@@ -818,17 +939,21 @@ nc_err nc_db_runs_interrupted(nc_db *db, int64_t now, json_t **ids)
     if (!*ids)
         return NC_ERR_NOMEM;
     if (prepare(db, "SELECT id FROM runs WHERE status='running' ORDER BY started_at", &st) != NC_OK)
-        return NC_ERR_IO;
-    while (sqlite3_step(st) == SQLITE_ROW)
+        return db_fail(db);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(*ids, text_col(st, 0));
+    nc_err lerr = rc == SQLITE_DONE ? NC_OK : db_fail(db);
     sqlite3_finalize(st);
+    if (lerr != NC_OK)
+        return lerr;
     if (prepare(db, "UPDATE runs SET status='finished', outcome='interrupted', finished_at=?, "
                     "result=json_object('id',id,'approval_id',approval_id,'name',name,'sha256',sha256,"
                     "'invoker',invoker,'outcome','interrupted','message','the worker stopped during this run; "
                     "it was not re-run','started_at',started_at,'finished_at',?1) WHERE status='running'", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_int64(st, 1, now);
-    nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : db_fail(db);
     sqlite3_finalize(st);
     return err;
 }
@@ -838,12 +963,15 @@ nc_err nc_db_run_audit_seq(nc_db *db, const char *id, uint64_t *seq)
     sqlite3_stmt *st;
     *seq = 0;
     if (prepare(db, "SELECT audit_seq FROM runs WHERE id=?", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     nc_err err = NC_ERR_NOT_FOUND;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
         *seq = (uint64_t)sqlite3_column_int64(st, 0);
         err = NC_OK;
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        err = db_fail(db);
     }
     sqlite3_finalize(st);
     return err;
@@ -856,16 +984,16 @@ nc_err nc_db_agent_add(nc_db *db, const char *name, const char *token_hash, int6
     sqlite3_stmt *st;
     int64_t n;
     if (count(db, "SELECT count(*) FROM agents WHERE name=? AND removed_at IS NULL", name, &n) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     if (n)
         return NC_ERR_USAGE;   /* exists: remove it first */
     if (prepare(db, "INSERT INTO agents(name, token_hash, created_at, removed_at) VALUES(?1, ?2, ?3, NULL) "
                     "ON CONFLICT(name) DO UPDATE SET token_hash=?2, created_at=?3, removed_at=NULL", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, token_hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, now);
-    nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : db_fail(db);
     sqlite3_finalize(st);
     return err;
 }
@@ -874,10 +1002,10 @@ nc_err nc_db_agent_remove(nc_db *db, const char *name, int64_t now)
 {
     sqlite3_stmt *st;
     if (prepare(db, "UPDATE agents SET removed_at=? WHERE name=? AND removed_at IS NULL", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_int64(st, 1, now);
     sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-    nc_err err = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db->h) ? NC_OK : NC_ERR_NOT_FOUND) : NC_ERR_IO;
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db->h) ? NC_OK : NC_ERR_NOT_FOUND) : db_fail(db);
     sqlite3_finalize(st);
     return err;
 }
@@ -887,13 +1015,12 @@ nc_err nc_db_agent_by_token(nc_db *db, const char *token_hash, char name_out[80]
     sqlite3_stmt *st;
     name_out[0] = '\0';
     if (prepare(db, "SELECT name FROM agents WHERE token_hash=? AND removed_at IS NULL", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, token_hash, -1, SQLITE_STATIC);
-    nc_err err = NC_ERR_NOT_FOUND;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = sqlite3_step(st);
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : db_fail(db);
+    if (err == NC_OK)
         copy_text(name_out, 80, st, 0);
-        err = NC_OK;
-    }
     sqlite3_finalize(st);
     return err;
 }
@@ -909,8 +1036,9 @@ nc_err nc_db_agent_list(nc_db *db, json_t **items)
                     "(SELECT max(created_at) FROM submissions s WHERE s.source='agent:'||a.name), "
                     "(SELECT count(*) FROM runs r WHERE r.invoker='agent:'||a.name) "
                     "FROM agents a ORDER BY a.name", &st) != NC_OK)
-        return NC_ERR_IO;
-    while (sqlite3_step(st) == SQLITE_ROW)
+        return db_fail(db);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         json_array_append_new(*items, json_pack("{s:o, s:I, s:b, s:I, s:o, s:I}", "name", text_col(st, 0), "created_at",
                                                 (json_int_t)sqlite3_column_int64(st, 1), "removed",
                                                 sqlite3_column_type(st, 2) != SQLITE_NULL, "pending",
@@ -918,8 +1046,13 @@ nc_err nc_db_agent_list(nc_db *db, json_t **items)
                                                 sqlite3_column_type(st, 4) == SQLITE_NULL ? json_null()
                                                 : json_integer(sqlite3_column_int64(st, 4)),
                                                 "runs", (json_int_t)sqlite3_column_int64(st, 5)));
+    nc_err err = rc == SQLITE_DONE ? NC_OK : db_fail(db);
     sqlite3_finalize(st);
-    return NC_OK;
+    if (err != NC_OK) {
+        json_decref(*items);
+        *items = NULL;
+    }
+    return err;
 }
 
 nc_err nc_db_count_running(nc_db *db, const char *invoker, int64_t *out)
@@ -934,27 +1067,33 @@ nc_err nc_db_submission_list_source(nc_db *db, const char *source, const char *s
     *items = NULL;
     *total = 0;
     if (prepare(db, "SELECT count(*) FROM submissions WHERE source=?1 AND (?2 IS NULL OR status=?2)", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
     if (status)
         sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+    nc_err cerr = NC_OK;
     if (sqlite3_step(st) == SQLITE_ROW)
         *total = sqlite3_column_int64(st, 0);
+    else
+        cerr = db_fail(db);
     sqlite3_finalize(st);
+    if (cerr != NC_OK)
+        return cerr;
     if (prepare(db, "SELECT " SUBMISSION_COLS " FROM submissions s WHERE s.source=?1 AND (?2 IS NULL OR s.status=?2) "
                     "ORDER BY s.created_at DESC, s.rowid DESC LIMIT ?3 OFFSET ?4", &st) != NC_OK)
-        return NC_ERR_IO;
+        return db_fail(db);
     sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
     if (status)
         sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, limit);
     sqlite3_bind_int64(st, 4, offset);
     json_t *arr = json_array();
-    while (arr && sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(arr, submission_row(db, st, false));
+    nc_err err = collect_rows(db, st, arr, submission_listing);
     sqlite3_finalize(st);
-    if (!arr)
-        return NC_ERR_NOMEM;
+    if (err != NC_OK) {
+        json_decref(arr);
+        return err;
+    }
     *items = arr;
     return NC_OK;
 }

@@ -18,6 +18,9 @@ NC_MUST_CHECK nc_err nc_db_open(const char *path, nc_db **out, char *msg, size_t
  * PRAGMA query_only. Works while the worker has the database open (WAL). */
 NC_MUST_CHECK nc_err nc_db_open_readonly(const char *path, nc_db **out, char *msg, size_t msg_len);
 void nc_db_close(nc_db *db);
+/* SQLite's quick_check (structure, not index contents): NC_ERR_CORRUPT with
+ * the first problems in msg. Reads every page: at start, not per request. */
+NC_MUST_CHECK nc_err nc_db_quick_check(nc_db *db, char *msg, size_t msg_len);
 NC_MUST_CHECK nc_err nc_db_begin(nc_db *db);
 NC_MUST_CHECK nc_err nc_db_commit(nc_db *db);
 void nc_db_rollback(nc_db *db);
@@ -74,12 +77,16 @@ NC_MUST_CHECK nc_err nc_db_approval_load(nc_db *db, const char *id, nc_db_approv
 NC_MUST_CHECK nc_err nc_db_approval_get(nc_db *db, const char *id, json_t **out);
 NC_MUST_CHECK nc_err nc_db_approval_list(nc_db *db, const char *name, int64_t limit, int64_t offset,
                                          json_t **items, int64_t *total);
-/* ref: approval id, module name (newest usable approval), or 12+ hex sha256
- * prefix. Usable: not revoked, runs < max_runs, now < expires_at. With an
- * invoker, only approvals that list it are considered (agents never learn of
- * approvals that are not theirs). */
-NC_MUST_CHECK nc_err nc_db_approval_resolve(nc_db *db, const char *ref, const char *invoker, int64_t now,
-                                            char id_out[65]);
+/* The approvals a run reference may mean, best first, into ids (at most
+ * max). ref: an approval id or a prefix of one (12+ hex digits; *by_id is
+ * set and exactly one is returned, NC_ERR_USAGE when the prefix is
+ * ambiguous); otherwise a module name or a 12+ hex sha256 prefix: the usable
+ * approvals (not revoked, runs < max_runs, within not_before..expires_at)
+ * newest first, then the others newest first. With an invoker, only
+ * approvals that list exactly that invoker are considered (agents never learn
+ * of approvals that are not theirs). NC_ERR_NOT_FOUND when there are none. */
+NC_MUST_CHECK nc_err nc_db_approval_candidates(nc_db *db, const char *ref, const char *invoker, int64_t now,
+                                               char (*ids)[65], size_t max, size_t *n, bool *by_id);
 NC_MUST_CHECK nc_err nc_db_approval_revoke(nc_db *db, const char *id);
 /* Counts one more run if below max_runs and not revoked: NC_ERR_MAX_RUNS /
  * NC_ERR_REVOKED_APPROVAL otherwise (the check and the count are one statement). */

@@ -58,7 +58,7 @@ void nc_op_agent_add(nc_client *c, json_t *id, json_t *req)
         if (err == NC_ERR_USAGE)
             nc_reply_error(c, id, NC_ERR_USAGE, "agent %s exists; remove it first to issue a new token", name);
         else
-            nc_reply_error(c, id, NC_ERR_INTERNAL, "could not add the agent: %s", nc_db_errmsg(w->db));
+            nc_reply_store_error(c, id, err, "the new agent (it was not added)");
         return;
     }
     /* The only time the token exists outside the agent's hands. */

@@ -115,6 +115,8 @@ static void on_checkpoint_timer(uv_timer_t *t)
     static unsigned ticks;
     if (++ticks % 60 == 0)
         nc_log_refusal_summaries(w);
+    if (w->unrecorded)
+        nc_runs_record_pending(w, false);
     if (nc_log_checkpoint(w, false, note, sizeof note) != NC_OK)
         fprintf(stderr, "nightcore-worker: cannot write an audit checkpoint: %s\n", nc_db_errmsg(w->db));
 }

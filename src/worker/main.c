@@ -159,6 +159,14 @@ static int serve(const serve_opts *o)
         fprintf(stderr, "nightcore-worker: %s\n", msg);
         return 1;
     }
+    nc_err qerr = nc_db_quick_check(w->db, msg, sizeof msg);
+    if (qerr != NC_OK) {
+        fprintf(stderr, "nightcore-worker: %s %s (%s). Refusing to start: nothing was changed. Keep a copy of the "
+                "state directory, then restore it from a backup; `sqlite3 %s .recover` can salvage what is readable, "
+                "and `nightcore audit verify --anchor FILE` checks the result against an anchor you kept\n",
+                w->db_path, qerr == NC_ERR_CORRUPT ? "is corrupt" : "cannot be checked", msg, w->db_path);
+        goto done;
+    }
     /* The audit log: its signing key, its state, and the rollback check. */
     if (nc_worker_key_load_secret(&w->home, &w->sk) != NC_OK) {
         fprintf(stderr, "nightcore-worker: cannot read the worker key %s/%s (mode must be 0600)\n", w->home.root,
@@ -292,6 +300,7 @@ static int serve(const serve_opts *o)
     /* Runs until asked to stop (signal or `shutdown`) and everything in
      * flight has been recorded: nc_worker_maybe_stop() leaves the loop. */
     uv_run(w->loop, UV_RUN_DEFAULT);
+    nc_runs_record_pending(w, true);
     nc_log_refusal_summaries(w);
     if (nc_db_begin(w->db) != NC_OK || nc_log(w, "worker.stop", NULL, NULL) != NC_OK || nc_db_commit(w->db) != NC_OK)
         nc_log_abort(w);

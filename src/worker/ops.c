@@ -79,7 +79,41 @@ void nc_reply_db_error(nc_client *c, json_t *id, nc_err err, const char *what)
     if (err == NC_ERR_NOT_FOUND)
         nc_reply_error(c, id, NC_ERR_NOT_FOUND, "no %s with that id", what);
     else
-        nc_reply_error(c, id, err, "database error: %s", nc_db_errmsg(c->w->db));
+        nc_reply_store_error(c, id, err, what);
+}
+
+void nc_reply_store_error(nc_client *c, json_t *id, nc_err err, const char *what)
+{
+    char why[512];
+    nc_worker_failure(c->w, err, why, sizeof why);
+    nc_reply_error(c, id, err == NC_OK || err == NC_ERR_NOT_FOUND ? NC_ERR_INTERNAL : err,
+                   "could not read or record %s: %s", what, why);
+}
+
+void nc_worker_failure(nc_worker *w, nc_err err, char *out, size_t out_len)
+{
+    switch (err) {
+    case NC_ERR_NO_SPACE:
+        snprintf(out, out_len, "no space left on the device holding %s; free some space and retry (nothing was "
+                 "changed)", w->db_path);
+        break;
+    case NC_ERR_CORRUPT:
+        snprintf(out, out_len, "the database is corrupt (%s); stop the worker and run `nightcore doctor`",
+                 nc_db_errmsg(w->db));
+        break;
+    case NC_ERR_NOMEM:
+        snprintf(out, out_len, "out of memory");
+        break;
+    case NC_ERR_TOO_LARGE:
+        snprintf(out, out_len, "larger than the audit log accepts in one entry");
+        break;
+    case NC_ERR_IO:
+        snprintf(out, out_len, "input/output error (%s)", nc_db_errmsg(w->db));
+        break;
+    default:
+        snprintf(out, out_len, "%s", nc_strerror(err));
+        break;
+    }
 }
 
 /* ---- hello, status ---- */
@@ -136,6 +170,7 @@ static void op_status(nc_client *c, json_t *id, json_t *req)
                                                 terr == NC_OK ? NULL : msg));
     json_object_set_new(res, "deployment", nc_worker_deployment_json(w));
     json_object_set_new(res, "dev_mode", json_boolean(w->dev_mode));
+    json_object_set_new(res, "unrecorded_runs", json_integer(w->nunrecorded));
     json_object_set_new(res, "connections", json_pack("{s:i, s:i, s:I, s:I, s:i, s:i}", "agent", (int)w->nagent_conns,
                                                       "control", (int)w->ncontrol_conns, "refused",
                                                       (json_int_t)w->conns_refused, "descriptor_errors",
@@ -174,6 +209,21 @@ static bool rate_take(nc_worker *w, const char *source, const nc_submit_limits *
 }
 
 /* Shared by the operator's and the agents' submit. */
+/* sha256 of v's canonical form, as hex. */
+static nc_err json_digest(const json_t *v, char hex[NC_SHA256_HEX_LEN + 1])
+{
+    size_t len;
+    uint8_t d[NC_SHA256_LEN];
+    char *text = nc_json_canonical(v, &len);
+    if (!text)
+        return NC_ERR_NOMEM;
+    nc_err err = nc_sha256(text, len, d);
+    free(text);
+    if (err == NC_OK)
+        nc_hex(d, sizeof d, hex);
+    return err;
+}
+
 void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const nc_submit_limits *lim)
 {
     static const char *const p[] = {"name", "wasm_b64", "description", "requested", "token", NULL};
@@ -182,6 +232,10 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const 
     size_t wasm_len = 0, prev_len = 0;
     nc_analysis *an = NULL, *prev_analysis = NULL;
     json_t *an_json = NULL, *changes = NULL, *threat = NULL, *requested_json = NULL, *prev_an = NULL, *sub = NULL;
+    json_t *log_analysis = NULL, *log_changes = NULL;
+    nc_err err = NC_ERR_NOMEM;
+    const char *what = "the submission";
+    char an_digest[NC_SHA256_HEX_LEN + 1], changes_digest[NC_SHA256_HEX_LEN + 1];
     nc_caps requested;
     char msg[512], sha_hex[NC_SHA256_HEX_LEN + 1], sub_id[40];
     uint8_t sha[NC_SHA256_LEN];
@@ -239,18 +293,20 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const 
         nc_reply_error(c, id, NC_ERR_USAGE, "requested: %s", msg);
         goto done;
     }
-    if (nc_sha256(wasm, wasm_len, sha) != NC_OK)
+    if ((err = nc_sha256(wasm, wasm_len, sha)) != NC_OK)
         goto fail;
     nc_hex(sha, sizeof sha, sha_hex);
     /* An identical resubmission returns the existing entry. */
-    if (nc_db_submission_find(w->db, source, name, sha_hex, sub_id) == NC_OK) {
-        if (nc_db_submission_get(w->db, sub_id, false, &sub) == NC_OK)
-            nc_reply(c, id, sub);
-        else
-            nc_reply_db_error(c, id, NC_ERR_IO, "submission");
+    err = nc_db_submission_find(w->db, source, name, sha_hex, sub_id);
+    if (err == NC_OK) {
+        if ((err = nc_db_submission_get(w->db, sub_id, false, &sub)) != NC_OK)
+            goto fail;
+        nc_reply(c, id, sub);
         sub = NULL;
         goto done;
     }
+    if (err != NC_ERR_NOT_FOUND)
+        goto fail;
     if (nc_module_validate(wasm, wasm_len, msg, sizeof msg) != NC_OK ||
         nc_threat_analyze(wasm, wasm_len, &an, &an_json, msg, sizeof msg) != NC_OK) {
         nc_reply_error(c, id, NC_ERR_INVALID_MODULE, "%s", msg);
@@ -259,8 +315,8 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const 
     /* Drift against the name's history. */
     bool seen, known, new_author;
     char prev_sha[65];
-    if (nc_db_name_history(w->db, name, &seen, prev_sha, &prev_an, &known, sha_hex) ||
-        nc_db_source_seen(w->db, source, &new_author))
+    if ((err = nc_db_name_history(w->db, name, &seen, prev_sha, &prev_an, &known, sha_hex)) != NC_OK ||
+        (err = nc_db_source_seen(w->db, source, &new_author)) != NC_OK)
         goto fail;
     new_author = !new_author;
     nc_drift_state drift = !seen ? NC_DRIFT_NEW : known ? NC_DRIFT_KNOWN : NC_DRIFT_DRIFT;
@@ -271,8 +327,10 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const 
         changes = nc_drift_changes_json(prev_analysis, an);
     threat = nc_threat_static(an, drift, prev_analysis, new_author, &requested);
     requested_json = nc_caps_to_json(&requested);
-    if (!threat || !requested_json)
+    if (!threat || !requested_json) {
+        err = NC_ERR_NOMEM;
         goto fail;
+    }
 
     nc_random_id("s_", sub_id, sizeof sub_id);
     nc_db_submission s = {
@@ -282,22 +340,43 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const 
         .requested = requested_json, .drift_changes = changes ? changes : json_null(), .analysis = an_json,
         .threat = threat,
     };
-    /* The blob first (content-addressed, harmless if orphaned), then the row. */
-    if (nc_blob_put(w->blobs, wasm, wasm_len, sha_hex) != NC_OK || nc_db_begin(w->db) != NC_OK)
-        goto fail;
-    if (nc_db_submission_insert(w->db, &s) != NC_OK ||
-        nc_log(w, "submission", json_pack("{s:s, s:s, s:s, s:I, s:s, s:{s:s, s:s?, s:O}, s:O, s:O, s:O}", "submission",
-                                          sub_id, "name", name, "sha256", sha_hex, "size", (json_int_t)wasm_len,
-                                          "source", source, "drift", "state", drift_name, "previous_sha256",
-                                          s.previous_sha256, "changes", s.drift_changes, "threat", threat,
-                                          "analysis", an_json, "requested", requested_json),
-               NULL) != NC_OK ||
-        nc_db_commit(w->db) != NC_OK) {
-        nc_log_abort(w);
+    /* The audit entry carries a bounded summary of the analysis and the
+     * drift, with the digests of the full ones (kept in the database), so
+     * every module that may be submitted can be logged. */
+    log_analysis = nc_json_bounded(an_json, NC_WORKER_LOG_ITEMS, NC_WORKER_LOG_STRING);
+    log_changes = nc_json_bounded(s.drift_changes, NC_WORKER_LOG_ITEMS, NC_WORKER_LOG_STRING);
+    if (!log_analysis || !log_changes || json_digest(an_json, an_digest) != NC_OK ||
+        json_digest(s.drift_changes, changes_digest) != NC_OK) {
+        err = NC_ERR_NOMEM;
         goto fail;
     }
-    if (nc_db_submission_get(w->db, sub_id, false, &sub) != NC_OK)
+    /* The blob first, then the row; a blob this submission wrote is removed
+     * again if the row does not commit. */
+    bool had_blob = nc_blob_exists(w->blobs, sha_hex);
+    if ((err = nc_blob_put(w->blobs, wasm, wasm_len, sha_hex)) != NC_OK) {
+        what = "the module's bytes";
         goto fail;
+    }
+    if ((err = nc_db_begin(w->db)) == NC_OK && (err = nc_db_submission_insert(w->db, &s)) == NC_OK)
+        err = nc_log(w, "submission",
+                     json_pack("{s:s, s:s, s:s, s:I, s:s, s:{s:s, s:s?, s:O, s:s}, s:O, s:O, s:s, s:O}", "submission",
+                               sub_id, "name", name, "sha256", sha_hex, "size", (json_int_t)wasm_len, "source",
+                               source, "drift", "state", drift_name, "previous_sha256", s.previous_sha256, "changes",
+                               log_changes, "changes_sha256", changes_digest, "threat", threat, "analysis",
+                               log_analysis, "analysis_sha256", an_digest, "requested", requested_json),
+                     NULL);
+    if (err == NC_OK)
+        err = nc_db_commit(w->db);
+    if (err != NC_OK) {
+        nc_log_abort(w);
+        if (!had_blob)
+            nc_blob_remove(w->blobs, sha_hex);
+        goto fail;
+    }
+    if ((err = nc_db_submission_get(w->db, sub_id, false, &sub)) != NC_OK) {
+        what = "the submission (it was stored; `nightcore inbox` shows it)";
+        goto fail;
+    }
     nc_emit(w, "submission.created", json_pack("{s:O}", "submission", sub));
     if (drift == NC_DRIFT_DRIFT)
         nc_emit(w, "alert", json_pack("{s:s, s:s, s:s, s:s}", "kind", "drift", "message",
@@ -307,8 +386,10 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const 
     sub = NULL;
     goto done;
 fail:
-    nc_reply_error(c, id, NC_ERR_INTERNAL, "could not store the submission: %s", nc_db_errmsg(w->db));
+    nc_reply_store_error(c, id, err, what);
 done:
+    json_decref(log_analysis);
+    json_decref(log_changes);
     json_decref(sub);
     json_decref(an_json);
     json_decref(changes);
@@ -397,15 +478,16 @@ static void op_reject(nc_client *c, json_t *id, json_t *req)
         nc_reply_error(c, id, NC_ERR_USAGE, "only pending submissions can be rejected (this one is %s)", status);
         return;
     }
-    if (nc_db_begin(c->w->db) != NC_OK || nc_db_submission_set_status(c->w->db, sid, "rejected", reason) != NC_OK ||
-        nc_log(c->w, "rejection", json_pack("{s:s, s:s}", "submission", sid, "reason", reason), NULL) != NC_OK ||
-        nc_db_commit(c->w->db) != NC_OK) {
+    if ((err = nc_db_begin(c->w->db)) != NC_OK ||
+        (err = nc_db_submission_set_status(c->w->db, sid, "rejected", reason)) != NC_OK ||
+        (err = nc_log(c->w, "rejection", json_pack("{s:s, s:s}", "submission", sid, "reason", reason), NULL)) != NC_OK ||
+        (err = nc_db_commit(c->w->db)) != NC_OK) {
         nc_log_abort(c->w);
-        nc_reply_error(c, id, NC_ERR_INTERNAL, "could not record the rejection (audit log or database): nothing changed");
+        nc_reply_store_error(c, id, err, "the rejection (nothing changed)");
         return;
     }
-    if (nc_db_submission_get(c->w->db, sid, false, &sub) != NC_OK) {
-        nc_reply_db_error(c, id, NC_ERR_IO, "submission");
+    if ((err = nc_db_submission_get(c->w->db, sid, false, &sub)) != NC_OK) {
+        nc_reply_db_error(c, id, err, "submission");
         return;
     }
     nc_emit(c->w, "submission.rejected", json_pack("{s:s, s:s}", "id", sid, "reason", reason));

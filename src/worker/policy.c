@@ -222,8 +222,10 @@ static nc_err record_policy(nc_worker *w, const char *type, json_t *fields, char
     if (err != NC_OK) {
         nc_log_abort(w);
         json_decref(entry);
-        snprintf(msg, msg_len, "the audit log cannot be written: nothing changed");
-        return NC_ERR_INTERNAL;
+        char why[512];
+        nc_worker_failure(w, err, why, sizeof why);
+        snprintf(msg, msg_len, "the audit log cannot be written (%s): nothing changed", why);
+        return err == NC_ERR_NO_SPACE || err == NC_ERR_CORRUPT ? err : NC_ERR_INTERNAL;
     }
     json_object_set_new(entry, "seq", json_integer((json_int_t)seq));
     json_object_set_new(entry, "time", json_integer(now));

@@ -193,6 +193,76 @@ static json_t *receipt_json(const nc_queued_run *q, json_t *run, json_int_t scor
 
 static void start_next(nc_worker *w);
 
+struct nc_unrecorded {
+    nc_unrecorded *next;
+    char run_id[40], outcome[24];
+    int64_t finished_at, duration_ms;
+    json_int_t score;
+    json_t *run, *receipt;
+};
+
+static void free_unrecorded(nc_unrecorded *u)
+{
+    if (!u)
+        return;
+    json_decref(u->run);
+    json_decref(u->receipt);
+    free(u);
+}
+
+/* A run's end: its receipt in the audit log and its row finished, in one
+ * transaction. */
+static nc_err record_end(nc_worker *w, nc_unrecorded *u)
+{
+    uint64_t seq = 0;
+    nc_err err = nc_db_begin(w->db);
+    if (err == NC_OK)
+        err = nc_log(w, "run.end", json_incref(u->receipt), &seq);
+    if (err == NC_OK) {
+        json_object_set_new(u->run, "audit_seq", json_integer((json_int_t)seq));
+        err = nc_db_run_finish(w->db, u->run_id, u->outcome, u->finished_at, u->duration_ms, u->score, u->run, seq);
+    }
+    if (err == NC_OK)
+        err = nc_db_commit(w->db);
+    if (err != NC_OK)
+        nc_log_abort(w);
+    return err;
+}
+
+/* run.finished for the console and subscribers: the listing, without output. */
+static void emit_finished(nc_worker *w, const json_t *run)
+{
+    json_t *listing = json_deep_copy(run);
+    json_object_del(listing, "stdout");
+    json_object_del(listing, "stderr");
+    json_object_del(listing, "stdout_b64");
+    json_object_del(listing, "stderr_b64");
+    nc_emit(w, "run.finished", json_pack("{s:o}", "run", listing));
+}
+
+void nc_runs_record_pending(nc_worker *w, bool last)
+{
+    nc_unrecorded **pp = &w->unrecorded;
+    while (*pp) {
+        nc_unrecorded *u = *pp;
+        if (record_end(w, u) != NC_OK) {
+            if (!last)
+                return;   /* still failing: the next tick tries again */
+            fprintf(stderr, "nightcore-worker: run %s (%s) could not be recorded before stopping; the next start "
+                    "records it as interrupted\n", u->run_id, u->outcome);
+            *pp = u->next;
+            w->nunrecorded--;
+            free_unrecorded(u);
+            continue;
+        }
+        fprintf(stderr, "nightcore-worker: run %s is recorded now (%s)\n", u->run_id, u->outcome);
+        emit_finished(w, u->run);
+        *pp = u->next;
+        w->nunrecorded--;
+        free_unrecorded(u);
+    }
+}
+
 static void run_work(uv_work_t *req)
 {
     nc_queued_run *q = req->data;
@@ -219,29 +289,39 @@ static void run_done(uv_work_t *req, int status)
     json_int_t score = json_integer_value(json_object_get(threat, "score"));
     json_t *run = run_json(q, now, threat);
     json_t *receipt = run ? receipt_json(q, run, score) : NULL;
-    uint64_t seq = 0;
-    nc_err err = run && receipt ? nc_db_begin(w->db) : NC_ERR_NOMEM;
-    if (err == NC_OK)
-        err = nc_log(w, "run.end", receipt, &seq);
-    else
-        json_decref(receipt);
+    nc_err err = run && receipt ? NC_OK : NC_ERR_NOMEM;
+    nc_unrecorded *u = NULL;
+    if (err == NC_OK && !(u = calloc(1, sizeof *u)))
+        err = NC_ERR_NOMEM;
     if (err == NC_OK) {
-        json_object_set_new(run, "audit_seq", json_integer((json_int_t)seq));
-        err = nc_db_run_finish(w->db, q->run_id, nc_outcome_name(q->res.outcome), now,
-                               (int64_t)(q->res.t_total_ns / 1000000), score, run, seq);
+        snprintf(u->run_id, sizeof u->run_id, "%s", q->run_id);
+        snprintf(u->outcome, sizeof u->outcome, "%s", nc_outcome_name(q->res.outcome));
+        u->finished_at = now;
+        u->duration_ms = (int64_t)(q->res.t_total_ns / 1000000);
+        u->score = score;
+        u->run = json_incref(run);
+        u->receipt = json_incref(receipt);
+        err = record_end(w, u);
     }
-    if (err == NC_OK)
-        err = nc_db_commit(w->db);
+    json_decref(receipt);
     if (err != NC_OK) {
-        nc_log_abort(w);
-        nc_reply_error(q->c, q->id, NC_ERR_INTERNAL, "could not record the run's end: %s", nc_db_errmsg(w->db));
+        char why[512];
+        nc_worker_failure(w, err, why, sizeof why);
+        if (u) {
+            /* Kept, and recorded once the database takes it (nc_runs_record_pending). */
+            u->next = w->unrecorded;
+            w->unrecorded = u;
+            w->nunrecorded++;
+            fprintf(stderr, "nightcore-worker: run %s finished (%s) but could not be recorded: %s; it will be "
+                    "recorded when that is fixed\n", q->run_id, u->outcome, why);
+            nc_reply_error(q->c, q->id, err, "the run finished (%s) but could not be recorded yet: %s. It is kept "
+                           "and recorded as soon as that is fixed (see `nightcore runs`)", u->outcome, why);
+        } else {
+            nc_reply_error(q->c, q->id, err, "the run finished but could not be recorded: %s", why);
+        }
     } else {
-        json_t *listing = json_deep_copy(run);
-        json_object_del(listing, "stdout");
-        json_object_del(listing, "stderr");
-        json_object_del(listing, "stdout_b64");
-        json_object_del(listing, "stderr_b64");
-        nc_emit(w, "run.finished", json_pack("{s:o}", "run", listing));
+        free_unrecorded(u);
+        emit_finished(w, run);
         if (q->err != NC_OK)
             nc_reply_error(q->c, q->id, q->err, "%s", q->msg);
         else
@@ -371,9 +451,103 @@ static nc_err check_against_log(nc_worker *w, const nc_db_approval *row, char *m
     return err;
 }
 
+static bool refused(nc_err e);
+
+/* One candidate approval, all the way through: its row against the audit
+ * log, its module bytes, its signature, trust, hash, limits and invoker. */
+static nc_err try_approval(nc_worker *w, const char *aid, const char *invoker, const nc_caps *want,
+                           const nc_trust_store *ts, nc_db_approval *row, nc_verify_output *vo, uint8_t **module,
+                           size_t *module_len, char *msg, size_t msg_len)
+{
+    nc_err err = nc_db_approval_load(w->db, aid, row);
+    if (err != NC_OK) {
+        snprintf(msg, msg_len, "cannot read approval %.12s: %s", aid, nc_db_errmsg(w->db));
+        return err == NC_ERR_NOT_FOUND ? NC_ERR_INTERNAL : err;
+    }
+    err = check_against_log(w, row, msg, msg_len);
+    if (err != NC_OK) {
+        if (err == NC_ERR_TAMPERED)
+            nc_emit(w, "alert", json_pack("{s:s, s:s, s:s, s:s}", "kind", "tamper", "message", msg, "approval_id",
+                                          row->id, "name", row->name));
+        goto fail;
+    }
+    err = nc_blob_get(w->blobs, row->sha256, NC_MAX_MODULE_BYTES, module, module_len);
+    if (err != NC_OK && err != NC_ERR_NOT_FOUND) {
+        snprintf(msg, msg_len, "cannot read the module's bytes: %s", nc_strerror(err));
+        goto fail;
+    }
+    nc_verify_input in = {
+        .statement = row->statement, .statement_len = row->statement_len, .signature = row->signature,
+        .signature_len = row->signature_len, .trust = ts, .worker_id = w->worker_id, .now = nc_unix_now(),
+        .approval_revoked = row->revoked, .runs_so_far = (uint64_t)row->runs,
+        .module = *module ? *module : (const uint8_t *)"", .module_len = *module_len,
+        .invoker = invoker, .requested = want,
+    };
+    err = nc_verify_approval(&in, vo, msg, msg_len);
+    if (err == NC_OK)
+        return NC_OK;
+    if (err == NC_ERR_HASH_MISMATCH)
+        nc_emit(w, "alert", json_pack("{s:s, s:s, s:s, s:s}", "kind", "hash_mismatch", "message",
+                                      "stored module bytes do not match the approved sha256", "approval_id", row->id,
+                                      "name", row->name));
+fail:
+    free(*module);
+    *module = NULL;
+    *module_len = 0;
+    nc_db_approval_cleanup(row);
+    memset(row, 0, sizeof *row);
+    return err;
+}
+
+/* What `ref` names, for this invoker: an approval id (or the prefix
+ * `nightcore approvals` prints) is that approval alone; a module name or
+ * hash is the newest approval that passes every check, older ones tried in
+ * turn, so one revoked key or used-up approval never hides a valid one. When
+ * none passes, the refusal is the newest one's. Another invoker's approval
+ * and no approval at all get the same refusal. Tampering stops the search. */
+static nc_err select_approval(nc_worker *w, const char *ref, const char *invoker, const nc_caps *want,
+                              const nc_trust_store *ts, nc_db_approval *row, nc_verify_output *vo, uint8_t **module,
+                              size_t *module_len, char *msg, size_t msg_len)
+{
+    char ids[16][65];
+    size_t n = 0;
+    bool by_id;
+    nc_err err = nc_db_approval_candidates(w->db, ref, strcmp(invoker, "operator") ? invoker : NULL, nc_unix_now(),
+                                           ids, sizeof ids / sizeof ids[0], &n, &by_id);
+    if (err == NC_ERR_NOT_FOUND) {
+        snprintf(msg, msg_len, "nothing approved under \"%s\" for %s: submit it, then approve it (`nightcore inbox`, "
+                 "`nightcore approve`)", ref, invoker);
+        return NC_ERR_NOT_APPROVED;
+    }
+    if (err == NC_ERR_USAGE) {
+        snprintf(msg, msg_len, "\"%s\" is the start of more than one approval id: give more digits", ref);
+        return NC_ERR_USAGE;
+    }
+    if (err != NC_OK) {
+        snprintf(msg, msg_len, "cannot look up approvals: %s", nc_db_errmsg(w->db));
+        return err;
+    }
+    nc_err first = NC_OK;
+    char other[1024];
+    for (size_t i = 0; i < n; i++) {
+        err = try_approval(w, ids[i], invoker, want, ts, row, vo, module, module_len, i ? other : msg,
+                           i ? sizeof other : msg_len);
+        if (err == NC_OK)
+            return NC_OK;
+        if (i == 0)
+            first = err;
+        if (err == NC_ERR_TAMPERED || !refused(err)) {
+            if (i)
+                snprintf(msg, msg_len, "%s", other);
+            return err;
+        }
+    }
+    return first;
+}
+
 static bool refused(nc_err e)
 {
-    return e != NC_ERR_NOMEM && e != NC_ERR_IO && e != NC_ERR_INTERNAL;
+    return e != NC_ERR_NOMEM && e != NC_ERR_IO && e != NC_ERR_INTERNAL && e != NC_ERR_NO_SPACE && e != NC_ERR_CORRUPT;
 }
 
 void nc_op_run(nc_client *c, json_t *id, json_t *req)
@@ -446,74 +620,49 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
     }
     if (strcmp(invoker, "operator") != 0) {   /* an agent: one run at a time */
         int64_t mine = 0;
-        if (nc_db_count_running(w->db, invoker, &mine) != NC_OK)
-            goto internal;
+        nc_err cerr = nc_db_count_running(w->db, invoker, &mine);
+        if (cerr != NC_OK) {
+            nc_reply_store_error(c, id, cerr, "the runs in progress");
+            goto done;
+        }
         if (mine >= NC_WORKER_AGENT_MAX_RUNS) {
             nc_reply_error(c, id, NC_ERR_BUSY, "%s already has a run in progress; wait for it to finish", invoker);
             goto done;
         }
     }
     q = calloc(1, sizeof *q);
-    if (!q)
-        goto internal;
+    if (!q) {
+        nc_reply_error(c, id, NC_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     q->w = w;
     q->received_ns = received_ns;
-    char aid[65];
     /* Agents resolve only among approvals that name them; the operator among all. */
-    nc_err err = nc_db_approval_resolve(w->db, ref, strcmp(invoker, "operator") ? invoker : NULL, nc_unix_now(), aid);
-    if (err == NC_ERR_NOT_FOUND) {
-        nc_reply_error(c, id, NC_ERR_NOT_APPROVED,
-                       "nothing approved under \"%s\": submit it, then approve it (`nightcore inbox`, `nightcore approve`)", ref);
-        goto done;
-    }
-    if (err != NC_OK || nc_db_approval_load(w->db, aid, &row) != NC_OK)
-        goto internal;
-    have_row = true;
-    err = check_against_log(w, &row, msg, sizeof msg);
-    if (err != NC_OK) {
-        if (err == NC_ERR_TAMPERED)
-            nc_emit(w, "alert", json_pack("{s:s, s:s, s:s, s:s}", "kind", "tamper", "message", msg, "approval_id",
-                                          row.id, "name", row.name));
-        nc_reply_error(c, id, err, "%s", msg);
-        goto done;
-    }
-    snprintf(q->approval_id, sizeof q->approval_id, "%s", row.id);
-    snprintf(q->name, sizeof q->name, "%s", row.name);
-    snprintf(q->sha256, sizeof q->sha256, "%s", row.sha256);
-    err = nc_blob_get(w->blobs, row.sha256, NC_MAX_MODULE_BYTES, &q->module, &q->module_len);
-    if (err != NC_OK && err != NC_ERR_NOT_FOUND)
-        goto internal;
-    err = nc_worker_trust_load(w, &ts, msg, sizeof msg);
+    nc_caps want = {.args = args && json_array_size(args) > 0, .stdin = stdin_len > 0};
+    nc_err err = nc_worker_trust_load(w, &ts, msg, sizeof msg);
     if (err != NC_OK) {
         nc_reply_error(c, id, err, "%s", msg);
         goto done;
     }
     have_ts = true;
-    nc_caps want = {.args = args && json_array_size(args) > 0, .stdin = stdin_len > 0};
-    nc_verify_input in = {
-        .statement = row.statement, .statement_len = row.statement_len, .signature = row.signature,
-        .signature_len = row.signature_len, .trust = &ts, .worker_id = w->worker_id, .now = nc_unix_now(),
-        .approval_revoked = row.revoked, .runs_so_far = (uint64_t)row.runs,
-        .module = q->module ? q->module : (const uint8_t *)"", .module_len = q->module_len,
-        .invoker = invoker, .requested = &want,
-    };
-    err = nc_verify_approval(&in, &vo, msg, sizeof msg);
+    err = select_approval(w, ref, invoker, &want, &ts, &row, &vo, &q->module, &q->module_len, msg, sizeof msg);
     if (err != NC_OK) {
-        if (err == NC_ERR_HASH_MISMATCH)
-            nc_emit(w, "alert", json_pack("{s:s, s:s, s:s, s:s}", "kind", "hash_mismatch", "message",
-                                          "stored module bytes do not match the approved sha256", "approval_id",
-                                          row.id, "name", row.name));
         nc_reply_error(c, id, err, "%s", msg);
         goto done;
     }
+    have_row = true;
+    snprintf(q->approval_id, sizeof q->approval_id, "%s", row.id);
+    snprintf(q->name, sizeof q->name, "%s", row.name);
+    snprintf(q->sha256, sizeof q->sha256, "%s", row.sha256);
     have_vo = true;
     /* Counting the run and recording its start are one transaction, so a
      * kill -9 never loses a run that was allowed, nor allows one twice. */
     nc_random_id("r_", q->run_id, sizeof q->run_id);
     snprintf(q->invoker, sizeof q->invoker, "%s", invoker);
     q->started_at = nc_unix_now();
-    if (nc_db_begin(w->db) != NC_OK) {
-        nc_reply_error(c, id, NC_ERR_INTERNAL, "the run could not be recorded (%s): it did not run", nc_db_errmsg(w->db));
+    if ((err = nc_db_begin(w->db)) != NC_OK) {
+        nc_worker_failure(w, err, msg, sizeof msg);
+        nc_reply_error(c, id, err, "the run could not be recorded, so it did not run: %s", msg);
         goto done;
     }
     char capd[NC_SHA256_HEX_LEN + 1];
@@ -527,12 +676,15 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
         err = nc_log(w, "run.start", json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "run", q->run_id, "approval_id",
                                                row.id, "name", row.name, "module_sha256", row.sha256, "invoker",
                                                invoker, "capability_digest", capd), NULL);
-    if (err != NC_OK || nc_db_commit(w->db) != NC_OK) {
+    if (err == NC_OK)
+        err = nc_db_commit(w->db);
+    if (err != NC_OK) {
+        nc_worker_failure(w, err, msg, sizeof msg);
         nc_log_abort(w);
         if (refused(err))
             nc_reply_error(c, id, err, "%s", nc_strerror(err));
         else
-            nc_reply_error(c, id, NC_ERR_INTERNAL, "the run could not be recorded (audit log or database): it did not run");
+            nc_reply_error(c, id, err, "the run could not be recorded, so it did not run: %s", msg);
         goto done;
     }
     snprintf(q->art.path, sizeof q->art.path, "%s", row.artifact_path);
@@ -563,8 +715,6 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
     }
     q = NULL;
     goto done;
-internal:
-    nc_reply_error(c, id, NC_ERR_INTERNAL, "worker error: %s", nc_db_errmsg(w->db));
 done:
     if (q)
         queued_free(q);
@@ -646,9 +796,11 @@ static void compile_done(uv_work_t *req, int status)
     json_decref(limits);
     json_decref(inv);
     json_t *a = NULL;
-    if (err != NC_OK || nc_db_approval_get(w->db, p->row.id, &a) != NC_OK) {
+    if (err == NC_OK)
+        err = nc_db_approval_get(w->db, p->row.id, &a);
+    if (err != NC_OK) {
         nc_log_abort(w);
-        nc_reply_error(p->c, p->id, NC_ERR_INTERNAL, "could not store the approval: %s", nc_db_errmsg(w->db));
+        nc_reply_store_error(p->c, p->id, err, "the approval");
         goto done;
     }
     nc_emit(w, "approval.created", json_pack("{s:O}", "approval", a));

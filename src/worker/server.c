@@ -191,7 +191,8 @@ void nc_reply_error(nc_client *c, json_t *id, nc_err code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    reply_error_v(c, id, nc_errcode(code), fmt, ap);
+    /* A failure is never answered with the code of success. */
+    reply_error_v(c, id, nc_errcode(code == NC_OK ? NC_ERR_INTERNAL : code), fmt, ap);
     va_end(ap);
 }
 

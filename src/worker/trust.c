@@ -58,8 +58,10 @@ static nc_err record(nc_worker *w, const char *type, json_t *fields /* stolen */
     if (err != NC_OK) {
         nc_log_abort(w);
         json_decref(entry);
-        snprintf(msg, msg_len, "the audit log cannot be written: the trust store was not changed");
-        return NC_ERR_INTERNAL;
+        char why[512];
+        nc_worker_failure(w, err, why, sizeof why);
+        snprintf(msg, msg_len, "the audit log cannot be written (%s): the trust store was not changed", why);
+        return err == NC_ERR_NO_SPACE || err == NC_ERR_CORRUPT ? err : NC_ERR_INTERNAL;
     }
     /* The entry as stored (nc_audit_append adds these three). Its time may
      * differ by a second from ours; only trust.add uses it, to check the
@@ -500,7 +502,7 @@ void nc_op_trust_restore(nc_client *c, json_t *id, json_t *req)
         err = nc_db_commit(w->db);
     if (err != NC_OK) {
         nc_log_abort(w);
-        nc_reply_error(c, id, NC_ERR_INTERNAL, "the audit log cannot be written: nothing changed");
+        nc_reply_store_error(c, id, err, "the restore (nothing changed)");
         return;
     }
     if (write_files(w, msg, sizeof msg) != NC_OK) {

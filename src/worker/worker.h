@@ -46,6 +46,10 @@
 #define NC_WORKER_QUEUE_PAUSE_WRITES 64u
 /* Refusals in the audit log: per peer (socket, uid) a burst, then one every
  * NC_WORKER_REFUSAL_EVERY_S; the rest counted, one summary a minute. */
+/* A submission's audit entry: analysis and drift bounded to this, with the
+ * digests of the full ones. */
+#define NC_WORKER_LOG_ITEMS 64u
+#define NC_WORKER_LOG_STRING 200u
 #define NC_WORKER_REFUSAL_BURST 16.0
 #define NC_WORKER_REFUSAL_EVERY_S 10.0
 #define NC_WORKER_REFUSAL_PEERS 64u   /* peers tracked; beyond that, one shared bucket */
@@ -83,6 +87,7 @@ typedef struct {
 } nc_refusal_bucket;
 
 typedef struct nc_queued_run nc_queued_run;
+typedef struct nc_unrecorded nc_unrecorded;
 
 typedef struct {
     char source[80];
@@ -115,6 +120,9 @@ struct nc_worker {
     char checkpoint_path[4096]; /* the latest checkpoint, outside the database */
     uint64_t checkpoint_size;
     uv_timer_t checkpoint_timer;
+    /* runs that finished but could not be recorded yet (run.c) */
+    nc_unrecorded *unrecorded;
+    unsigned nunrecorded;
     /* connections and refusals (server.c, log.c) */
     unsigned nagent_conns, ncontrol_conns;
     unsigned max_agent_conns, max_agent_conns_per_uid, max_control_conns;   /* the caps, fitted to RLIMIT_NOFILE */
@@ -140,6 +148,11 @@ void nc_reply_error(nc_client *c, json_t *id, nc_err code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void nc_reply_error_code(nc_client *c, json_t *id, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A failure to read or record state, by cause (no space, corrupt, ...):
+ * "could not read or record WHAT: WHY". */
+void nc_reply_store_error(nc_client *c, json_t *id, nc_err err, const char *what);
+/* The cause of err in words that say what to do, for replies and logs. */
+void nc_worker_failure(nc_worker *w, nc_err err, char *out, size_t out_len);
 /* An asynchronous op finished: let the client's next request through. */
 void nc_client_done(nc_client *c);
 /* agent.sock: the request carried a valid token. */
@@ -181,6 +194,10 @@ void nc_op_audit_verify(nc_client *c, json_t *id, json_t *req);
 
 /* run.c */
 void nc_op_run(nc_client *c, json_t *id, json_t *req);
+/* Records the runs that finished while the database could not take their
+ * end (a full disk): called every second, and once more before the worker
+ * stops. */
+void nc_runs_record_pending(nc_worker *w, bool last /* the worker is stopping: give up on what fails */);
 /* A run on behalf of invoker ("operator" or "agent:NAME"). */
 void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker);
 /* Submission from a source ("operator" or "agent:NAME") under its limits. */

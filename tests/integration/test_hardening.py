@@ -4,6 +4,7 @@ import json
 import os
 import resource
 import socket
+import subprocess
 import sqlite3
 import time
 
@@ -232,3 +233,65 @@ def test_module_file_modes_do_not_depend_on_the_workers_umask(home, tmp_path):
     lines = dict(line.split("=", 1) for line in run["stdout"].splitlines())
     assert lines["mkdir"] == "0" and lines["write"] == "0", lines
     assert os.stat(scratch / "kept.txt").st_mode & 0o777 == 0o644
+
+
+# ---- which approval a reference names ----
+
+def test_agent_names_match_exactly_and_refusals_are_alike(worker):
+    tokens = {}
+    for name in ("bot-1", "bot_1"):
+        rc, out = worker.ncj("agent", "add", name)
+        assert rc == 0, out
+        tokens[name] = out["token"]
+    sub = worker.submit("hello", "greet")
+    worker.approve(sub["id"], "--allow-agent", "bot-1")
+    rc, aps = worker.ncj("approvals")
+    aid = aps["items"][0]["id"]
+    a = worker.sock("agent")
+    assert a.call("run", token=tokens["bot-1"], ref="greet")["ok"]
+    # `_` is not a wildcard: bot_1 is not bot-1, by name or by id
+    answers = [a.call("run", token=tokens["bot_1"], ref=ref) for ref in ("greet", aid, aid[:12], "nothing-here")]
+    for r in answers:
+        assert r["ok"] is False and r["error"]["code"] == "not_approved", r
+    # another agent's approval and no approval read the same, apart from the ref
+    msgs = [r["error"]["message"].replace(ref, "REF") for r, ref in zip(answers, ("greet", aid, aid[:12], "nothing-here"))]
+    assert len(set(msgs)) == 1, msgs
+    a.close()
+
+
+def test_approval_id_prefix_as_printed_is_a_ref(worker):
+    sub = worker.submit("hello", "greet")
+    worker.approve(sub["id"])
+    out = worker.nc("approvals", check=True).stdout.decode()
+    rc, aps = worker.ncj("approvals")
+    short = aps["items"][0]["id"][:12]
+    assert short in out          # what the listing shows
+    rc, run = worker.ncj("run", short)
+    assert rc == 0 and run["approval_id"] == aps["items"][0]["id"], run
+    assert worker.ncj("run", short[:11])[1]["error"]["code"] == "not_approved"   # too short to be an id
+
+
+def test_newest_valid_approval_wins_over_a_revoked_key(worker, tmp_path):
+    """The newest approval was signed by a key since revoked: the run uses
+    the older approval that still verifies, and refuses only when none does."""
+    second = tmp_path / "second"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "second", "-f", str(second)], check=True)
+    p = worker.nc("trust", "add", str(second) + ".pub", "--principal", "second@example.com", "--yes")
+    assert p.returncode == 0, p.stderr
+    sub = worker.submit("hello", "greet")
+    worker.approve(sub["id"])                                          # older: the root key
+    worker.approve(sub["id"], "--key", str(second), "--principal", "second@example.com")   # newer: second
+    rc, aps = worker.ncj("approvals")
+    newest, older = aps["items"][0]["id"], aps["items"][1]["id"]
+    rc, run = worker.ncj("run", "greet")
+    assert rc == 0 and run["approval_id"] == newest
+    assert worker.nc("trust", "revoke", str(second) + ".pub").returncode == 0
+    rc, run = worker.ncj("run", "greet")
+    assert rc == 0 and run["approval_id"] == older, run
+    # asked for by id, the revoked one is refused as such
+    rc, r = worker.ncj("run", newest[:12])
+    assert rc == 3 and r["error"]["code"] == "revoked_key", r
+    # with the older one revoked too, the refusal is the newest's
+    worker.nc("revoke", older, check=True)
+    rc, r = worker.ncj("run", "greet")
+    assert rc == 3 and r["error"]["code"] == "revoked_key", r

@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "common/fs.h"
 #include "common/hash.h"
+#include "common/json.h"
 #include "common/reader.h"
 
 static void test_reader_reads_and_never_overruns(void **state)
@@ -147,6 +148,65 @@ static void test_error_table(void **state)
     }
 }
 
+/* Whatever goes in, what comes out is small: wide, deep and long inputs. */
+static void test_json_bounded(void **state)
+{
+    (void)state;
+    json_t *wide = json_array();
+    for (int i = 0; i < 100000; i++)
+        json_array_append_new(wide, json_pack("{s:s, s:i}", "name", "x", "i", i));
+    json_t *deep = json_array(), *cur = deep;
+    for (int i = 0; i < 100; i++) {
+        json_t *next = json_array();
+        json_array_append_new(cur, next);
+        cur = next;
+    }
+    char *big = malloc(4u << 20);
+    assert_non_null(big);
+    memset(big, 'a', 4u << 20);
+    big[0] = (char)0xc3;   /* a two-byte character straddling nothing */
+    big[1] = (char)0xa9;
+    memcpy(big + 199, "\xc3\xa9", 2);   /* one straddling the cut at 200 */
+    json_t *in = json_pack("{s:o, s:o, s:s%, s:i}", "wide", wide, "deep", deep, "long", big, (size_t)(4u << 20), "n", 7);
+    free(big);
+    assert_non_null(in);
+    json_t *out = nc_json_bounded(in, 64, 200);
+    assert_non_null(out);
+    size_t len;
+    char *text = nc_json_canonical(out, &len);
+    assert_non_null(text);
+    assert_true(len < 300u * NC_JSON_BOUNDED_NODES);
+    assert_int_equal(json_integer_value(json_object_get(out, "n")), 7);
+    json_t *w = json_object_get(out, "wide");
+    assert_int_equal(json_array_size(w), 65);
+    assert_string_equal(json_string_value(json_array_get(w, 64)), "... and 99936 more");
+    const char *l = json_string_value(json_object_get(out, "long"));
+    assert_non_null(l);
+    assert_int_equal(strncmp(l + 199, "... (4194304 bytes)", 19), 0);   /* cut before the character */
+    assert_non_null(strstr(text, "\"...\""));   /* the deep nesting cut */
+    /* a node budget, not just a per-level one: 64 x 64 x 64 nested arrays */
+    json_t *cube = json_array();
+    for (int i = 0; i < 64; i++) {
+        json_t *sq = json_array();
+        for (int j = 0; j < 64; j++) {
+            json_t *row = json_array();
+            for (int k = 0; k < 64; k++)
+                json_array_append_new(row, json_string("0123456789"));
+            json_array_append_new(sq, row);
+        }
+        json_array_append_new(cube, sq);
+    }
+    json_t *cb = nc_json_bounded(cube, 64, 200);
+    char *ct = nc_json_canonical(cb, &len);
+    assert_true(len < 20u * NC_JSON_BOUNDED_NODES);
+    free(ct);
+    json_decref(cb);
+    json_decref(cube);
+    free(text);
+    json_decref(out);
+    json_decref(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_sha256_and_hex),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_error_table),
+        cmocka_unit_test(test_json_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
