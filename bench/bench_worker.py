@@ -64,6 +64,36 @@ def throughput(home, clients, seconds):
     return sum(counts) / elapsed
 
 
+def setup_home(parent):
+    home = tempfile.mkdtemp(prefix="nc-bench-", dir=parent)
+    nc(home, "init", "--generate-key", "--no-passphrase", "--principal", "bench@nightcore")
+    nc(home, "worker", "start")
+    sub = json.loads(nc(home, "submit", os.path.join(FIX, "hello.wasm"), "--name", "hello", "--json").stdout)
+    nc(home, "approve", sub["id"], "--yes", "--max-runs", "100000000", "--expires", "7d")
+    return home
+
+
+def durability_cost(rounds, secs):
+    """Runs/s with 4 clients, a home on disk against one in /dev/shm (where a
+    flush costs nothing), alternating rounds so noise hits both alike; and how
+    many commits each flush of the WAL covered (group commit)."""
+    if not os.path.isdir("/dev/shm"):
+        return None
+    disk, mem = setup_home(None), setup_home("/dev/shm")
+    try:
+        got = {"disk": [], "mem": []}
+        for _ in range(rounds):
+            got["disk"].append(throughput(disk, 4, secs))
+            got["mem"].append(throughput(mem, 4, secs))
+        st = json.loads(nc(disk, "worker", "status", "--json").stdout)["durability"]
+    finally:
+        for h in (disk, mem):
+            nc(h, "worker", "stop", check=False)
+            shutil.rmtree(h, ignore_errors=True)
+    return {"disk": statistics.median(got["disk"]), "mem": statistics.median(got["mem"]),
+            "commits": st["commits"], "syncs": st["syncs"]}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smoke run: few repetitions")
@@ -91,6 +121,7 @@ def main():
     finally:
         nc(home, "worker", "stop", check=False)
         shutil.rmtree(home, ignore_errors=True)
+    dur = durability_cost(1 if args.quick else 5, secs)
     lines = [
         "# Worker benchmark",
         "",
@@ -105,6 +136,15 @@ def main():
     ]
     for n, v in tput.items():
         lines.append(f"| runs/s, {n} client{'s' if n > 1 else ''} on control.sock ({secs} s) | {v:.0f} |")
+    if dur:
+        lines += [
+            f"| runs/s, 4 clients, home on disk (every reply after a flush of the WAL; median of rounds) | "
+            f"{dur['disk']:.0f} |",
+            f"| runs/s, 4 clients, home in /dev/shm (flushes cost nothing), same rounds | {dur['mem']:.0f} |",
+            f"| durable / free-flush throughput | {dur['disk'] / dur['mem']:.3f} |",
+            f"| commits per flush of the WAL (disk home; group commit) | "
+            f"{dur['commits'] / max(1, dur['syncs']):.2f} ({dur['commits']} commits, {dur['syncs']} flushes) |",
+        ]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

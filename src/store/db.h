@@ -23,6 +23,9 @@ void nc_db_close(nc_db *db);
 NC_MUST_CHECK nc_err nc_db_quick_check(nc_db *db, char *msg, size_t msg_len);
 NC_MUST_CHECK nc_err nc_db_begin(nc_db *db);
 NC_MUST_CHECK nc_err nc_db_commit(nc_db *db);
+/* How many transactions this connection has committed (the worker holds
+ * replies until a sync of the WAL has covered them: src/worker/durable.c). */
+uint64_t nc_db_commits(const nc_db *db);
 void nc_db_rollback(nc_db *db);
 /* A read snapshot: everything read until snapshot_end is of one moment, with
  * the worker appending meanwhile (WAL). */

@@ -102,6 +102,10 @@ nc_err nc_log_checkpoint(nc_worker *w, bool force, char *note, size_t note_len)
     nc_err err = nc_audit_checkpoint(&w->audit, w->sk, nc_unix_now(), note, note_len);
     if (err != NC_OK)
         return err;
+    /* The copy outside the database never covers entries a power loss could
+     * still take away: what it signs is on disk first. */
+    if ((err = nc_durable_now(w)) != NC_OK)
+        return err;
     err = nc_write_file_atomic(w->checkpoint_path, note, strlen(note), 0600);
     if (err == NC_OK)
         w->checkpoint_size = w->audit.tree.size;

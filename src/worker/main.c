@@ -159,6 +159,9 @@ static int serve(const serve_opts *o)
         fprintf(stderr, "nightcore-worker: %s\n", msg);
         return 1;
     }
+    if (snprintf(w->wal_path, sizeof w->wal_path, "%s-wal", w->db_path) >= (int)sizeof w->wal_path ||
+        path_of(w, "state", w->state_dir, sizeof w->state_dir))
+        goto done;
     nc_err qerr = nc_db_quick_check(w->db, msg, sizeof msg);
     if (qerr != NC_OK) {
         fprintf(stderr, "nightcore-worker: %s %s (%s). Refusing to start: nothing was changed. Keep a copy of the "
@@ -205,6 +208,8 @@ static int serve(const serve_opts *o)
         fprintf(stderr, "nightcore-worker: cannot record the start in the audit log: %s\n", nc_db_errmsg(w->db));
         goto done;
     }
+    if (nc_durable_now(w) != NC_OK)
+        goto done;
     if (json_array_size(interrupted))
         fprintf(stderr, "nightcore-worker: %zu run(s) were in flight when the worker last stopped; recorded as interrupted\n",
                 json_array_size(interrupted));

@@ -31,6 +31,7 @@ struct nc_queued_run {
     nc_err err;
     char msg[512];
     int64_t started_at;
+    uint64_t gen;           /* commits up to its run.start: on disk before it starts (durable.c) */
     uint64_t received_ns;   /* the request reached the worker (for the gate's own cost) */
 };
 
@@ -334,10 +335,35 @@ static void run_done(uv_work_t *req, int status)
     nc_worker_maybe_stop(w);
 }
 
+void nc_runs_resume(nc_worker *w)
+{
+    start_next(w);
+}
+
+void nc_runs_drop_undurable(nc_worker *w)
+{
+    while (w->queue_head && !nc_durable(w, w->queue_head->gen)) {
+        nc_queued_run *q = w->queue_head;
+        w->queue_head = q->next;
+        if (!w->queue_head)
+            w->queue_tail = NULL;
+        w->queued--;
+        nc_reply_error(q->c, q->id, NC_ERR_IO, "the run was not started: its record could not be flushed to disk");
+        nc_client_done(q->c);
+        queued_free(q);
+    }
+}
+
 static void start_next(nc_worker *w)
 {
+    /* A run starts only once its run.start is on disk: a power loss never
+     * forgets a run that happened, so max_runs holds. */
     while (w->running < w->limit && w->queue_head) {
         nc_queued_run *q = w->queue_head;
+        if (!nc_durable(w, q->gen)) {
+            nc_durable_request(w);
+            break;
+        }
         w->queue_head = q->next;
         if (!w->queue_head)
             w->queue_tail = NULL;
@@ -705,6 +731,7 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
         w->running++;
         run_done(&q->work, 0);
     } else {
+        q->gen = nc_db_commits(w->db);
         if (w->queue_tail)
             w->queue_tail->next = q;
         else

@@ -12,13 +12,18 @@
 #include "common/json.h"
 #include "worker/worker.h"
 
-typedef struct {
+typedef struct nc_write {
     uv_write_t req;
     uv_buf_t buf;
     nc_client *c;
+    uint64_t gen;               /* commits made before this was sent */
+    struct nc_write *next;      /* the worker's queue of writes held for durability */
 } nc_write;
 
 static void process_lines(nc_client *c);
+static void write_now(nc_write *wr);
+static void close_after_reply(nc_client *c);
+static void drop_write(nc_write *wr);
 
 void nc_client_ref(nc_client *c)
 {
@@ -75,7 +80,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
  * requests read until it catches up. */
 static void update_reading(nc_client *c)
 {
-    if (c->closing)
+    if (c->closing || c->close_after_write)
         return;
     bool full = c->queued_bytes > NC_WORKER_QUEUE_PAUSE_BYTES || c->pending_writes > NC_WORKER_QUEUE_PAUSE_WRITES;
     if (full && !c->paused && !c->subscribed) {
@@ -157,16 +162,83 @@ static void send_json(nc_client *c, json_t *msg)
         c->last_progress_ms = uv_now(c->w->loop);
     c->pending_writes++;
     c->queued_bytes += wr->buf.len;
+    /* Held while commits before it are not on disk yet, or while earlier
+     * writes to this connection are held (replies stay in order). */
+    nc_worker *w = c->w;
+    wr->gen = nc_db_commits(w->db);
+    if (w->sync_failed && !nc_durable(w, wr->gen)) {   /* never acknowledged: the disk failed */
+        drop_write(wr);
+        close_client(c);
+        return;
+    }
+    if (c->deferred || !nc_durable(w, wr->gen)) {
+        c->deferred++;
+        if (w->deferred_tail)
+            w->deferred_tail->next = wr;
+        else
+            w->deferred_head = wr;
+        w->deferred_tail = wr;
+        nc_durable_request(w);
+        update_reading(c);
+        return;
+    }
+    write_now(wr);
+}
+
+/* A write that will not be made: its accounting undone. */
+static void drop_write(nc_write *wr)
+{
+    nc_client *c = wr->c;
+    c->pending_writes--;
+    c->queued_bytes -= wr->buf.len;
+    free(wr->buf.base);
+    free(wr);
+    nc_client_unref(c);
+}
+
+static void write_now(nc_write *wr)
+{
+    nc_client *c = wr->c;
+    if (c->closing) {
+        drop_write(wr);
+        return;
+    }
     if (uv_write(&wr->req, (uv_stream_t *)&c->pipe, &wr->buf, 1, on_write) != 0) {
-        c->pending_writes--;
-        c->queued_bytes -= wr->buf.len;
-        free(line);
-        free(wr);
-        nc_client_unref(c);
+        drop_write(wr);
         close_client(c);
         return;
     }
     update_reading(c);
+}
+
+void nc_server_flush_deferred(nc_worker *w)
+{
+    while (w->deferred_head && nc_durable(w, w->deferred_head->gen)) {
+        nc_write *wr = w->deferred_head;
+        w->deferred_head = wr->next;
+        if (!w->deferred_head)
+            w->deferred_tail = NULL;
+        wr->next = NULL;
+        wr->c->deferred--;
+        write_now(wr);
+    }
+    if (w->deferred_head)
+        nc_durable_request(w);
+}
+
+void nc_server_drop_deferred(nc_worker *w)
+{
+    while (w->deferred_head) {
+        nc_write *wr = w->deferred_head;
+        nc_client *c = wr->c;
+        w->deferred_head = wr->next;
+        c->deferred--;
+        nc_client_ref(c);
+        drop_write(wr);
+        close_client(c);
+        nc_client_unref(c);
+    }
+    w->deferred_tail = NULL;
 }
 
 void nc_reply(nc_client *c, json_t *id, json_t *result)
@@ -296,8 +368,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (nc_buf_append(&c->in, buf->base, (size_t)n) != NC_OK) {
         /* Over the frame cap without a newline: refuse before buffering more. */
         nc_reply_error(c, NULL, NC_ERR_TOO_LARGE, "request line longer than %u bytes", NC_WORKER_MAX_LINE);
-        uv_read_stop(s);
-        close_client(c);
+        nc_buf_cleanup(&c->in);   /* what it sent is not kept while the answer waits */
+        nc_buf_init(&c->in, 0);
+        close_after_reply(c);
         return;
     }
     process_lines(c);
@@ -325,6 +398,17 @@ static unsigned agent_conns_of(const nc_worker *w, uid_t uid)
     return n;
 }
 
+/* Nothing more is read; the connection closes once what it was sent (held
+ * for durability or not) is written. */
+static void close_after_reply(nc_client *c)
+{
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    c->paused = true;
+    c->close_after_write = true;
+    if (!c->pending_writes)
+        close_client(c);
+}
+
 /* Over a cap: one line saying so, then the connection closes. */
 static void refuse_connection(nc_client *c, const char *why)
 {
@@ -332,11 +416,7 @@ static void refuse_connection(nc_client *c, const char *why)
     json_t *msg = json_pack("{s:n, s:b, s:{s:s, s:s}}", "id", "ok", 0, "error", "code", "busy", "message", why);
     if (msg)
         send_json(c, msg);
-    uv_read_stop((uv_stream_t *)&c->pipe);
-    c->paused = true;
-    c->close_after_write = true;   /* closed once the line is written */
-    if (!c->pending_writes)
-        close_client(c);
+    close_after_reply(c);
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -437,7 +517,7 @@ nc_err nc_server_listen(nc_worker *w, char *msg, size_t msg_len)
 
 void nc_worker_maybe_stop(nc_worker *w)
 {
-    if (w->stopping && w->running == 0 && w->queued == 0 && w->compiling == 0)
+    if (w->stopping && w->running == 0 && w->queued == 0 && w->compiling == 0 && !w->syncing && !w->deferred_head)
         uv_stop(w->loop);
 }
 

@@ -71,6 +71,7 @@ struct nc_client {
     bool subscribed;
     bool closing;
     unsigned pending_writes;
+    unsigned deferred;      /* of those, held until durable (durable.c) */
     size_t queued_bytes;    /* of those writes */
     uint64_t last_activity_ms, last_progress_ms;
     uv_timer_t timer;       /* authentication, idle and stall deadlines */
@@ -120,6 +121,14 @@ struct nc_worker {
     char checkpoint_path[4096]; /* the latest checkpoint, outside the database */
     uint64_t checkpoint_size;
     uv_timer_t checkpoint_timer;
+    /* durability (durable.c): replies and run starts wait for a sync of the
+     * WAL covering the commits before them */
+    char wal_path[4104], state_dir[4096];
+    uint64_t synced_gen, sync_target, syncs;
+    bool syncing, sync_wanted, dir_synced, sync_failed;
+    int sync_errno;
+    uv_work_t sync_req;
+    struct nc_write *deferred_head, *deferred_tail;
     /* runs that finished but could not be recorded yet (run.c) */
     nc_unrecorded *unrecorded;
     unsigned nunrecorded;
@@ -155,6 +164,20 @@ void nc_reply_store_error(nc_client *c, json_t *id, nc_err err, const char *what
 void nc_worker_failure(nc_worker *w, nc_err err, char *out, size_t out_len);
 /* An asynchronous op finished: let the client's next request through. */
 void nc_client_done(nc_client *c);
+/* Durability (durable.c). nc_durable: the commits up to gen are on disk.
+ * nc_durable_request: a sync of the WAL will cover every commit made so far.
+ * nc_durable_now: the same, blocking (for the checkpoint file). */
+bool nc_durable(const nc_worker *w, uint64_t gen);
+void nc_durable_request(nc_worker *w);
+NC_MUST_CHECK nc_err nc_durable_now(nc_worker *w);
+/* server.c: writes held for durability go out (flush) or are dropped with
+ * their connections (drop: the disk failed). */
+void nc_server_flush_deferred(nc_worker *w);
+void nc_server_drop_deferred(nc_worker *w);
+/* run.c: queued runs whose start is durable now start; after a failed sync
+ * none of those waiting start. */
+void nc_runs_resume(nc_worker *w);
+void nc_runs_drop_undurable(nc_worker *w);
 /* agent.sock: the request carried a valid token. */
 void nc_client_authenticated(nc_client *c);
 void nc_emit(nc_worker *w, const char *type, json_t *fields /* stolen */);

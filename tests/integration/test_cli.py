@@ -655,7 +655,8 @@ def test_submit_sends_module_and_manifest(fake, inited, tmp_path):
 
 def test_inbox_table_and_escaping(fake, inited):
     evil = dict(SUB, id="s_2", name="evil\x1b[2J\u202ename", source="agent:x\r\n")
-    w = fake({"inbox.list": lambda r: {"items": [dict(SUB), evil], "total": 2}})
+    # "3m ago" is relative to when the listing is answered, not when this file was imported
+    w = fake({"inbox.list": lambda r: {"items": [dict(SUB, created_at=int(time.time()) - 180), evil], "total": 2}})
     r = nc(["inbox"], home=inited)
     assert r.returncode == 0, r.stderr
     out = r.stdout.decode()
