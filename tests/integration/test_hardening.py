@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import Conn, wait_for
+from conftest import Conn, fixture, wait_for
 
 
 def worker_pid(home):
@@ -353,3 +353,151 @@ def test_power_cut_loses_nothing_acknowledged(home):
         assert home.ncj("run", "greet")[0] == 0
     rc, r = home.ncj("run", "greet")
     assert rc == 3 and r["error"]["code"] == "max_runs_exceeded", r
+
+
+# ---- a full disk ----
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 64 MiB tmpfs holding the home (root only: it mounts)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounts a tmpfs: needs root")
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", str(mnt)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    from conftest import Home
+    h = Home(str(mnt / "home"))
+    h.nc("init", "--generate-key", "--no-passphrase", "--principal", "tester@example.com", check=True)
+    yield h, mnt
+    h.nc("worker", "stop", timeout=60)
+    subprocess.run(["umount", "-l", str(mnt)])
+
+
+def fill(path):
+    """Writes until the device is full; returns the filler's path."""
+    filler = os.path.join(path, "filler")
+    with open(filler, "wb") as f:
+        chunk = b"\0" * (1 << 20)
+        try:
+            while True:
+                f.write(chunk)
+                f.flush()
+        except OSError as e:
+            assert e.errno == 28, e   # ENOSPC
+    # the last partial page too
+    try:
+        with open(filler, "ab") as f:
+            while True:
+                f.write(b"\0" * 512)
+                f.flush()
+    except OSError:
+        pass
+    return filler
+
+
+def test_full_disk_names_its_cause_and_loses_nothing(small_disk, tmp_path):
+    home, mnt = small_disk
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    pf = tmp_path / "big.json"
+    pf.write_text(json.dumps({"name": "big", "limits": {"timeout_ms": 600000, "stdout_bytes": 16 << 20},
+                              "capabilities": {"dirs": [{"host": str(gate), "guest": "/data", "mode": "ro"}]}}))
+    home.nc("worker", "start", check=True)
+    assert home.nc("policy", "add", str(pf), "--yes").returncode == 0
+    hello = home.submit("hello", "hello")
+    home.approve(hello["id"])
+    waiter = home.submit("guest_wait_go", "waiter")
+    home.approve(waiter["id"], "--policy", "big", "--dir", f"{gate}:/data:ro")
+    blobs = sorted(os.listdir(mnt / "home" / "state" / "blobs"))
+    # a run in progress while the disk fills
+    env = dict(home.env)
+    running = subprocess.Popen([os.path.join(os.environ.get("NC_BIN", os.path.join(os.path.dirname(__file__), "..",
+                                                                                   "..", "build", "bin")), "nightcore"),
+                                "run", "waiter", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert wait_for(lambda: any(r["outcome"] == "running" for r in home.ncj("runs")[1]["items"]), 60)
+    # no space SQLite already holds (the WAL emptied), then no space at all
+    db = sqlite3.connect(str(mnt / "home" / "state" / "nightcore.db"))
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    filler = fill(str(mnt))
+    # every failure names its cause; nothing half-done is left behind
+    for args in (["agent", "add", "bot"], ["submit", fixture("exit_code"), "--name", "other"], ["run", "hello"]):
+        p = home.nc(*args)
+        err = p.stderr.decode()
+        assert p.returncode == 1, (args, p.returncode, err)
+        assert "failed (no_space)" in err and "no space left" in err, (args, err)
+        assert "not an error" not in err and "success" not in err
+    assert sorted(os.listdir(mnt / "home" / "state" / "blobs")) == blobs   # no orphan
+    # the run in progress finishes: it is kept, and recorded once there is room
+    (gate / "go").write_text("")
+    out, err = running.communicate(timeout=120)
+    assert running.returncode == 1, (out, err)
+    assert json.loads(out)["error"]["code"] == "no_space"
+    assert home.ncj("worker", "status")[1]["unrecorded_runs"] == 1
+    os.unlink(filler)
+    def recorded():
+        items = home.ncj("runs")[1]["items"]
+        w = [r for r in items if r["name"] == "waiter"]
+        return w and w[0]["outcome"] == "ok"
+    assert wait_for(recorded, 60)
+    assert home.ncj("worker", "status")[1]["unrecorded_runs"] == 0
+    # and everything works again
+    assert home.ncj("run", "hello")[0] == 0
+    assert home.ncj("agent", "add", "bot")[0] == 0
+    rc, v = home.ncj("audit", "verify")
+    assert rc == 0 and v["ok"], v
+
+
+# ---- a large module ----
+
+def leb(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def section(sid, body):
+    return bytes([sid]) + leb(len(body)) + body
+
+
+def many_exports_module(count, name_len):
+    """One function exported under `count` long names: a valid module whose
+    analysis is many times larger than an audit entry may be."""
+    types = section(1, leb(1) + b"\x60\x00\x00")
+    funcs = section(3, leb(1) + leb(0))
+    body = bytearray(leb(count))
+    for i in range(count):
+        name = (f"e{i:07d}" + "x" * name_len)[:name_len].encode()
+        body += leb(len(name)) + name + b"\x00" + leb(0)
+    exports = section(7, bytes(body))
+    code = section(10, leb(1) + leb(2) + b"\x00\x0b")
+    return b"\0asm\x01\0\0\0" + types + funcs + exports + code
+
+
+def test_largest_module_is_submittable_and_logged_bounded(worker, tmp_path):
+    wasm = many_exports_module(100000, 150)
+    assert 14 << 20 < len(wasm) <= 16 << 20
+    path = tmp_path / "big.wasm"
+    path.write_bytes(wasm)
+    rc, sub = worker.ncj("submit", str(path), "--name", "big")
+    assert rc == 0, sub
+    blobs = os.listdir(os.path.join(worker.path, "state", "blobs"))
+    assert sub["sha256"] in blobs
+    entry = [e for e in audit_entries(worker) if e["type"] == "submission" and e["submission"] == sub["id"]][0]
+    assert len(json.dumps(entry)) < 1 << 20
+    assert len(entry["analysis"]["exports"]) == 65 and entry["analysis"]["exports"][-1].startswith("... and ")
+    assert len(entry["analysis_sha256"]) == 64 and len(entry["drift"]["changes_sha256"]) == 64
+    # the digest is of the full analysis the database keeps
+    rc, full = worker.ncj("inbox", "show", sub["id"])
+    assert rc == 0
+    assert len(full["analysis"]["exports"]) == 100000
+    import hashlib
+    canon = json.dumps(full["analysis"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert hashlib.sha256(canon.encode()).hexdigest() == entry["analysis_sha256"]
