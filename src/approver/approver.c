@@ -35,7 +35,31 @@ nc_err nc_approver_config_load(const char *path, json_t **cfg, char *msg, size_t
                  err != NC_OK ? inner : "wrong type");
         return NC_ERR_MALFORMED;
     }
+    /* A relative approver_key is relative to the directory of config.json
+     * (`init --generate-key` writes "keys/approver"), so a moved home keeps
+     * its key. */
+    const char *key = json_string_value(json_object_get(*cfg, "approver_key"));
+    const char *slash = strrchr(path, '/');
+    if (key && key[0] && key[0] != '/' && slash) {
+        char full[4096];
+        int n = snprintf(full, sizeof full, "%.*s/%s", (int)(slash - path), path, key);
+        if (n < 0 || (size_t)n >= sizeof full || json_object_set_new(*cfg, "approver_key", json_string(full)) != 0) {
+            json_decref(*cfg);
+            *cfg = NULL;
+            snprintf(msg, msg_len, "%.300s: approver_key is too long", path);
+            return NC_ERR_TOO_LARGE;
+        }
+    }
     return NC_OK;
+}
+
+const char *nc_approver_config_relative(const char *config_path, const char *key)
+{
+    const char *slash = strrchr(config_path, '/');
+    size_t dir = slash ? (size_t)(slash - config_path) : 0;
+    if (slash && strncmp(key, config_path, dir) == 0 && key[dir] == '/' && key[dir + 1])
+        return key + dir + 1;
+    return key;
 }
 
 bool nc_approver_principal(const char *override, const json_t *cfg, char *out, size_t out_len)

@@ -23,8 +23,12 @@
 
 /* ---- configuration and key ---- */
 
-/* config.json as an object; {} if the file does not exist. */
+/* config.json as an object; {} if the file does not exist. A relative
+ * "approver_key" is returned resolved against config.json's directory. */
 NC_MUST_CHECK nc_err nc_approver_config_load(const char *path, json_t **cfg, char *msg, size_t msg_len);
+/* key as config.json stores it: relative when under config.json's
+ * directory (a pointer into key), else unchanged. */
+const char *nc_approver_config_relative(const char *config_path, const char *key);
 /* The approver principal: override, else config "principal". */
 bool nc_approver_principal(const char *override, const json_t *cfg, char *out, size_t out_len);
 /* The signing key: override, else config "approver_key", else default_path;

@@ -462,11 +462,13 @@ nc_err nc_audit_count_ref(nc_db *db, const char *type, const char *approval_id, 
     return err;
 }
 
-nc_err nc_audit_first_ref(nc_db *db, const char *type, const char *approval_id, json_t **entry)
+static nc_err ref_entry(nc_db *db, const char *type, const char *approval_id, bool last, json_t **entry)
 {
     sqlite3_stmt *st;
     *entry = NULL;
-    if (sqlite3_prepare_v2(nc_db_handle(db), "SELECT entry FROM audit_log WHERE kind=? AND ref=? ORDER BY seq LIMIT 1",
+    if (sqlite3_prepare_v2(nc_db_handle(db),
+                           last ? "SELECT entry FROM audit_log WHERE kind=? AND ref=? ORDER BY seq DESC LIMIT 1"
+                                : "SELECT entry FROM audit_log WHERE kind=? AND ref=? ORDER BY seq LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK)
         return NC_ERR_IO;
     sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
@@ -482,4 +484,14 @@ nc_err nc_audit_first_ref(nc_db *db, const char *type, const char *approval_id, 
     }
     sqlite3_finalize(st);
     return err;
+}
+
+nc_err nc_audit_first_ref(nc_db *db, const char *type, const char *approval_id, json_t **entry)
+{
+    return ref_entry(db, type, approval_id, false, entry);
+}
+
+nc_err nc_audit_last_ref(nc_db *db, const char *type, const char *approval_id, json_t **entry)
+{
+    return ref_entry(db, type, approval_id, true, entry);
 }

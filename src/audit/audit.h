@@ -58,6 +58,8 @@ NC_MUST_CHECK nc_err nc_audit_each_type(nc_db *db, const char *const *types, nc_
 NC_MUST_CHECK nc_err nc_audit_count_ref(nc_db *db, const char *type, const char *approval_id, uint64_t *out);
 /* The first entry of this type naming this approval id; *entry NULL if none. */
 NC_MUST_CHECK nc_err nc_audit_first_ref(nc_db *db, const char *type, const char *approval_id, json_t **entry);
+/* The newest such entry; *entry NULL if none. */
+NC_MUST_CHECK nc_err nc_audit_last_ref(nc_db *db, const char *type, const char *approval_id, json_t **entry);
 
 /* ---- checkpoints ---- */
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "approver/approver.h"
 #include "common/fs.h"
 #include "common/workerkey.h"
 #include "trust/admin.h"
@@ -201,6 +202,10 @@ static int write_config(cli_ctx *ctx, json_t *cfg)
     if (rc != CLI_OK)
         return rc;
     snprintf(path, sizeof path, "%s", ctx->home.config);
+    /* a key inside the home is stored relative to it (the home may move) */
+    const char *key = cli_jstr(cfg, "approver_key");
+    if (key && json_object_set_new(cfg, "approver_key", json_string(nc_approver_config_relative(path, key))) != 0)
+        cli_oom();
     char *text = json_dumps(cfg, JSON_INDENT(2) | JSON_SORT_KEYS);
     if (!text)
         cli_oom();

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli/cli.h"
+#include "approver/approver.h"
 #include "common/fs.h"
 #include "common/json.h"
 
@@ -456,39 +457,20 @@ int cli_read_file(const char *path, size_t max, const char *what, uint8_t **data
 
 int cli_config_load(cli_ctx *ctx, json_t **cfg)
 {
-    char path[4096], msg[256];
-    uint8_t *data = NULL;
-    size_t len = 0;
+    char msg[512];
     *cfg = NULL;
     int rc = cli_home(ctx);
     if (rc != CLI_OK)
         return rc;
-    snprintf(path, sizeof path, "%s", ctx->home.config);
-    nc_err err = nc_read_file(path, 64 * 1024, &data, &len);
-    if (err == NC_ERR_NOT_FOUND) {
-        *cfg = json_object();
-        if (!*cfg)
-            cli_oom();
-        return CLI_OK;
-    }
+    nc_err err = nc_approver_config_load(ctx->home.config, cfg, msg, sizeof msg);
+    if (err == NC_ERR_NOMEM)
+        cli_oom();
     if (err != NC_OK) {
-        char *p = cli_safe(path);
-        cli_error("cannot read %s: %s", p, err == NC_ERR_TOO_LARGE ? "larger than 64 KiB" : nc_strerror(err));
-        free(p);
-        return CLI_FAIL;
-    }
-    json_t *root = NULL;
-    err = nc_json_parse_strict(data, len, &root, msg, sizeof msg);
-    free(data);
-    if (err != NC_OK || !json_is_object(root)) {
-        char *p = cli_safe(path), *m = cli_safe(err != NC_OK ? msg : "not a JSON object");
-        cli_error("%s: %s; fix it or remove it and run `nightcore init`", p, m);
-        free(p);
+        char *m = cli_safe(msg);
+        cli_error("%s", m);
         free(m);
-        json_decref(root);
         return CLI_FAIL;
     }
-    *cfg = root;
     return CLI_OK;
 }
 

@@ -842,6 +842,30 @@ nc_err nc_db_approval_take_run(nc_db *db, const char *id)
     return err;
 }
 
+nc_err nc_db_approval_refund_run(nc_db *db, const char *id)
+{
+    sqlite3_stmt *st;
+    if (prepare(db, "UPDATE approvals SET runs=runs-1 WHERE id=? AND runs>0", &st) != NC_OK)
+        return db_fail(db);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db->h) ? NC_OK : NC_ERR_NOT_FOUND) : db_fail(db);
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_approval_set_artifact(nc_db *db, const char *id, const char *file, const char *sha256)
+{
+    sqlite3_stmt *st;
+    if (prepare(db, "UPDATE approvals SET artifact_path=?, artifact_sha256=? WHERE id=?", &st) != NC_OK)
+        return db_fail(db);
+    sqlite3_bind_text(st, 1, file, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    nc_err err = sqlite3_step(st) == SQLITE_DONE ? (sqlite3_changes(db->h) ? NC_OK : NC_ERR_NOT_FOUND) : db_fail(db);
+    sqlite3_finalize(st);
+    return err;
+}
+
 nc_err nc_db_count_approvals(nc_db *db, int64_t *out)
 {
     return count(db, "SELECT count(*) FROM approvals WHERE revoked=0", NULL, out);

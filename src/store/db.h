@@ -94,6 +94,11 @@ NC_MUST_CHECK nc_err nc_db_approval_revoke(nc_db *db, const char *id);
 /* Counts one more run if below max_runs and not revoked: NC_ERR_MAX_RUNS /
  * NC_ERR_REVOKED_APPROVAL otherwise (the check and the count are one statement). */
 NC_MUST_CHECK nc_err nc_db_approval_take_run(nc_db *db, const char *id);
+/* A run that could not run at all (the worker's failure) is given back. */
+NC_MUST_CHECK nc_err nc_db_approval_refund_run(nc_db *db, const char *id);
+/* The approval's artifact after a rebuild: its file name in the home's
+ * artifact cache and its sha256. */
+NC_MUST_CHECK nc_err nc_db_approval_set_artifact(nc_db *db, const char *id, const char *file, const char *sha256);
 NC_MUST_CHECK nc_err nc_db_count_approvals(nc_db *db, int64_t *out);
 
 /* ---- runs ---- */

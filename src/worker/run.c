@@ -32,6 +32,10 @@ struct nc_queued_run {
     char msg[512];
     int64_t started_at;
     uint64_t gen;           /* commits up to its run.start: on disk before it starts (durable.c) */
+    /* the artifact was missing or corrupt and was rebuilt from the verified
+     * module (run_work): recorded with the run's end */
+    bool rebuilt;
+    char rebuilt_from[NC_SHA256_HEX_LEN + 1], rebuild_reason[256];
     uint64_t received_ns;   /* the request reached the worker (for the gate's own cost) */
 };
 
@@ -196,7 +200,10 @@ static void start_next(nc_worker *w);
 
 struct nc_unrecorded {
     nc_unrecorded *next;
-    char run_id[40], outcome[24];
+    char run_id[40], outcome[24], approval_id[65];
+    bool refund;        /* it could not run through no doing of the module: the run is given back */
+    json_t *rebuilt;    /* artifact.rebuilt fields, or NULL */
+    char artifact_file[300], artifact_sha256[NC_SHA256_HEX_LEN + 1];
     int64_t finished_at, duration_ms;
     json_int_t score;
     json_t *run, *receipt;
@@ -208,15 +215,28 @@ static void free_unrecorded(nc_unrecorded *u)
         return;
     json_decref(u->run);
     json_decref(u->receipt);
+    json_decref(u->rebuilt);
     free(u);
 }
 
 /* A run's end: its receipt in the audit log and its row finished, in one
- * transaction. */
+ * transaction; with it, a rebuilt artifact and a run given back. */
 static nc_err record_end(nc_worker *w, nc_unrecorded *u)
 {
     uint64_t seq = 0;
     nc_err err = nc_db_begin(w->db);
+    if (err == NC_OK && u->rebuilt) {
+        err = nc_db_approval_set_artifact(w->db, u->approval_id, u->artifact_file, u->artifact_sha256);
+        if (err == NC_OK)
+            err = nc_log(w, "artifact.rebuilt", json_incref(u->rebuilt), NULL);
+    }
+    if (err == NC_OK && u->refund) {
+        err = nc_db_approval_refund_run(w->db, u->approval_id);
+        if (err == NC_OK)
+            err = nc_log(w, "run.refund", json_pack("{s:s, s:s, s:s}", "run", u->run_id, "approval_id",
+                                                    u->approval_id, "reason", "it could not run (see run.end)"),
+                         NULL);
+    }
     if (err == NC_OK)
         err = nc_log(w, "run.end", json_incref(u->receipt), &seq);
     if (err == NC_OK) {
@@ -264,9 +284,30 @@ void nc_runs_record_pending(nc_worker *w, bool last)
     }
 }
 
+/* On the thread pool. An artifact that is missing or fails its own digest
+ * (a moved home, a cleaned cache, a bad disk) is compiled again from the
+ * module bytes the verification pipeline just checked against the approved
+ * hash, and the run tried once more with it: loading still checks the new
+ * artifact against its digest. */
 static void run_work(uv_work_t *req)
 {
     nc_queued_run *q = req->data;
+    q->err = nc_sandbox_run(q->w->sandbox, &q->art, &q->spec, &q->res, q->msg, sizeof q->msg);
+    if (q->err != NC_ERR_ARTIFACT || !q->module)
+        return;
+    nc_artifact fresh;
+    char msg[512];
+    snprintf(q->rebuild_reason, sizeof q->rebuild_reason, "%.200s", q->msg);
+    if (nc_artifact_compile(q->w->sandbox, q->module, q->module_len, q->art.fuel, &fresh, msg, sizeof msg) != NC_OK) {
+        snprintf(q->msg, sizeof q->msg, "the artifact was unusable (%.200s) and could not be rebuilt: %.200s",
+                 q->rebuild_reason, msg);
+        return;
+    }
+    nc_hex(q->art.sha256, NC_SHA256_LEN, q->rebuilt_from);
+    q->art = fresh;
+    q->rebuilt = true;
+    nc_run_result_cleanup(&q->res);
+    memset(&q->res, 0, sizeof q->res);
     q->err = nc_sandbox_run(q->w->sandbox, &q->art, &q->spec, &q->res, q->msg, sizeof q->msg);
 }
 
@@ -286,6 +327,9 @@ static void run_done(uv_work_t *req, int status)
             nc_emit(w, "alert", json_pack("{s:s, s:s, s:s}", "kind", "tamper", "message", q->msg, "approval_id",
                                           q->approval_id));
     }
+    if (q->rebuilt)
+        nc_emit(w, "alert", json_pack("{s:s, s:s, s:s}", "kind", "artifact_rebuilt", "message", q->rebuild_reason,
+                                      "approval_id", q->approval_id));
     json_t *threat = nc_threat_run(q->module, q->module_len, &q->granted, &q->res);
     json_int_t score = json_integer_value(json_object_get(threat, "score"));
     json_t *run = run_json(q, now, threat);
@@ -296,13 +340,28 @@ static void run_done(uv_work_t *req, int status)
         err = NC_ERR_NOMEM;
     if (err == NC_OK) {
         snprintf(u->run_id, sizeof u->run_id, "%s", q->run_id);
+        snprintf(u->approval_id, sizeof u->approval_id, "%s", q->approval_id);
         snprintf(u->outcome, sizeof u->outcome, "%s", nc_outcome_name(q->res.outcome));
+        /* Our failure (the module never ran) does not use up a run. */
+        u->refund = q->err != NC_OK;
+        json_object_set_new(run, "refunded", json_boolean(u->refund));
+        if (q->rebuilt) {
+            const char *slash = strrchr(q->art.path, '/');
+            snprintf(u->artifact_file, sizeof u->artifact_file, "%.280s", slash ? slash + 1 : q->art.path);
+            nc_hex(q->art.sha256, NC_SHA256_LEN, u->artifact_sha256);
+            u->rebuilt = json_pack("{s:s, s:s, s:s, s:s, s:s}", "approval_id", q->approval_id, "run", q->run_id,
+                                   "artifact_sha256", u->artifact_sha256, "previous_artifact_sha256",
+                                   q->rebuilt_from, "reason", q->rebuild_reason);
+            if (!u->rebuilt)
+                err = NC_ERR_NOMEM;
+        }
         u->finished_at = now;
         u->duration_ms = (int64_t)(q->res.t_total_ns / 1000000);
         u->score = score;
         u->run = json_incref(run);
         u->receipt = json_incref(receipt);
-        err = record_end(w, u);
+        if (err == NC_OK)
+            err = record_end(w, u);
     }
     json_decref(receipt);
     if (err != NC_OK) {
@@ -324,7 +383,8 @@ static void run_done(uv_work_t *req, int status)
         free_unrecorded(u);
         emit_finished(w, run);
         if (q->err != NC_OK)
-            nc_reply_error(q->c, q->id, q->err, "%s", q->msg);
+            nc_reply_error(q->c, q->id, q->err, "%s (the module did not run; the run was given back to the approval: "
+                           "see `nightcore runs show %s`)", q->msg, q->run_id);
         else
             nc_reply(q->c, q->id, json_incref(run));
     }
@@ -440,40 +500,48 @@ static nc_err build_spec(nc_queued_run *q, const nc_statement *st, json_t *args,
  * the artifact is the one compiled at approval. */
 static nc_err check_against_log(nc_worker *w, const nc_db_approval *row, char *msg, size_t msg_len)
 {
-    json_t *entry = NULL;
-    uint64_t started = 0, revocations = 0;
+    json_t *entry = NULL, *rebuilt = NULL;
+    uint64_t started = 0, refunded = 0, revocations = 0;
     nc_err err = nc_audit_first_ref(w->db, "approval", row->id, &entry);
     if (err == NC_OK)
+        err = nc_audit_last_ref(w->db, "artifact.rebuilt", row->id, &rebuilt);
+    if (err == NC_OK)
         err = nc_audit_count_ref(w->db, "run.start", row->id, &started);
+    if (err == NC_OK)
+        err = nc_audit_count_ref(w->db, "run.refund", row->id, &refunded);
     if (err == NC_OK)
         err = nc_audit_count_ref(w->db, "revocation", row->id, &revocations);
     if (err != NC_OK) {
         snprintf(msg, msg_len, "cannot read the audit log: %s", nc_db_errmsg(w->db));
         json_decref(entry);
-        return NC_ERR_INTERNAL;
+        json_decref(rebuilt);
+        return err == NC_ERR_CORRUPT || err == NC_ERR_NO_SPACE ? err : NC_ERR_INTERNAL;
     }
+    uint64_t used = started >= refunded ? started - refunded : 0;
     if (!entry) {
         snprintf(msg, msg_len, "approval %.12s is in the database but was never recorded in the audit log: it was "
                  "inserted outside Night Core. Refusing to run it", row->id);
         err = NC_ERR_TAMPERED;
-    } else if ((uint64_t)row->runs != started) {
+    } else if ((uint64_t)row->runs != used) {
         snprintf(msg, msg_len, "approval %.12s says %lld runs were used; the audit log recorded %llu: its run count "
                  "was edited outside Night Core. Refusing to run it", row->id, (long long)row->runs,
-                 (unsigned long long)started);
+                 (unsigned long long)used);
         err = NC_ERR_TAMPERED;
     } else if (revocations && !row->revoked) {
         snprintf(msg, msg_len, "approval %.12s was revoked (audit log) but the database says it is not: it was "
                  "un-revoked outside Night Core. Refusing to run it", row->id);
         err = NC_ERR_TAMPERED;
     } else {
-        const char *art = json_string_value(json_object_get(entry, "artifact_sha256"));
+        /* the artifact compiled at approval, or the latest rebuilt from the module */
+        const char *art = json_string_value(json_object_get(rebuilt ? rebuilt : entry, "artifact_sha256"));
         if (art && strcmp(art, row->artifact_sha256) != 0) {
-            snprintf(msg, msg_len, "approval %.12s points at an artifact other than the one compiled when it was "
-                     "approved (audit log): refusing to run it", row->id);
+            snprintf(msg, msg_len, "approval %.12s points at an artifact other than the one compiled for it "
+                     "(audit log): refusing to run it", row->id);
             err = NC_ERR_TAMPERED;
         }
     }
     json_decref(entry);
+    json_decref(rebuilt);
     return err;
 }
 
@@ -713,7 +781,12 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
             nc_reply_error(c, id, err, "the run could not be recorded, so it did not run: %s", msg);
         goto done;
     }
-    snprintf(q->art.path, sizeof q->art.path, "%s", row.artifact_path);
+    /* The artifact by its file name in this home's cache: a moved or copied
+     * home keeps working (older rows hold an absolute path: its last part). */
+    const char *art_file = strrchr(row.artifact_path, '/');
+    art_file = art_file ? art_file + 1 : row.artifact_path;
+    if (snprintf(q->art.path, sizeof q->art.path, "%s/%s", w->artifacts, art_file) >= (int)sizeof q->art.path)
+        q->art.path[0] = '\0';   /* fails as a missing artifact, and is rebuilt */
     q->art.fuel = row.artifact_fuel;
     if (nc_unhex(row.artifact_sha256, strlen(row.artifact_sha256), q->art.sha256, sizeof q->art.sha256) != NC_OK ||
         build_spec(q, &vo.statement, args, stdin_data, stdin_len) != NC_OK) {
@@ -796,7 +869,9 @@ static void compile_done(uv_work_t *req, int status)
         nc_reply_error(p->c, p->id, p->err, "cannot compile the module: %s", p->msg);
         goto done;
     }
-    snprintf(p->row.artifact_path, sizeof p->row.artifact_path, "%s", p->art.path);
+    /* Stored relative to the home's artifact cache: the home may move. */
+    const char *art_file = strrchr(p->art.path, '/');
+    snprintf(p->row.artifact_path, sizeof p->row.artifact_path, "%s", art_file ? art_file + 1 : p->art.path);
     nc_hex(p->art.sha256, NC_SHA256_LEN, p->row.artifact_sha256);
     p->row.artifact_fuel = p->art.fuel;
     json_t *caps = nc_caps_to_json(&p->st.caps), *limits = nc_limits_to_json(&p->st.limits), *inv = json_array();

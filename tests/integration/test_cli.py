@@ -436,7 +436,8 @@ def test_init_generate_key_trusts_it(home):
     # the first key is the root of trust: it approves and signs trust changes
     assert signers == ['alice@example.com namespaces="%s,nightcore-admin-v1" %s %s' % (NAMESPACE, pub[0], pub[1])]
     cfg = json.loads((home / "config.json").read_text())
-    assert cfg == {"approver_key": str(home / "keys/approver"), "principal": "alice@example.com"}
+    # the key inside the home is recorded relative to it: a moved home keeps it
+    assert cfg == {"approver_key": "keys/approver", "principal": "alice@example.com"}
     # the trust store lists it (read from the files: no worker running)
     r = nc(["trust", "list", "--json"], home=home)
     assert r.returncode == 0, r.stderr

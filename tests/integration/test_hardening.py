@@ -3,6 +3,7 @@ hostile process of the operator's own user would try them."""
 import json
 import os
 import resource
+import shutil
 import socket
 import subprocess
 import sqlite3
@@ -501,3 +502,81 @@ def test_largest_module_is_submittable_and_logged_bounded(worker, tmp_path):
     import hashlib
     canon = json.dumps(full["analysis"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert hashlib.sha256(canon.encode()).hexdigest() == entry["analysis_sha256"]
+
+
+# ---- artifacts, a moved home, and runs that never ran ----
+
+def artifacts_dir(home):
+    return os.path.join(home.path, "state", "artifacts")
+
+
+def test_moved_home_keeps_running(home, tmp_path):
+    home.nc("worker", "start", check=True)
+    sub = home.submit("hello", "hello")
+    home.approve(sub["id"], "--max-runs", "3")
+    assert home.ncj("run", "hello")[0] == 0
+    home.nc("worker", "stop", check=True)
+    from conftest import Home
+    moved = Home(str(tmp_path / "moved"))
+    shutil.move(home.path, moved.path)   # nothing is left where it was
+    try:
+        assert moved.nc("worker", "start").returncode == 0
+        rc, run = moved.ncj("run", "hello")
+        assert rc == 0 and run["exit_code"] == 0, run
+        assert moved.ncj("approvals")[1]["items"][0]["runs"] == 2
+        # the human's key moved with it: approving still works
+        other = moved.submit("exit_code", "other")
+        moved.approve(other["id"])
+    finally:
+        moved.nc("worker", "stop")
+
+
+def test_lost_or_corrupt_artifact_is_rebuilt(worker):
+    sub = worker.submit("hello", "hello")
+    worker.approve(sub["id"], "--max-runs", "5")
+    (art,) = os.listdir(artifacts_dir(worker))
+    path = os.path.join(artifacts_dir(worker), art)
+    os.unlink(path)                                   # lost
+    rc, run = worker.ncj("run", "hello")
+    assert rc == 0 and run["exit_code"] == 0, run
+    with open(path, "r+b") as f:                      # corrupt
+        f.seek(100)
+        f.write(b"\xff" * 64)
+    rc, run = worker.ncj("run", "hello")
+    assert rc == 0 and run["exit_code"] == 0, run
+    worker.nc("worker", "stop", check=True)
+    entries = audit_entries(worker)
+    rebuilt = [e for e in entries if e["type"] == "artifact.rebuilt"]
+    assert len(rebuilt) == 2 and all(len(e["artifact_sha256"]) == 64 for e in rebuilt)
+    assert "recompile" in rebuilt[0]["reason"] or "No such file" in rebuilt[0]["reason"], rebuilt[0]
+    # the log and the database still agree on the run count after a restart
+    worker.nc("worker", "start", check=True)
+    assert worker.ncj("run", "hello")[0] == 0
+    assert worker.ncj("approvals")[1]["items"][0]["runs"] == 3
+
+
+def test_a_failure_of_ours_does_not_use_up_a_run(worker):
+    sub = worker.submit("hello", "hello")
+    worker.approve(sub["id"], "--max-runs", "1")
+    cache = artifacts_dir(worker)
+    (art,) = os.listdir(cache)
+    keep = cache + ".kept"
+    os.rename(cache, keep)
+    with open(cache, "w") as f:     # no artifact, and none can be written
+        f.write("not a directory")
+    rc, r = worker.ncj("run", "hello")
+    assert rc == 1 and r["error"]["code"] == "internal", r
+    assert "could not be rebuilt" in r["error"]["message"] and "given back" in r["error"]["message"], r
+    (run,) = worker.ncj("runs")[1]["items"]
+    assert run["outcome"] == "crash" and run["refunded"] is True, run
+    assert worker.ncj("approvals")[1]["items"][0]["runs"] == 0
+    os.unlink(cache)
+    os.rename(keep, cache)
+    rc, run = worker.ncj("run", "hello")              # the one run it had
+    assert rc == 0 and run["refunded"] is False, run
+    assert worker.ncj("run", "hello")[1]["error"]["code"] == "max_runs_exceeded"
+    worker.nc("worker", "stop", check=True)
+    refunds = [e for e in audit_entries(worker) if e["type"] == "run.refund"]
+    assert len(refunds) == 1
+    worker.nc("worker", "start", check=True)          # the log and the database agree
+    assert worker.ncj("run", "hello")[1]["error"]["code"] == "max_runs_exceeded"
