@@ -14,6 +14,7 @@
 #include "approver/approver.h"
 #include "cli/cli.h"
 #include "common/fs.h"
+#include "store/db.h"
 #include "trust/sshkey.h"
 
 extern char **environ;
@@ -36,6 +37,30 @@ static void check(report *r, const char *level, const char *what, const char *fi
         r->failed = true;
     json_array_append_new(r->checks, json_pack("{s:s, s:s, s:s, s:s?}", "check", what, "level", level, "message",
                                                text, "fix", fix));
+}
+
+/* The database's structure (SQLite's quick_check), read-only beside the worker. */
+static void check_database(report *r, const nc_home *h)
+{
+    char path[4096], msg[1024];
+    nc_db *db = NULL;
+    if (nc_home_path(h, NC_HOME_DB, path, sizeof path) != NC_OK)
+        return;
+    nc_err err = nc_db_open_readonly(path, &db, msg, sizeof msg);
+    if (err == NC_ERR_NOT_FOUND) {
+        check(r, "ok", "database", NULL, "no database yet (the worker creates it at its first start)");
+        return;
+    }
+    if (err == NC_OK)
+        err = nc_db_quick_check(db, msg, sizeof msg);
+    nc_db_close(db);
+    if (err == NC_OK)
+        check(r, "ok", "database", NULL, "%s passes SQLite's quick_check", path);
+    else
+        check(r, "fail", "database",
+              "stop the worker, keep a copy of the state directory, restore it from a backup (or salvage with "
+              "`sqlite3 nightcore.db .recover`), then `nightcore audit verify --anchor FILE`",
+              "%s: %s", path, msg);
 }
 
 static void check_home_modes(report *r, const nc_home *h)
@@ -251,6 +276,7 @@ int cmd_doctor(cli_ctx *ctx, const cli_args *a)
               "single-user home %s: anything running as you (an agent too) can edit its state; edits are detected, "
               "not prevented", ctx->home.root);
         check_home_modes(&r, &ctx->home);
+        check_database(&r, &ctx->home);
     }
     /* the worker */
     nc_err err = cli_rpc_open(ctx, &rpc, msg, sizeof msg);

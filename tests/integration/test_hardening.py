@@ -580,3 +580,37 @@ def test_a_failure_of_ours_does_not_use_up_a_run(worker):
     assert len(refunds) == 1
     worker.nc("worker", "start", check=True)          # the log and the database agree
     assert worker.ncj("run", "hello")[1]["error"]["code"] == "max_runs_exceeded"
+
+
+# ---- a corrupt database ----
+
+def corrupt_table(db_path, table):
+    """Overwrites the table's leaf pages with garbage (a bad sector, a torn
+    write), the worker stopped."""
+    db = sqlite3.connect(db_path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page = db.execute("PRAGMA page_size").fetchone()[0]
+    pages = [p for (p,) in db.execute("SELECT pageno FROM dbstat WHERE name=? AND pagetype='leaf'", (table,))]
+    db.close()
+    assert pages, f"{table} has no leaf pages"
+    with open(db_path, "r+b") as f:
+        for p in pages:
+            f.seek((p - 1) * page)
+            f.write(b"\x5a" * page)
+
+
+def test_corrupt_database_is_refused_with_what_to_do(worker):
+    sub = worker.submit("hello", "hello")
+    for _ in range(6):
+        worker.approve(sub["id"])
+    worker.nc("worker", "stop", check=True)
+    db_path = os.path.join(worker.path, "state", "nightcore.db")
+    corrupt_table(db_path, "approvals")
+    p = worker.nc("worker", "start")
+    err = p.stderr.decode()
+    assert p.returncode != 0
+    log = open(os.path.join(worker.path, "logs", "worker.log")).read()
+    assert "is corrupt" in log and "Refusing to start" in log and ".recover" in log, log[-2000:]
+    p = worker.nc("doctor")
+    out = p.stdout.decode()
+    assert p.returncode != 0 and "FAIL database" in out and "restore it from a backup" in out, out
