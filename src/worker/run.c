@@ -131,10 +131,13 @@ static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *thr
     for (unsigned f = 0; f < NC_WASI_FN_COUNT; f++)
         if (r->calls[f])
             json_object_set_new(calls, nc_wasi_fn_name(f), json_integer(r->calls[f]));
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:I, s:o,"
+    /* an exit code only when the module exited (ok is exit 0); traps, limits and crashes have none */
+    json_t *exit_code = r->outcome == NC_OUTCOME_OK || r->outcome == NC_OUTCOME_EXIT ? json_integer(r->exit_code)
+                                                                                     : json_null();
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:I, s:o,"
                           " s:I, s:o, s:o, s:I, s:I}",
                           "id", q->run_id, "approval_id", q->approval_id, "name", q->name, "sha256", q->sha256,
-                          "invoker", q->invoker, "outcome", nc_outcome_name(r->outcome), "exit_code", r->exit_code,
+                          "invoker", q->invoker, "outcome", nc_outcome_name(r->outcome), "exit_code", exit_code,
                           "trap_kind", r->trap_kind, "message", r->message, "stdout", utf8_text(r->out, r->out_len),
                           "stderr", utf8_text(r->err, r->err_len), "stdout_b64", b64_json(r->out, r->out_len),
                           "stderr_b64", b64_json(r->err, r->err_len), "stdout_truncated", r->out_truncated,
