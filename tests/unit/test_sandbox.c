@@ -380,17 +380,61 @@ static void test_many_tables(void **state)
     nc_run_result_cleanup(&r);
 }
 
+/* Limit tests never race two limits: a fuel test gets a budget the module
+ * spends in about a millisecond and a generous deadline; a timeout test gets
+ * no fuel at all. */
 static void test_reentry_bomb_fuel(void **state)
 {
     (void)state;
     nc_run_spec s = default_spec();
-    s.limits.fuel = 50000000;
+    s.limits.fuel = 1000000;
+    s.limits.timeout_ms = 60000;
     nc_run_result r;
     run_fixture(proc_sb, "reentry_bomb", &s, &r);
     assert_outcome(&r, NC_OUTCOME_FUEL);
     assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_FUEL));
     assert_true(r.fuel_used >= s.limits.fuel - 1000);
     nc_run_result_cleanup(&r);
+}
+
+static void test_spin_out_of_fuel(void **state)
+{
+    (void)state;
+    const char *mods[] = {"infinite_loop", "fuel_burner"};
+    for (int i = 0; i < 2; i++) {
+        nc_run_spec s = default_spec();
+        s.limits.fuel = i == 0 ? 1000000 : 1000000000;   /* about a millisecond of spinning */
+        s.limits.timeout_ms = 60000;
+        nc_run_result r;
+        run_fixture(proc_sb, mods[i], &s, &r);
+        assert_outcome(&r, NC_OUTCOME_FUEL);
+        assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_FUEL));
+        assert_false(r.limits_hit & NC_LIMIT(NC_LIMIT_TIMEOUT));
+        assert_int_equal(r.fuel_used, s.limits.fuel);
+        nc_run_result_cleanup(&r);
+    }
+}
+
+/* A run stopped at its deadline reports the fuel the engine counted up to
+ * then. (Wasmtime adds a function's consumption to that count at calls,
+ * returns and exhausted fuel checks, so this module, which calls all the
+ * time, shows nearly all it used.) */
+static void test_timeout_reports_fuel_used(void **state)
+{
+    (void)state;
+    nc_sandbox *tiers[] = {proc_sb, inproc_sb};
+    for (int i = 0; i < 2; i++) {
+        nc_run_spec s = default_spec();
+        s.limits.fuel = 1000000000000000ull;   /* never the limit that stops it */
+        s.limits.timeout_ms = 200;
+        nc_run_result r;
+        run_fixture(tiers[i], "reentry_bomb", &s, &r);
+        assert_outcome(&r, NC_OUTCOME_TIMEOUT);
+        assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_TIMEOUT));
+        assert_true(r.fuel_used > 0);
+        assert_true(r.fuel_used < s.limits.fuel);
+        nc_run_result_cleanup(&r);
+    }
 }
 
 static void test_reentry_bomb_timeout(void **state)
@@ -903,6 +947,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_two_memories),
         cmocka_unit_test(test_many_tables),
         cmocka_unit_test(test_reentry_bomb_fuel),
+        cmocka_unit_test(test_spin_out_of_fuel),
+        cmocka_unit_test(test_timeout_reports_fuel_used),
         cmocka_unit_test(test_reentry_bomb_timeout),
         cmocka_unit_test(test_exit_code),
         cmocka_unit_test(test_network_attempt),
