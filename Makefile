@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_TYPE ?= RelWithDebInfo
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all deps engine configure test unit asan fuzz fuzz-smoke bench bench-smoke run demo clean
+.PHONY: all deps engine configure test unit asan fuzz fuzz-smoke bench bench-smoke conformance run demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -60,6 +60,13 @@ bench-smoke: all
 	$(BUILD)/bin/bench_trust --runs 100
 	$(BUILD)/bin/bench_audit --max 1000
 	$(PYTHON) bench/bench_worker.py --quick
+
+# The differential WASI conformance run against the wasmtime CLI (built once,
+# cached): records the peer's results in tests/conformance/expected/ and fails
+# on any difference not listed in tests/conformance/differences.json. `make
+# test` checks Night Core against the recorded results without the peer.
+conformance: all
+	$(PYTHON) tests/conformance/run.py --build $(BUILD) --peer "$$(scripts/peer-wasmtime)" --update
 
 run: all
 	@scripts/run

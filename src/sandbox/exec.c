@@ -401,6 +401,14 @@ static void classify_stop(nc_run_result *res, const nc_wasi *w, const nc_memctx 
         snprintf(res->message, sizeof res->message, "deadline reached while the module waited in a host call");
         return;
     }
+    if (w->stop == NC_WASI_STOP_FAULT) {
+        res->outcome = NC_OUTCOME_TRAP;
+        set_kind(res, "bad_pointer");
+        snprintf(res->message, sizeof res->message,
+                 "module passed %s a pointer outside its memory, or misaligned; stopped",
+                 nc_wasi_fn_name(w->stop_fn));
+        return;
+    }
     if (w->stop == NC_WASI_STOP_RAISE) {
         res->outcome = NC_OUTCOME_TRAP;
         set_kind(res, "proc_raise");
@@ -518,6 +526,8 @@ nc_err nc_exec_run(const uint8_t *artifact, size_t artifact_len, bool fuel, cons
         pre[i].host_fd = dir_fds[i];
         pre[i].guest_path = spec->dirs[i].guest;
         pre[i].readonly = spec->dirs[i].readonly;
+        pre[i].quota_bytes = spec->dirs[i].quota_bytes;
+        pre[i].quota_files = spec->dirs[i].quota_files;
     }
     nc_wasi_config wc = {
         .args = spec->args, .nargs = spec->nargs, .env = spec->env, .nenv = spec->nenv,
@@ -599,6 +609,8 @@ collect:
         else
             res->fuel_used = (spec->limits.fuel ? spec->limits.fuel : UINT64_MAX) - left;
     }
+    if (w->quota_hit)
+        res->limits_hit |= NC_LIMIT(NC_LIMIT_DIR_QUOTA);
     res->peak_memory_bytes = mc.peak;
     memcpy(res->calls, w->calls, sizeof res->calls);
     res->denied_total = w->denied_total;

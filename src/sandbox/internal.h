@@ -40,7 +40,7 @@ NC_MUST_CHECK nc_err nc_isolate_late(const nc_run_spec *spec, const int *dir_fds
 /* Wire format between supervisor and child (wire.c). Spec and result are
  * binary, length-prefixed; both sides parse with the bounded reader. The
  * supervisor treats everything the child sends as hostile. */
-#define NC_WIRE_SPEC_MAGIC 0x4e435331u   /* "NCS1" */
+#define NC_WIRE_SPEC_MAGIC 0x4e435332u   /* "NCS2": directories carry their quotas */
 #define NC_WIRE_RESULT_MAGIC 0x4e435231u /* "NCR1" */
 
 typedef struct {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common/fs.h"
@@ -450,15 +452,63 @@ static nc_err check_spec(const nc_run_spec *spec, char *msg, size_t msg_len)
     return NC_OK;
 }
 
+/* Opens a granted directory as the child will see it. No component of the
+ * host path may be a symbolic link (a swapped link would redirect the
+ * grant), and when the grant names the directory it approved (dev, ino),
+ * the directory opened must be that one: a directory replaced since the
+ * approval is not what the human saw. */
+static nc_err open_dir_grant(const nc_dir_grant *d, int *out, char *msg, size_t msg_len)
+{
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    /* RESOLVE_NO_SYMLINKS refuses a link as any component, the last one
+     * included (O_NOFOLLOW semantics, but ELOOP rather than opening the
+     * link itself as O_PATH|O_NOFOLLOW would). */
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    long fd;
+    do {
+        fd = syscall(SYS_openat2, AT_FDCWD, d->host, &how, sizeof how);
+    } while (fd < 0 && (errno == EINTR || errno == EAGAIN));
+    *out = -1;
+    if (fd < 0 && errno == ELOOP) {
+        snprintf(msg, msg_len,
+                 "granted directory %s: the path goes through a symbolic link; grant the "
+                 "directory by its real path",
+                 d->host);
+        return NC_ERR_CAPABILITY_DENIED;
+    }
+    if (fd < 0) {
+        snprintf(msg, msg_len, "granted directory %s: %s", d->host, strerror(errno));
+        return NC_ERR_USAGE;
+    }
+    if (d->dev || d->ino) {
+        struct stat st;
+        memset(&st, 0, sizeof st);
+        if (fstat((int)fd, &st) != 0 || (uint64_t)st.st_dev != d->dev ||
+            (uint64_t)st.st_ino != d->ino) {
+            snprintf(msg, msg_len,
+                     "granted directory %s is not the directory that was approved (device %llu "
+                     "inode %llu, approved %llu/%llu): it was replaced or moved since; approve "
+                     "it again",
+                     d->host, (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                     (unsigned long long)d->dev, (unsigned long long)d->ino);
+            close((int)fd);
+            return NC_ERR_CAPABILITY_DENIED;
+        }
+    }
+    *out = (int)fd;
+    return NC_OK;
+}
+
 static nc_err open_dirs(const nc_run_spec *spec, int *fds, char *msg, size_t msg_len)
 {
     for (size_t i = 0; i < spec->ndirs; i++) {
-        fds[i] = open(spec->dirs[i].host, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (fds[i] < 0) {
-            snprintf(msg, msg_len, "granted directory %s: %s", spec->dirs[i].host, strerror(errno));
+        nc_err err = open_dir_grant(&spec->dirs[i], &fds[i], msg, msg_len);
+        if (err != NC_OK) {
             for (size_t j = 0; j < i; j++)
                 close(fds[j]);
-            return NC_ERR_USAGE;
+            return err;
         }
     }
     return NC_OK;

@@ -1,18 +1,32 @@
 /* Night Core's WASI preview 1 host. See wasi.h for the contract.
  *
  * Everything the guest hands us is hostile: every pointer and length is
- * checked against the linear memory by subtraction before it is touched,
- * every path is copied into a bounded buffer, and every path is resolved by
- * the kernel with openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) relative to
- * a directory the guest was granted. Nothing is allocated in proportion to a
- * size the guest declares: I/O goes straight between the kernel and the
- * (bounds-checked) linear memory, or through fixed buffers in nc_wasi_priv.
+ * checked against the linear memory by subtraction before it is touched (a
+ * bad one stops the guest, as the witx requires), every path is copied into
+ * a bounded buffer, and every path is resolved by the kernel with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS) relative to a directory the
+ * guest was granted. Nothing is allocated in proportion to a size the guest
+ * declares: I/O goes straight between the kernel and the (bounds-checked)
+ * linear memory, or through fixed buffers in nc_wasi_priv.
  *
- * Calls that need no host resource (a guest closing a descriptor, asking the
- * time) are answered as the spec says; calls that would need a capability the
- * run was not given are refused with the spec's error and recorded in
- * w->denied. Host descriptors are opened O_NONBLOCK so that no FIFO or device
- * under a preopen can make a call block. */
+ * Rights: a preopen reports directory rights as its base and directory plus
+ * file rights as inheriting (what Wasmtime reports). A descriptor opened with
+ * path_open gets what it asked for, capped by its directory's inheriting
+ * rights and by what its type can use (directory or file rights). Rights only
+ * ever shrink (fd_fdstat_set_rights) and are enforced by every call the witx
+ * ties to one; a missing right is NOTCAPABLE, except read and write, which
+ * answer BADF as the kernel does for a descriptor not open for it.
+ *
+ * Calls that would need a capability the run was not given are refused with
+ * the spec's error and recorded in w->denied. Host descriptors are opened
+ * O_NONBLOCK so that no FIFO or device under a preopen can make a call block.
+ *
+ * Quotas: a read-write preopen may carry a byte and a name quota (wasi.h).
+ * Growth is measured on each descriptor call that can grow a file (size
+ * before and after), names on each call that creates one; shrinking and
+ * deleting give nothing back, so a guest cannot cycle space. Renames and
+ * links into a quota'd grant from another grant are EXDEV (as across
+ * devices): the guest copies instead, which is counted. */
 #include "sandbox/wasi.h"
 
 #include <dirent.h>
@@ -81,23 +95,32 @@ enum {
 #define R_SOCK_SHUTDOWN (1ull << 28)
 #define R_SOCK_ACCEPT (1ull << 29)
 #define R_ALL ((1ull << 30) - 1)
-#define R_NO_SOCK (R_ALL & ~(R_SOCK_SHUTDOWN | R_SOCK_ACCEPT))
 
-/* Rights that change stored data or names. Asking for any of them under a
- * read-only preopen is refused. */
-#define R_WRITE_REFUSED                                                                    \
-    (R_FD_DATASYNC | R_FD_WRITE | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE |                \
-     R_PATH_CREATE_DIRECTORY | R_PATH_CREATE_FILE | R_PATH_LINK_SOURCE |                  \
-     R_PATH_LINK_TARGET | R_PATH_RENAME_SOURCE | R_PATH_RENAME_TARGET |                   \
-     R_PATH_FILESTAT_SET_SIZE | R_PATH_FILESTAT_SET_TIMES | R_PATH_SYMLINK |              \
-     R_PATH_REMOVE_DIRECTORY | R_PATH_UNLINK_FILE)
-/* Everything that writes. FD_FILESTAT_SET_TIMES is tolerated in path_open
- * (Rust's std asks for it on every open, even read-only) but never granted
- * under a read-only preopen, and the call itself is refused there. */
-#define R_WRITE_ALL (R_WRITE_REFUSED | R_FD_FILESTAT_SET_TIMES)
+/* What a directory descriptor can use: the rights of the path calls made
+ * through it, reading its entries, and its own metadata. */
+#define R_DIR                                                                              \
+    (R_PATH_CREATE_DIRECTORY | R_PATH_CREATE_FILE | R_PATH_LINK_SOURCE |                   \
+     R_PATH_LINK_TARGET | R_PATH_OPEN | R_FD_READDIR | R_PATH_READLINK |                   \
+     R_PATH_RENAME_SOURCE | R_PATH_RENAME_TARGET | R_PATH_FILESTAT_GET |                   \
+     R_PATH_FILESTAT_SET_SIZE | R_PATH_FILESTAT_SET_TIMES | R_FD_FILESTAT_GET |            \
+     R_FD_FILESTAT_SET_TIMES | R_PATH_SYMLINK | R_PATH_REMOVE_DIRECTORY | R_PATH_UNLINK_FILE)
+/* What a file descriptor can use. */
+#define R_FILE                                                                             \
+    (R_FD_DATASYNC | R_FD_READ | R_FD_SEEK | R_FD_FDSTAT_SET_FLAGS | R_FD_SYNC | R_FD_TELL | \
+     R_FD_WRITE | R_FD_ADVISE | R_FD_ALLOCATE | R_FD_FILESTAT_GET | R_FD_FILESTAT_SET_SIZE | \
+     R_FD_FILESTAT_SET_TIMES | R_POLL_FD_READWRITE)
 
-#define R_STDIN (R_FD_READ | R_FD_FDSTAT_SET_FLAGS | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE)
-#define R_STDOUT (R_FD_WRITE | R_FD_FDSTAT_SET_FLAGS | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE)
+/* Rights that change stored data, names or metadata: never granted or
+ * passed on beneath a read-only preopen. */
+#define R_WRITE_ALL                                                                        \
+    (R_FD_WRITE | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE |                                \
+     R_FD_FILESTAT_SET_TIMES | R_PATH_CREATE_DIRECTORY | R_PATH_CREATE_FILE |             \
+     R_PATH_LINK_SOURCE | R_PATH_LINK_TARGET | R_PATH_RENAME_SOURCE |                     \
+     R_PATH_RENAME_TARGET | R_PATH_FILESTAT_SET_SIZE | R_PATH_FILESTAT_SET_TIMES |        \
+     R_PATH_SYMLINK | R_PATH_REMOVE_DIRECTORY | R_PATH_UNLINK_FILE)
+
+#define R_STDIN (R_FD_READ | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE)
+#define R_STDOUT (R_FD_WRITE | R_FD_FILESTAT_GET | R_POLL_FD_READWRITE)
 
 /* filetype */
 enum {
@@ -112,7 +135,7 @@ enum {
 #define FDF_RSYNC 0x08u
 #define FDF_SYNC 0x10u
 #define FDF_ALL 0x1fu
-#define FDF_WRITES (FDF_APPEND | FDF_DSYNC | FDF_RSYNC | FDF_SYNC)
+#define FDF_SYNCS (FDF_DSYNC | FDF_RSYNC | FDF_SYNC)
 
 /* oflags */
 #define OF_CREAT 0x1u
@@ -131,6 +154,9 @@ enum {
 #define FST_MTIM_NOW 0x8u
 #define FST_ALL 0xfu
 
+/* sdflags */
+#define SD_ALL 0x3u
+
 /* poll_oneoff */
 #define EV_CLOCK 0
 #define EV_FD_READ 1
@@ -147,9 +173,12 @@ enum {
 
 enum fd_kind { FDK_FREE = 0, FDK_STDIN, FDK_STDOUT, FDK_STDERR, FDK_DIR, FDK_FILE };
 
+#define NO_GRANT 0xffu
+
 struct fd_entry {
     uint8_t kind;           /* enum fd_kind */
     uint8_t filetype;       /* WASI filetype */
+    uint8_t grant;          /* the preopen this descends from; NO_GRANT for stdio */
     bool readonly;          /* at or beneath a read-only preopen */
     bool owned;             /* host_fd is ours to close (preopens are borrowed) */
     uint16_t fdflags;       /* as the guest sees them; host fds are always O_NONBLOCK */
@@ -158,10 +187,22 @@ struct fd_entry {
     uint64_t rights_base, rights_inh;
     char *name;             /* preopen guest path (owned), NULL if not a preopen */
     uint32_t name_len;
+    /* fd_readdir: cookies count entries ("." is 0, ".." 1, then the
+     * directory's own); rd_off is the kernel offset of entry rd_cookie, so a
+     * sequential listing never rescans from the start. */
+    uint64_t rd_cookie;
+    int64_t rd_off;
+};
+
+struct grant_use {
+    uint64_t quota_bytes, quota_files;   /* 0 = unlimited */
+    uint64_t bytes, files;               /* added so far */
 };
 
 struct nc_wasi_priv {
     struct fd_entry fds[NC_WASI_MAX_FDS];
+    uint32_t fd_high;            /* descriptors ever handed out: 0 .. fd_high-1 */
+    struct grant_use grants[NC_WASI_MAX_FDS];
     const uint8_t *stdin_data;   /* borrowed for the run */
     size_t stdin_len, stdin_pos;
     char *args, *env;            /* NUL-terminated strings back to back */
@@ -218,7 +259,6 @@ const char *nc_denial_message(unsigned d)
 {
     return d < NC_DENY_COUNT ? denial_messages[d] : "?";
 }
-
 /* ---- Linux errno -> WASI errno ---- */
 
 static const uint8_t errno_map[] = {
@@ -296,18 +336,33 @@ static uint64_t rd64(const uint8_t *p)
 
 /* ---- guest memory ---- */
 
-/* True if [ptr, ptr + len) lies inside the guest memory. By subtraction. */
-static bool mem_ok(const struct call *c, uint32_t ptr, uint64_t len)
+/* Stops the guest: the witx says a call handed an out-of-bounds or misaligned
+ * pointer it needs to use traps rather than returns an errno. */
+static uint16_t fault(struct call *c)
 {
-    if (!c->mem)
-        return false;
-    return ptr <= c->mem_len && len <= c->mem_len - ptr;
+    if (!c->trap) {
+        static const char msg[] = "nightcore: guest pointer out of bounds or misaligned";
+        c->w->stop = NC_WASI_STOP_FAULT;
+        c->w->stop_fn = c->fn;
+        c->trap = wasmtime_trap_new(msg, sizeof msg - 1);
+    }
+    return W_FAULT;
 }
 
-/* Copies n host bytes to the guest; EFAULT if out of bounds. */
+/* True if [ptr, ptr + len) lies inside the guest memory (by subtraction) and
+ * ptr is a multiple of align (a power of two); otherwise the guest is stopped. */
+static bool g_ok(struct call *c, uint32_t ptr, uint64_t len, uint32_t align)
+{
+    if (c->mem && ptr <= c->mem_len && len <= c->mem_len - ptr && (ptr & (align - 1)) == 0)
+        return true;
+    fault(c);
+    return false;
+}
+
+/* Copies n host bytes to the guest (checked, unaligned). */
 static uint16_t mem_put(struct call *c, uint32_t ptr, const void *src, size_t n)
 {
-    if (!mem_ok(c, ptr, n))
+    if (!g_ok(c, ptr, n, 1))
         return W_FAULT;
     if (n)
         memcpy(c->mem + ptr, src, n);
@@ -317,15 +372,21 @@ static uint16_t mem_put(struct call *c, uint32_t ptr, const void *src, size_t n)
 static uint16_t put_u32(struct call *c, uint32_t ptr, uint32_t v)
 {
     uint8_t b[4];
+    if (!g_ok(c, ptr, 4, 4))
+        return W_FAULT;
     le32(b, v);
-    return mem_put(c, ptr, b, sizeof b);
+    memcpy(c->mem + ptr, b, 4);
+    return W_SUCCESS;
 }
 
 static uint16_t put_u64(struct call *c, uint32_t ptr, uint64_t v)
 {
     uint8_t b[8];
+    if (!g_ok(c, ptr, 8, 8))
+        return W_FAULT;
     le64(b, v);
-    return mem_put(c, ptr, b, sizeof b);
+    memcpy(c->mem + ptr, b, 8);
+    return W_SUCCESS;
 }
 
 static uint32_t arg32(const struct call *c, size_t i)
@@ -339,28 +400,30 @@ static uint64_t arg64(const struct call *c, size_t i)
 }
 
 /* Reads the guest's iovec array into p->iov (pointers into guest memory,
- * every one bounds-checked). Totals above 4 GiB cannot be reported in a u32
- * and are refused. */
-static uint16_t iovs_get(struct call *c, uint32_t ptr, uint32_t n, size_t *count)
+ * every non-empty one bounds-checked). Totals above 4 GiB cannot be reported
+ * in a u32 and are refused. */
+static uint16_t iovs_get(struct call *c, uint32_t ptr, uint32_t n, size_t *count, uint64_t *total_out)
 {
     *count = 0;
+    *total_out = 0;
     if (n > NC_WASI_MAX_IOVS)
         return W_INVAL;
-    if (!mem_ok(c, ptr, (uint64_t)n * 8))
+    if (!g_ok(c, ptr, (uint64_t)n * 8, 4))
         return W_FAULT;
     uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *rec = c->mem + ptr + (size_t)i * 8;
         uint32_t buf = rd32(rec), len = rd32(rec + 4);
-        if (!mem_ok(c, buf, len))
+        if (len && !g_ok(c, buf, len, 1))
             return W_FAULT;
         total += len;
-        c->p->iov[i].iov_base = c->mem + buf;
+        c->p->iov[i].iov_base = len ? c->mem + buf : c->mem;
         c->p->iov[i].iov_len = len;
     }
     if (total > UINT32_MAX)
         return W_INVAL;
     *count = n;
+    *total_out = total;
     return W_SUCCESS;
 }
 
@@ -421,6 +484,7 @@ static void entry_reset(struct fd_entry *e)
     memset(e, 0, sizeof *e);
     e->host_fd = -1;
     e->read_fd = -1;
+    e->grant = NO_GRANT;
 }
 
 static void entry_close(struct fd_entry *e)
@@ -441,17 +505,30 @@ static struct fd_entry *fd_get(struct call *c, uint32_t fd)
     return e->kind == FDK_FREE ? NULL : e;
 }
 
-/* Lowest free slot above stdio; ENFILE (and a denial) when the table is full. */
+/* The number a new descriptor gets, as Wasmtime hands them out: the highest
+ * number given out before and closed since, else the next never used one.
+ * ENFILE (and a denial) when the table is full. */
 static uint16_t fd_alloc(struct call *c, uint32_t *out)
 {
-    for (uint32_t i = 3; i < NC_WASI_MAX_FDS; i++) {
-        if (c->p->fds[i].kind == FDK_FREE) {
+    struct nc_wasi_priv *p = c->p;
+    for (uint32_t i = p->fd_high; i-- > 0;) {
+        if (p->fds[i].kind == FDK_FREE) {
             *out = i;
             return W_SUCCESS;
         }
     }
+    if (p->fd_high < NC_WASI_MAX_FDS) {
+        *out = p->fd_high++;
+        return W_SUCCESS;
+    }
     deny_num(c, NC_DENY_FD_LIMIT, "table full at ", NC_WASI_MAX_FDS);
     return W_NFILE;
+}
+
+/* A descriptor the call needs a right on: NOTCAPABLE when it lacks it. */
+static uint16_t need(const struct fd_entry *e, uint64_t rights)
+{
+    return (e->rights_base & rights) == rights ? W_SUCCESS : W_NOTCAPABLE;
 }
 
 static uint8_t filetype_of(mode_t m)
@@ -469,6 +546,75 @@ static uint8_t filetype_of(mode_t m)
     if (S_ISSOCK(m))
         return FT_SOCKET_STREAM;
     return FT_UNKNOWN;
+}
+
+/* ---- quotas ---- */
+
+static struct grant_use *grant_of(struct call *c, const struct fd_entry *e)
+{
+    return e->grant == NO_GRANT ? NULL : &c->p->grants[e->grant];
+}
+
+static void quota_refused(struct call *c, const char *detail, size_t len)
+{
+    c->w->quota_hit = true;
+    deny(c, NC_DENY_QUOTA, detail, len);
+}
+
+/* Before creating a name beneath base: DQUOT (and a denial) if the grant's
+ * name quota is used up. */
+static uint16_t quota_name(struct call *c, const struct fd_entry *base, const char *path)
+{
+    struct grant_use *g = grant_of(c, base);
+    if (!g || !g->quota_files || g->files < g->quota_files)
+        return W_SUCCESS;
+    quota_refused(c, path, strlen(path));
+    return W_DQUOT;
+}
+
+static void quota_name_used(struct call *c, const struct fd_entry *base)
+{
+    struct grant_use *g = grant_of(c, base);
+    if (g && g->files < UINT64_MAX)
+        g->files++;
+}
+
+/* True if growth beneath e must be measured. */
+static bool quota_bytes_on(struct call *c, const struct fd_entry *e)
+{
+    struct grant_use *g = grant_of(c, e);
+    return g && g->quota_bytes;
+}
+
+/* Before growing a file by grow bytes through descriptor fd. */
+static uint16_t quota_bytes(struct call *c, const struct fd_entry *e, uint32_t fd, uint64_t grow)
+{
+    struct grant_use *g = grant_of(c, e);
+    if (!g || !g->quota_bytes || grow == 0)
+        return W_SUCCESS;
+    if (g->bytes <= g->quota_bytes && grow <= g->quota_bytes - g->bytes)
+        return W_SUCCESS;
+    char buf[32];
+    size_t n = fmt_num(buf, sizeof buf, "fd ", fd);
+    quota_refused(c, buf, n);
+    return W_DQUOT;
+}
+
+static void quota_bytes_used(struct call *c, const struct fd_entry *e, uint64_t grow)
+{
+    struct grant_use *g = grant_of(c, e);
+    if (g)
+        g->bytes = grow > UINT64_MAX - g->bytes ? UINT64_MAX : g->bytes + grow;
+}
+
+/* The size of the file behind a descriptor, for measuring growth. */
+static uint16_t size_of_fd(int fd, uint64_t *out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return werr(errno);
+    *out = st.st_size > 0 ? (uint64_t)st.st_size : 0;
+    return W_SUCCESS;
 }
 
 /* ---- host path resolution ---- */
@@ -510,31 +656,68 @@ static uint16_t open_under(struct call *c, const struct fd_entry *base, const ch
     return W_SUCCESS;
 }
 
-/* The directory a path call starts from. An fd that is not open, or not a
- * directory, is a request for a capability the run does not have. */
+/* The directory a path call starts from. A descriptor that is not open, or
+ * not a directory, is a request for a capability the run does not have. */
 static uint16_t path_base(struct call *c, uint32_t fd, struct fd_entry **out)
 {
     *out = NULL;
     struct fd_entry *e = fd_get(c, fd);
-    if (!e) {
+    if (!e || e->kind != FDK_DIR) {
         deny_num(c, NC_DENY_NO_PREOPEN, "fd ", fd);
         return W_BADF;
-    }
-    if (e->kind != FDK_DIR) {
-        deny_num(c, NC_DENY_NO_PREOPEN, "fd ", fd);
-        return W_NOTDIR;
     }
     *out = e;
     return W_SUCCESS;
 }
 
+/* The witx `string` is UTF-8: anything else is ILSEQ. */
+static bool utf8_valid(const uint8_t *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = s[i];
+        size_t need_bytes;
+        uint32_t cp;
+        if (b < 0x80) {
+            i++;
+            continue;
+        } else if ((b & 0xe0) == 0xc0) {
+            need_bytes = 1;
+            cp = b & 0x1f;
+        } else if ((b & 0xf0) == 0xe0) {
+            need_bytes = 2;
+            cp = b & 0x0f;
+        } else if ((b & 0xf8) == 0xf0) {
+            need_bytes = 3;
+            cp = b & 0x07;
+        } else {
+            return false;
+        }
+        if (n - i - 1 < need_bytes)
+            return false;
+        for (size_t k = 1; k <= need_bytes; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        /* overlong forms, surrogates, beyond U+10FFFF */
+        if ((need_bytes == 1 && cp < 0x80) || (need_bytes == 2 && cp < 0x800) ||
+            (need_bytes == 3 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += need_bytes + 1;
+    }
+    return true;
+}
+
 /* Copies a guest path (not NUL-terminated) into buf, NUL-terminated. */
 static uint16_t path_copy(struct call *c, uint32_t ptr, uint32_t len, char *buf)
 {
-    if (!mem_ok(c, ptr, len))
+    if (!g_ok(c, ptr, len, 1))
         return W_FAULT;
     if (len > NC_WASI_MAX_PATH)
         return W_NAMETOOLONG;
+    if (!utf8_valid(c->mem + ptr, len))
+        return W_ILSEQ;
     if (len && memchr(c->mem + ptr, '\0', len))
         return W_INVAL;
     if (len)
@@ -543,22 +726,28 @@ static uint16_t path_copy(struct call *c, uint32_t ptr, uint32_t len, char *buf)
     return W_SUCCESS;
 }
 
-/* Base directory + path copied into p->path[slot]. */
-static uint16_t path_arg(struct call *c, uint32_t fd, uint32_t ptr, uint32_t len, int slot,
-                         struct fd_entry **base)
-{
-    uint16_t e = path_base(c, fd, base);
-    if (e != W_SUCCESS)
-        return e;
-    return path_copy(c, ptr, len, c->p->path[slot]);
-}
-
 static uint16_t refuse_readonly(struct call *c, const struct fd_entry *base, const char *detail)
 {
     if (!base->readonly)
         return W_SUCCESS;
     deny_str(c, NC_DENY_READONLY, detail);
     return W_NOTCAPABLE;
+}
+
+/* Base directory + path copied into p->path[slot]; a call that writes is
+ * refused (and recorded) under a read-only preopen before its right is
+ * checked, so the record says why. */
+static uint16_t path_arg(struct call *c, uint32_t fd, uint32_t ptr, uint32_t len, int slot,
+                         uint64_t right, bool writes, struct fd_entry **base)
+{
+    uint16_t e = path_base(c, fd, base);
+    if (e == W_SUCCESS)
+        e = path_copy(c, ptr, len, c->p->path[slot]);
+    if (e == W_SUCCESS && writes)
+        e = refuse_readonly(c, *base, c->p->path[slot]);
+    if (e == W_SUCCESS)
+        e = need(*base, right);
+    return e;
 }
 
 static uint16_t refuse_readonly_fd(struct call *c, const struct fd_entry *e, uint32_t fd)
@@ -627,7 +816,7 @@ static uint16_t split_open(struct call *c, const struct fd_entry *base, const ch
 }
 
 /* A trailing '/' asks for a directory; `last` had it stripped, so emulate:
- * ENOTDIR unless the entry (not followed) is a directory. */
+ * ENOTDIR unless the entry (not followed) is a directory or a link to one. */
 static uint16_t slash_needs_dir(const struct split *s)
 {
     if (!s->slash)
@@ -638,18 +827,19 @@ static uint16_t slash_needs_dir(const struct split *s)
     return S_ISDIR(st.st_mode) ? W_SUCCESS : W_NOTDIR;
 }
 
-/* A trailing '/' on a name to create as a non-directory. */
+/* A trailing '/' on a name to create as a non-directory: NOENT if nothing
+ * is there, EXIST if a directory is, NOTDIR if something else is. */
 static uint16_t slash_create(const struct split *s)
 {
     if (!s->slash)
         return W_SUCCESS;
     struct stat st;
-    if (fstatat(s->dirfd, s->last, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        return W_EXIST;
-    return W_NOENT;
+    if (fstatat(s->dirfd, s->last, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return W_NOENT;
+    return S_ISDIR(st.st_mode) ? W_EXIST : W_NOTDIR;
 }
 
-/* A readable descriptor for getdents64/fsync on a directory entry. */
+/* A readable descriptor for getdents64 on a directory entry. */
 static uint16_t dir_reader(struct fd_entry *e, int *out)
 {
     *out = -1;
@@ -671,7 +861,6 @@ static uint16_t dir_reader(struct fd_entry *e, int *out)
     *out = fd;
     return W_SUCCESS;
 }
-
 /* ---- time ---- */
 
 static bool clock_of(uint32_t id, clockid_t *out)
@@ -742,7 +931,7 @@ static void filestat_bytes(uint8_t b[FILESTAT_SIZE], const struct stat *st)
 static uint16_t strings_sizes(struct call *c, uint32_t count, uint32_t bytes)
 {
     uint32_t pcount = arg32(c, 0), pbytes = arg32(c, 1);
-    if (!mem_ok(c, pcount, 4) || !mem_ok(c, pbytes, 4))
+    if (!g_ok(c, pcount, 4, 4) || !g_ok(c, pbytes, 4, 4))
         return W_FAULT;
     (void)put_u32(c, pcount, count);
     (void)put_u32(c, pbytes, bytes);
@@ -752,10 +941,11 @@ static uint16_t strings_sizes(struct call *c, uint32_t count, uint32_t bytes)
 static uint16_t strings_get(struct call *c, const char *strs, uint32_t count, uint32_t bytes)
 {
     uint32_t pptrs = arg32(c, 0), pbuf = arg32(c, 1);
-    if (!mem_ok(c, pptrs, (uint64_t)count * 4) || !mem_ok(c, pbuf, bytes))
+    if (count == 0)
+        return W_SUCCESS;   /* nothing to write: the pointers are never used */
+    if (!g_ok(c, pptrs, (uint64_t)count * 4, 4) || !g_ok(c, pbuf, bytes, 1))
         return W_FAULT;
-    if (bytes)
-        memcpy(c->mem + pbuf, strs, bytes);
+    memcpy(c->mem + pbuf, strs, bytes);
     /* Offsets come from our copy, never from guest memory the guest may
      * have overlapped with the pointer array. */
     uint32_t off = 0;
@@ -794,7 +984,7 @@ static uint16_t do_clock_res_get(struct call *c)
     uint32_t out = arg32(c, 1);
     if (!clock_of(arg32(c, 0), &id))
         return W_INVAL;
-    if (!mem_ok(c, out, 8))
+    if (!g_ok(c, out, 8, 8))
         return W_FAULT;
     struct timespec ts;
     if (clock_getres(id, &ts) != 0)
@@ -808,7 +998,7 @@ static uint16_t do_clock_time_get(struct call *c)
     uint32_t out = arg32(c, 2);   /* arg 1 is the precision: best effort is allowed */
     if (!clock_of(arg32(c, 0), &id))
         return W_INVAL;
-    if (!mem_ok(c, out, 8))
+    if (!g_ok(c, out, 8, 8))
         return W_FAULT;
     struct timespec ts;
     if (clock_gettime(id, &ts) != 0)
@@ -821,7 +1011,7 @@ static uint16_t do_clock_time_get(struct call *c)
 static uint16_t do_random_get(struct call *c)
 {
     uint32_t buf = arg32(c, 0), len = arg32(c, 1);
-    if (!mem_ok(c, buf, len))
+    if (!g_ok(c, buf, len, 1))
         return W_FAULT;
     size_t done = 0;
     while (done < len) {
@@ -860,16 +1050,21 @@ static uint16_t do_proc_raise(struct call *c)
     return W_NOTSUP;
 }
 
-/* ---- sockets: never granted ---- */
+/* ---- sockets: none ever exists ---- */
 
+/* Every sock_* call is a network attempt (recorded); no descriptor is a
+ * socket, so an open one is NOTSOCK and any other BADF. */
 static uint16_t refuse_socket(struct call *c)
 {
-    deny_num(c, NC_DENY_NETWORK, "fd ", arg32(c, 0));
-    return W_NOTSUP;
+    uint32_t fd = arg32(c, 0);
+    deny_num(c, NC_DENY_NETWORK, "fd ", fd);
+    return fd_get(c, fd) ? W_NOTSOCK : W_BADF;
 }
 
 static uint16_t do_sock_accept(struct call *c)
 {
+    if (arg32(c, 1) & ~FDF_ALL)
+        return W_INVAL;
     return refuse_socket(c);
 }
 
@@ -885,10 +1080,20 @@ static uint16_t do_sock_send(struct call *c)
 
 static uint16_t do_sock_shutdown(struct call *c)
 {
+    if (arg32(c, 1) & ~SD_ALL)
+        return W_INVAL;
     return refuse_socket(c);
 }
 
 /* ---- descriptors ---- */
+
+/* A descriptor that must be an open file (not a directory, not stdio):
+ * BADF otherwise, as in Wasmtime. */
+static struct fd_entry *file_get(struct call *c, uint32_t fd)
+{
+    struct fd_entry *e = fd_get(c, fd);
+    return e && e->kind == FDK_FILE ? e : NULL;
+}
 
 static uint16_t do_fd_advise(struct call *c)
 {
@@ -897,13 +1102,16 @@ static uint16_t do_fd_advise(struct call *c)
     uint32_t advice = arg32(c, 3);
     static const int advices[] = {POSIX_FADV_NORMAL, POSIX_FADV_SEQUENTIAL, POSIX_FADV_RANDOM,
                                   POSIX_FADV_WILLNEED, POSIX_FADV_DONTNEED, POSIX_FADV_NOREUSE};
-    struct fd_entry *e = fd_get(c, fd);
+    if (advice >= sizeof advices / sizeof advices[0])
+        return W_INVAL;
+    struct fd_entry *e = file_get(c, fd);
     if (!e)
         return W_BADF;
-    if (advice >= sizeof advices / sizeof advices[0] || off > INT64_MAX || len > INT64_MAX)
+    uint16_t err = need(e, R_FD_ADVISE);
+    if (err != W_SUCCESS)
+        return err;
+    if (off > INT64_MAX || len > INT64_MAX)
         return W_INVAL;
-    if (e->kind != FDK_FILE)
-        return e->kind == FDK_DIR ? W_BADF : W_SPIPE;
     int r = posix_fadvise(e->host_fd, (off_t)off, (off_t)len, advices[advice]);
     return r ? werr(r) : W_SUCCESS;
 }
@@ -912,22 +1120,31 @@ static uint16_t do_fd_allocate(struct call *c)
 {
     uint32_t fd = arg32(c, 0);
     uint64_t off = arg64(c, 1), len = arg64(c, 2);
-    struct fd_entry *e = fd_get(c, fd);
+    struct fd_entry *e = file_get(c, fd);
     if (!e)
         return W_BADF;
-    if (e->kind != FDK_FILE)
-        return e->kind == FDK_DIR ? W_BADF : W_SPIPE;
     uint16_t err = refuse_readonly_fd(c, e, fd);
+    if (err == W_SUCCESS)
+        err = need(e, R_FD_ALLOCATE);
     if (err != W_SUCCESS)
         return err;
     if (len == 0)
         return W_INVAL;
     if (off > INT64_MAX || len > (uint64_t)INT64_MAX - off)
         return W_FBIG;
+    uint64_t before = 0, after = 0;
+    bool measure = quota_bytes_on(c, e);
+    if (measure) {
+        if ((err = size_of_fd(e->host_fd, &before)) != W_SUCCESS)
+            return err;
+        if ((err = quota_bytes(c, e, fd, off + len > before ? off + len - before : 0)) != W_SUCCESS)
+            return err;
+    }
     /* fallocate(2), not posix_fallocate(3): no fallback that writes zeros. */
-    if (fallocate(e->host_fd, 0, (off_t)off, (off_t)len) != 0)
-        return werr(errno);
-    return W_SUCCESS;
+    err = fallocate(e->host_fd, 0, (off_t)off, (off_t)len) != 0 ? werr(errno) : W_SUCCESS;
+    if (measure && size_of_fd(e->host_fd, &after) == W_SUCCESS && after > before)
+        quota_bytes_used(c, e, after - before);
+    return err;
 }
 
 static uint16_t do_fd_close(struct call *c)
@@ -941,20 +1158,13 @@ static uint16_t do_fd_close(struct call *c)
 
 static uint16_t sync_fd(struct call *c, bool data_only)
 {
-    struct fd_entry *e = fd_get(c, arg32(c, 0));
+    struct fd_entry *e = file_get(c, arg32(c, 0));
     if (!e)
         return W_BADF;
-    int fd;
-    if (e->kind == FDK_FILE) {
-        fd = e->host_fd;
-    } else if (e->kind == FDK_DIR) {
-        uint16_t err = dir_reader(e, &fd);
-        if (err != W_SUCCESS)
-            return err;
-    } else {
-        return W_INVAL;   /* what fsync says for a pipe */
-    }
-    if ((data_only ? fdatasync(fd) : fsync(fd)) != 0)
+    uint16_t err = need(e, data_only ? R_FD_DATASYNC : R_FD_SYNC);
+    if (err != W_SUCCESS)
+        return err;
+    if ((data_only ? fdatasync(e->host_fd) : fsync(e->host_fd)) != 0)
         return werr(errno);
     return W_SUCCESS;
 }
@@ -975,6 +1185,8 @@ static uint16_t do_fd_fdstat_get(struct call *c)
     struct fd_entry *e = fd_get(c, arg32(c, 0));
     if (!e)
         return W_BADF;
+    if (!g_ok(c, out, FDSTAT_SIZE, 8))
+        return W_FAULT;
     uint8_t b[FDSTAT_SIZE];
     memset(b, 0, sizeof b);
     b[0] = e->filetype;
@@ -987,43 +1199,31 @@ static uint16_t do_fd_fdstat_get(struct call *c)
 static uint16_t do_fd_fdstat_set_flags(struct call *c)
 {
     uint32_t fd = arg32(c, 0), flags = arg32(c, 1);
-    struct fd_entry *e = fd_get(c, fd);
-    if (!e)
-        return W_BADF;
     if (flags & ~FDF_ALL)
         return W_INVAL;
+    struct fd_entry *e = file_get(c, fd);
+    if (!e)
+        return W_BADF;   /* only files: stdio and directories keep their flags */
     uint32_t changed = flags ^ e->fdflags;
+    uint16_t err = W_SUCCESS;
+    if ((changed & FDF_APPEND) && (flags & FDF_APPEND))
+        err = refuse_readonly_fd(c, e, fd);
+    if (err == W_SUCCESS)
+        err = need(e, R_FD_FDSTAT_SET_FLAGS);
+    if (err != W_SUCCESS)
+        return err;
     /* Linux cannot switch the sync modes of an open file. */
-    if (changed & (FDF_DSYNC | FDF_RSYNC | FDF_SYNC))
-        return W_NOTSUP;
-    if ((changed & FDF_APPEND) && (flags & FDF_APPEND)) {
-        uint16_t err = refuse_readonly_fd(c, e, fd);
-        if (err != W_SUCCESS)
-            return err;
+    if (changed & FDF_SYNCS)
+        return W_INVAL;
+    if (changed & FDF_APPEND) {
+        int fl = fcntl(e->host_fd, F_GETFL);
+        if (fl < 0)
+            return werr(errno);
+        fl = (flags & FDF_APPEND) ? (fl | O_APPEND) : (fl & ~O_APPEND);
+        if (fcntl(e->host_fd, F_SETFL, fl | O_NONBLOCK) != 0)
+            return werr(errno);
     }
-    switch (e->kind) {
-    case FDK_STDIN:
-    case FDK_DIR:
-        if (changed & FDF_APPEND)
-            return W_NOTSUP;
-        break;
-    case FDK_STDOUT:
-    case FDK_STDERR:
-        break;   /* captured output always appends; nothing ever blocks */
-    case FDK_FILE:
-        if (changed & FDF_APPEND) {
-            int fl = fcntl(e->host_fd, F_GETFL);
-            if (fl < 0)
-                return werr(errno);
-            fl = (flags & FDF_APPEND) ? (fl | O_APPEND) : (fl & ~O_APPEND);
-            if (fcntl(e->host_fd, F_SETFL, fl | O_NONBLOCK) != 0)
-                return werr(errno);
-        }
-        break;
-    default:
-        return W_BADF;
-    }
-    e->fdflags = (uint16_t)flags;
+    e->fdflags = (uint16_t)flags;   /* NONBLOCK is the guest's view: nothing here ever blocks */
     return W_SUCCESS;
 }
 
@@ -1047,7 +1247,10 @@ static uint16_t do_fd_filestat_get(struct call *c)
     struct fd_entry *e = fd_get(c, arg32(c, 0));
     if (!e)
         return W_BADF;
-    if (!mem_ok(c, out, FILESTAT_SIZE))
+    uint16_t err = need(e, R_FD_FILESTAT_GET);
+    if (err != W_SUCCESS)
+        return err;
+    if (!g_ok(c, out, FILESTAT_SIZE, 8))
         return W_FAULT;
     uint8_t b[FILESTAT_SIZE];
     memset(b, 0, sizeof b);
@@ -1058,7 +1261,6 @@ static uint16_t do_fd_filestat_get(struct call *c)
         filestat_bytes(b, &st);
     } else {
         b[16] = e->filetype;   /* stdio: in-memory streams, no host inode to show */
-        le64(b + 24, 1);
     }
     return mem_put(c, out, b, sizeof b);
 }
@@ -1067,34 +1269,43 @@ static uint16_t do_fd_filestat_set_size(struct call *c)
 {
     uint32_t fd = arg32(c, 0);
     uint64_t size = arg64(c, 1);
-    struct fd_entry *e = fd_get(c, fd);
+    struct fd_entry *e = file_get(c, fd);
     if (!e)
         return W_BADF;
-    if (e->kind != FDK_FILE)
-        return e->kind == FDK_DIR ? W_ISDIR : W_INVAL;
     uint16_t err = refuse_readonly_fd(c, e, fd);
+    if (err == W_SUCCESS)
+        err = need(e, R_FD_FILESTAT_SET_SIZE);
     if (err != W_SUCCESS)
         return err;
     if (size > INT64_MAX)
         return W_INVAL;
-    if (ftruncate(e->host_fd, (off_t)size) != 0)
-        return werr(errno);
-    return W_SUCCESS;
+    uint64_t before = 0, after = 0;
+    bool measure = quota_bytes_on(c, e);
+    if (measure) {
+        if ((err = size_of_fd(e->host_fd, &before)) != W_SUCCESS)
+            return err;
+        if ((err = quota_bytes(c, e, fd, size > before ? size - before : 0)) != W_SUCCESS)
+            return err;
+    }
+    err = ftruncate(e->host_fd, (off_t)size) != 0 ? werr(errno) : W_SUCCESS;
+    if (measure && size_of_fd(e->host_fd, &after) == W_SUCCESS && after > before)
+        quota_bytes_used(c, e, after - before);
+    return err;
 }
 
 static uint16_t do_fd_filestat_set_times(struct call *c)
 {
     uint32_t fd = arg32(c, 0);
     struct timespec ts[2];
-    struct fd_entry *e = fd_get(c, fd);
-    if (!e)
-        return W_BADF;
     uint16_t err = times_of(arg64(c, 1), arg64(c, 2), arg32(c, 3), ts);
     if (err != W_SUCCESS)
         return err;
-    if (e->host_fd < 0)
+    struct fd_entry *e = fd_get(c, fd);
+    if (!e || e->host_fd < 0)
         return W_BADF;   /* stdio has no file to stamp */
     err = refuse_readonly_fd(c, e, fd);
+    if (err == W_SUCCESS)
+        err = need(e, R_FD_FILESTAT_SET_TIMES);
     if (err != W_SUCCESS)
         return err;
     /* AT_EMPTY_PATH works on O_PATH descriptors too (preopens). */
@@ -1109,6 +1320,8 @@ static uint16_t do_fd_prestat_get(struct call *c)
     struct fd_entry *e = fd_get(c, arg32(c, 0));
     if (!e || !e->name)
         return W_BADF;   /* how the guest's preopen scan learns it has reached the end */
+    if (!g_ok(c, out, 8, 4))
+        return W_FAULT;
     uint8_t b[8];
     memset(b, 0, sizeof b);   /* tag 0 = dir */
     le32(b + 4, e->name_len);
@@ -1119,8 +1332,10 @@ static uint16_t do_fd_prestat_dir_name(struct call *c)
 {
     uint32_t ptr = arg32(c, 1), len = arg32(c, 2);
     struct fd_entry *e = fd_get(c, arg32(c, 0));
-    if (!e || !e->name)
+    if (!e)
         return W_BADF;
+    if (!e->name)
+        return W_NOTDIR;
     if (len < e->name_len)
         return W_NAMETOOLONG;
     return mem_put(c, ptr, e->name, e->name_len);
@@ -1162,21 +1377,85 @@ static uint16_t out_write(struct call *c, nc_buf *b, size_t niov, uint32_t *writ
     return W_SUCCESS;
 }
 
-/* Shared by fd_read/fd_pread/fd_write/fd_pwrite. */
+/* Where a write of total bytes through e ends, for the quota. */
+static uint16_t write_end(const struct fd_entry *e, bool positional, uint64_t off, uint64_t total,
+                          uint64_t size, uint64_t *end)
+{
+    uint64_t start = off;
+    if (e->fdflags & FDF_APPEND) {
+        start = size;   /* Linux appends even for pwrite on an O_APPEND file */
+    } else if (!positional) {
+        off_t cur = lseek(e->host_fd, 0, SEEK_CUR);
+        if (cur < 0)
+            return werr(errno);
+        start = (uint64_t)cur;
+    }
+    *end = total > UINT64_MAX - start ? UINT64_MAX : start + total;
+    return W_SUCCESS;
+}
+
+/* File I/O for fd_read/fd_pread/fd_write/fd_pwrite, with the byte quota
+ * measured around writes that can grow the file. */
+static uint16_t file_rw(struct call *c, struct fd_entry *e, uint32_t fd, bool write,
+                        bool positional, uint64_t off, size_t n, uint64_t total, uint32_t *done)
+{
+    uint16_t err;
+    if (write) {
+        err = refuse_readonly_fd(c, e, fd);
+        if (err != W_SUCCESS)
+            return err;
+    }
+    if (!(e->rights_base & (write ? R_FD_WRITE : R_FD_READ)))
+        return W_BADF;
+    if (positional && off > INT64_MAX)
+        return W_INVAL;
+    uint64_t before = 0, after = 0;
+    bool measure = write && total && quota_bytes_on(c, e);
+    if (measure) {
+        uint64_t end;
+        if ((err = size_of_fd(e->host_fd, &before)) != W_SUCCESS ||
+            (err = write_end(e, positional, off, total, before, &end)) != W_SUCCESS)
+            return err;
+        if ((err = quota_bytes(c, e, fd, end > before ? end - before : 0)) != W_SUCCESS)
+            return err;
+    }
+    ssize_t r;
+    unsigned tries = 0;
+    int cnt = (int)n;
+    do {
+        if (write)
+            r = positional ? pwritev(e->host_fd, c->p->iov, cnt, (off_t)off)
+                           : writev(e->host_fd, c->p->iov, cnt);
+        else
+            r = positional ? preadv(e->host_fd, c->p->iov, cnt, (off_t)off)
+                           : readv(e->host_fd, c->p->iov, cnt);
+    } while (r < 0 && errno == EINTR && ++tries < NC_WASI_SYSCALL_RETRIES);
+    int saved = errno;
+    if (measure && size_of_fd(e->host_fd, &after) == W_SUCCESS && after > before)
+        quota_bytes_used(c, e, after - before);
+    if (r < 0)
+        return werr(saved);
+    *done = (uint32_t)r;   /* the kernel moves at most ~2 GiB per call */
+    return W_SUCCESS;
+}
+
+/* Shared by fd_read/fd_pread/fd_write/fd_pwrite. Unlike Wasmtime, which
+ * moves only the first non-empty buffer per call, all buffers are used. */
 static uint16_t rw_common(struct call *c, bool write, bool positional)
 {
     uint32_t fd = arg32(c, 0), iovs = arg32(c, 1), niovs = arg32(c, 2);
     uint64_t off = positional ? arg64(c, 3) : 0;
     uint32_t pout = arg32(c, positional ? 4 : 3);
-    struct fd_entry *e = fd_get(c, fd);
     size_t n;
-    if (!e)
-        return W_BADF;
-    if (!mem_ok(c, pout, 4))
-        return W_FAULT;
-    uint16_t err = iovs_get(c, iovs, niovs, &n);
+    uint64_t total;
+    uint16_t err = iovs_get(c, iovs, niovs, &n, &total);
     if (err != W_SUCCESS)
         return err;
+    if (!g_ok(c, pout, 4, 4))
+        return W_FAULT;
+    struct fd_entry *e = fd_get(c, fd);
+    if (!e)
+        return W_BADF;
     uint32_t done = 0;
     switch (e->kind) {
     case FDK_STDIN:
@@ -1184,6 +1463,8 @@ static uint16_t rw_common(struct call *c, bool write, bool positional)
             return W_BADF;
         if (positional)
             return W_SPIPE;
+        if (!(e->rights_base & R_FD_READ))
+            return W_BADF;
         done = stdin_read(c->p, n);
         break;
     case FDK_STDOUT:
@@ -1192,40 +1473,19 @@ static uint16_t rw_common(struct call *c, bool write, bool positional)
             return W_BADF;
         if (positional)
             return W_SPIPE;
+        if (!(e->rights_base & R_FD_WRITE))
+            return W_BADF;
         err = out_write(c, e->kind == FDK_STDOUT ? &c->w->out : &c->w->err, n, &done);
         if (err != W_SUCCESS)
             return err;
         break;
-    case FDK_DIR:
-        return write ? W_BADF : W_ISDIR;
-    case FDK_FILE: {
-        if (write) {
-            err = refuse_readonly_fd(c, e, fd);
-            if (err != W_SUCCESS)
-                return err;
-        }
-        if (!(e->rights_base & (write ? R_FD_WRITE : R_FD_READ)))
-            return W_BADF;
-        if (positional && off > INT64_MAX)
-            return W_INVAL;
-        ssize_t r;
-        unsigned tries = 0;
-        int cnt = (int)n;
-        do {
-            if (write)
-                r = positional ? pwritev(e->host_fd, c->p->iov, cnt, (off_t)off)
-                               : writev(e->host_fd, c->p->iov, cnt);
-            else
-                r = positional ? preadv(e->host_fd, c->p->iov, cnt, (off_t)off)
-                               : readv(e->host_fd, c->p->iov, cnt);
-        } while (r < 0 && errno == EINTR && ++tries < NC_WASI_SYSCALL_RETRIES);
-        if (r < 0)
-            return werr(errno);
-        done = (uint32_t)r;   /* the kernel moves at most ~2 GiB per call */
+    case FDK_FILE:
+        err = file_rw(c, e, fd, write, positional, off, n, total, &done);
+        if (err != W_SUCCESS)
+            return err;
         break;
-    }
     default:
-        return W_BADF;
+        return W_BADF;   /* a directory: Wasmtime answers BADF, not ISDIR */
     }
     return put_u32(c, pout, done);
 }
@@ -1249,7 +1509,6 @@ static uint16_t do_fd_pwrite(struct call *c)
 {
     return rw_common(c, true, true);
 }
-
 static uint8_t dirent_type(uint8_t t)
 {
     switch (t) {
@@ -1274,30 +1533,68 @@ static void dirent_emit(struct call *c, uint32_t buf, uint32_t buf_len, uint32_t
     *used += take;
 }
 
+/* One dirent: header then name; the last one is cut to fill the buffer, as
+ * the spec says. True if it fit whole. */
+static bool dirent_put(struct call *c, uint32_t buf, uint32_t buf_len, uint32_t *used,
+                       uint64_t next, uint64_t ino, uint8_t type, const char *name, size_t namlen)
+{
+    uint8_t hdr[DIRENT_HEADER];
+    memset(hdr, 0, sizeof hdr);
+    le64(hdr, next);
+    le64(hdr + 8, ino);
+    le32(hdr + 16, (uint32_t)namlen);
+    hdr[20] = type;
+    dirent_emit(c, buf, buf_len, used, hdr, sizeof hdr);
+    dirent_emit(c, buf, buf_len, used, name, namlen);
+    return *used < buf_len || (*used == buf_len && buf_len > 0);
+}
+
+/* Cookies count entries: 0 is ".", 1 "..", then the directory's own entries
+ * in the kernel's order (Wasmtime's numbering). The kernel offset of the
+ * next entry is remembered, so reading on from the last cookie does not
+ * rescan; any other cookie rescans from the start. */
 static uint16_t do_fd_readdir(struct call *c)
 {
     uint32_t buf = arg32(c, 1), buf_len = arg32(c, 2), pused = arg32(c, 4);
     uint64_t cookie = arg64(c, 3);
-    struct fd_entry *e = fd_get(c, arg32(c, 0));
-    if (!e)
-        return W_BADF;
-    if (e->kind != FDK_DIR)
-        return W_NOTDIR;
-    if (!mem_ok(c, buf, buf_len) || !mem_ok(c, pused, 4))
+    if (!g_ok(c, buf, buf_len, 1) || !g_ok(c, pused, 4, 4))
         return W_FAULT;
-    if (cookie > INT64_MAX)
-        return W_INVAL;
-    int dfd;
-    uint16_t err = dir_reader(e, &dfd);
+    struct fd_entry *e = fd_get(c, arg32(c, 0));
+    if (!e || e->kind != FDK_DIR)
+        return W_BADF;
+    uint16_t err = need(e, R_FD_READDIR);
     if (err != W_SUCCESS)
         return err;
-    /* Cookies are the kernel's d_off: seek to it and read on from there. */
-    if (lseek(dfd, (off_t)cookie, SEEK_SET) < 0)
+    int dfd;
+    err = dir_reader(e, &dfd);
+    if (err != W_SUCCESS)
+        return err;
+    struct stat dst;
+    if (fstat(dfd, &dst) != 0)
+        return werr(errno);
+    uint32_t used = 0;
+    uint64_t idx = cookie;
+    /* ".." carries the directory's own inode, as in Wasmtime: the parent of a
+     * preopen is outside the grant. */
+    for (; idx < 2 && used < buf_len; idx++)
+        dirent_put(c, buf, buf_len, &used, idx + 1, (uint64_t)dst.st_ino, FT_DIRECTORY, "..",
+                   idx + 1);
+    if (used >= buf_len || buf_len == 0)
+        return put_u32(c, pused, used);
+
+    uint64_t skip = 0;
+    off_t start = 0;
+    if (e->rd_cookie == idx && idx > 2) {
+        start = (off_t)e->rd_off;
+    } else {
+        skip = idx - 2;
+    }
+    if (lseek(dfd, start, SEEK_SET) < 0)
         return werr(errno);
     uint8_t *d = c->p->dents;
-    uint32_t used = 0;
     unsigned tries = 0;
-    while (used < buf_len) {
+    bool full = false;
+    while (!full) {
         long got = syscall(SYS_getdents64, dfd, d, (size_t)NC_WASI_DIRENT_BYTES);
         if (got < 0) {
             if (errno == EINTR && ++tries < NC_WASI_SYSCALL_RETRIES)
@@ -1308,7 +1605,7 @@ static uint16_t do_fd_readdir(struct call *c)
             break;
         size_t n = (size_t)got, off = 0;
         /* linux_dirent64: u64 ino, s64 off, u16 reclen, u8 type, name[] */
-        while (off < n && used < buf_len) {
+        while (off < n) {
             if (n - off < 20)
                 return W_IO;
             uint16_t reclen = rd16(d + off + 16);
@@ -1316,16 +1613,37 @@ static uint16_t do_fd_readdir(struct call *c)
                 return W_IO;
             const char *name = (const char *)d + off + 19;
             size_t namlen = strnlen(name, (size_t)reclen - 19);
-            uint8_t hdr[DIRENT_HEADER];
-            memset(hdr, 0, sizeof hdr);
-            le64(hdr, rd64(d + off + 8));   /* d_next: the cookie after this entry */
-            le64(hdr + 8, rd64(d + off));
-            le32(hdr + 16, (uint32_t)namlen);
-            hdr[20] = dirent_type(d[off + 18]);
-            /* The spec: the last entry is truncated to fill the buffer. */
-            dirent_emit(c, buf, buf_len, &used, hdr, sizeof hdr);
-            dirent_emit(c, buf, buf_len, &used, name, namlen);
+            uint64_t next_off = rd64(d + off + 8);
+            uint8_t type = dirent_type(d[off + 18]);
             off += reclen;
+            if ((namlen == 1 && name[0] == '.') || (namlen == 2 && name[0] == '.' && name[1] == '.'))
+                continue;
+            if (skip) {
+                skip--;
+                continue;
+            }
+            if (type == FT_UNKNOWN) {
+                struct stat st;
+                char nm[256];
+                size_t l = namlen < sizeof nm ? namlen : sizeof nm - 1;
+                memcpy(nm, name, l);
+                nm[l] = '\0';
+                if (fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                    type = filetype_of(st.st_mode);
+            }
+            bool whole = dirent_put(c, buf, buf_len, &used, idx + 1, rd64(d + off - reclen), type,
+                                    name, namlen);
+            if (!whole || used >= buf_len) {
+                if (whole) {   /* ended exactly at this entry: the next call starts after it */
+                    e->rd_cookie = idx + 1;
+                    e->rd_off = (int64_t)next_off;
+                }
+                full = true;
+                break;
+            }
+            idx++;
+            e->rd_cookie = idx;
+            e->rd_off = (int64_t)next_off;
         }
     }
     return put_u32(c, pused, used);
@@ -1349,15 +1667,21 @@ static uint16_t do_fd_seek(struct call *c)
 {
     int64_t delta = c->args[1].of.i64;
     uint32_t whence = arg32(c, 2), out = arg32(c, 3);
+    static const int whences[] = {SEEK_SET, SEEK_CUR, SEEK_END};
+    if (whence > 2)
+        return W_INVAL;
     struct fd_entry *e = fd_get(c, arg32(c, 0));
     if (!e)
         return W_BADF;
     if (e->kind != FDK_FILE)
         return e->kind == FDK_DIR ? W_BADF : W_SPIPE;
-    static const int whences[] = {SEEK_SET, SEEK_CUR, SEEK_END};
-    if (whence > 2)
-        return W_INVAL;
-    if (!mem_ok(c, out, 8))
+    /* Asking where we are needs only FD_TELL. */
+    uint16_t err = need(e, delta == 0 && whence == 1 ? R_FD_TELL : R_FD_SEEK);
+    if (err != W_SUCCESS && delta == 0 && whence == 1)
+        err = need(e, R_FD_SEEK);
+    if (err != W_SUCCESS)
+        return err;
+    if (!g_ok(c, out, 8, 8))
         return W_FAULT;
     off_t r = lseek(e->host_fd, (off_t)delta, whences[whence]);
     if (r < 0)
@@ -1373,7 +1697,10 @@ static uint16_t do_fd_tell(struct call *c)
         return W_BADF;
     if (e->kind != FDK_FILE)
         return e->kind == FDK_DIR ? W_BADF : W_SPIPE;
-    if (!mem_ok(c, out, 8))
+    uint16_t err = need(e, R_FD_TELL);
+    if (err != W_SUCCESS)
+        return err;
+    if (!g_ok(c, out, 8, 8))
         return W_FAULT;
     off_t r = lseek(e->host_fd, 0, SEEK_CUR);
     if (r < 0)
@@ -1383,42 +1710,20 @@ static uint16_t do_fd_tell(struct call *c)
 
 /* ---- paths ---- */
 
-static uint16_t do_path_open(struct call *c)
+/* open(2) flags for a path_open request. */
+static int open_flags(uint32_t dirflags, uint32_t oflags, uint32_t fdflags, uint64_t rights)
 {
-    uint32_t dirflags = arg32(c, 1), oflags = arg32(c, 4), fdflags = arg32(c, 7);
-    uint64_t rb = arg64(c, 5), ri = arg64(c, 6);
-    uint32_t pout = arg32(c, 8);
-    struct fd_entry *base;
-    const char *path = c->p->path[0];
-    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 2), arg32(c, 3), 0, &base);
-    if (err != W_SUCCESS)
-        return err;
-    if (!mem_ok(c, pout, 4))
-        return W_FAULT;
-    if ((dirflags & ~LOOKUP_SYMLINK_FOLLOW) || (oflags & ~OF_ALL) || (fdflags & ~FDF_ALL))
-        return W_INVAL;
-    if (base->readonly &&
-        ((oflags & (OF_CREAT | OF_TRUNC | OF_EXCL)) || (fdflags & FDF_WRITES) ||
-         (rb & R_WRITE_REFUSED)))
-        return refuse_readonly(c, base, path);
-    uint32_t slot;
-    err = fd_alloc(c, &slot);
-    if (err != W_SUCCESS)
-        return err;
-
     int flags = O_NONBLOCK | O_NOCTTY;
-    bool rd = rb & (R_FD_READ | R_FD_READDIR);
-    bool wr = rb & (R_FD_WRITE | R_FD_DATASYNC | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE);
-    if (base->readonly || !wr)
-        flags |= O_RDONLY;   /* a read-only tree is opened read-only: the kernel enforces it too */
+    bool rd = rights & (R_FD_READ | R_FD_READDIR);
+    bool wr = (rights & R_FD_WRITE) || (oflags & OF_TRUNC);
+    if (!wr)
+        flags |= O_RDONLY;
     else
         flags |= rd ? O_RDWR : O_WRONLY;
     if (oflags & OF_CREAT)
-        flags |= O_CREAT;
+        flags |= O_CREAT | ((oflags & OF_EXCL) ? O_EXCL : 0);
     if (oflags & OF_DIRECTORY)
         flags |= O_DIRECTORY;
-    if (oflags & OF_EXCL)
-        flags |= O_EXCL;
     if (oflags & OF_TRUNC)
         flags |= O_TRUNC;
     if (fdflags & FDF_APPEND)
@@ -1429,28 +1734,115 @@ static uint16_t do_path_open(struct call *c)
         flags |= O_SYNC;
     if (!(dirflags & LOOKUP_SYMLINK_FOLLOW))
         flags |= O_NOFOLLOW;
+    return flags;
+}
 
-    int fd;
-    err = open_under(c, base, path, path, flags, 0666, &fd);
+/* Opens, counting a file the open creates against the grant's name quota:
+ * with a quota, an existing file is opened without O_CREAT first, so a
+ * creation is known for certain (O_EXCL). */
+static uint16_t open_counted(struct call *c, struct fd_entry *base, const char *path, int flags,
+                             int *fd)
+{
+    struct grant_use *g = grant_of(c, base);
+    if (!(flags & O_CREAT) || !g || !g->quota_files)
+        return open_under(c, base, path, path, flags, 0666, fd);
+    uint16_t err;
+    if (!(flags & O_EXCL)) {
+        err = open_under(c, base, path, path, flags & ~O_CREAT, 0, fd);
+        if (err != W_NOENT)
+            return err;
+    }
+    err = quota_name(c, base, path);
     if (err != W_SUCCESS)
         return err;
+    err = open_under(c, base, path, path, flags | O_EXCL, 0666, fd);
+    if (err == W_EXIST && !(flags & O_EXCL))   /* a dangling symlink, or a race: still a creation */
+        err = open_under(c, base, path, path, flags, 0666, fd);
+    if (err == W_SUCCESS)
+        quota_name_used(c, base);
+    return err;
+}
+
+/* O_NOFOLLOW|O_DIRECTORY on a symlink is ENOTDIR on Linux; Wasmtime answers
+ * LOOP (a symlink was not followed), and so do we. */
+static uint16_t nofollow_dir_error(struct call *c, const struct fd_entry *base, const char *path)
+{
+    struct split s;
+    uint16_t err = W_NOTDIR;
+    if (split_open(c, base, path, c->p->scratch[1], &s) == W_SUCCESS) {
+        struct stat st;
+        if (!s.slash && fstatat(s.dirfd, s.last, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+            err = W_LOOP;
+        split_close(&s);
+    }
+    return err;
+}
+
+static uint16_t do_path_open(struct call *c)
+{
+    uint32_t dirfd = arg32(c, 0), dirflags = arg32(c, 1), oflags = arg32(c, 4),
+             fdflags = arg32(c, 7), pout = arg32(c, 8);
+    uint64_t rb = arg64(c, 5), ri = arg64(c, 6);
+    const char *path = c->p->path[0];
+    if ((dirflags & ~LOOKUP_SYMLINK_FOLLOW) || (oflags & ~OF_ALL) || (fdflags & ~FDF_ALL))
+        return W_INVAL;
+    if (!g_ok(c, pout, 4, 4))
+        return W_FAULT;
+    struct fd_entry *base = fd_get(c, dirfd);
+    if (!base || base->kind != FDK_DIR) {
+        deny_num(c, NC_DENY_NO_PREOPEN, "fd ", dirfd);
+        return base && base->kind == FDK_FILE ? W_NOTDIR : W_BADF;
+    }
+    uint16_t err = path_copy(c, arg32(c, 2), arg32(c, 3), c->p->path[0]);
+    if (err != W_SUCCESS)
+        return err;
+    if ((oflags & OF_DIRECTORY) && (oflags & (OF_CREAT | OF_EXCL | OF_TRUNC)))
+        return W_INVAL;
+    /* Under a read-only preopen, asking to create, truncate, append or write
+     * is refused and recorded; other write rights are simply not granted. */
+    if ((oflags & (OF_CREAT | OF_TRUNC)) || (fdflags & FDF_APPEND) || (rb & R_FD_WRITE)) {
+        err = refuse_readonly(c, base, path);
+        if (err != W_SUCCESS)
+            return err;
+    }
+    err = need(base, R_PATH_OPEN | ((oflags & OF_CREAT) ? R_PATH_CREATE_FILE : 0) |
+                         ((oflags & OF_TRUNC) ? R_PATH_FILESTAT_SET_SIZE : 0));
+    if (err != W_SUCCESS)
+        return err;
+    uint64_t keep = base->readonly ? ~R_WRITE_ALL : ~0ull;
+    uint64_t wanted = rb & base->rights_inh & keep;
+    uint32_t slot;
+    err = fd_alloc(c, &slot);
+    if (err != W_SUCCESS)
+        return err;
+
+    int fd;
+    err = open_counted(c, base, path, open_flags(dirflags, oflags, fdflags, wanted), &fd);
+    if (err == W_NOTDIR && (oflags & OF_DIRECTORY) && !(dirflags & LOOKUP_SYMLINK_FOLLOW))
+        err = nofollow_dir_error(c, base, path);
+    if (err != W_SUCCESS) {
+        if (slot + 1 == c->p->fd_high && c->p->fds[slot].kind == FDK_FREE)
+            c->p->fd_high--;   /* not handed out after all */
+        return err;
+    }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         err = werr(errno);
         close(fd);
         return err;
     }
-    uint64_t keep = base->readonly ? ~R_WRITE_ALL : ~0ull;
+    bool dir = S_ISDIR(st.st_mode);
     struct fd_entry *e = &c->p->fds[slot];
     entry_reset(e);
-    e->kind = S_ISDIR(st.st_mode) ? FDK_DIR : FDK_FILE;
+    e->kind = dir ? FDK_DIR : FDK_FILE;
     e->filetype = filetype_of(st.st_mode);
+    e->grant = base->grant;
     e->readonly = base->readonly;
     e->owned = true;
-    e->fdflags = (uint16_t)fdflags;
+    e->fdflags = (uint16_t)(fdflags & (dir ? FDF_NONBLOCK : FDF_ALL));
     e->host_fd = fd;
-    e->rights_base = rb & R_ALL & keep;
-    e->rights_inh = ri & R_ALL & keep;
+    e->rights_base = wanted & (dir ? R_DIR : R_FILE);
+    e->rights_inh = ri & base->rights_inh & keep;
     return put_u32(c, pout, slot);
 }
 
@@ -1459,13 +1851,18 @@ static uint16_t do_path_create_directory(struct call *c)
     struct fd_entry *base;
     struct split s = {.dirfd = -1};
     const char *path = c->p->path[0];
-    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, &base);
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, R_PATH_CREATE_DIRECTORY,
+                            true, &base);
     if (err == W_SUCCESS)
-        err = refuse_readonly(c, base, path);
+        err = quota_name(c, base, path);
     if (err == W_SUCCESS)
         err = split_open(c, base, path, c->p->scratch[0], &s);
-    if (err == W_SUCCESS && mkdirat(s.dirfd, s.last, 0777) != 0)
-        err = werr(errno);
+    if (err == W_SUCCESS) {
+        if (mkdirat(s.dirfd, s.last, 0777) != 0)
+            err = werr(errno);
+        else
+            quota_name_used(c, base);
+    }
     split_close(&s);
     return err;
 }
@@ -1475,11 +1872,14 @@ static uint16_t do_path_filestat_get(struct call *c)
     uint32_t flags = arg32(c, 1), out = arg32(c, 4);
     struct fd_entry *base;
     const char *path = c->p->path[0];
-    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 2), arg32(c, 3), 0, &base);
+    if (flags & ~LOOKUP_SYMLINK_FOLLOW)
+        return W_INVAL;
+    if (!g_ok(c, out, FILESTAT_SIZE, 8))
+        return W_FAULT;
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 2), arg32(c, 3), 0, R_PATH_FILESTAT_GET,
+                            false, &base);
     if (err != W_SUCCESS)
         return err;
-    if (!mem_ok(c, out, FILESTAT_SIZE))
-        return W_FAULT;
     /* O_PATH|O_NOFOLLOW names the final symlink itself; the walk to it is
      * still kept beneath the base by the kernel. */
     int fd;
@@ -1504,13 +1904,12 @@ static uint16_t do_path_filestat_set_times(struct call *c)
     struct timespec ts[2];
     struct fd_entry *base;
     const char *path = c->p->path[0];
-    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 2), arg32(c, 3), 0, &base);
-    if (err != W_SUCCESS)
-        return err;
-    err = times_of(arg64(c, 4), arg64(c, 5), arg32(c, 6), ts);
-    if (err != W_SUCCESS)
-        return err;
-    err = refuse_readonly(c, base, path);
+    if (flags & ~LOOKUP_SYMLINK_FOLLOW)
+        return W_INVAL;
+    uint16_t err = times_of(arg64(c, 4), arg64(c, 5), arg32(c, 6), ts);
+    if (err == W_SUCCESS)
+        err = path_arg(c, arg32(c, 0), arg32(c, 2), arg32(c, 3), 0, R_PATH_FILESTAT_SET_TIMES,
+                       true, &base);
     if (err != W_SUCCESS)
         return err;
     bool follow = flags & LOOKUP_SYMLINK_FOLLOW;
@@ -1524,25 +1923,34 @@ static uint16_t do_path_filestat_set_times(struct call *c)
     return err;
 }
 
+/* A rename or link from one grant into another that has a quota would move
+ * data in uncounted: refused as a cross-device move (EXDEV). */
+static uint16_t cross_grant(struct call *c, const struct fd_entry *from, const struct fd_entry *to)
+{
+    struct grant_use *g = grant_of(c, to);
+    if (from->grant == to->grant || !g || (!g->quota_bytes && !g->quota_files))
+        return W_SUCCESS;
+    return W_XDEV;
+}
+
 static uint16_t do_path_link(struct call *c)
 {
     uint32_t oflags = arg32(c, 1);
     struct fd_entry *ob, *nb;
     struct split so = {.dirfd = -1}, sn = {.dirfd = -1};
     const char *op = c->p->path[0], *np = c->p->path[1];
-    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 2), arg32(c, 3), 0, &ob);
-    if (err == W_SUCCESS)
-        err = path_arg(c, arg32(c, 4), arg32(c, 5), arg32(c, 6), 1, &nb);
     /* Following a symlink at the source would hand linkat a path the kernel
-     * resolves without RESOLVE_BENEATH; refused (EINVAL), as Wasmtime does.
-     * Unknown bits are EINVAL too. */
-    if (err == W_SUCCESS && oflags != 0)
-        err = W_INVAL;
-    /* A link out of a read-only tree would make its file writable elsewhere. */
+     * resolves without RESOLVE_BENEATH; refused (EINVAL), as Wasmtime does. */
+    if (oflags != 0)
+        return W_INVAL;
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 2), arg32(c, 3), 0, R_PATH_LINK_SOURCE, true,
+                            &ob);
     if (err == W_SUCCESS)
-        err = refuse_readonly(c, ob, op);
+        err = path_arg(c, arg32(c, 4), arg32(c, 5), arg32(c, 6), 1, R_PATH_LINK_TARGET, true, &nb);
     if (err == W_SUCCESS)
-        err = refuse_readonly(c, nb, np);
+        err = cross_grant(c, ob, nb);
+    if (err == W_SUCCESS)
+        err = quota_name(c, nb, np);
     if (err == W_SUCCESS)
         err = split_open(c, ob, op, c->p->scratch[0], &so);
     if (err == W_SUCCESS)
@@ -1551,8 +1959,12 @@ static uint16_t do_path_link(struct call *c)
         err = slash_needs_dir(&so) == W_SUCCESS ? W_PERM : W_NOTDIR;
     if (err == W_SUCCESS)
         err = slash_create(&sn);
-    if (err == W_SUCCESS && linkat(so.dirfd, so.last, sn.dirfd, sn.last, 0) != 0)
-        err = werr(errno);
+    if (err == W_SUCCESS) {
+        if (linkat(so.dirfd, so.last, sn.dirfd, sn.last, 0) != 0)
+            err = werr(errno);
+        else
+            quota_name_used(c, nb);
+    }
     split_close(&so);
     split_close(&sn);
     return err;
@@ -1564,10 +1976,11 @@ static uint16_t do_path_readlink(struct call *c)
     struct fd_entry *base;
     struct split s = {.dirfd = -1};
     const char *path = c->p->path[0];
-    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, &base);
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, R_PATH_READLINK, false,
+                            &base);
     if (err != W_SUCCESS)
         return err;
-    if (!mem_ok(c, buf, buf_len) || !mem_ok(c, pused, 4))
+    if (!g_ok(c, buf, buf_len, 1) || !g_ok(c, pused, 4, 4))
         return W_FAULT;
     if (path[0] && path[strlen(path) - 1] == '/') {
         /* "link/" names the directory the link points to, never a link:
@@ -1601,9 +2014,8 @@ static uint16_t do_path_remove_directory(struct call *c)
     struct fd_entry *base;
     struct split s = {.dirfd = -1};
     const char *path = c->p->path[0];
-    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, &base);
-    if (err == W_SUCCESS)
-        err = refuse_readonly(c, base, path);
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, R_PATH_REMOVE_DIRECTORY,
+                            true, &base);
     if (err == W_SUCCESS)
         err = split_open(c, base, path, c->p->scratch[0], &s);
     if (err == W_SUCCESS && unlinkat(s.dirfd, s.last, AT_REMOVEDIR) != 0)
@@ -1617,13 +2029,13 @@ static uint16_t do_path_rename(struct call *c)
     struct fd_entry *ob, *nb;
     struct split so = {.dirfd = -1}, sn = {.dirfd = -1};
     const char *op = c->p->path[0], *np = c->p->path[1];
-    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, &ob);
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, R_PATH_RENAME_SOURCE,
+                            true, &ob);
     if (err == W_SUCCESS)
-        err = path_arg(c, arg32(c, 3), arg32(c, 4), arg32(c, 5), 1, &nb);
+        err = path_arg(c, arg32(c, 3), arg32(c, 4), arg32(c, 5), 1, R_PATH_RENAME_TARGET, true,
+                       &nb);
     if (err == W_SUCCESS)
-        err = refuse_readonly(c, ob, op);
-    if (err == W_SUCCESS)
-        err = refuse_readonly(c, nb, np);
+        err = cross_grant(c, ob, nb);
     if (err == W_SUCCESS)
         err = split_open(c, ob, op, c->p->scratch[0], &so);
     if (err == W_SUCCESS)
@@ -1648,9 +2060,7 @@ static uint16_t do_path_symlink(struct call *c)
     const char *path = c->p->path[0];
     uint16_t err = path_copy(c, arg32(c, 0), arg32(c, 1), target);
     if (err == W_SUCCESS)
-        err = path_arg(c, arg32(c, 2), arg32(c, 3), arg32(c, 4), 0, &base);
-    if (err == W_SUCCESS)
-        err = refuse_readonly(c, base, path);
+        err = path_arg(c, arg32(c, 2), arg32(c, 3), arg32(c, 4), 0, R_PATH_SYMLINK, true, &base);
     /* Resolution never leaves the preopen anyway, but an absolute link would
      * point the host's own tools outside it. */
     if (err == W_SUCCESS && target[0] == '/') {
@@ -1658,11 +2068,17 @@ static uint16_t do_path_symlink(struct call *c)
         err = W_NOTCAPABLE;
     }
     if (err == W_SUCCESS)
+        err = quota_name(c, base, path);
+    if (err == W_SUCCESS)
         err = split_open(c, base, path, c->p->scratch[0], &s);
     if (err == W_SUCCESS)
         err = slash_create(&s);
-    if (err == W_SUCCESS && symlinkat(target, s.dirfd, s.last) != 0)
-        err = werr(errno);
+    if (err == W_SUCCESS) {
+        if (symlinkat(target, s.dirfd, s.last) != 0)
+            err = werr(errno);
+        else
+            quota_name_used(c, base);
+    }
     split_close(&s);
     return err;
 }
@@ -1672,9 +2088,8 @@ static uint16_t do_path_unlink_file(struct call *c)
     struct fd_entry *base;
     struct split s = {.dirfd = -1};
     const char *path = c->p->path[0];
-    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, &base);
-    if (err == W_SUCCESS)
-        err = refuse_readonly(c, base, path);
+    uint16_t err = path_arg(c, arg32(c, 0), arg32(c, 1), arg32(c, 2), 0, R_PATH_UNLINK_FILE, true,
+                            &base);
     if (err == W_SUCCESS)
         err = split_open(c, base, path, c->p->scratch[0], &s);
     if (err == W_SUCCESS)
@@ -1684,7 +2099,6 @@ static uint16_t do_path_unlink_file(struct call *c)
     split_close(&s);
     return err;
 }
-
 /* ---- poll_oneoff ---- */
 
 /* How long until a clock subscription fires, from now; false if its clock is unknown. */
@@ -1725,7 +2139,7 @@ static void fd_event(struct call *c, const uint8_t *sub, uint8_t type, uint8_t e
                 st.st_size > pos)
                 nbytes = (uint64_t)(st.st_size - pos);
         } else {
-            err = W_BADF;
+            err = W_BADF;   /* stdout, stderr, a directory */
         }
     } else {
         if (e->kind == FDK_STDOUT || e->kind == FDK_STDERR) {
@@ -1768,9 +2182,9 @@ static uint16_t do_poll_oneoff(struct call *c)
 {
     uint32_t in = arg32(c, 0), out = arg32(c, 1), n = arg32(c, 2), pn = arg32(c, 3);
     if (n == 0)
-        return W_INVAL;
-    if (!mem_ok(c, in, (uint64_t)n * SUB_SIZE) || !mem_ok(c, out, (uint64_t)n * EVENT_SIZE) ||
-        !mem_ok(c, pn, 4))
+        return W_INVAL;   /* no subscription would mean sleeping forever */
+    if (!g_ok(c, in, (uint64_t)n * SUB_SIZE, 8) || !g_ok(c, out, (uint64_t)n * EVENT_SIZE, 8) ||
+        !g_ok(c, pn, 4, 4))
         return W_FAULT;
 
     /* Pass 1: is anything ready now, and which clock fires first? */
@@ -1783,7 +2197,7 @@ static uint16_t do_poll_oneoff(struct call *c)
         switch (sub[8]) {
         case EV_CLOCK:
             if (!clock_wait(sub, &rel)) {
-                ready = true;   /* reported as an error event */
+                return W_INVAL;   /* an unknown clock, as Wasmtime answers */
             } else if (!have_clock || rel < min_rel) {
                 have_clock = true;
                 min_rel = rel;
@@ -1839,7 +2253,7 @@ static uint16_t do_poll_oneoff(struct call *c)
         if (type == EV_CLOCK) {
             bool fired;
             if (!clock_wait(sub, &rel)) {
-                le16(ev + 8, W_INVAL);
+                le16(ev + 8, W_INVAL);   /* the clock failed since pass 1 */
                 fired = true;
             } else if (ready) {
                 fired = rel == 0;
@@ -2087,6 +2501,7 @@ nc_err nc_wasi_new(const nc_wasi_config *cfg, nc_wasi **out)
         p->fds[i].kind = stdio_kind[i];
         p->fds[i].filetype = FT_UNKNOWN;   /* not a tty: in-memory streams */
         p->fds[i].rights_base = i == 0 ? R_STDIN : R_STDOUT;
+        p->fds[i].rights_inh = p->fds[i].rights_base;
     }
     for (size_t i = 0; i < cfg->npreopens; i++) {
         const nc_wasi_preopen *po = &cfg->preopens[i];
@@ -2112,9 +2527,18 @@ nc_err nc_wasi_new(const nc_wasi_config *cfg, nc_wasi **out)
         e->readonly = po->readonly;
         e->owned = false;   /* borrowed: the caller closes it */
         e->host_fd = po->host_fd;
-        e->rights_base = R_NO_SOCK & (po->readonly ? ~R_WRITE_ALL : ~0ull);
-        e->rights_inh = e->rights_base;
+        e->grant = (uint8_t)i;
+        /* Directory rights as base, directory and file rights to pass on
+         * (what Wasmtime reports): programs reopen "." with these. */
+        uint64_t keep = po->readonly ? ~R_WRITE_ALL : ~0ull;
+        e->rights_base = R_DIR & keep;
+        e->rights_inh = (R_DIR | R_FILE) & keep;
+        if (!po->readonly) {
+            p->grants[i].quota_bytes = po->quota_bytes;
+            p->grants[i].quota_files = po->quota_files;
+        }
     }
+    p->fd_high = (uint32_t)(3 + cfg->npreopens);
     *out = w;
     w = NULL;
     err = NC_OK;

@@ -6,6 +6,13 @@
  * the preopened directory descriptors, so `..` and symlinks cannot leave a
  * preopen; the kernel does the containment, Landlock backs it up.
  *
+ * Behaviour follows wasi_snapshot_preview1.witx and, where the witx leaves a
+ * choice (which errno, which rights a directory reports), Wasmtime's own
+ * preview 1 implementation; docs/sandbox.md ("WASI conformance") lists where
+ * Night Core differs on purpose. As the witx requires, a pointer or length
+ * that leaves the guest's memory, or a misaligned pointer, stops the guest
+ * with a trap (NC_WASI_STOP_FAULT) instead of returning an errno.
+ *
  * Lifetime: one nc_wasi per run, single-threaded. */
 #ifndef NC_SANDBOX_WASI_H
 #define NC_SANDBOX_WASI_H
@@ -47,7 +54,8 @@ const char *nc_wasi_fn_name(unsigned fn);   /* static string; "?" if out of rang
     X(NC_DENY_READONLY, "read_only", "write to a read-only directory")            \
     X(NC_DENY_NETWORK, "network", "network access is never granted")             \
     X(NC_DENY_SIGNAL, "signal", "raising signals is not allowed")                 \
-    X(NC_DENY_FD_LIMIT, "fd_limit", "too many open descriptors")
+    X(NC_DENY_FD_LIMIT, "fd_limit", "too many open descriptors")                 \
+    X(NC_DENY_QUOTA, "dir_quota", "the directory's write quota is used up")
 
 typedef enum {
 #define NC_DENY_ENUM(sym, code, msg) sym,
@@ -69,6 +77,11 @@ typedef struct {
     int host_fd;            /* directory, O_PATH is enough; borrowed, caller closes */
     const char *guest_path; /* e.g. "/data"; copied */
     bool readonly;
+    /* Read-write preopens: bytes the run may add beneath it (file growth by
+     * writes, fd_allocate, fd_filestat_set_size) and names it may create
+     * (files, directories, symlinks, hard links). 0 = unlimited. Shrinking
+     * and deleting give nothing back. Ignored when readonly. */
+    uint64_t quota_bytes, quota_files;
 } nc_wasi_preopen;
 
 typedef struct {
@@ -87,13 +100,16 @@ typedef enum {
     NC_WASI_STOP_OUTPUT_LIMIT,  /* stdout/stderr cap reached */
     NC_WASI_STOP_RAISE,         /* proc_raise(sig) */
     NC_WASI_STOP_DEADLINE,      /* a blocking call reached the run's deadline */
+    NC_WASI_STOP_FAULT,         /* a pointer outside guest memory, or misaligned */
 } nc_wasi_stop;
 
 typedef struct nc_wasi {
     /* results, readable after the run */
     nc_wasi_stop stop;
     int exit_code;                        /* valid when stop == EXIT */
+    unsigned stop_fn;                     /* the call that stopped the guest (nc_wasi_fn) */
     nc_buf out, err;                      /* max = caps; .truncated set at the cap */
+    bool quota_hit;                       /* a call was refused by a directory quota */
     uint32_t calls[NC_WASI_FN_COUNT];
     uint32_t denied_total;
     uint32_t ndenied;                     /* entries kept in denied[] */

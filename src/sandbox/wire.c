@@ -50,8 +50,12 @@ nc_err nc_wire_encode_spec(const nc_run_spec *spec, bool fuel,
     TRY(nc_buf_put_string(out, spec->stdin_data ? (const void *)spec->stdin_data : "", spec->stdin_len));
     TRY(nc_buf_put_u32be(out, (uint32_t)spec->ndirs));
     for (size_t i = 0; i < spec->ndirs; i++) {
-        TRY(put_cstr(out, spec->dirs[i].guest));
-        TRY(nc_buf_put_u8(out, spec->dirs[i].readonly ? 1 : 0));
+        const nc_dir_grant *d = &spec->dirs[i];
+        TRY(put_cstr(out, d->guest));
+        TRY(nc_buf_put_u8(out, d->readonly ? 1 : 0));
+        /* A quota means something only where the guest can write. */
+        TRY(nc_buf_put_u64be(out, d->readonly ? 0 : d->quota_bytes));
+        TRY(nc_buf_put_u64be(out, d->readonly ? 0 : d->quota_files));
     }
 done:
     return err;
@@ -208,9 +212,16 @@ nc_err nc_wire_decode_spec(const uint8_t *data, size_t len, nc_wire_spec *out)
             err = NC_ERR_MALFORMED;
             goto done;
         }
-        out->dirs_store[i].guest = out->guest_store[i];
-        out->dirs_store[i].readonly = u8;
-        out->dirs_store[i].host = NULL;   /* the child gets descriptors, never host paths */
+        nc_dir_grant *d = &out->dirs_store[i];
+        d->guest = out->guest_store[i];
+        d->readonly = u8;
+        d->host = NULL;   /* the child gets descriptors, never host paths */
+        TRY(nc_read_u64be(&r, &d->quota_bytes));
+        TRY(nc_read_u64be(&r, &d->quota_files));
+        if (d->readonly && (d->quota_bytes || d->quota_files)) {
+            err = NC_ERR_MALFORMED;
+            goto done;
+        }
     }
     TRY(nc_read_expect_end(&r));
 

@@ -15,9 +15,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < ws.spec.nenv; i++)
             if (!strchr(ws.spec.env[i], '='))
                 abort();
-        for (size_t i = 0; i < ws.spec.ndirs; i++)
-            if (ws.spec.dirs[i].guest[0] != '/')
+        for (size_t i = 0; i < ws.spec.ndirs; i++) {
+            const nc_dir_grant *d = &ws.spec.dirs[i];
+            if (d->guest[0] != '/' || d->host || d->dev || d->ino)
                 abort();
+            if (d->readonly && (d->quota_bytes || d->quota_files))   /* quotas only where writes go */
+                abort();
+        }
         if (nc_limits_check(&ws.spec.limits) != NC_OK)
             abort();
         nc_wire_spec_cleanup(&ws);

@@ -26,7 +26,9 @@ int main(int argc, char **argv)
     }
     const char *const args[] = {"prog", "--x"};
     const char *const env[] = {"LANG=C"};
-    nc_dir_grant dirs[] = {{.host = "/srv", .guest = "/data", .readonly = true}, {.host = "/tmp", .guest = "/scratch", .readonly = false}};
+    nc_dir_grant dirs[] = {{.host = "/srv", .guest = "/data", .readonly = true},
+                           {.host = "/tmp", .guest = "/scratch", .readonly = false,
+                            .quota_bytes = 1u << 20, .quota_files = 64}};
     nc_run_spec s;
     memset(&s, 0, sizeof s);
     nc_limits_default(&s.limits);

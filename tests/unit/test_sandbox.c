@@ -380,17 +380,61 @@ static void test_many_tables(void **state)
     nc_run_result_cleanup(&r);
 }
 
+/* Limit tests never race two limits: a fuel test gets a budget the module
+ * spends in about a millisecond and a generous deadline; a timeout test gets
+ * no fuel at all. */
 static void test_reentry_bomb_fuel(void **state)
 {
     (void)state;
     nc_run_spec s = default_spec();
-    s.limits.fuel = 50000000;
+    s.limits.fuel = 1000000;
+    s.limits.timeout_ms = 60000;
     nc_run_result r;
     run_fixture(proc_sb, "reentry_bomb", &s, &r);
     assert_outcome(&r, NC_OUTCOME_FUEL);
     assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_FUEL));
     assert_true(r.fuel_used >= s.limits.fuel - 1000);
     nc_run_result_cleanup(&r);
+}
+
+static void test_spin_out_of_fuel(void **state)
+{
+    (void)state;
+    const char *mods[] = {"infinite_loop", "fuel_burner"};
+    for (int i = 0; i < 2; i++) {
+        nc_run_spec s = default_spec();
+        s.limits.fuel = i == 0 ? 1000000 : 1000000000;   /* about a millisecond of spinning */
+        s.limits.timeout_ms = 60000;
+        nc_run_result r;
+        run_fixture(proc_sb, mods[i], &s, &r);
+        assert_outcome(&r, NC_OUTCOME_FUEL);
+        assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_FUEL));
+        assert_false(r.limits_hit & NC_LIMIT(NC_LIMIT_TIMEOUT));
+        assert_int_equal(r.fuel_used, s.limits.fuel);
+        nc_run_result_cleanup(&r);
+    }
+}
+
+/* A run stopped at its deadline reports the fuel the engine counted up to
+ * then. (Wasmtime adds a function's consumption to that count at calls,
+ * returns and exhausted fuel checks, so this module, which calls all the
+ * time, shows nearly all it used.) */
+static void test_timeout_reports_fuel_used(void **state)
+{
+    (void)state;
+    nc_sandbox *tiers[] = {proc_sb, inproc_sb};
+    for (int i = 0; i < 2; i++) {
+        nc_run_spec s = default_spec();
+        s.limits.fuel = 1000000000000000ull;   /* never the limit that stops it */
+        s.limits.timeout_ms = 200;
+        nc_run_result r;
+        run_fixture(tiers[i], "reentry_bomb", &s, &r);
+        assert_outcome(&r, NC_OUTCOME_TIMEOUT);
+        assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_TIMEOUT));
+        assert_true(r.fuel_used > 0);
+        assert_true(r.fuel_used < s.limits.fuel);
+        nc_run_result_cleanup(&r);
+    }
 }
 
 static void test_reentry_bomb_timeout(void **state)
@@ -423,7 +467,7 @@ static void test_network_attempt(void **state)
     nc_run_result r;
     run_fixture(proc_sb, "network_attempt", &s, &r);
     assert_outcome(&r, NC_OUTCOME_EXIT);
-    assert_int_equal(r.exit_code, 58);
+    assert_int_equal(r.exit_code, 8);   /* EBADF: nothing at fd 3 */
     assert_denied(&r, NC_WASI_FN_sock_send, NC_DENY_NETWORK);
     nc_run_result_cleanup(&r);
 }
@@ -670,6 +714,209 @@ static void test_isolation_blocks_files_and_sockets(void **state)
     }
 }
 
+
+/* The supervisor opens each granted directory itself: no symbolic link on
+ * the way, and when the grant carries the approved device and inode, the
+ * very directory that was approved (not one put in its place since). */
+static void test_grant_must_be_the_approved_directory(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/nc-test-grant-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char real[256], moved[256], link_dir[256], via[256], last[256], file[256];
+    snprintf(real, sizeof real, "%s/real", root);
+    snprintf(moved, sizeof moved, "%s/real.old", root);
+    snprintf(link_dir, sizeof link_dir, "%s/link", root);
+    snprintf(via, sizeof via, "%s/link/real", root);
+    snprintf(last, sizeof last, "%s/last", root);
+    snprintf(file, sizeof file, "%s/file", root);
+    assert_int_equal(mkdir(real, 0755), 0);
+    struct stat st;
+    assert_int_equal(stat(real, &st), 0);
+    nc_artifact art;
+    char msg[512];
+    assert_int_equal(compile_fixture(proc_sb, "hello", false, &art, msg, sizeof msg), NC_OK);
+    nc_run_spec s = default_spec();
+    nc_dir_grant g = {.host = real, .guest = "/data", .readonly = true, .dev = st.st_dev, .ino = st.st_ino};
+    s.dirs = &g;
+    s.ndirs = 1;
+    nc_run_result r;
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_OK);
+    assert_outcome(&r, NC_OUTCOME_OK);
+    nc_run_result_cleanup(&r);
+    /* another inode */
+    g.ino++;
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_CAPABILITY_DENIED);
+    assert_non_null(strstr(msg, "not the directory that was approved"));
+    g.ino--;
+    /* replaced: the approved directory moved away, a new one in its place */
+    assert_int_equal(rename(real, moved), 0);
+    assert_int_equal(mkdir(real, 0755), 0);
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_CAPABILITY_DENIED);
+    assert_non_null(strstr(msg, real));
+    /* without an approved identity only the path counts */
+    g.dev = g.ino = 0;
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_OK);
+    nc_run_result_cleanup(&r);
+    /* a symbolic link anywhere on the path, or as the directory itself */
+    assert_int_equal(symlink(root, link_dir), 0);
+    assert_int_equal(symlink(real, last), 0);
+    g.host = via;
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_CAPABILITY_DENIED);
+    assert_non_null(strstr(msg, "symbolic link"));
+    g.host = last;
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_CAPABILITY_DENIED);
+    /* not a directory */
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+    g.host = file;
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_USAGE);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The child gets the quotas through the wire and its WASI host counts. */
+static void test_dir_quota_in_child(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    nc_dir_grant g = data_grant(false);
+    g.quota_bytes = 10000;
+    g.quota_files = 5;
+    s.dirs = &g;
+    s.ndirs = 1;
+    nc_run_result r;
+    run_fixture(proc_sb, "quota_fill", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_EXIT);
+    assert_int_equal(r.exit_code, 19);   /* DQUOT */
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_DIR_QUOTA));
+    assert_denied(&r, NC_WASI_FN_fd_write, NC_DENY_QUOTA);
+    char p[4096];
+    snprintf(p, sizeof p, "%s/fill", data_dir);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 8192);
+    assert_int_equal(unlink(p), 0);
+    nc_run_result_cleanup(&r);
+    /* the in-process tier passes quotas too */
+    g.quota_bytes = 100;
+    run_fixture(inproc_sb, "quota_fill", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_EXIT);
+    assert_int_equal(r.exit_code, 19);
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_DIR_QUOTA));
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    assert_int_equal(unlink(p), 0);
+    nc_run_result_cleanup(&r);
+}
+
+/* The process tier's Landlock ruleset covers exactly the granted
+ * directories, each with its mode: read-only grants read files and list
+ * directories; read-write ones also write, create, remove, rename, link and
+ * make symlinks; nothing outside them is reachable at all. Checked with
+ * system calls in a forked process after the real isolation steps. */
+static void test_landlock_covers_exactly_the_grants(void **state)
+{
+    (void)state;
+    nc_isolation_report probe;
+    nc_isolation_probe(&probe);
+    if (probe.landlock_abi <= 0)
+        skip();
+    char root[] = "/tmp/nc-test-ll-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char ro[256], rw[256], other[256], p[512];
+    snprintf(ro, sizeof ro, "%s/ro", root);
+    snprintf(rw, sizeof rw, "%s/rw", root);
+    snprintf(other, sizeof other, "%s/other", root);
+    assert_int_equal(mkdir(ro, 0755), 0);
+    assert_int_equal(mkdir(rw, 0755), 0);
+    assert_int_equal(mkdir(other, 0755), 0);
+    const char *seed[] = {ro, rw, other};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/f", seed[i]);
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        fputs("data", f);
+        fclose(f);
+    }
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        nc_isolation_report rep;
+        nc_run_spec s = default_spec();
+        nc_dir_grant g[2] = {{.host = ro, .guest = "/ro", .readonly = true},
+                             {.host = rw, .guest = "/rw", .readonly = false}};
+        s.dirs = g;
+        s.ndirs = 2;
+        int dfd[2] = {open(ro, O_PATH | O_DIRECTORY), open(rw, O_PATH | O_DIRECTORY)};
+        char msg[256];
+        nc_isolate_early(&rep);
+        if (nc_isolate_late(&s, dfd, &rep, msg, sizeof msg) != NC_OK)
+            _exit(100);
+        char a[512], b[512];
+        int fd, check = 0;
+#define NC_EXPECT(cond)    \
+    do {                   \
+        check++;           \
+        if (!(cond))       \
+            _exit(check);  \
+    } while (0)
+#define DENIED(rc) ((rc) < 0 && errno == EACCES)
+        /* read-only grant: reading only */
+        snprintf(a, sizeof a, "%s/f", ro);
+        NC_EXPECT((fd = open(a, O_RDONLY)) >= 0 && close(fd) == 0);
+        NC_EXPECT((fd = open(ro, O_RDONLY | O_DIRECTORY)) >= 0 && close(fd) == 0);
+        NC_EXPECT(DENIED(open(a, O_WRONLY)));
+        NC_EXPECT(DENIED(open(a, O_RDONLY | O_TRUNC)));
+        snprintf(b, sizeof b, "%s/new", ro);
+        NC_EXPECT(DENIED(open(b, O_WRONLY | O_CREAT, 0600)));
+        NC_EXPECT(DENIED(mkdirat(AT_FDCWD, b, 0700)));
+        NC_EXPECT(DENIED(unlinkat(AT_FDCWD, a, 0)));
+        NC_EXPECT(DENIED(renameat(AT_FDCWD, a, AT_FDCWD, b)));
+        NC_EXPECT(DENIED(symlinkat("f", AT_FDCWD, b)));
+        NC_EXPECT(DENIED(linkat(AT_FDCWD, a, AT_FDCWD, b, 0)));
+        /* read-write grant: read, write, make and remove */
+        snprintf(a, sizeof a, "%s/f", rw);
+        NC_EXPECT((fd = open(a, O_RDWR)) >= 0 && write(fd, "x", 1) == 1 && ftruncate(fd, 0) == 0 &&
+                  close(fd) == 0);
+        snprintf(b, sizeof b, "%s/new", rw);
+        NC_EXPECT((fd = open(b, O_WRONLY | O_CREAT, 0600)) >= 0 && close(fd) == 0);
+        NC_EXPECT(unlinkat(AT_FDCWD, b, 0) == 0);
+        NC_EXPECT(mkdirat(AT_FDCWD, b, 0700) == 0 && unlinkat(AT_FDCWD, b, AT_REMOVEDIR) == 0);
+        NC_EXPECT(renameat(AT_FDCWD, a, AT_FDCWD, b) == 0 && renameat(AT_FDCWD, b, AT_FDCWD, a) == 0);
+        NC_EXPECT(symlinkat("f", AT_FDCWD, b) == 0 && unlinkat(AT_FDCWD, b, 0) == 0);
+        NC_EXPECT(linkat(AT_FDCWD, a, AT_FDCWD, b, 0) == 0 && unlinkat(AT_FDCWD, b, 0) == 0);
+        /* no way across grants: a link or rename from rw into ro */
+        snprintf(b, sizeof b, "%s/moved", ro);
+        NC_EXPECT(DENIED(renameat(AT_FDCWD, a, AT_FDCWD, b)) || errno == EXDEV);
+        /* nothing else: a sibling, the parent, the system */
+        snprintf(a, sizeof a, "%s/f", other);
+        NC_EXPECT(DENIED(open(a, O_RDONLY)));
+        NC_EXPECT(DENIED(open(a, O_WRONLY)));
+        NC_EXPECT(DENIED(open(other, O_RDONLY | O_DIRECTORY)));
+        NC_EXPECT(DENIED(open(root, O_RDONLY | O_DIRECTORY)));
+        snprintf(b, sizeof b, "%s/planted", root);
+        NC_EXPECT(DENIED(open(b, O_WRONLY | O_CREAT, 0600)));
+        NC_EXPECT(DENIED(open("/etc/passwd", O_RDONLY)));
+        NC_EXPECT(DENIED(open("/tmp", O_RDONLY | O_DIRECTORY)));
+#undef NC_EXPECT
+#undef DENIED
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) != 0)
+        fail_msg("Landlock check %d failed", WEXITSTATUS(st));
+    snprintf(p, sizeof p, "%s/planted", root);
+    assert_int_equal(access(p, F_OK), -1);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
     nc_sandbox_dispatch(argc, argv);
@@ -678,6 +925,9 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hello_inprocess),
         cmocka_unit_test(test_isolation_report),
         cmocka_unit_test(test_isolation_blocks_files_and_sockets),
+        cmocka_unit_test(test_landlock_covers_exactly_the_grants),
+        cmocka_unit_test(test_grant_must_be_the_approved_directory),
+        cmocka_unit_test(test_dir_quota_in_child),
         cmocka_unit_test(test_infinite_loop_times_out),
         cmocka_unit_test(test_start_function_loop_times_out),
         cmocka_unit_test(test_sleep_interrupted_at_deadline),
@@ -697,6 +947,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_two_memories),
         cmocka_unit_test(test_many_tables),
         cmocka_unit_test(test_reentry_bomb_fuel),
+        cmocka_unit_test(test_spin_out_of_fuel),
+        cmocka_unit_test(test_timeout_reports_fuel_used),
         cmocka_unit_test(test_reentry_bomb_timeout),
         cmocka_unit_test(test_exit_code),
         cmocka_unit_test(test_network_attempt),

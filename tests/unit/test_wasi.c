@@ -30,13 +30,15 @@
 enum {
     E_OK = 0, E_BADF = 8, E_EXIST = 20, E_FAULT = 21, E_INVAL = 28, E_ISDIR = 31, E_LOOP = 32,
     E_NAMETOOLONG = 37, E_NFILE = 41, E_NOENT = 44, E_NOTDIR = 54, E_NOTEMPTY = 55,
-    E_NOTSUP = 58, E_PERM = 63, E_SPIPE = 70, E_NOTCAPABLE = 76,
+    E_NOTSUP = 58, E_PERM = 63, E_SPIPE = 70, E_NOTCAPABLE = 76, E_DQUOT = 19, E_ILSEQ = 25,
+    E_NOTSOCK = 57, E_XDEV = 75,
 };
 
 /* rights */
 #define R_FD_DATASYNC (1ull << 0)
 #define R_FD_READ (1ull << 1)
 #define R_FD_SEEK (1ull << 2)
+#define R_FD_FDSTAT_SET_FLAGS (1ull << 3)
 #define R_FD_SYNC (1ull << 4)
 #define R_FD_TELL (1ull << 5)
 #define R_FD_WRITE (1ull << 6)
@@ -44,17 +46,32 @@ enum {
 #define R_FD_ALLOCATE (1ull << 8)
 #define R_PATH_CREATE_DIRECTORY (1ull << 9)
 #define R_PATH_CREATE_FILE (1ull << 10)
+#define R_PATH_LINK_SOURCE (1ull << 11)
+#define R_PATH_LINK_TARGET (1ull << 12)
+#define R_PATH_OPEN (1ull << 13)
 #define R_FD_READDIR (1ull << 14)
+#define R_PATH_READLINK (1ull << 15)
+#define R_PATH_RENAME_SOURCE (1ull << 16)
+#define R_PATH_RENAME_TARGET (1ull << 17)
+#define R_PATH_FILESTAT_GET (1ull << 18)
+#define R_PATH_FILESTAT_SET_SIZE (1ull << 19)
+#define R_PATH_FILESTAT_SET_TIMES (1ull << 20)
+#define R_PATH_SYMLINK (1ull << 24)
+#define R_PATH_REMOVE_DIRECTORY (1ull << 25)
+#define R_POLL_FD_READWRITE (1ull << 27)
 #define R_PATH_UNLINK_FILE (1ull << 26)
 #define R_FD_FILESTAT_GET (1ull << 21)
 #define R_FD_FILESTAT_SET_SIZE (1ull << 22)
 #define R_FD_FILESTAT_SET_TIMES (1ull << 23)
+/* Write rights a read-only tree never grants (fdatasync only flushes: it may stay). */
 #define R_WRITES                                                                            \
-    (R_FD_DATASYNC | R_FD_WRITE | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE |                  \
+    (R_FD_WRITE | R_FD_ALLOCATE | R_FD_FILESTAT_SET_SIZE |                                  \
      R_PATH_CREATE_DIRECTORY | R_PATH_CREATE_FILE | R_PATH_UNLINK_FILE |                    \
      R_FD_FILESTAT_SET_TIMES | (0x3ull << 11) | (0x3ull << 16) | (0x3ull << 19) | (0x7ull << 24))
 #define R_READ_FILE (R_FD_READ | R_FD_SEEK | R_FD_TELL | R_FD_FILESTAT_GET)
-#define R_RW_FILE (R_READ_FILE | R_FD_WRITE | R_FD_FILESTAT_SET_SIZE | R_FD_ALLOCATE)
+#define R_RW_FILE                                                                          \
+    (R_READ_FILE | R_FD_WRITE | R_FD_FILESTAT_SET_SIZE | R_FD_ALLOCATE | R_FD_DATASYNC |    \
+     R_FD_SYNC | R_FD_ADVISE | R_FD_FDSTAT_SET_FLAGS | R_FD_FILESTAT_SET_TIMES)
 
 #define FOLLOW 1
 #define O_CREAT_ 1
@@ -71,6 +88,7 @@ enum {
 #define PATH 1024u
 #define PATH2 2048u
 #define BUF 8192u
+#define EVENTS 16384u
 
 typedef struct {
     char root[64];
@@ -445,7 +463,7 @@ static void test_stdin_and_streams(void **state)
     assert_int_equal(WH_CALL(&h, "x_fd_seek", WH_I32(1), WH_I64(0), WH_I32(0), WH_I32(OUT)),
                      E_SPIPE);
     assert_int_equal(WH_CALL(&h, "x_fd_tell", WH_I32(2), WH_I32(OUT)), E_SPIPE);
-    assert_int_equal(WH_CALL(&h, "x_fd_sync", WH_I32(1)), E_INVAL);
+    assert_int_equal(WH_CALL(&h, "x_fd_sync", WH_I32(1)), E_BADF);   /* only files sync */
 
     /* fdstat: stdin readable, stdout writable, neither seekable nor a tty */
     assert_int_equal(WH_CALL(&h, "x_fd_fdstat_get", WH_I32(0), WH_I32(OUT)), E_OK);
@@ -455,8 +473,10 @@ static void test_stdin_and_streams(void **state)
     assert_int_equal(WH_CALL(&h, "x_fd_fdstat_get", WH_I32(1), WH_I32(OUT)), E_OK);
     assert_true(wh_u64(&h, OUT + 8) & R_FD_WRITE);
     assert_int_equal(WH_CALL(&h, "x_fd_filestat_get", WH_I32(1), WH_I32(BUF)), E_OK);
-    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(1), WH_I32(4)), E_OK);
-    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(0), WH_I32(1)), E_NOTSUP);
+    assert_int_equal(wh_u64(&h, BUF + 24), 0);   /* no host inode: no links, as in Wasmtime */
+    /* flags change on files only, as in Wasmtime */
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(1), WH_I32(4)), E_BADF);
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(0), WH_I32(1)), E_BADF);
     assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(1), WH_I32(0x20)), E_INVAL);
 
     /* a closed stream stays closed */
@@ -512,8 +532,23 @@ static void test_args_env(void **state)
     wh_close(&h);
 }
 
+/* The call must stop the guest with the bad-pointer trap. The harness can
+ * call on after a trap; the stop reason is reset for the next check. */
+#define ASSERT_FAULT(h, ...)                                                          \
+    do {                                                                              \
+        (h)->w->stop = NC_WASI_STOP_NONE;                                             \
+        assert_int_equal(WH_CALL(h, __VA_ARGS__), -1);                                \
+        assert_true((h)->trapped);                                                    \
+        assert_int_equal((h)->w->stop, NC_WASI_STOP_FAULT);                           \
+        assert_non_null(strstr((h)->trap, "out of bounds or misaligned"));            \
+        (h)->w->stop = NC_WASI_STOP_NONE;                                             \
+    } while (0)
+
 /* Every guest pointer is bounds-checked by subtraction: pointers near 4 GiB
- * that would wrap if added, and ranges just past the end, are EFAULT. */
+ * that would wrap if added, ranges just past the end and misaligned pointers
+ * stop the guest with a trap, as the witx requires ("If an out-of-bounds
+ * pointer is passed to a function and the function needs to dereference it,
+ * the function shall trap"), and change nothing. */
 static void test_efault(void **state)
 {
     tmpdirs *t = *state;
@@ -531,25 +566,25 @@ static void test_efault(void **state)
     assert_int_equal(len, MEMSZ);
 
     /* iovec array */
-    assert_int_equal(WH_CALL(&h, "x_fd_write", WH_I32(1), WH_I32(0xfffffff8), WH_I32(1), WH_I32(OUT)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_fd_write", WH_I32(1), WH_I32(MEMSZ - 4), WH_I32(1), WH_I32(OUT)), E_FAULT);
+    ASSERT_FAULT(&h, "x_fd_write", WH_I32(1), WH_I32(0xfffffff8), WH_I32(1), WH_I32(OUT));
+    ASSERT_FAULT(&h, "x_fd_write", WH_I32(1), WH_I32(MEMSZ - 4), WH_I32(1), WH_I32(OUT));
     assert_int_equal(WH_CALL(&h, "x_fd_write", WH_I32(1), WH_I32(IOV), WH_I32(0x20000000), WH_I32(OUT)), E_INVAL);
     assert_int_equal(WH_CALL(&h, "x_fd_write", WH_I32(1), WH_I32(IOV), WH_I32(NC_WASI_MAX_IOVS + 1), WH_I32(OUT)), E_INVAL);
     /* iovec buffers */
     wh_put_u32(&h, IOV, 0xfffffff0);
     wh_put_u32(&h, IOV + 4, 0x20);
-    assert_int_equal(WH_CALL(&h, "x_fd_write", WH_I32(1), WH_I32(IOV), WH_I32(1), WH_I32(OUT)), E_FAULT);
+    ASSERT_FAULT(&h, "x_fd_write", WH_I32(1), WH_I32(IOV), WH_I32(1), WH_I32(OUT));
     wh_put_u32(&h, IOV, MEMSZ - 10);
     wh_put_u32(&h, IOV + 4, 11);
-    assert_int_equal(WH_CALL(&h, "x_fd_write", WH_I32(1), WH_I32(IOV), WH_I32(1), WH_I32(OUT)), E_FAULT);
+    ASSERT_FAULT(&h, "x_fd_write", WH_I32(1), WH_I32(IOV), WH_I32(1), WH_I32(OUT));
     /* the second of two iovecs is bad: nothing is written at all */
     wh_put_u32(&h, IOV, BUF);
     wh_put_u32(&h, IOV + 4, 4);
     wh_put_u32(&h, IOV + 8, MEMSZ);
     wh_put_u32(&h, IOV + 12, 1);
-    assert_int_equal(WH_CALL(&h, "x_fd_write", WH_I32(1), WH_I32(IOV), WH_I32(2), WH_I32(OUT)), E_FAULT);
+    ASSERT_FAULT(&h, "x_fd_write", WH_I32(1), WH_I32(IOV), WH_I32(2), WH_I32(OUT));
     /* result pointer */
-    assert_int_equal(WH_CALL(&h, "x_fd_write", WH_I32(1), WH_I32(IOV), WH_I32(1), WH_I32(MEMSZ - 3)), E_FAULT);
+    ASSERT_FAULT(&h, "x_fd_write", WH_I32(1), WH_I32(IOV), WH_I32(1), WH_I32(MEMSZ - 3));
     assert_int_equal(h.w->out.len, 0);
     /* the very end with length zero is fine */
     wh_put_u32(&h, IOV, MEMSZ);
@@ -558,50 +593,62 @@ static void test_efault(void **state)
     /* a bad read buffer consumes no stdin */
     wh_put_u32(&h, IOV, 0xffffff00);
     wh_put_u32(&h, IOV + 4, 0x200);
-    assert_int_equal(WH_CALL(&h, "x_fd_read", WH_I32(0), WH_I32(IOV), WH_I32(1), WH_I32(OUT)), E_FAULT);
+    ASSERT_FAULT(&h, "x_fd_read", WH_I32(0), WH_I32(IOV), WH_I32(1), WH_I32(OUT));
     char s[16];
     assert_int_equal(read_fd(&h, 0, s, sizeof s), E_OK);
     assert_string_equal(s, "stdin!");
 
-    assert_int_equal(WH_CALL(&h, "x_args_sizes_get", WH_I32(0xffffffff), WH_I32(OUT)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_args_sizes_get", WH_I32(OUT), WH_I32(MEMSZ - 2)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_args_get", WH_I32(MEMSZ - 2), WH_I32(BUF)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_args_get", WH_I32(OUT), WH_I32(MEMSZ - 3)), E_FAULT);
-    /* even with nothing to write, a pointer past the end is refused */
-    assert_int_equal(WH_CALL(&h, "x_environ_get", WH_I32(0xfffffffc), WH_I32(0xfffffffc)), E_FAULT);
+    ASSERT_FAULT(&h, "x_args_sizes_get", WH_I32(0xffffffff), WH_I32(OUT));
+    ASSERT_FAULT(&h, "x_args_sizes_get", WH_I32(OUT), WH_I32(MEMSZ - 2));
+    ASSERT_FAULT(&h, "x_args_get", WH_I32(MEMSZ - 2), WH_I32(BUF));
+    ASSERT_FAULT(&h, "x_args_get", WH_I32(OUT), WH_I32(MEMSZ - 3));
+    /* with nothing to write the pointers are never used (as in Wasmtime) */
+    assert_int_equal(WH_CALL(&h, "x_environ_get", WH_I32(0xfffffffc), WH_I32(0xfffffffc)), E_OK);
     assert_int_equal(WH_CALL(&h, "x_environ_get", WH_I32(MEMSZ), WH_I32(MEMSZ)), E_OK);
-    assert_int_equal(WH_CALL(&h, "x_clock_time_get", WH_I32(1), WH_I64(0), WH_I32(MEMSZ - 4)), E_FAULT);
+    ASSERT_FAULT(&h, "x_clock_time_get", WH_I32(1), WH_I64(0), WH_I32(MEMSZ - 4));
     assert_int_equal(WH_CALL(&h, "x_clock_time_get", WH_I32(1), WH_I64(0), WH_I32(MEMSZ - 8)), E_OK);
-    assert_int_equal(WH_CALL(&h, "x_clock_res_get", WH_I32(0), WH_I32(0xfffffff9)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_random_get", WH_I32(MEMSZ - 50), WH_I32(100)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_random_get", WH_I32(0xffffff00), WH_I32(0x200)), E_FAULT);
+    ASSERT_FAULT(&h, "x_clock_res_get", WH_I32(0), WH_I32(0xfffffff9));
+    ASSERT_FAULT(&h, "x_random_get", WH_I32(MEMSZ - 50), WH_I32(100));
+    ASSERT_FAULT(&h, "x_random_get", WH_I32(0xffffff00), WH_I32(0x200));
     assert_int_equal(WH_CALL(&h, "x_random_get", WH_I32(MEMSZ), WH_I32(0)), E_OK);
-    assert_int_equal(WH_CALL(&h, "x_path_open", WH_I32(3), WH_I32(0), WH_I32(0xfffffffe), WH_I32(4), WH_I32(0), WH_I64(R_FD_READ), WH_I64(0), WH_I32(0), WH_I32(OUT)), E_FAULT);
+    ASSERT_FAULT(&h, "x_path_open", WH_I32(3), WH_I32(0), WH_I32(0xfffffffe), WH_I32(4), WH_I32(0), WH_I64(R_FD_READ), WH_I64(0), WH_I32(0), WH_I32(OUT));
     uint32_t plen = wh_str(&h, PATH, "x");
-    assert_int_equal(WH_CALL(&h, "x_path_open", WH_I32(3), WH_I32(0), WH_I32(PATH), WH_I32(plen), WH_I32(O_CREAT_), WH_I64(R_RW_FILE), WH_I64(0), WH_I32(0), WH_I32(MEMSZ - 2)), E_FAULT);
+    ASSERT_FAULT(&h, "x_path_open", WH_I32(3), WH_I32(0), WH_I32(PATH), WH_I32(plen), WH_I32(O_CREAT_), WH_I64(R_RW_FILE), WH_I64(0), WH_I32(0), WH_I32(MEMSZ - 2));
     assert_false(exists(t->data, "x"));   /* checked before anything is created */
-    assert_int_equal(WH_CALL(&h, "x_fd_prestat_get", WH_I32(3), WH_I32(MEMSZ - 7)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_fd_prestat_dir_name", WH_I32(3), WH_I32(0xffffffff), WH_I32(10)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_get", WH_I32(3), WH_I32(MEMSZ - 23)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_fd_filestat_get", WH_I32(1), WH_I32(MEMSZ - 63)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(3), WH_I32(MEMSZ - 100), WH_I32(1000), WH_I64(0), WH_I32(OUT)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(3), WH_I32(BUF), WH_I32(100), WH_I64(0), WH_I32(0xfffffffd)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_poll_oneoff", WH_I32(0), WH_I32(BUF), WH_I32(0x10000000), WH_I32(OUT)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_poll_oneoff", WH_I32(BUF), WH_I32(MEMSZ - 31), WH_I32(1), WH_I32(OUT)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_path_filestat_get", WH_I32(3), WH_I32(0), WH_I32(PATH), WH_I32(1), WH_I32(MEMSZ - 8)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_path_readlink", WH_I32(3), WH_I32(PATH), WH_I32(1), WH_I32(MEMSZ), WH_I32(1), WH_I32(OUT)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_path_create_directory", WH_I32(3), WH_I32(MEMSZ - 1), WH_I32(2)), E_FAULT);
-    assert_int_equal(WH_CALL(&h, "x_path_symlink", WH_I32(0xfffffff0), WH_I32(0x20), WH_I32(3), WH_I32(PATH), WH_I32(1)), E_FAULT);
+    ASSERT_FAULT(&h, "x_fd_prestat_get", WH_I32(3), WH_I32(MEMSZ - 7));
+    ASSERT_FAULT(&h, "x_fd_prestat_dir_name", WH_I32(3), WH_I32(0xffffffff), WH_I32(10));
+    ASSERT_FAULT(&h, "x_fd_fdstat_get", WH_I32(3), WH_I32(MEMSZ - 23));
+    ASSERT_FAULT(&h, "x_fd_filestat_get", WH_I32(1), WH_I32(MEMSZ - 63));
+    ASSERT_FAULT(&h, "x_fd_readdir", WH_I32(3), WH_I32(MEMSZ - 100), WH_I32(1000), WH_I64(0), WH_I32(OUT));
+    ASSERT_FAULT(&h, "x_fd_readdir", WH_I32(3), WH_I32(BUF), WH_I32(100), WH_I64(0), WH_I32(0xfffffffd));
+    ASSERT_FAULT(&h, "x_poll_oneoff", WH_I32(0), WH_I32(BUF), WH_I32(0x10000000), WH_I32(OUT));
+    ASSERT_FAULT(&h, "x_poll_oneoff", WH_I32(BUF), WH_I32(MEMSZ - 31), WH_I32(1), WH_I32(OUT));
+    ASSERT_FAULT(&h, "x_path_filestat_get", WH_I32(3), WH_I32(0), WH_I32(PATH), WH_I32(1), WH_I32(MEMSZ - 8));
+    ASSERT_FAULT(&h, "x_path_readlink", WH_I32(3), WH_I32(PATH), WH_I32(1), WH_I32(MEMSZ), WH_I32(1), WH_I32(OUT));
+    ASSERT_FAULT(&h, "x_path_create_directory", WH_I32(3), WH_I32(MEMSZ - 1), WH_I32(2));
+    ASSERT_FAULT(&h, "x_path_symlink", WH_I32(0xfffffff0), WH_I32(0x20), WH_I32(3), WH_I32(PATH), WH_I32(1));
     assert_int_equal(WH_CALL(&h, "x_fd_seek", WH_I32(0), WH_I64(0), WH_I32(0), WH_I32(MEMSZ - 7)), E_SPIPE);
+    /* misaligned: results and structures must sit at their natural alignment */
+    ASSERT_FAULT(&h, "x_fd_write", WH_I32(1), WH_I32(IOV + 2), WH_I32(1), WH_I32(OUT));
+    ASSERT_FAULT(&h, "x_fd_write", WH_I32(1), WH_I32(IOV), WH_I32(1), WH_I32(OUT + 1));
+    ASSERT_FAULT(&h, "x_args_sizes_get", WH_I32(OUT + 2), WH_I32(OUT2));
+    ASSERT_FAULT(&h, "x_clock_time_get", WH_I32(1), WH_I64(0), WH_I32(OUT + 4));
+    ASSERT_FAULT(&h, "x_fd_fdstat_get", WH_I32(1), WH_I32(OUT + 4));
+    ASSERT_FAULT(&h, "x_fd_filestat_get", WH_I32(1), WH_I32(BUF + 4));
+    ASSERT_FAULT(&h, "x_fd_prestat_get", WH_I32(3), WH_I32(OUT + 2));
+    ASSERT_FAULT(&h, "x_poll_oneoff", WH_I32(BUF + 4), WH_I32(EVENTS), WH_I32(1), WH_I32(OUT));
+    assert_int_equal(h.w->out.len, 0);
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_get", WH_I32(1), WH_I32(OUT)), E_OK);
     assert_false(h.trapped);
     assert_int_equal(h.w->stop, NC_WASI_STOP_NONE);
     assert_int_equal(h.w->denied_total, 0);
     wh_close(&h);
 
-    /* no memory export at all */
+    /* no memory export at all: nothing to point into */
     c = cfg_plain();
     wh_open(&h, "wasi_nomem", &c);
-    assert_int_equal(WH_CALL0(&h, "try"), E_FAULT);
+    ASSERT_FAULT(&h, "try");
+    assert_int_equal(h.w->calls[NC_WASI_FN_fd_write], 1);
     wh_close(&h);
 }
 
@@ -682,7 +729,11 @@ static void test_ro_read_allowed(void **state)
 
     /* a subdirectory, and a file in it */
     uint32_t sub;
-    assert_int_equal(open_at(&h, 4, FOLLOW, "sub", O_DIRECTORY_, R_FD_READDIR | (1ull << 13), 0, &sub), E_OK);
+    /* (the same rights are asked for as base and inheriting: FD_READ is
+     * passed on to the file, and not kept by the directory) */
+    assert_int_equal(open_at(&h, 4, FOLLOW, "sub", O_DIRECTORY_, R_FD_READDIR | R_PATH_OPEN | R_FD_READ, 0, &sub), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_get", WH_I32(sub), WH_I32(OUT)), E_OK);
+    assert_int_equal(wh_u64(&h, OUT + 8), R_FD_READDIR | R_PATH_OPEN);
     assert_int_equal(open_at(&h, sub, FOLLOW, "inner.txt", 0, R_FD_READ, 0, &fd), E_OK);
     assert_int_equal(read_fd(&h, fd, got, sizeof got), E_OK);
     assert_string_equal(got, "inner\n");
@@ -710,14 +761,20 @@ static void test_ro_writes_denied(void **state)
     assert_false(exists(t->ro, "new.txt"));
     assert_int_equal(open_at(&h, 4, FOLLOW, "hello.txt", O_TRUNC_, R_FD_READ, 0, NULL), E_NOTCAPABLE);
     n++;
-    assert_int_equal(open_at(&h, 4, FOLLOW, "hello.txt", O_EXCL_, R_FD_READ, 0, NULL), E_NOTCAPABLE);
-    n++;
+    /* O_EXCL without O_CREAT changes nothing (Linux and Wasmtime ignore it) */
+    uint32_t ex;
+    assert_int_equal(open_at(&h, 4, FOLLOW, "hello.txt", O_EXCL_, R_FD_READ, 0, &ex), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_close", WH_I32(ex)), E_OK);
     assert_int_equal(open_at(&h, 4, FOLLOW, "hello.txt", 0, R_FD_READ | R_FD_WRITE, 0, NULL), E_NOTCAPABLE);
     n++;
     assert_int_equal(open_at(&h, 4, FOLLOW, "hello.txt", 0, R_FD_READ, FDF_APPEND, NULL), E_NOTCAPABLE);
     n++;
-    assert_int_equal(open_at(&h, 4, FOLLOW, "sub", O_DIRECTORY_, R_FD_READDIR | R_PATH_CREATE_FILE, 0, NULL), E_NOTCAPABLE);
-    n++;
+    /* write rights other than FD_WRITE are simply not granted (Go asks for
+     * them on every read-only open) */
+    assert_int_equal(open_at(&h, 4, FOLLOW, "sub", O_DIRECTORY_, R_FD_READDIR | R_PATH_CREATE_FILE, 0, &ex), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_get", WH_I32(ex), WH_I32(OUT)), E_OK);
+    assert_int_equal(wh_u64(&h, OUT + 8), R_FD_READDIR);
+    assert_int_equal(WH_CALL(&h, "x_fd_close", WH_I32(ex)), E_OK);
     assert_int_equal(path1(&h, "x_path_create_directory", 4, "newdir"), E_NOTCAPABLE);
     assert_denial(h.w, n++, NC_WASI_FN_path_create_directory, NC_DENY_READONLY, "newdir");
     assert_int_equal(path1(&h, "x_path_unlink_file", 4, "hello.txt"), E_NOTCAPABLE);
@@ -930,7 +987,7 @@ static void test_no_preopen(void **state)
     assert_denial(h.w, 1, NC_WASI_FN_path_filestat_get, NC_DENY_NO_PREOPEN, "fd 3");
     assert_int_equal(path1(&h, "x_path_create_directory", 7, "x"), E_BADF);
     assert_denial(h.w, 2, NC_WASI_FN_path_create_directory, NC_DENY_NO_PREOPEN, "fd 7");
-    assert_int_equal(open_at(&h, 1, FOLLOW, "x", 0, R_FD_READ, 0, NULL), E_NOTDIR);
+    assert_int_equal(open_at(&h, 1, FOLLOW, "x", 0, R_FD_READ, 0, NULL), E_BADF);
     assert_denial(h.w, 3, NC_WASI_FN_path_open, NC_DENY_NO_PREOPEN, "fd 1");
     assert_int_equal(open_at(&h, 0xffffffff, FOLLOW, "x", 0, R_FD_READ, 0, NULL), E_BADF);
     assert_denial(h.w, 4, NC_WASI_FN_path_open, NC_DENY_NO_PREOPEN, "fd 4294967295");
@@ -996,7 +1053,7 @@ static void test_rw_roundtrip(void **state)
     assert_int_equal(WH_CALL(&h, "x_fd_allocate", WH_I32(fd), WH_I64(0), WH_I64(0)), E_INVAL);
     assert_int_equal(WH_CALL(&h, "x_fd_datasync", WH_I32(fd)), E_OK);
     assert_int_equal(WH_CALL(&h, "x_fd_sync", WH_I32(fd)), E_OK);
-    assert_int_equal(WH_CALL(&h, "x_fd_sync", WH_I32(3)), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_sync", WH_I32(3)), E_BADF);   /* files only, as in Wasmtime */
     assert_int_equal(WH_CALL(&h, "x_fd_advise", WH_I32(fd), WH_I64(0), WH_I64(0), WH_I32(1)), E_OK);
     assert_int_equal(WH_CALL(&h, "x_fd_advise", WH_I32(fd), WH_I64(0), WH_I64(0), WH_I32(6)), E_INVAL);
     assert_int_equal(WH_CALL(&h, "x_fd_filestat_set_times", WH_I32(fd), WH_I64(0), WH_I64(0), WH_I32(1 | 2)), E_INVAL);
@@ -1005,7 +1062,7 @@ static void test_rw_roundtrip(void **state)
     assert_int_equal(WH_CALL(&h, "x_fd_fdstat_get", WH_I32(fd), WH_I32(OUT)), E_OK);
     assert_int_equal(wh_u16(&h, OUT + 2), FDF_APPEND);
     assert_int_equal(write_fd(&h, fd, "!", NULL), E_OK);
-    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(fd), WH_I32(2)), E_NOTSUP);
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(fd), WH_I32(2)), E_INVAL);
     assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_rights", WH_I32(fd), WH_I64(R_READ_FILE), WH_I64(0)), E_OK);
     assert_int_equal(write_fd(&h, fd, "?", NULL), E_BADF);
     assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_rights", WH_I32(fd), WH_I64(R_RW_FILE), WH_I64(0)), E_NOTCAPABLE);
@@ -1063,7 +1120,7 @@ static void test_rw_roundtrip(void **state)
     assert_int_equal(open_at(&h, 3, FOLLOW, "a.txt", O_CREAT_, R_RW_FILE, 0, &a), E_OK);
     assert_int_equal(open_at(&h, 3, FOLLOW, "a.txt", O_DIRECTORY_, R_FD_READDIR, 0, NULL), E_NOTDIR);
     assert_int_equal(open_at(&h, 3, FOLLOW, "a.txt", O_CREAT_ | O_EXCL_, R_RW_FILE, 0, NULL), E_EXIST);
-    assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(a), WH_I32(BUF), WH_I32(100), WH_I64(0), WH_I32(OUT)), E_NOTDIR);
+    assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(a), WH_I32(BUF), WH_I32(100), WH_I64(0), WH_I32(OUT)), E_BADF);
     assert_int_equal(open_at(&h, a, FOLLOW, "x", 0, R_FD_READ, 0, NULL), E_NOTDIR);
     assert_int_equal(h.w->denied_total, 1);   /* a file is not a granted directory */
     assert_int_equal(write_fd(&h, a, "AAA", NULL), E_OK);
@@ -1176,8 +1233,10 @@ static void test_readdir(void **state)
     /* zero-length buffer */
     assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(dfd), WH_I32(BUF), WH_I32(0), WH_I64(0), WH_I32(OUT)), E_OK);
     assert_int_equal(wh_u32(&h, OUT), 0);
-    assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(dfd), WH_I32(BUF), WH_I32(100), WH_I64(-1), WH_I32(OUT)), E_INVAL);
-    assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(1), WH_I32(BUF), WH_I32(100), WH_I64(0), WH_I32(OUT)), E_NOTDIR);
+    /* a cookie past the end: no entries */
+    assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(dfd), WH_I32(BUF), WH_I32(100), WH_I64(-1), WH_I32(OUT)), E_OK);
+    assert_int_equal(wh_u32(&h, OUT), 0);
+    assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(1), WH_I32(BUF), WH_I32(100), WH_I64(0), WH_I32(OUT)), E_BADF);
     wh_close(&h);
 }
 
@@ -1211,10 +1270,11 @@ static void test_sockets_denied(void **state)
     wh h;
     wh_open(&h, "wasi_proxy", &c);
     size_t before = count_open_fds();
-    assert_int_equal(WH_CALL(&h, "x_sock_accept", WH_I32(3), WH_I32(0), WH_I32(OUT)), E_NOTSUP);
-    assert_int_equal(WH_CALL(&h, "x_sock_recv", WH_I32(0), WH_I32(IOV), WH_I32(1), WH_I32(0), WH_I32(OUT), WH_I32(OUT2)), E_NOTSUP);
-    assert_int_equal(WH_CALL(&h, "x_sock_send", WH_I32(1), WH_I32(IOV), WH_I32(1), WH_I32(0), WH_I32(OUT)), E_NOTSUP);
-    assert_int_equal(WH_CALL(&h, "x_sock_shutdown", WH_I32(2), WH_I32(3)), E_NOTSUP);
+    /* No descriptor is ever a socket: an open one is NOTSOCK, any other BADF. */
+    assert_int_equal(WH_CALL(&h, "x_sock_accept", WH_I32(3), WH_I32(0), WH_I32(OUT)), E_BADF);
+    assert_int_equal(WH_CALL(&h, "x_sock_recv", WH_I32(0), WH_I32(IOV), WH_I32(1), WH_I32(0), WH_I32(OUT), WH_I32(OUT2)), E_NOTSOCK);
+    assert_int_equal(WH_CALL(&h, "x_sock_send", WH_I32(1), WH_I32(IOV), WH_I32(1), WH_I32(0), WH_I32(OUT)), E_NOTSOCK);
+    assert_int_equal(WH_CALL(&h, "x_sock_shutdown", WH_I32(2), WH_I32(3)), E_NOTSOCK);
     assert_int_equal(count_open_fds(), before);
     assert_int_equal(h.w->denied_total, 4);
     assert_denial(h.w, 0, NC_WASI_FN_sock_accept, NC_DENY_NETWORK, "fd 3");
@@ -1254,7 +1314,6 @@ static void sub_fd(wh *h, uint32_t i, uint64_t userdata, uint8_t type, uint32_t 
     wh_put(h, BUF + 48 * i, s, sizeof s);
 }
 
-#define EVENTS 16384u
 
 static void test_clock_poll_random(void **state)
 {
@@ -1304,11 +1363,10 @@ static void test_clock_poll_random(void **state)
     sub_fd(&h, 1, 11, 1, 0);
     sub_fd(&h, 2, 12, 2, 1);
     sub_fd(&h, 3, 13, 1, 40);
-    sub_clock(&h, 4, 14, 9, 0, 0);
     t0 = now_ns();
-    assert_int_equal(WH_CALL(&h, "x_poll_oneoff", WH_I32(BUF), WH_I32(EVENTS), WH_I32(5), WH_I32(OUT)), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_poll_oneoff", WH_I32(BUF), WH_I32(EVENTS), WH_I32(4), WH_I32(OUT)), E_OK);
     assert_true(now_ns() - t0 < 1000000000ull);
-    assert_int_equal(wh_u32(&h, OUT), 4);
+    assert_int_equal(wh_u32(&h, OUT), 3);
     assert_int_equal(wh_u64(&h, EVENTS), 11);
     assert_int_equal(wh_u32(&h, EVENTS + 8) & 0xffffff, 1u << 16);   /* no error, type fd_read */
     assert_int_equal(wh_u64(&h, EVENTS + 16), 5);                    /* stdin bytes ready */
@@ -1316,8 +1374,9 @@ static void test_clock_poll_random(void **state)
     assert_int_equal(wh_u64(&h, EVENTS + 32 + 16), 1000);            /* room under the cap */
     assert_int_equal(wh_u64(&h, EVENTS + 64), 13);
     assert_int_equal(wh_u16(&h, EVENTS + 64 + 8), E_BADF);
-    assert_int_equal(wh_u64(&h, EVENTS + 96), 14);
-    assert_int_equal(wh_u16(&h, EVENTS + 96 + 8), E_INVAL);
+    /* an unknown clock fails the whole call, as in Wasmtime */
+    sub_clock(&h, 0, 14, 9, 0, 0);
+    assert_int_equal(WH_CALL(&h, "x_poll_oneoff", WH_I32(BUF), WH_I32(EVENTS), WH_I32(1), WH_I32(OUT)), E_INVAL);
     /* an unknown subscription type */
     sub_fd(&h, 0, 1, 7, 0);
     assert_int_equal(WH_CALL(&h, "x_poll_oneoff", WH_I32(BUF), WH_I32(EVENTS), WH_I32(1), WH_I32(OUT)), E_INVAL);
@@ -1364,7 +1423,7 @@ static void test_denial_cap(void **state)
     wh h;
     wh_open(&h, "wasi_proxy", &c);
     for (int i = 0; i < 40; i++)
-        assert_int_equal(WH_CALL(&h, "x_sock_send", WH_I32(i), WH_I32(0), WH_I32(0), WH_I32(0), WH_I32(0)), E_NOTSUP);
+        assert_int_equal(WH_CALL(&h, "x_sock_send", WH_I32(i), WH_I32(0), WH_I32(0), WH_I32(0), WH_I32(0)), i < 3 ? E_NOTSOCK : E_BADF);
     assert_int_equal(h.w->denied_total, 40);
     assert_int_equal(h.w->ndenied, NC_WASI_MAX_DENIED);
     assert_string_equal(h.w->denied[NC_WASI_MAX_DENIED - 1].detail, "fd 31");
@@ -1563,6 +1622,620 @@ static void test_guest_escape(void **state)
     wh_close(&h);
 }
 
+/* ------------------------------------------- preview 1 conformance */
+
+/* path_open with separate base and inheriting rights. */
+static int32_t open_rights(wh *h, uint32_t dirfd, const char *path, uint32_t oflags, uint64_t base,
+                           uint64_t inh, uint32_t *fd)
+{
+    uint32_t len = wh_str(h, PATH, path);
+    int32_t e = WH_CALL(h, "x_path_open", WH_I32(dirfd), WH_I32(0), WH_I32(PATH), WH_I32(len),
+                        WH_I32(oflags), WH_I64(base), WH_I64(inh), WH_I32(0), WH_I32(OUT));
+    if (fd)
+        *fd = wh_u32(h, OUT);
+    return e;
+}
+
+static void fdstat_rights(wh *h, uint32_t fd, uint64_t *base, uint64_t *inh)
+{
+    assert_int_equal(WH_CALL(h, "x_fd_fdstat_get", WH_I32(fd), WH_I32(OUT2)), E_OK);
+    *base = wh_u64(h, OUT2 + 8);
+    *inh = wh_u64(h, OUT2 + 16);
+}
+
+static int32_t set_rights(wh *h, uint32_t fd, uint64_t base, uint64_t inh)
+{
+    return WH_CALL(h, "x_fd_fdstat_set_rights", WH_I32(fd), WH_I64(base), WH_I64(inh));
+}
+
+#define R_DIR_WANT                                                                          \
+    (R_PATH_CREATE_DIRECTORY | R_PATH_CREATE_FILE | R_PATH_LINK_SOURCE | R_PATH_LINK_TARGET | \
+     R_PATH_OPEN | R_FD_READDIR | R_PATH_READLINK | R_PATH_RENAME_SOURCE |                  \
+     R_PATH_RENAME_TARGET | R_PATH_SYMLINK | R_PATH_REMOVE_DIRECTORY | R_PATH_UNLINK_FILE |  \
+     R_PATH_FILESTAT_GET | R_PATH_FILESTAT_SET_TIMES | R_FD_FILESTAT_GET |                  \
+     R_FD_FILESTAT_SET_TIMES)
+
+/* Cause 1: a preopen reported file rights (FD_READ, FD_WRITE, FD_SEEK) as
+ * its base; programs pass them back to path_open(".", DIRECTORY) to open
+ * their scratch directory and got ISDIR (FD_WRITE became O_RDWR). */
+static void test_preopen_reports_directory_rights(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_dirs(t);
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    uint64_t base, inh;
+    fdstat_rights(&h, 3, &base, &inh);
+    assert_int_equal(base & R_DIR_WANT, R_DIR_WANT);   /* what userlands expect of a directory */
+    assert_int_equal(base & (R_FD_READ | R_FD_WRITE | R_FD_SEEK | R_FD_TELL | R_FD_FILESTAT_SET_SIZE), 0);
+    assert_true(base & R_PATH_FILESTAT_SET_SIZE);   /* truncation through paths */
+    assert_int_equal(inh & (R_DIR_WANT | R_RW_FILE | R_POLL_FD_READWRITE),
+                     R_DIR_WANT | R_RW_FILE | R_POLL_FD_READWRITE);
+    /* the scratch-directory idiom: reopen "." with the rights it reports */
+    uint32_t d;
+    assert_int_equal(open_rights(&h, 3, ".", O_DIRECTORY_, base, inh, &d), E_OK);
+    uint64_t b2, i2;
+    fdstat_rights(&h, d, &b2, &i2);
+    assert_int_equal(b2, base);
+    assert_int_equal(i2, inh);
+    assert_int_equal(wh_u16(&h, OUT2) & 0xff, 3);
+    assert_int_equal(open_rights(&h, 3, ".", 0, base, inh, NULL), E_OK);
+    assert_int_equal(open_rights(&h, 3, ".", 0, 0, 0, NULL), E_OK);
+    assert_int_equal(open_rights(&h, 3, ".", O_DIRECTORY_, R_FD_READ, 0, NULL), E_OK);
+    /* asking to write a directory is still ISDIR, as open(2) says */
+    assert_int_equal(open_rights(&h, 3, ".", O_DIRECTORY_, R_FD_READ | R_FD_WRITE, 0, NULL), E_ISDIR);
+    /* and a file opened through the reopened directory can be written */
+    uint32_t f;
+    assert_int_equal(open_rights(&h, d, "f", O_CREAT_, R_FD_WRITE, 0, &f), E_OK);
+    assert_int_equal(write_fd(&h, f, "ok", NULL), E_OK);
+    /* the read-only preopen reports no write right at all */
+    fdstat_rights(&h, 4, &base, &inh);
+    assert_int_equal(base & R_WRITES, 0);
+    assert_int_equal(inh & R_WRITES, 0);
+    assert_true(base & R_PATH_OPEN);
+    assert_true(inh & R_FD_READ);
+    assert_int_equal(open_rights(&h, 4, ".", O_DIRECTORY_, base, inh, NULL), E_OK);
+    assert_int_equal(h.w->denied_total, 0);
+    wh_close(&h);
+}
+
+/* Cause 2: a directory opened with file rights kept them (FD_SEEK...). */
+static void test_directory_keeps_directory_rights_only(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_dirs(t);
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    assert_int_equal(path1(&h, "x_path_create_directory", 3, "d"), E_OK);
+    uint32_t d;
+    assert_int_equal(open_rights(&h, 3, "d", O_DIRECTORY_, R_FD_SEEK | R_FD_READ | R_FD_READDIR | R_FD_WRITE, R_FD_READ, &d), E_ISDIR);
+    assert_int_equal(open_rights(&h, 3, "d", O_DIRECTORY_, R_FD_SEEK | R_FD_TELL | R_FD_READ | R_FD_READDIR | R_PATH_OPEN, R_FD_READ, &d), E_OK);
+    uint64_t base, inh;
+    fdstat_rights(&h, d, &base, &inh);
+    assert_int_equal(base, R_FD_READDIR | R_PATH_OPEN);
+    assert_int_equal(inh, R_FD_READ);
+    assert_int_equal(WH_CALL(&h, "x_fd_seek", WH_I32(d), WH_I64(0), WH_I32(1), WH_I32(OUT)), E_BADF);
+    assert_int_equal(WH_CALL(&h, "x_fd_tell", WH_I32(d), WH_I32(OUT)), E_BADF);
+    /* a file keeps file rights only */
+    uint32_t f;
+    assert_int_equal(open_rights(&h, 3, "f", O_CREAT_, R_FD_READ | R_FD_SEEK | R_PATH_OPEN | R_FD_READDIR, 0, &f), E_OK);
+    fdstat_rights(&h, f, &base, &inh);
+    assert_int_equal(base, R_FD_READ | R_FD_SEEK);
+    wh_close(&h);
+}
+
+/* Cause 3: OFLAGS_TRUNC ignored that the directory had dropped
+ * PATH_FILESTAT_SET_SIZE through fd_fdstat_set_rights. */
+static void test_truncation_needs_path_filestat_set_size(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_dirs(t);
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    write_file(t->data, "file", "0123456789");
+    uint64_t base, inh;
+    fdstat_rights(&h, 3, &base, &inh);
+    uint32_t d, f;
+    assert_int_equal(open_rights(&h, 3, ".", O_DIRECTORY_, base, inh, &d), E_OK);
+    /* no file rights needed: the directory's right decides */
+    assert_int_equal(open_rights(&h, d, "file", O_TRUNC_, 0, 0, &f), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_close", WH_I32(f)), E_OK);
+    write_file(t->data, "file", "0123456789");
+    assert_int_equal(set_rights(&h, d, base, inh & ~R_FD_FILESTAT_SET_SIZE), E_OK);
+    assert_int_equal(open_rights(&h, d, "file", O_TRUNC_, 0, 0, &f), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_close", WH_I32(f)), E_OK);
+    write_file(t->data, "file", "0123456789");
+    assert_int_equal(set_rights(&h, d, base & ~R_PATH_FILESTAT_SET_SIZE, inh & ~R_FD_FILESTAT_SET_SIZE), E_OK);
+    uint64_t b2, i2;
+    fdstat_rights(&h, d, &b2, &i2);
+    assert_int_equal(b2 & R_PATH_FILESTAT_SET_SIZE, 0);
+    assert_int_equal(open_rights(&h, d, "file", O_TRUNC_, 0, 0, &f), E_NOTCAPABLE);
+    assert_int_equal(open_rights(&h, d, "file", O_TRUNC_ | O_CREAT_, R_FD_WRITE, 0, &f), E_NOTCAPABLE);
+    char got[32];
+    assert_int_equal(read_file(t->data, "file", got, sizeof got), 10);   /* untouched */
+    /* rights never grow back */
+    assert_int_equal(set_rights(&h, d, base, inh), E_NOTCAPABLE);
+    /* the preopen itself still truncates */
+    assert_int_equal(open_rights(&h, 3, "file", O_TRUNC_, 0, 0, &f), E_OK);
+    assert_int_equal(read_file(t->data, "file", got, sizeof got), 0);
+    /* a right the guest dropped itself is not a refusal to record */
+    assert_int_equal(h.w->denied_total, 0);
+    wh_close(&h);
+}
+
+/* Cause 4: sock_shutdown answered NOTSUP whatever the descriptor. */
+static void test_sock_shutdown_badf_or_notsock(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_dirs(t);
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    assert_int_equal(WH_CALL(&h, "x_sock_shutdown", WH_I32(30), WH_I32(1)), E_BADF);
+    assert_int_equal(WH_CALL(&h, "x_sock_shutdown", WH_I32(1), WH_I32(1)), E_NOTSOCK);
+    assert_int_equal(WH_CALL(&h, "x_sock_shutdown", WH_I32(3), WH_I32(2)), E_NOTSOCK);
+    assert_int_equal(WH_CALL(&h, "x_fd_close", WH_I32(1)), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_sock_shutdown", WH_I32(1), WH_I32(1)), E_BADF);
+    assert_int_equal(WH_CALL(&h, "x_sock_shutdown", WH_I32(0), WH_I32(4)), E_INVAL);   /* unknown sdflags */
+    assert_int_equal(WH_CALL(&h, "x_sock_accept", WH_I32(0), WH_I32(0x40), WH_I32(OUT)), E_INVAL);
+    /* every attempt is still a recorded network attempt */
+    assert_int_equal(h.w->denied_total, 4);
+    assert_denial(h.w, 0, NC_WASI_FN_sock_shutdown, NC_DENY_NETWORK, "fd 30");
+    wh_close(&h);
+}
+
+static void test_path_open_flags(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_dirs(t);
+    write_file(t->data, "f", "x");
+    char p[256];
+    snprintf(p, sizeof p, "%s/dirlink", t->data);
+    assert_int_equal(symlink(".", p), 0);
+    snprintf(p, sizeof p, "%s/dangling", t->data);
+    assert_int_equal(symlink("nothing", p), 0);
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    assert_int_equal(open_at(&h, 3, 0, "x", O_DIRECTORY_ | O_CREAT_, 0, 0, NULL), E_INVAL);
+    assert_false(exists(t->data, "x"));
+    assert_int_equal(open_at(&h, 3, 0, ".", O_DIRECTORY_ | O_TRUNC_, 0, 0, NULL), E_INVAL);
+    assert_int_equal(open_at(&h, 3, 0, ".", O_DIRECTORY_ | O_EXCL_, 0, 0, NULL), E_INVAL);
+    assert_int_equal(open_at(&h, 3, 0, "f", O_CREAT_ | O_EXCL_, 0, 0, NULL), E_EXIST);
+    /* not following: a symlink is LOOP, also when a directory is asked for */
+    assert_int_equal(open_at(&h, 3, 0, "dirlink", O_DIRECTORY_, 0, 0, NULL), E_LOOP);
+    assert_int_equal(open_at(&h, 3, 0, "dangling", O_DIRECTORY_, 0, 0, NULL), E_LOOP);
+    assert_int_equal(open_at(&h, 3, 0, "dangling", 0, 0, 0, NULL), E_LOOP);
+    assert_int_equal(open_at(&h, 3, FOLLOW, "dirlink", O_DIRECTORY_, 0, 0, NULL), E_OK);
+    assert_int_equal(open_at(&h, 3, FOLLOW, "dangling", O_DIRECTORY_, 0, 0, NULL), E_NOENT);
+    assert_int_equal(open_at(&h, 3, 0, "f", O_DIRECTORY_, 0, 0, NULL), E_NOTDIR);
+    /* paths are UTF-8 */
+    wh_put(&h, PATH, "a\xff", 2);
+    assert_int_equal(WH_CALL(&h, "x_path_open", WH_I32(3), WH_I32(0), WH_I32(PATH), WH_I32(2), WH_I32(0), WH_I64(0), WH_I64(0), WH_I32(0), WH_I32(OUT)), E_ILSEQ);
+    wh_put(&h, PATH, "\xc3\xa9t\xc3\xa9", 5);   /* "été" is fine */
+    assert_int_equal(WH_CALL(&h, "x_path_open", WH_I32(3), WH_I32(0), WH_I32(PATH), WH_I32(5), WH_I32(O_CREAT_), WH_I64(0), WH_I64(0), WH_I32(0), WH_I32(OUT)), E_OK);
+    assert_true(exists(t->data, "\xc3\xa9t\xc3\xa9"));
+    /* PATH_OPEN, and PATH_CREATE_FILE to create */
+    uint64_t base, inh;
+    fdstat_rights(&h, 3, &base, &inh);
+    uint32_t d;
+    assert_int_equal(open_rights(&h, 3, ".", O_DIRECTORY_, base & ~R_PATH_CREATE_FILE, inh, &d), E_OK);
+    assert_int_equal(open_rights(&h, d, "new", O_CREAT_, 0, 0, NULL), E_NOTCAPABLE);
+    assert_int_equal(open_rights(&h, d, "f", 0, 0, 0, NULL), E_OK);
+    assert_int_equal(set_rights(&h, d, base & ~(R_PATH_CREATE_FILE | R_PATH_OPEN), inh), E_OK);
+    assert_int_equal(open_rights(&h, d, "f", 0, 0, 0, NULL), E_NOTCAPABLE);
+    /* what a file may be granted is capped by its directory's inheriting rights */
+    assert_int_equal(open_rights(&h, 3, ".", O_DIRECTORY_, base, R_FD_READ, &d), E_OK);
+    uint32_t f;
+    assert_int_equal(open_rights(&h, d, "f", 0, R_FD_READ | R_FD_WRITE, 0, &f), E_OK);
+    fdstat_rights(&h, f, &base, &inh);
+    assert_int_equal(base, R_FD_READ);
+    assert_int_equal(write_fd(&h, f, "no", NULL), E_BADF);
+    assert_false(h.trapped);
+    wh_close(&h);
+}
+
+/* Descriptor numbers are handed out as Wasmtime does: the highest number
+ * closed since, else the next never used. */
+static void test_descriptor_numbers(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_dirs(t);
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    uint32_t a, b, x;
+    assert_int_equal(open_at(&h, 3, 0, ".", O_DIRECTORY_, 0, 0, &a), E_OK);
+    assert_int_equal(open_at(&h, 3, 0, ".", O_DIRECTORY_, 0, 0, &b), E_OK);
+    assert_int_equal(a, 5);
+    assert_int_equal(b, 6);
+    assert_int_equal(WH_CALL(&h, "x_fd_close", WH_I32(a)), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_close", WH_I32(1)), E_OK);
+    assert_int_equal(open_at(&h, 3, 0, ".", O_DIRECTORY_, 0, 0, &x), E_OK);
+    assert_int_equal(x, 5);
+    assert_int_equal(open_at(&h, 3, 0, ".", O_DIRECTORY_, 0, 0, &x), E_OK);
+    assert_int_equal(x, 1);   /* a closed stdio number is reused too */
+    assert_int_equal(open_at(&h, 3, 0, ".", O_DIRECTORY_, 0, 0, &x), E_OK);
+    assert_int_equal(x, 7);
+    /* a failed open hands out nothing */
+    assert_int_equal(open_at(&h, 3, 0, "missing", 0, 0, 0, NULL), E_NOENT);
+    assert_int_equal(open_at(&h, 3, 0, ".", O_DIRECTORY_, 0, 0, &x), E_OK);
+    assert_int_equal(x, 8);
+    /* renumber frees the source number */
+    assert_int_equal(WH_CALL(&h, "x_fd_renumber", WH_I32(8), WH_I32(b)), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_get", WH_I32(8), WH_I32(OUT)), E_BADF);
+    assert_int_equal(open_at(&h, 3, 0, ".", O_DIRECTORY_, 0, 0, &x), E_OK);
+    assert_int_equal(x, 8);
+    wh_close(&h);
+}
+
+/* Parses complete dirents at BUF; fills names (up to max) and their d_next. */
+static unsigned dirents(wh *h, uint32_t used, char names[][32], uint64_t *next, uint64_t *ino, unsigned max)
+{
+    uint32_t pos = 0;
+    unsigned n = 0;
+    while (used - pos >= 24 && n < max) {
+        uint32_t namlen = wh_u32(h, BUF + pos + 16);
+        if (used - pos - 24 < namlen || namlen >= 32)
+            break;
+        next[n] = wh_u64(h, BUF + pos);
+        ino[n] = wh_u64(h, BUF + pos + 8);
+        wh_get(h, BUF + pos + 24, names[n], namlen);
+        names[n][namlen] = '\0';
+        n++;
+        pos += 24 + namlen;
+    }
+    return n;
+}
+
+/* Cookies count entries, "." and ".." first, as in Wasmtime. */
+static void test_readdir_cookies(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_dirs(t);
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    char names[400][32];
+    uint64_t next[400], ino[400];
+    assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(3), WH_I32(BUF), WH_I32(4096), WH_I64(0), WH_I32(OUT)), E_OK);
+    unsigned n = dirents(&h, wh_u32(&h, OUT), names, next, ino, 400);
+    assert_int_equal(n, 2);
+    assert_string_equal(names[0], ".");
+    assert_string_equal(names[1], "..");
+    assert_int_equal(next[0], 1);
+    assert_int_equal(next[1], 2);
+    struct stat st;
+    assert_int_equal(fstat(t->data_fd, &st), 0);
+    assert_int_equal(ino[0], st.st_ino);
+    assert_int_equal(ino[1], st.st_ino);   /* the parent is outside the grant */
+    for (int i = 0; i < 300; i++) {
+        char nm[32];
+        snprintf(nm, sizeof nm, "file.%d", i);
+        write_file(t->data, nm, "");
+    }
+    /* 256 bytes at a time, on from the last complete entry */
+    uint64_t cookie = 0;
+    unsigned total = 0, calls = 0;
+    bool seen[300] = {false};
+    for (;;) {
+        assert_true(++calls < 1000);
+        assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(3), WH_I32(BUF), WH_I32(256), WH_I64(cookie), WH_I32(OUT)), E_OK);
+        uint32_t used = wh_u32(&h, OUT);
+        unsigned m = dirents(&h, used, names, next, ino, 400);
+        for (unsigned k = 0; k < m; k++) {
+            assert_int_equal(next[k], cookie + k + 1);
+            if (strncmp(names[k], "file.", 5) == 0) {
+                char *end;
+                long idx = strtol(names[k] + 5, &end, 10);
+                assert_true(*end == '\0' && idx >= 0 && idx < 300);
+                seen[idx] = true;
+            }
+        }
+        total += m;
+        if (used < 256)
+            break;
+        assert_true(m > 0);
+        cookie = next[m - 1];
+    }
+    assert_int_equal(total, 302);
+    for (int i = 0; i < 300; i++)
+        assert_true(seen[i]);
+    /* any cookie, not just the last one, restarts there */
+    assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(3), WH_I32(BUF), WH_I32(4096), WH_I64(299), WH_I32(OUT)), E_OK);
+    n = dirents(&h, wh_u32(&h, OUT), names, next, ino, 400);
+    assert_int_equal(n, 3);
+    assert_int_equal(next[0], 300);
+    assert_int_equal(next[2], 302);
+    assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(3), WH_I32(BUF), WH_I32(4096), WH_I64(302), WH_I32(OUT)), E_OK);
+    assert_int_equal(wh_u32(&h, OUT), 0);
+    /* the right to read entries */
+    uint64_t base, inh;
+    fdstat_rights(&h, 3, &base, &inh);
+    assert_int_equal(set_rights(&h, 3, base & ~R_FD_READDIR, inh), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_readdir", WH_I32(3), WH_I32(BUF), WH_I32(4096), WH_I64(0), WH_I32(OUT)), E_NOTCAPABLE);
+    wh_close(&h);
+}
+
+static void test_names_and_trailing_slashes(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_dirs(t);
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    assert_int_equal(path1(&h, "x_path_create_directory", 3, "src"), E_OK);
+    assert_int_equal(path1(&h, "x_path_create_directory", 3, "empty"), E_OK);
+    assert_int_equal(path1(&h, "x_path_create_directory", 3, "full"), E_OK);
+    write_file(t->data, "full/f", "1");
+    write_file(t->data, "file", "1");
+    assert_int_equal(rename_at(&h, 3, "src", 3, "full"), E_NOTEMPTY);
+    assert_int_equal(rename_at(&h, 3, "src", 3, "file"), E_NOTDIR);
+    assert_int_equal(rename_at(&h, 3, "file", 3, "empty"), E_ISDIR);
+    assert_int_equal(rename_at(&h, 3, "src/", 3, "empty/"), E_OK);   /* onto an empty directory */
+    assert_int_equal(rename_at(&h, 3, "empty", 3, "src/"), E_OK);
+    assert_int_equal(rename_at(&h, 3, "file/", 3, "x"), E_NOTDIR);
+    assert_int_equal(rename_at(&h, 3, "file", 3, "x/"), E_NOTDIR);
+    assert_int_equal(path1(&h, "x_path_remove_directory", 3, "full"), E_NOTEMPTY);
+    assert_int_equal(path1(&h, "x_path_remove_directory", 3, "file"), E_NOTDIR);
+    assert_int_equal(path1(&h, "x_path_remove_directory", 3, "file/"), E_NOTDIR);
+    assert_int_equal(path1(&h, "x_path_unlink_file", 3, "full"), E_ISDIR);
+    assert_int_equal(path1(&h, "x_path_unlink_file", 3, "full/"), E_ISDIR);
+    assert_int_equal(path1(&h, "x_path_unlink_file", 3, "file/"), E_NOTDIR);
+    assert_int_equal(symlink_at(&h, "x", 3, "missing/"), E_NOENT);
+    assert_int_equal(symlink_at(&h, "x", 3, "full/"), E_EXIST);
+    assert_int_equal(symlink_at(&h, "x", 3, "file/"), E_NOTDIR);
+    assert_int_equal(symlink_at(&h, "x", 3, "file"), E_EXIST);
+    assert_int_equal(link_at(&h, 3, 0, "file", 3, "missing/"), E_NOENT);
+    assert_int_equal(link_at(&h, 3, 0, "file", 3, "file"), E_EXIST);
+    /* symlink loops */
+    assert_int_equal(symlink_at(&h, "loop", 3, "loop"), E_OK);
+    assert_int_equal(open_at(&h, 3, FOLLOW, "loop", 0, 0, 0, NULL), E_LOOP);
+    assert_int_equal(open_at(&h, 3, 0, "loop", 0, 0, 0, NULL), E_LOOP);
+    assert_int_equal(stat_at(&h, 3, FOLLOW, "loop"), E_LOOP);
+    assert_int_equal(stat_at(&h, 3, 0, "loop"), E_OK);
+    assert_int_equal(link_at(&h, 3, 0, "loop", 3, "loop2"), E_OK);   /* the link itself */
+    assert_int_equal(path1(&h, "x_path_unlink_file", 3, "loop"), E_OK);
+    assert_int_equal(path1(&h, "x_path_unlink_file", 3, "loop2"), E_OK);
+    assert_int_equal(h.w->denied_total, 0);
+    wh_close(&h);
+}
+
+static void test_descriptor_rights_enforced(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_dirs(t);
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    write_file(t->data, "f", "0123456789");
+    uint32_t f;
+    assert_int_equal(open_rights(&h, 3, "f", 0, R_FD_READ | R_FD_TELL, 0, &f), E_OK);
+    /* FD_TELL alone answers "where am I", nothing else */
+    assert_int_equal(WH_CALL(&h, "x_fd_seek", WH_I32(f), WH_I64(0), WH_I32(1), WH_I32(OUT)), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_seek", WH_I32(f), WH_I64(1), WH_I32(0), WH_I32(OUT)), E_NOTCAPABLE);
+    assert_int_equal(WH_CALL(&h, "x_fd_tell", WH_I32(f), WH_I32(OUT)), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_filestat_get", WH_I32(f), WH_I32(BUF)), E_NOTCAPABLE);
+    assert_int_equal(WH_CALL(&h, "x_fd_filestat_set_size", WH_I32(f), WH_I64(1)), E_NOTCAPABLE);
+    assert_int_equal(WH_CALL(&h, "x_fd_advise", WH_I32(f), WH_I64(0), WH_I64(0), WH_I32(0)), E_NOTCAPABLE);
+    assert_int_equal(WH_CALL(&h, "x_fd_datasync", WH_I32(f)), E_NOTCAPABLE);
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(f), WH_I32(0)), E_NOTCAPABLE);
+    assert_int_equal(WH_CALL(&h, "x_fd_filestat_set_times", WH_I32(f), WH_I64(0), WH_I64(0), WH_I32(2)), E_NOTCAPABLE);
+    char got[16];
+    assert_int_equal(read_fd(&h, f, got, sizeof got), E_OK);
+    assert_string_equal(got, "0123456789");
+    assert_int_equal(set_rights(&h, f, R_FD_TELL, 0), E_OK);
+    assert_int_equal(read_fd(&h, f, got, sizeof got), E_BADF);   /* as the kernel says */
+    /* file-only calls on a directory and on stdio are BADF */
+    assert_int_equal(WH_CALL(&h, "x_fd_filestat_set_size", WH_I32(3), WH_I64(0)), E_BADF);
+    assert_int_equal(WH_CALL(&h, "x_fd_allocate", WH_I32(3), WH_I64(0), WH_I64(1)), E_BADF);
+    assert_int_equal(WH_CALL(&h, "x_fd_advise", WH_I32(1), WH_I64(0), WH_I64(0), WH_I32(0)), E_BADF);
+    assert_int_equal(WH_CALL(&h, "x_fd_datasync", WH_I32(3)), E_BADF);
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(3), WH_I32(0)), E_BADF);
+    assert_int_equal(write_fd(&h, 3, "x", NULL), E_BADF);
+    assert_int_equal(read_fd(&h, 3, got, sizeof got), E_BADF);
+    assert_int_equal(WH_CALL(&h, "x_fd_prestat_dir_name", WH_I32(f), WH_I32(BUF), WH_I32(10)), E_NOTDIR);
+    assert_int_equal(h.w->denied_total, 0);
+    wh_close(&h);
+}
+
+static void test_fdstat_set_flags(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_dirs(t);
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    uint32_t f;
+    assert_int_equal(open_at(&h, 3, 0, "f", O_CREAT_, R_RW_FILE, 0, &f), E_OK);
+    assert_int_equal(write_fd(&h, f, "abc", NULL), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(f), WH_I32(FDF_APPEND | 4)), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_get", WH_I32(f), WH_I32(OUT)), E_OK);
+    assert_int_equal(wh_u16(&h, OUT + 2), FDF_APPEND | 4);
+    assert_int_equal(WH_CALL(&h, "x_fd_seek", WH_I32(f), WH_I64(0), WH_I32(0), WH_I32(OUT)), E_OK);
+    assert_int_equal(write_fd(&h, f, "d", NULL), E_OK);
+    char got[16];
+    assert_int_equal(read_file(t->data, "f", got, sizeof got), 4);
+    assert_string_equal(got, "abcd");
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(f), WH_I32(0)), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_seek", WH_I32(f), WH_I64(0), WH_I32(0), WH_I32(OUT)), E_OK);
+    assert_int_equal(write_fd(&h, f, "X", NULL), E_OK);
+    assert_int_equal(read_file(t->data, "f", got, sizeof got), 4);
+    assert_string_equal(got, "Xbcd");
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(f), WH_I32(0x10)), E_INVAL);   /* SYNC */
+    /* opened with SYNC, keeping it is fine, dropping it is not */
+    uint32_t s;
+    assert_int_equal(open_at(&h, 3, 0, "f", 0, R_RW_FILE, 0x10, &s), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(s), WH_I32(0x10 | FDF_APPEND)), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_fdstat_set_flags", WH_I32(s), WH_I32(0)), E_INVAL);
+    wh_close(&h);
+}
+
+/* ------------------------------------------------ directory quotas */
+
+/* data/ read-write with a quota at fd 3, ro/ at fd 4, other/ read-write
+ * without one at fd 5. */
+static nc_wasi_preopen g_qpre[3];
+static int g_other_fd = -1;
+static nc_wasi_config cfg_quota(const tmpdirs *t, uint64_t qbytes, uint64_t qfiles)
+{
+    nc_wasi_config c = cfg_plain();
+    char other[160];
+    snprintf(other, sizeof other, "%s/other", t->root);
+    (void)mkdir(other, 0755);
+    if (g_other_fd >= 0)   /* left open by a failed test */
+        close(g_other_fd);
+    g_other_fd = open(other, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    assert_true(g_other_fd >= 0);
+    g_qpre[0] = (nc_wasi_preopen){.host_fd = t->data_fd, .guest_path = "/data", .readonly = false,
+                                  .quota_bytes = qbytes, .quota_files = qfiles};
+    /* a quota on a read-only grant means nothing and is ignored */
+    g_qpre[1] = (nc_wasi_preopen){.host_fd = t->ro_fd, .guest_path = "/ro", .readonly = true,
+                                  .quota_bytes = 1, .quota_files = 1};
+    g_qpre[2] = (nc_wasi_preopen){.host_fd = g_other_fd, .guest_path = "/other", .readonly = false};
+    c.preopens = g_qpre;
+    c.npreopens = 3;
+    return c;
+}
+
+static void close_other(void)
+{
+    if (g_other_fd >= 0)
+        close(g_other_fd);
+    g_other_fd = -1;
+}
+
+static off_t file_size(const char *dir, const char *name)
+{
+    char p[512];
+    struct stat st;
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
+static int32_t pwrite_at(wh *h, uint32_t fd, const char *s, uint64_t off)
+{
+    uint32_t len = wh_str(h, BUF, s);
+    wh_put_u32(h, IOV, BUF);
+    wh_put_u32(h, IOV + 4, len);
+    return WH_CALL(h, "x_fd_pwrite", WH_I32(fd), WH_I32(IOV), WH_I32(1), WH_I64(off), WH_I32(OUT));
+}
+
+static void test_quota_bytes(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_quota(t, 100, 0);
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    static char sixty[61], forty[41];
+    memset(sixty, 'a', 60);
+    memset(forty, 'b', 40);
+    uint32_t f;
+    assert_int_equal(open_at(&h, 3, 0, "f", O_CREAT_, R_RW_FILE, 0, &f), E_OK);
+    assert_int_equal(write_fd(&h, f, sixty, NULL), E_OK);
+    /* overwriting in place adds nothing */
+    assert_int_equal(pwrite_at(&h, f, sixty, 0), E_OK);
+    assert_int_equal(pwrite_at(&h, f, "zz", 10), E_OK);
+    /* 50 more at offset 50 would end at 110: refused whole, nothing written */
+    assert_int_equal(pwrite_at(&h, f, forty, 70), E_DQUOT);
+    assert_int_equal(file_size(t->data, "f"), 60);
+    assert_true(h.w->quota_hit);
+    assert_denial(h.w, 0, NC_WASI_FN_fd_pwrite, NC_DENY_QUOTA, "fd 6");
+    /* exactly up to the quota */
+    assert_int_equal(write_fd(&h, f, forty, NULL), E_OK);
+    assert_int_equal(file_size(t->data, "f"), 100);
+    assert_int_equal(write_fd(&h, f, "x", NULL), E_DQUOT);
+    assert_int_equal(pwrite_at(&h, f, "x", 100), E_DQUOT);
+    assert_int_equal(pwrite_at(&h, f, "y", 99), E_OK);   /* still inside */
+    /* truncation gives nothing back: space cannot be cycled */
+    assert_int_equal(WH_CALL(&h, "x_fd_filestat_set_size", WH_I32(f), WH_I64(0)), E_OK);
+    assert_int_equal(pwrite_at(&h, f, "x", 0), E_DQUOT);
+    assert_int_equal(WH_CALL(&h, "x_fd_filestat_set_size", WH_I32(f), WH_I64(10)), E_DQUOT);
+    assert_int_equal(WH_CALL(&h, "x_fd_allocate", WH_I32(f), WH_I64(0), WH_I64(10)), E_DQUOT);
+    assert_int_equal(file_size(t->data, "f"), 0);
+    /* and neither does deleting */
+    assert_int_equal(path1(&h, "x_path_unlink_file", 3, "f"), E_OK);
+    uint32_t g;
+    assert_int_equal(open_at(&h, 3, 0, "g", O_CREAT_, R_RW_FILE, FDF_APPEND, &g), E_OK);
+    assert_int_equal(write_fd(&h, g, "x", NULL), E_DQUOT);
+    assert_false(h.trapped);
+    assert_int_equal(h.w->denied_total, 7);
+    for (uint32_t i = 0; i < h.w->ndenied; i++)
+        assert_int_equal(h.w->denied[i].reason, NC_DENY_QUOTA);
+    /* other grants are not limited by data/'s quota */
+    uint32_t o;
+    assert_int_equal(open_at(&h, 5, 0, "o", O_CREAT_, R_RW_FILE, 0, &o), E_OK);
+    assert_int_equal(write_fd(&h, o, sixty, NULL), E_OK);
+    assert_int_equal(write_fd(&h, o, sixty, NULL), E_OK);
+    wh_close(&h);
+    close_other();
+}
+
+static void test_quota_growth_calls(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_quota(t, 1000, 0);
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    write_file(t->data, "old", "0123456789");   /* there before the run: not counted */
+    uint32_t f, o;
+    assert_int_equal(open_at(&h, 3, 0, "old", 0, R_RW_FILE, 0, &o), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_filestat_set_size", WH_I32(o), WH_I64(5)), E_OK);
+    assert_int_equal(WH_CALL(&h, "x_fd_filestat_set_size", WH_I32(o), WH_I64(10)), E_OK);   /* 5 */
+    assert_int_equal(open_at(&h, 3, 0, "f", O_CREAT_, R_RW_FILE, 0, &f), E_OK);
+    int32_t e = WH_CALL(&h, "x_fd_allocate", WH_I32(f), WH_I64(0), WH_I64(500));   /* 505 */
+    assert_true(e == E_OK || e == E_NOTSUP);
+    if (e == E_OK) {
+        assert_int_equal(file_size(t->data, "f"), 500);
+        assert_int_equal(WH_CALL(&h, "x_fd_allocate", WH_I32(f), WH_I64(100), WH_I64(100)), E_OK);   /* inside */
+        /* 5 + 500 used, 495 left: growing f to 995 fits, to 996 not */
+        assert_int_equal(WH_CALL(&h, "x_fd_allocate", WH_I32(f), WH_I64(0), WH_I64(996)), E_DQUOT);
+        assert_int_equal(WH_CALL(&h, "x_fd_filestat_set_size", WH_I32(f), WH_I64(995)), E_OK);
+        assert_int_equal(WH_CALL(&h, "x_fd_filestat_set_size", WH_I32(f), WH_I64(996)), E_DQUOT);
+        assert_int_equal(pwrite_at(&h, o, "x", 10), E_DQUOT);   /* old grew back to 10 */
+    }
+    assert_false(h.trapped);
+    wh_close(&h);
+    close_other();
+}
+
+static void test_quota_names(void **state)
+{
+    tmpdirs *t = *state;
+    nc_wasi_config c = cfg_quota(t, 0, 3);
+    write_file(t->data, "old", "x");   /* there before the run: not counted */
+    wh h;
+    wh_open(&h, "wasi_proxy", &c);
+    assert_int_equal(open_at(&h, 3, 0, "a", O_CREAT_, R_RW_FILE, 0, NULL), E_OK);   /* 1 */
+    assert_int_equal(open_at(&h, 3, 0, "a", O_CREAT_, R_RW_FILE, 0, NULL), E_OK);   /* exists: 1 */
+    assert_int_equal(open_at(&h, 3, 0, "old", O_CREAT_ | O_TRUNC_, R_RW_FILE, 0, NULL), E_OK);
+    assert_int_equal(path1(&h, "x_path_create_directory", 3, "d"), E_OK);          /* 2 */
+    assert_int_equal(path1(&h, "x_path_create_directory", 3, "d"), E_EXIST);
+    assert_int_equal(symlink_at(&h, "a", 3, "s"), E_OK);                             /* 3 */
+    assert_int_equal(open_at(&h, 3, 0, "b", O_CREAT_, R_RW_FILE, 0, NULL), E_DQUOT);
+    assert_false(exists(t->data, "b"));
+    assert_int_equal(open_at(&h, 3, 0, "b", O_CREAT_ | O_EXCL_, R_RW_FILE, 0, NULL), E_DQUOT);
+    assert_int_equal(path1(&h, "x_path_create_directory", 3, "e"), E_DQUOT);
+    assert_int_equal(symlink_at(&h, "a", 3, "t"), E_DQUOT);
+    assert_int_equal(link_at(&h, 3, 0, "a", 3, "hard"), E_DQUOT);
+    assert_false(exists(t->data, "e") || exists(t->data, "t") || exists(t->data, "hard"));
+    assert_true(h.w->quota_hit);
+    assert_int_equal(h.w->denied_total, 5);
+    assert_denial(h.w, 0, NC_WASI_FN_path_open, NC_DENY_QUOTA, "b");
+    assert_denial(h.w, 2, NC_WASI_FN_path_create_directory, NC_DENY_QUOTA, "e");
+    /* renames within the grant are free; removing gives nothing back */
+    assert_int_equal(rename_at(&h, 3, "a", 3, "d/a2"), E_OK);
+    assert_int_equal(path1(&h, "x_path_unlink_file", 3, "s"), E_OK);
+    assert_int_equal(open_at(&h, 3, 0, "c", O_CREAT_, R_RW_FILE, 0, NULL), E_DQUOT);
+    /* a rename or link into the quota'd grant from another grant would move
+     * data in uncounted: EXDEV, as across devices; out of it is fine */
+    char other[160];
+    snprintf(other, sizeof other, "%s/other", t->root);
+    write_file(other, "big", "0123456789");
+    assert_int_equal(rename_at(&h, 5, "big", 3, "big"), E_XDEV);
+    assert_int_equal(link_at(&h, 5, 0, "big", 3, "big"), E_XDEV);
+    assert_int_equal(rename_at(&h, 3, "d/a2", 5, "a3"), E_OK);
+    assert_true(exists(other, "a3"));
+    /* the read-only grant's quota is ignored: it refuses writes anyway */
+    assert_int_equal(open_at(&h, 4, 0, "x", O_CREAT_, R_RW_FILE, 0, NULL), E_NOTCAPABLE);
+    assert_int_equal(h.w->denied[h.w->ndenied - 1].reason, NC_DENY_READONLY);
+    wh_close(&h);
+    close_other();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1593,6 +2266,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_guest_files, tmp_setup, tmp_teardown),
         cmocka_unit_test(test_guest_stdio),
         cmocka_unit_test_setup_teardown(test_guest_escape, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_preopen_reports_directory_rights, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_directory_keeps_directory_rights_only, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_truncation_needs_path_filestat_set_size, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_sock_shutdown_badf_or_notsock, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_path_open_flags, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_descriptor_numbers, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_readdir_cookies, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_names_and_trailing_slashes, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_descriptor_rights_enforced, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_fdstat_set_flags, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_quota_bytes, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_quota_growth_calls, tmp_setup, tmp_teardown),
+        cmocka_unit_test_setup_teardown(test_quota_names, tmp_setup, tmp_teardown),
     };
     return cmocka_run_group_tests(tests, wh_global_setup, wh_global_teardown);
 }

@@ -116,7 +116,9 @@ static void test_spec_round_trip_and_refusals(void **state)
     (void)state;
     const char *const argv[] = {"prog", "a"};
     const char *const env[] = {"K=V"};
-    nc_dir_grant dirs[] = {{.host = "/host", .guest = "/data", .readonly = true}};
+    nc_dir_grant dirs[] = {{.host = "/host", .guest = "/data", .readonly = true, .dev = 9, .ino = 10},
+                           {.host = "/scratch", .guest = "/scratch", .readonly = false,
+                            .quota_bytes = 1u << 20, .quota_files = 100}};
     nc_run_spec s;
     memset(&s, 0, sizeof s);
     nc_limits_default(&s.limits);
@@ -127,7 +129,7 @@ static void test_spec_round_trip_and_refusals(void **state)
     s.stdin_data = (const uint8_t *)"in";
     s.stdin_len = 2;
     s.dirs = dirs;
-    s.ndirs = 1;
+    s.ndirs = 2;
     uint8_t sha[32] = {1, 2, 3};
     nc_buf b;
     nc_buf_init(&b, 1u << 20);
@@ -141,6 +143,14 @@ static void test_spec_round_trip_and_refusals(void **state)
     assert_string_equal(ws.spec.dirs[0].guest, "/data");
     assert_true(ws.spec.dirs[0].readonly);
     assert_null(ws.spec.dirs[0].host);
+    /* the child learns neither host paths nor inode numbers, only quotas */
+    assert_int_equal(ws.spec.dirs[0].dev, 0);
+    assert_int_equal(ws.spec.dirs[0].ino, 0);
+    assert_int_equal(ws.spec.dirs[0].quota_bytes, 0);
+    assert_int_equal(ws.spec.ndirs, 2);
+    assert_false(ws.spec.dirs[1].readonly);
+    assert_int_equal(ws.spec.dirs[1].quota_bytes, 1u << 20);
+    assert_int_equal(ws.spec.dirs[1].quota_files, 100);
     assert_true(ws.fuel);
     assert_int_equal(ws.sent_ns, 42);
     assert_memory_equal(ws.artifact_sha256, sha, 32);
@@ -148,6 +158,24 @@ static void test_spec_round_trip_and_refusals(void **state)
     for (size_t cut = 0; cut < b.len; cut++)
         assert_int_not_equal(nc_wire_decode_spec(b.data, cut, &ws), NC_OK);
     nc_buf_cleanup(&b);
+
+    /* a quota on a read-only grant is never sent... */
+    dirs[0].quota_bytes = 5;
+    nc_buf_init(&b, 1u << 20);
+    assert_int_equal(nc_wire_encode_spec(&s, true, sha, 42, &b), NC_OK);
+    assert_int_equal(nc_wire_decode_spec(b.data, b.len, &ws), NC_OK);
+    assert_int_equal(ws.spec.dirs[0].quota_bytes, 0);
+    nc_wire_spec_cleanup(&ws);
+    /* ...and refused if one arrives: patch the read-only flag of the second
+     * directory (the byte before its two quotas) */
+    size_t flag = b.len - 17;
+    assert_int_equal(b.data[flag], 0);
+    b.data[flag] = 1;
+    assert_int_equal(nc_wire_decode_spec(b.data, b.len, &ws), NC_ERR_MALFORMED);
+    b.data[flag] = 2;
+    assert_int_equal(nc_wire_decode_spec(b.data, b.len, &ws), NC_ERR_MALFORMED);
+    nc_buf_cleanup(&b);
+    dirs[0].quota_bytes = 0;
 
     /* env without '=' and relative guest paths are refused */
     const char *const badenv[] = {"NOEQ"};
@@ -159,11 +187,13 @@ static void test_spec_round_trip_and_refusals(void **state)
     s.env = env;
     nc_dir_grant rel[] = {{.host = "/host", .guest = "data", .readonly = false}};
     s.dirs = rel;
+    s.ndirs = 1;
     nc_buf_init(&b, 1u << 20);
     assert_int_equal(nc_wire_encode_spec(&s, false, sha, 0, &b), NC_OK);
     assert_int_equal(nc_wire_decode_spec(b.data, b.len, &ws), NC_ERR_MALFORMED);
     nc_buf_cleanup(&b);
     s.dirs = dirs;
+    s.ndirs = 2;
     s.limits.timeout_ms = 0;
     nc_buf_init(&b, 1u << 20);
     assert_int_equal(nc_wire_encode_spec(&s, false, sha, 0, &b), NC_OK);

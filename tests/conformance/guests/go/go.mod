@@ -1,0 +1,3 @@
+module nightcore.example/conformance
+
+go 1.21
