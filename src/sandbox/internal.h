@@ -66,12 +66,17 @@ typedef struct {
     char **argv_store, **env_store;
     nc_dir_grant *dirs_store;
     char **guest_store;
-    uint8_t *stdin_store;
 } nc_wire_spec;
 
 NC_MUST_CHECK nc_err nc_wire_encode_spec(const nc_run_spec *spec, bool fuel,
                                          const uint8_t artifact_sha256[NC_SHA256_LEN],
                                          uint64_t sent_ns, nc_buf *out);
+/* The same body in three parts, so that stdin (up to 16 MiB) is sent from
+ * where it is: head, then spec->stdin_data, then tail. */
+NC_MUST_CHECK nc_err nc_wire_encode_spec_parts(const nc_run_spec *spec, bool fuel,
+                                               const uint8_t artifact_sha256[NC_SHA256_LEN],
+                                               uint64_t sent_ns, nc_buf *head, nc_buf *tail);
+/* out->spec.stdin_data points into data: keep data until the spec is done with. */
 NC_MUST_CHECK nc_err nc_wire_decode_spec(const uint8_t *data, size_t len, nc_wire_spec *out);
 void nc_wire_spec_cleanup(nc_wire_spec *s);
 

@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common/fs.h"
@@ -647,10 +648,40 @@ static nc_err run_inprocess(const nc_artifact *art, const nc_run_spec *spec, con
     return err;
 }
 
-static nc_err send_spec(const nc_child *c, const nc_buf *body, const int *fds, uint32_t nfds)
+/* Sends all of iov (advancing it), retrying on EINTR and short writes. */
+static nc_err send_all(int sock, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return NC_ERR_CHILD;
+        size_t left = (size_t)w;
+        while (n > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return NC_OK;
+}
+
+/* The header (with the descriptors), then the body: head, stdin straight
+ * from the caller's buffer, tail. */
+static nc_err send_spec(const nc_child *c, const nc_buf *head, const nc_run_spec *spec,
+                        const nc_buf *tail, const int *fds, uint32_t nfds)
 {
     uint8_t hdr[12];
-    uint32_t v[3] = {NC_WIRE_SPEC_MAGIC, (uint32_t)body->len, nfds};
+    uint64_t body_len = (uint64_t)head->len + spec->stdin_len + tail->len;
+    if (body_len > NC_MAX_SPEC_BYTES)
+        return NC_ERR_TOO_LARGE;
+    uint32_t v[3] = {NC_WIRE_SPEC_MAGIC, (uint32_t)body_len, nfds};
     for (int i = 0; i < 3; i++) {
         hdr[4 * i] = (uint8_t)(v[i] >> 24);
         hdr[4 * i + 1] = (uint8_t)(v[i] >> 16);
@@ -676,16 +707,10 @@ static nc_err send_spec(const nc_child *c, const nc_buf *body, const int *fds, u
     } while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof hdr)
         return NC_ERR_CHILD;
-    size_t off = 0;
-    while (off < body->len) {
-        n = send(c->sock, body->data + off, body->len - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return NC_ERR_CHILD;
-        off += (size_t)n;
-    }
-    return NC_OK;
+    struct iovec body[3] = {{head->data, head->len},
+                            {(void *)spec->stdin_data, spec->stdin_data ? spec->stdin_len : 0},
+                            {tail->data, tail->len}};
+    return send_all(c->sock, body, 3);
 }
 
 /* Reads exactly len bytes before the deadline. 1 = timed out, 0 = ok, -1 = EOF/error. */
@@ -735,13 +760,14 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
                           const int *dir_fds, nc_run_result *res, char *msg, size_t msg_len)
 {
     nc_child c = {-1, -1};
-    nc_buf body;
+    nc_buf head, tail;
     int fds[1 + NC_MAX_DIRS];
     uint8_t *reply = NULL;
     nc_err err = NC_ERR_CHILD;
     uint64_t t0 = nc_now_ns();
 
-    nc_buf_init(&body, NC_MAX_SPEC_BYTES);
+    nc_buf_init(&head, NC_MAX_SPEC_BYTES);
+    nc_buf_init(&tail, NC_MAX_SPEC_BYTES);
     err = image_get(sb, art, &fds[0], msg, msg_len);
     if (err != NC_OK)
         goto done;
@@ -754,11 +780,12 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
             goto done;
         }
         res->t_spawn_ns = spawn_ns;
-        nc_buf_reset(&body);
-        err = nc_wire_encode_spec(spec, art->fuel, art->sha256, nc_now_ns(), &body);
+        nc_buf_reset(&head);
+        nc_buf_reset(&tail);
+        err = nc_wire_encode_spec_parts(spec, art->fuel, art->sha256, nc_now_ns(), &head, &tail);
         if (err != NC_OK)
             goto done;
-        err = send_spec(&c, &body, fds, (uint32_t)(1 + spec->ndirs));
+        err = send_spec(&c, &head, spec, &tail, fds, (uint32_t)(1 + spec->ndirs));
         if (err == NC_OK)
             break;
         reap_child(&c);   /* a pooled child that died while waiting: try a fresh one */
@@ -833,7 +860,8 @@ done:
     if (fds[0] >= 0)
         close(fds[0]);
     free(reply);
-    nc_buf_cleanup(&body);
+    nc_buf_cleanup(&head);
+    nc_buf_cleanup(&tail);
     res->t_total_ns = nc_now_ns() - t0;
     return err;
 }

@@ -22,39 +22,56 @@ static nc_err put_cstr(nc_buf *b, const char *s)
     return nc_buf_put_string(b, s, strlen(s));
 }
 
+nc_err nc_wire_encode_spec_parts(const nc_run_spec *spec, bool fuel,
+                                 const uint8_t artifact_sha256[NC_SHA256_LEN], uint64_t sent_ns,
+                                 nc_buf *head, nc_buf *tail)
+{
+    nc_err err = NC_OK;
+    const nc_limits *l = &spec->limits;
+    if (spec->stdin_len > UINT32_MAX)
+        return NC_ERR_TOO_LARGE;
+    TRY(nc_buf_put_u32be(head, NC_WIRE_SPEC_MAGIC));
+    TRY(nc_buf_put_u64be(head, sent_ns));
+    TRY(nc_buf_put_u8(head, fuel ? 1 : 0));
+    TRY(nc_buf_append(head, artifact_sha256, NC_SHA256_LEN));
+    TRY(nc_buf_put_u32be(head, l->timeout_ms));
+    TRY(nc_buf_put_u64be(head, l->fuel));
+    TRY(nc_buf_put_u64be(head, l->memory_bytes));
+    TRY(nc_buf_put_u32be(head, l->table_elements));
+    TRY(nc_buf_put_u32be(head, l->instances));
+    TRY(nc_buf_put_u32be(head, l->tables));
+    TRY(nc_buf_put_u32be(head, l->memories));
+    TRY(nc_buf_put_u32be(head, l->stack_bytes));
+    TRY(nc_buf_put_u32be(head, l->stdout_bytes));
+    TRY(nc_buf_put_u32be(head, l->stderr_bytes));
+    TRY(nc_buf_put_u32be(head, (uint32_t)spec->nargs));
+    for (size_t i = 0; i < spec->nargs; i++)
+        TRY(put_cstr(head, spec->args[i]));
+    TRY(nc_buf_put_u32be(head, (uint32_t)spec->nenv));
+    for (size_t i = 0; i < spec->nenv; i++)
+        TRY(put_cstr(head, spec->env[i]));
+    TRY(nc_buf_put_u32be(head, (uint32_t)spec->stdin_len));   /* the bytes go between head and tail */
+    TRY(nc_buf_put_u32be(tail, (uint32_t)spec->ndirs));
+    for (size_t i = 0; i < spec->ndirs; i++) {
+        TRY(put_cstr(tail, spec->dirs[i].guest));
+        TRY(nc_buf_put_u8(tail, spec->dirs[i].readonly ? 1 : 0));
+    }
+done:
+    return err;
+}
+
 nc_err nc_wire_encode_spec(const nc_run_spec *spec, bool fuel,
                            const uint8_t artifact_sha256[NC_SHA256_LEN], uint64_t sent_ns,
                            nc_buf *out)
 {
-    nc_err err = NC_OK;
-    const nc_limits *l = &spec->limits;
-    TRY(nc_buf_put_u32be(out, NC_WIRE_SPEC_MAGIC));
-    TRY(nc_buf_put_u64be(out, sent_ns));
-    TRY(nc_buf_put_u8(out, fuel ? 1 : 0));
-    TRY(nc_buf_append(out, artifact_sha256, NC_SHA256_LEN));
-    TRY(nc_buf_put_u32be(out, l->timeout_ms));
-    TRY(nc_buf_put_u64be(out, l->fuel));
-    TRY(nc_buf_put_u64be(out, l->memory_bytes));
-    TRY(nc_buf_put_u32be(out, l->table_elements));
-    TRY(nc_buf_put_u32be(out, l->instances));
-    TRY(nc_buf_put_u32be(out, l->tables));
-    TRY(nc_buf_put_u32be(out, l->memories));
-    TRY(nc_buf_put_u32be(out, l->stack_bytes));
-    TRY(nc_buf_put_u32be(out, l->stdout_bytes));
-    TRY(nc_buf_put_u32be(out, l->stderr_bytes));
-    TRY(nc_buf_put_u32be(out, (uint32_t)spec->nargs));
-    for (size_t i = 0; i < spec->nargs; i++)
-        TRY(put_cstr(out, spec->args[i]));
-    TRY(nc_buf_put_u32be(out, (uint32_t)spec->nenv));
-    for (size_t i = 0; i < spec->nenv; i++)
-        TRY(put_cstr(out, spec->env[i]));
-    TRY(nc_buf_put_string(out, spec->stdin_data ? (const void *)spec->stdin_data : "", spec->stdin_len));
-    TRY(nc_buf_put_u32be(out, (uint32_t)spec->ndirs));
-    for (size_t i = 0; i < spec->ndirs; i++) {
-        TRY(put_cstr(out, spec->dirs[i].guest));
-        TRY(nc_buf_put_u8(out, spec->dirs[i].readonly ? 1 : 0));
-    }
-done:
+    nc_buf tail;
+    nc_buf_init(&tail, NC_MAX_SPEC_BYTES);
+    nc_err err = nc_wire_encode_spec_parts(spec, fuel, artifact_sha256, sent_ns, out, &tail);
+    if (err == NC_OK && spec->stdin_len)
+        err = nc_buf_append(out, spec->stdin_data, spec->stdin_len);
+    if (err == NC_OK)
+        err = nc_buf_append(out, tail.data, tail.len);
+    nc_buf_cleanup(&tail);
     return err;
 }
 
@@ -93,7 +110,6 @@ void nc_wire_spec_cleanup(nc_wire_spec *s)
     free_strv(s->env_store, s->spec.nenv);
     free_strv(s->guest_store, s->spec.ndirs);
     free(s->dirs_store);
-    free(s->stdin_store);
     memset(s, 0, sizeof *s);
 }
 
@@ -173,14 +189,7 @@ nc_err nc_wire_decode_spec(const uint8_t *data, size_t len, nc_wire_spec *out)
     }
 
     TRY(nc_read_string(&r, NC_MAX_STDIN_BYTES, &p, &plen));
-    if (plen) {
-        out->stdin_store = malloc(plen);
-        if (!out->stdin_store) {
-            err = NC_ERR_NOMEM;
-            goto done;
-        }
-        memcpy(out->stdin_store, p, plen);
-    }
+    out->spec.stdin_data = plen ? p : NULL;   /* borrowed from data: up to 16 MiB, not copied */
     out->spec.stdin_len = plen;
 
     TRY(nc_read_u32be(&r, &n));
@@ -217,7 +226,6 @@ nc_err nc_wire_decode_spec(const uint8_t *data, size_t len, nc_wire_spec *out)
 
     out->spec.args = (const char *const *)out->argv_store;
     out->spec.env = (const char *const *)out->env_store;
-    out->spec.stdin_data = out->stdin_store;
     out->spec.dirs = out->dirs_store;
 done:
     if (err != NC_OK)

@@ -138,6 +138,8 @@ static void test_spec_round_trip_and_refusals(void **state)
     assert_string_equal(ws.spec.args[1], "a");
     assert_string_equal(ws.spec.env[0], "K=V");
     assert_int_equal(ws.spec.stdin_len, 2);
+    assert_ptr_equal(ws.spec.stdin_data, b.data + (b.len - 2 - 4 - 4 - 5 - 1));   /* borrowed, not copied */
+    assert_memory_equal(ws.spec.stdin_data, "in", 2);
     assert_string_equal(ws.spec.dirs[0].guest, "/data");
     assert_true(ws.spec.dirs[0].readonly);
     assert_null(ws.spec.dirs[0].host);
@@ -147,6 +149,18 @@ static void test_spec_round_trip_and_refusals(void **state)
     nc_wire_spec_cleanup(&ws);
     for (size_t cut = 0; cut < b.len; cut++)
         assert_int_not_equal(nc_wire_decode_spec(b.data, cut, &ws), NC_OK);
+
+    /* The three parts the supervisor sends are the same body. */
+    nc_buf head, tail;
+    nc_buf_init(&head, 1u << 20);
+    nc_buf_init(&tail, 1u << 20);
+    assert_int_equal(nc_wire_encode_spec_parts(&s, true, sha, 42, &head, &tail), NC_OK);
+    assert_int_equal(head.len + s.stdin_len + tail.len, b.len);
+    assert_memory_equal(head.data, b.data, head.len);
+    assert_memory_equal(b.data + head.len, "in", 2);
+    assert_memory_equal(tail.data, b.data + head.len + 2, tail.len);
+    nc_buf_cleanup(&head);
+    nc_buf_cleanup(&tail);
     nc_buf_cleanup(&b);
 
     /* env without '=' and relative guest paths are refused */
