@@ -16,6 +16,7 @@
  *     fault in wasm code into a trap. We install no handler for those. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,6 +136,11 @@ done:
         wasmtime_module_delete(module);
     if (engine)
         wasm_engine_delete(engine);
+#ifdef __GLIBC__
+    /* Hand the compiler's freed memory back: compiling gofmt otherwise leaves
+     * about 100 MB in malloc's per-thread arenas of the long-lived worker. */
+    malloc_trim(0);
+#endif
     return err;
 }
 
