@@ -51,7 +51,7 @@ fuzz-smoke:
 # The full comparison with the peers (builds the wasmtime CLI once, cached):
 # writes bench/report.md and bench/report.json.
 bench: all
-	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit seed_audit
+	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit seed_audit bench_guest
 	NC_BIN=$(CURDIR)/$(BUILD)/bin NC_FIXTURES=$(CURDIR)/$(BUILD)/fixtures $(PYTHON) bench/report.py
 
 bench-smoke: all

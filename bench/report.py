@@ -6,8 +6,15 @@ machine, written to bench/report.md (table + summary) and bench/report.json.
 
 Peers: the `wasmtime` CLI of the same major version (scripts/peer-wasmtime),
 `wasmtime run m.wasm` and `wasmtime run --allow-precompiled m.cwasm`, and Night
-Core's in-process engine path (bench_sandbox) as the floor."""
+Core's in-process engine path (bench_sandbox) as the floor.
+
+Real programs (bench/guests/build.sh, built into the cache): Go (a sieve and
+SHA-256; hello world for start-up), Go's own gofmt, SQLite and Lua, and raw
+stdin/stdout, each run by `nightcore run` and by both peer commands in one
+hyperfine call; gofmt's compile by Night Core's compile path (bench_guest)
+and by `wasmtime compile`; and the phases inside the sandbox (bench_guest)."""
 import argparse
+import base64
 import json
 import os
 import platform
@@ -84,6 +91,33 @@ def hyperfine(cmds, runs, warmup=5):
     return stats
 
 
+def interleaved(cmds, runs, warmup=2, stdin=None):
+    """Medians of each command (argv lists), run in turns so that machine noise
+    hits them alike (as bench_sandbox interleaves its variants): posix_spawn,
+    stdout/stderr to /dev/null, stdin from a file or /dev/null, wall time to
+    the child's exit. A non-zero exit fails the benchmark."""
+    times = [[] for _ in cmds]
+    for i in range(warmup + runs):
+        for k, argv in enumerate(cmds):
+            actions = [(os.POSIX_SPAWN_OPEN, 0, stdin or os.devnull, os.O_RDONLY, 0),
+                       (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                       (os.POSIX_SPAWN_OPEN, 2, os.devnull, os.O_WRONLY, 0)]
+            t0 = time.perf_counter()
+            pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=actions)
+            _, status = os.waitpid(pid, 0)
+            dt = time.perf_counter() - t0
+            if os.waitstatus_to_exitcode(status) != 0:
+                sys.exit(f"benchmark command failed ({status}): {' '.join(argv)}")
+            if i >= warmup:
+                times[k].append(dt)
+    out = []
+    for argv, t in zip(cmds, times):
+        t.sort()
+        out.append({"command": " ".join(argv), "p50_ms": statistics.median(t) * 1000,
+                    "p99_ms": t[min(len(t) - 1, int(0.99 * len(t)))] * 1000, "runs": len(t)})
+    return out
+
+
 def throughput(sock_path, clients, seconds, reqs):
     counts = [0] * clients
     errors = []
@@ -130,6 +164,76 @@ def make_module(path, size):
     os.unlink(wat)
 
 
+# name, module, args, stdin (a file in the guests dir, or "16MiB"), runs (full, quick)
+PROGRAMS = [
+    ("go_cpu", "gobench.wasm", ["cpu"], None, (10, 3)),
+    ("lua", "lua_bench.wasm", [], None, (10, 3)),
+    ("sqlite", "sqlite_bench.wasm", [], None, (10, 3)),
+    ("gofmt", "gofmt.wasm", [], "gofmt_input.go", (20, 5)),
+    ("go_hello", "gobench.wasm", ["hello"], None, (50, 10)),
+    ("stdin_16MiB", "io_bench.wasm", ["stdin"], "16MiB", (20, 5)),
+    ("stdout_1MiB", "io_bench.wasm", ["stdout", "1048576"], None, (30, 5)),
+]
+CPU_HEAVY = ("go_cpu", "lua", "sqlite")
+
+
+def real_programs(home, wasmtime, work, q):
+    """Real programs: Night Core against the peer, side by side."""
+    guests = sh(os.path.join(ROOT, "bench", "guests", "build.sh")).stdout.decode().strip()
+    nc = os.path.join(BIN, "nightcore")
+    bench_guest = os.path.join(BIN, "bench_guest")
+    big = os.path.join(work, "stdin-16MiB.bin")
+    with open(big, "wb") as f:   # fixed, incompressible-looking bytes
+        block = bytes((i * 131 + (i >> 8) * 7) & 0xFF for i in range(1 << 16))
+        for _ in range(256):
+            f.write(block)
+    res = {"guests": guests, "programs": {}, "modules": {}}
+    for module in sorted({p[1] for p in PROGRAMS}):
+        path = os.path.join(guests, module)
+        cwasm = os.path.join(work, module.replace(".wasm", ".cwasm"))
+        sh(wasmtime, "compile", path, "-o", cwasm)
+        name = "g-" + module.replace(".wasm", "").replace("_", "-")
+        t0 = time.time()
+        home.add(path, name)   # submit, approve (the worker precompiles), through the CLI
+        res["modules"][module] = {"name": name, "wasm_bytes": os.path.getsize(path),
+                                  "peer_cwasm_bytes": os.path.getsize(cwasm), "submit_approve_s": time.time() - t0}
+    for prog, module, args, stdin, runs in PROGRAMS:
+        path = os.path.join(guests, module)
+        cwasm = os.path.join(work, module.replace(".wasm", ".cwasm"))
+        name = res["modules"][module]["name"]
+        src = (big if stdin == "16MiB" else os.path.join(guests, stdin)) if stdin else None
+        hf = interleaved([[nc, "--home", home.path, "run", name, *(["--stdin", "-"] if src else []), "--", *args],
+                          [wasmtime, "run", "--allow-precompiled", cwasm, *args],
+                          [wasmtime, "run", path, *args]], runs[1 if q else 0], stdin=src)
+        inside = os.path.join(work, prog + ".json")
+        extra = ["--stdin", src] if src else []
+        sh(bench_guest, "--runs", str(3 if q else 5), "--json", inside, *extra, path, "--", *args)
+        with open(inside) as f:
+            res["programs"][prog] = {"module": module, "args": args, "stdin": stdin, "hyperfine": hf,
+                                     "sandbox": json.load(f)}
+    # The worker's own time around the sandbox for a Go module (verification,
+    # module hash, policy, recording, threat score), against its size.
+    ctl = os.path.join(home.path, "run", "control.sock")
+    s, f = connect(ctl)
+    res["gate_us"] = {}
+    for prog in ("go_hello", "gofmt"):
+        p = res["programs"][prog]
+        req = {"id": 1, "op": "run", "ref": res["modules"][p["module"]]["name"], "args": p["args"]}
+        if p["stdin"]:
+            with open(os.path.join(guests, p["stdin"]), "rb") as fh:
+                req["stdin_b64"] = base64.b64encode(fh.read()).decode()
+        t = [call(f, req)["result"]["timings_us"] for _ in range(10 if q else 50)]
+        worker, total = statistics.median(x["worker"] for x in t), statistics.median(x["total"] for x in t)
+        res["gate_us"][prog] = {"worker": worker, "sandbox": total, "gate": worker - total,
+                                "module_bytes": res["modules"][p["module"]]["wasm_bytes"]}
+    s.close()
+    gofmt = os.path.join(guests, "gofmt.wasm")
+    res["compile_gofmt"] = interleaved([[bench_guest, "--compile-only", gofmt],
+                                        [wasmtime, "compile", gofmt, "-o", os.path.join(work, "gofmt-again.cwasm")]],
+                                       3 if q else 10, warmup=1)
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -167,6 +271,7 @@ def main():
            "--json", fl, env=dict(os.environ, NC_FIXTURES=FIX))
         with open(fl) as f:
             report["floor"] = json.load(f)
+        report["real_programs"] = real_programs(home, wasmtime, work, q)
 
         # 2. worker-side breakdown of one run (run object timings + verification)
         ctl = os.path.join(home.path, "run", "control.sock")
@@ -281,6 +386,50 @@ def main():
     write(report, q)
 
 
+def real_programs_md(rp):
+    progs = rp["programs"]
+    out = ["## Real programs (medians, same run)", "",
+           "Guests built by `bench/guests/build.sh` (not committed). `nightcore run` goes through the CLI, the "
+           "worker (verification, policy, audit) and a sandbox child; the peer runs the same module with "
+           "`wasmtime run --allow-precompiled` on a `wasmtime compile`d artifact, and plain. The three commands "
+           "run in turns (each run spawned directly, stdout to /dev/null, stdin from the file for the programs "
+           "that read one; `nightcore run --stdin -`), so noise hits them alike.", "",
+           "| program | nightcore run ms | wasmtime precompiled ms | wasmtime run ms | ratio to precompiled | "
+           "in the sandbox: load / instantiate / execute ms |", "|---|---|---|---|---|---|"]
+    for prog, p in progs.items():
+        nc_, pre, plain = (x["p50_ms"] for x in p["hyperfine"])
+        sb = p["sandbox"]
+        mark = " (target <= 1.03)" if prog in CPU_HEAVY else " (target <= 1.00)" if prog == "go_hello" else ""
+        out.append(f"| {prog} `{' '.join(p['args'])}`{' < ' + p['stdin'] if p['stdin'] else ''} | {nc_:.1f} | "
+                   f"{pre:.1f} | {plain:.1f} | {nc_ / pre:.3f}{mark} | {sb['load_us'] / 1000:.2f} / "
+                   f"{sb['instantiate_us'] / 1000:.2f} / {sb['execute_us'] / 1000:.2f} |")
+    c = rp["compile_gofmt"]
+    mods = rp["modules"]
+    out += ["", "| compile | ms | artifact bytes |", "|---|---|---|",
+            f"| Night Core (`bench_guest --compile-only gofmt.wasm`) | {c[0]['p50_ms']:.0f} | "
+            f"{progs['gofmt']['sandbox']['artifact_bytes']} |",
+            f"| `wasmtime compile gofmt.wasm` | {c[1]['p50_ms']:.0f} | {mods['gofmt.wasm']['peer_cwasm_bytes']} |",
+            "", f"Compile ratio (target <= 1.2): {c[0]['p50_ms'] / c[1]['p50_ms']:.2f}. "
+            f"`nightcore submit` + `approve` of gofmt ({mods['gofmt.wasm']['wasm_bytes']} bytes; analysis, "
+            f"signing, verification and the worker's compile): {mods['gofmt.wasm']['submit_approve_s']:.1f} s.", ""]
+    g = rp["gate_us"]
+    out += ["The worker's own time around the sandbox child (medians over the control socket; verification, "
+            "the per-run SHA-256 of the module, policy, recording, the threat score's re-analysis of the module):",
+            "", "| module | bytes | worker us | sandbox us | gate us |", "|---|---|---|---|---|"]
+    for prog, v in g.items():
+        out.append(f"| {progs[prog]['module']} ({prog}) | {v['module_bytes']} | {v['worker']:.0f} | {v['sandbox']:.0f} | "
+                   f"{v['gate']:.0f} |")
+    out.append("")
+    checks = [(p, progs[p]["hyperfine"][0]["p50_ms"] / progs[p]["hyperfine"][1]["p50_ms"], 1.03) for p in CPU_HEAVY]
+    checks.append(("go_hello", progs["go_hello"]["hyperfine"][0]["p50_ms"] / progs["go_hello"]["hyperfine"][1]["p50_ms"],
+                   1.0))
+    checks.append(("compile gofmt", c[0]["p50_ms"] / c[1]["p50_ms"], 1.2))
+    out.append("Targets: " + "; ".join(f"{n} {v:.3f} {'met' if v <= t else 'NOT met'} (<= {t})" for n, v, t in checks)
+               + ".")
+    out.append("")
+    return out
+
+
 def write(r, quick):
     e2e, comp, fl = r["end_to_end_hello"], r["end_to_end_compute"], r["floor"]
     b = r["breakdown_us"]
@@ -298,6 +447,7 @@ def write(r, quick):
                   f"{e2e[0]['p50_ms'] / e2e[2]['p50_ms']:.2f}. Compute: nightcore / wasmtime = "
                   f"{comp[0]['p50_ms'] / comp[1]['p50_ms']:.3f}; process tier / in-process floor (bench_sandbox) = "
                   f"{fl['compute_process_pooled']['p50_us'] / fl['compute_inprocess']['p50_us']:.3f}.", "",
+              *real_programs_md(r["real_programs"]),
               "## One run inside the worker (medians, us)", "", "| phase | us |", "|---|---|"]
     for k, v in b.items():
         lines.append(f"| {k} | {v:.0f} |")

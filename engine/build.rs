@@ -1,6 +1,7 @@
 // Copies the Wasmtime C API headers (including the generated wasmtime/conf.h,
 // which records the enabled features) next to the built library so the C
-// build uses exactly the headers that match it.
+// build uses exactly the headers that match it, with our own header
+// (include/nightcore_engine.h) beside them.
 use std::{env, fs, path::Path};
 
 fn copy_dir(src: &Path, dst: &Path) {
@@ -27,6 +28,9 @@ fn main() {
         fs::remove_dir_all(out).expect("clear include dir");
     }
     copy_dir(Path::new(&include), out);
+    let ours = Path::new(&env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR")).join("include/nightcore_engine.h");
+    fs::copy(&ours, out.join("nightcore_engine.h")).expect("copy nightcore_engine.h");
     println!("cargo:rerun-if-env-changed=NIGHTCORE_ENGINE_INCLUDE_OUT");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=include/nightcore_engine.h");
 }

@@ -30,7 +30,7 @@
 #define NC_DEFAULT_STACK_BYTES (512u * 1024)
 #define NC_DEFAULT_OUTPUT_BYTES (1024u * 1024)
 #define NC_MAX_TIMEOUT_MS (3600u * 1000)
-#define NC_MAX_STACK_BYTES (8u * 1024 * 1024)
+#define NC_MAX_STACK_BYTES (2u * 1024 * 1024)   /* Wasmtime refuses more than its async stack size */
 #define NC_MAX_MEMORY_BYTES (4ull * 1024 * 1024 * 1024)
 
 /* Sandbox child */
@@ -39,6 +39,8 @@
 #define NC_CHILD_UMASK 022            /* whatever the worker's: files a module creates are 0644, directories 0755 */
 #define NC_CHILD_MAX_FILE_BYTES (256ull * 1024 * 1024) /* RLIMIT_FSIZE */
 #define NC_CHILD_HEAP_SLACK (256ull * 1024 * 1024)    /* RLIMIT_DATA above linear memory */
+#define NC_ARTIFACT_IMAGES 32u                         /* sealed artifact copies the supervisor keeps */
+#define NC_ARTIFACT_IMAGE_BYTES (512ull * 1024 * 1024) /* their total size */
 #define NC_WASI_MAX_FDS 64u           /* guest descriptor table */
 #define NC_WASI_MAX_DENIED 32u        /* denied calls kept in detail (all are counted) */
 #define NC_WASI_MAX_IOVS 1024u

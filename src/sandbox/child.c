@@ -13,26 +13,68 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include "common/fs.h"
 #include "sandbox/internal.h"
 
 #define CHILD_SOCK 3
 
-static void send_result(nc_err status, nc_run_result *res)
+/* Writes the whole result frame; async-signal-safe (the deadline's handler
+ * sends through here too). stdout and stderr go out from where they are. */
+static void send_result(nc_err status, const nc_run_result *res)
 {
-    nc_buf b;
-    nc_buf_init(&b, NC_MAX_RESULT_BYTES);
-    if (nc_buf_put_u32be(&b, 0) == NC_OK && nc_wire_encode_result(status, res, &b) == NC_OK) {
-        uint32_t body = (uint32_t)(b.len - 4);
-        b.data[0] = (uint8_t)(body >> 24);
-        b.data[1] = (uint8_t)(body >> 16);
-        b.data[2] = (uint8_t)(body >> 8);
-        b.data[3] = (uint8_t)body;
-        if (nc_write_all(CHILD_SOCK, b.data, b.len) != NC_OK)
+    static uint8_t scratch[NC_WIRE_RESULT_FIXED_MAX];
+    struct iovec iov[NC_WIRE_RESULT_IOVS];
+    if (nc_wire_result_frame(status, res, scratch, sizeof scratch, iov) != NC_OK)
+        _exit(3);   /* the supervisor reports the run as a crash */
+    struct iovec *v = iov;
+    int n = NC_WIRE_RESULT_IOVS;
+    while (n > 0) {
+        ssize_t w = writev(CHILD_SOCK, v, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
             _exit(3);   /* supervisor gone: it reports the run as a crash */
+        size_t left = (size_t)w;
+        while (n > 0 && left >= v->iov_len) {
+            left -= v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (uint8_t *)v->iov_base + left;
+            v->iov_len -= left;
+        }
     }
-    nc_buf_cleanup(&b);
+}
+
+/* This run's result so far (isolation, hand-off), for a deadline report. */
+static const nc_run_result *volatile child_result;
+
+/* The deadline stopped the guest: send what the run observed and end. */
+static void report_deadline(const nc_run_result *partial)
+{
+    static nc_run_result r;
+    memcpy(&r, partial, sizeof r);
+    const nc_run_result *base = child_result;
+    if (base) {
+        r.isolation = base->isolation;
+        r.t_handoff_ns = base->t_handoff_ns;
+        r.t_isolate_ns = base->t_isolate_ns;
+    }
+    send_result(NC_OK, &r);
+    _exit(0);
+}
+
+/* The artifact comes as a memfd the supervisor filled from bytes it verified
+ * and then sealed: its contents can no longer change, so it is not hashed
+ * again here. Anything else is refused. */
+static bool sealed_artifact(int fd)
+{
+    int need = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+    int seals = fcntl(fd, F_GET_SEALS);
+    return seals >= 0 && (seals & need) == need;
 }
 
 /* Header: magic, body length, descriptor count; descriptors ride along. */
@@ -176,9 +218,7 @@ static void child_main(void)
     nc_isolation_report iso;
     int fds[1 + NC_MAX_DIRS];
     uint32_t nfds = 0, body_len = 0;
-    uint8_t *body = NULL, *artifact = NULL;
-    size_t artifact_len = 0;
-    uint8_t digest[NC_SHA256_LEN];
+    uint8_t *body = NULL;
     nc_err status;
 
     memset(&res, 0, sizeof res);
@@ -223,22 +263,17 @@ static void child_main(void)
     if (status != NC_OK)
         goto reply;
 
-    /* The artifact is trusted only if it is the one the supervisor recorded. */
-    status = nc_read_fd(fds[0], NC_MAX_ARTIFACT_BYTES, &artifact, &artifact_len);
-    close(fds[0]);
-    fds[0] = -1;
-    if (status == NC_OK)
-        status = nc_sha256(artifact, artifact_len, digest);
-    if (status == NC_OK && memcmp(digest, ws.artifact_sha256, NC_SHA256_LEN) != 0)
-        status = NC_ERR_ARTIFACT;
-    if (status != NC_OK) {
-        snprintf(res.message, sizeof res.message,
-                 "precompiled artifact does not match its recorded sha256; recompile the module");
+    if (!sealed_artifact(fds[0])) {
+        snprintf(res.message, sizeof res.message, "the supervisor sent an artifact that is not sealed");
         status = NC_ERR_ARTIFACT;
         goto reply;
     }
-    status = nc_exec_run(artifact, artifact_len, ws.fuel, &ws.spec, fds + 1, NC_TIMER_SIGNAL, &res,
+    nc_exec_artifact art = {.sealed_fd = fds[0]};
+    res.isolation = iso;   /* for a report from the deadline's handler */
+    child_result = &res;
+    status = nc_exec_run(&art, ws.fuel, &ws.spec, fds + 1, NC_TIMER_SIGNAL, report_deadline, &res,
                          res.message, sizeof res.message);
+    child_result = NULL;
 reply:
     res.isolation = iso;
     send_result(status, &res);

@@ -1,15 +1,33 @@
 /* The engine path: compile, load an artifact, instantiate with our WASI,
- * run _start under the resource envelope, classify what happened. */
+ * run _start under the resource envelope, classify what happened.
+ *
+ * Engine settings, and why (measured in bench/README.md, "Real programs"):
+ *   - no epoch interruption: its checks on every loop back-edge and function
+ *     entry cost 5-19% on real programs. The deadline is a signal instead
+ *     (below): it stops the guest wherever it is and reports the run.
+ *   - copy-on-write memory images (Wasmtime's default): without them every
+ *     data segment becomes code in one start-up function, which for a Go
+ *     program is megabytes of machine code, most of its compile time and a
+ *     third of its artifact. Linear memories therefore come from Wasmtime's
+ *     own allocator; the resource limiter (nightcore_engine.h) enforces and
+ *     observes their size.
+ *   - signals-based traps (the default on Linux): bounds checks are elided
+ *     behind guard regions, and Wasmtime's own SIGSEGV/SIGBUS handlers turn a
+ *     fault in wasm code into a trap. We install no handler for those. */
 #include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#include <nightcore_engine.h>
 #include <wasmtime.h>
 #include "sandbox/internal.h"
 
@@ -26,7 +44,7 @@ void nc_engine_fingerprint(bool fuel, char out[65])
 {
     char text[256];
     uint8_t h[NC_SHA256_LEN];
-    int n = snprintf(text, sizeof text, "%s;%s;fuel=%d;epoch=1;opt=speed;cow=0", WASMTIME_VERSION_STR,
+    int n = snprintf(text, sizeof text, "%s;%s;fuel=%d;epoch=0;opt=speed;cow=1;sbt=1", WASMTIME_VERSION_STR,
 #if defined(__x86_64__)
                      "x86_64-linux",
 #elif defined(__aarch64__)
@@ -56,124 +74,19 @@ static void error_msg(wasmtime_error_t *e, char *msg, size_t msg_len, const char
     wasm_byte_vec_delete(&m);
 }
 
-/* ---- linear memory under our control: we see every growth request ---- */
-
-typedef struct {
-    uint64_t limit;          /* bytes per memory */
-    uint64_t peak;           /* largest size any memory reached */
-    bool limit_hit;
-} nc_memctx;
-
-typedef struct {
-    nc_memctx *ctx;
-    uint8_t *base;
-    size_t size, capacity, mapping;
-} nc_linear_memory;
-
-static uint8_t *mem_get(void *env, size_t *byte_size, size_t *byte_capacity)
-{
-    nc_linear_memory *m = env;
-    *byte_size = m->size;
-    *byte_capacity = m->capacity;
-    return m->base;
-}
-
-static wasmtime_error_t *mem_grow(void *env, size_t new_size)
-{
-    nc_linear_memory *m = env;
-    if (new_size > m->ctx->limit) {
-        m->ctx->limit_hit = true;
-        return wasmtime_error_new("nightcore: linear memory limit reached");
-    }
-    if (new_size > m->capacity)
-        return wasmtime_error_new("nightcore: linear memory reservation exhausted");
-    if (new_size > m->size) {
-        if (mprotect(m->base + m->size, new_size - m->size, PROT_READ | PROT_WRITE) != 0)
-            return wasmtime_error_new("nightcore: cannot commit linear memory");
-        m->size = new_size;
-        if (new_size > m->ctx->peak)
-            m->ctx->peak = new_size;
-    }
-    return NULL;
-}
-
-static void mem_free(void *env)
-{
-    nc_linear_memory *m = env;
-    if (m->base)
-        munmap(m->base, m->mapping);
-    free(m);
-}
-
-static size_t page_round(size_t n)
-{
-    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-    return n > SIZE_MAX - pg ? SIZE_MAX : (n + pg - 1) / pg * pg;
-}
-
-static wasmtime_error_t *mem_new(void *env, const wasm_memorytype_t *ty, size_t minimum,
-                                 size_t maximum, size_t reserved, size_t guard,
-                                 wasmtime_linear_memory_t *ret)
-{
-    nc_memctx *ctx = env;
-    (void)ty;
-    if (minimum > ctx->limit) {
-        ctx->limit_hit = true;
-        return wasmtime_error_new("nightcore: module's initial linear memory exceeds the limit");
-    }
-    nc_linear_memory *m = calloc(1, sizeof *m);
-    if (!m)
-        return wasmtime_error_new("nightcore: out of memory");
-    m->ctx = ctx;
-    /* Never move: reserve what the compiled code assumes (reserved) or, for
-     * dynamic memories, up to the limit. */
-    size_t cap = reserved ? reserved : page_round((size_t)(maximum < ctx->limit ? maximum : ctx->limit));
-    if (cap < minimum)
-        cap = page_round(minimum);
-    m->capacity = cap;
-    if (guard > SIZE_MAX - cap) {
-        free(m);
-        return wasmtime_error_new("nightcore: memory reservation too large");
-    }
-    m->mapping = cap + guard;
-    void *p = m->mapping ? mmap(NULL, m->mapping, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-                         : NULL;
-    if (m->mapping && p == MAP_FAILED) {
-        free(m);
-        return wasmtime_error_new("nightcore: cannot reserve linear memory");
-    }
-    m->base = p;
-    if (minimum && mprotect(m->base, minimum, PROT_READ | PROT_WRITE) != 0) {
-        mem_free(m);
-        return wasmtime_error_new("nightcore: cannot commit linear memory");
-    }
-    m->size = minimum;
-    if (minimum > ctx->peak)
-        ctx->peak = minimum;
-    ret->env = m;
-    ret->get_memory = mem_get;
-    ret->grow_memory = mem_grow;
-    ret->finalizer = mem_free;
-    return NULL;
-}
-
-static wasm_engine_t *engine_new(bool fuel, uint32_t stack_bytes, nc_memctx *mc)
+static wasm_engine_t *engine_new(bool fuel, uint32_t stack_bytes)
 {
     wasm_config_t *config = wasm_config_new();
     if (!config)
         return NULL;
-    wasmtime_config_epoch_interruption_set(config, true);
+    wasmtime_config_epoch_interruption_set(config, false);
     wasmtime_config_consume_fuel_set(config, fuel);
     wasmtime_config_cranelift_opt_level_set(config, WASMTIME_OPT_LEVEL_SPEED);
-    /* Linear memories come from our memory creator, which copy-on-write images
-     * cannot use; data segments are copied at instantiation instead. */
-    wasmtime_config_memory_init_cow_set(config, false);
+    wasmtime_config_memory_init_cow_set(config, true);
+    wasmtime_config_signals_based_traps_set(config, true);
+    wasmtime_config_parallel_compilation_set(config, true);   /* compiling only */
     if (stack_bytes)
         wasmtime_config_max_wasm_stack_set(config, stack_bytes);
-    if (mc) {
-        wasmtime_memory_creator_t creator = {.env = mc, .new_memory = mem_new, .finalizer = NULL};
-        wasmtime_config_host_memory_creator_set(config, &creator);
-    }
     return wasm_engine_new_with_config(config);   /* takes config */
 }
 
@@ -192,7 +105,7 @@ nc_err nc_exec_compile(const uint8_t *wasm, size_t len, bool fuel, uint8_t **art
         copy_msg(msg, msg_len, "module larger than the size cap", "", 0);
         return NC_ERR_TOO_LARGE;
     }
-    engine = engine_new(fuel, 0, NULL);
+    engine = engine_new(fuel, 0);
     if (!engine)
         goto done;
     werr = wasmtime_module_new(engine, wasm, len, &module);
@@ -223,6 +136,11 @@ done:
         wasmtime_module_delete(module);
     if (engine)
         wasm_engine_delete(engine);
+#ifdef __GLIBC__
+    /* Hand the compiler's freed memory back: compiling gofmt otherwise leaves
+     * about 100 MB in malloc's per-thread arenas of the long-lived worker. */
+    malloc_trim(0);
+#endif
     return err;
 }
 
@@ -232,7 +150,7 @@ nc_err nc_module_validate(const uint8_t *wasm, size_t len, char *msg, size_t msg
         copy_msg(msg, msg_len, "module larger than the size cap", "", 0);
         return NC_ERR_TOO_LARGE;
     }
-    wasm_engine_t *engine = engine_new(false, 0, NULL);
+    wasm_engine_t *engine = engine_new(false, 0);
     if (!engine)
         return NC_ERR_INTERNAL;
     wasmtime_error_t *werr = wasmtime_module_validate(engine, wasm, len);
@@ -246,16 +164,82 @@ nc_err nc_module_validate(const uint8_t *wasm, size_t len, char *msg, size_t msg
     return err;
 }
 
-/* ---- deadline: bump the engine epoch once the wall-clock budget is spent ---- */
+/* ---- deadline: a signal stops the guest wherever it is ----
+ *
+ * Compiled code has no interruption checks (see the top of this file). When
+ * the wall-clock budget is spent, SIGALRM arrives on the thread running the
+ * guest (ITIMER_REAL in the single-threaded sandbox child, pthread_kill from a
+ * watchdog in the in-process tier). Its handler:
+ *   - in a host call: marks the deadline; the call stops the guest when it
+ *     returns (a sleeping call is woken: the handler has no SA_RESTART);
+ *   - anywhere else while the guest may run (wasm code, the engine's own
+ *     code, between our calls into the engine): everything the run observed
+ *     is consistent, so it builds the timeout result from it, without
+ *     allocating, and hands it to the tier's report function, which sends it
+ *     and ends the process. The engine is never re-entered.
+ * Without a report function (in-process tier) the deadline is only marked: a
+ * guest spinning in wasm code runs on until its next host call. */
 
-static const wasm_engine_t *volatile alarm_engine;
+typedef struct {
+    nc_wasi *wasi;
+    const nightcore_limits_t *limits;
+    nc_deadline_report report;
+    uint64_t t_start_ns, t_loaded_ns;
+    uint64_t volatile t_instantiated_ns;   /* 0 while instantiating */
+} nc_run_window;
+
+/* The run the handler may act on: per thread, set only while the guest may run. */
+static _Thread_local nc_run_window *volatile armed_run;
+static _Thread_local nc_run_result deadline_result;   /* not on the guest's stack */
+
+static void copy_text(char *dst, size_t size, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= size)
+        n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* Async-signal-safe: reads our own state, calls no allocator, no engine. */
+static void report_deadline(const nc_run_window *rw)
+{
+    nc_run_result *r = &deadline_result;
+    const nc_wasi *w = rw->wasi;
+    uint64_t now = nc_now_ns(), inst = rw->t_instantiated_ns;
+    memset(r, 0, sizeof *r);
+    r->outcome = NC_OUTCOME_TIMEOUT;
+    r->limits_hit = NC_LIMIT(NC_LIMIT_TIMEOUT) | (rw->limits->memory_refused ? NC_LIMIT(NC_LIMIT_MEMORY) : 0);
+    copy_text(r->trap_kind, sizeof r->trap_kind, "interrupt");
+    copy_text(r->message, sizeof r->message, "deadline reached: the module was stopped");
+    r->peak_memory_bytes = rw->limits->peak_memory_bytes;
+    memcpy(r->calls, w->calls, sizeof r->calls);
+    r->denied_total = w->denied_total;
+    r->ndenied = w->ndenied;
+    memcpy(r->denied, w->denied, sizeof r->denied);
+    r->out = w->out.data;   /* borrowed: the process ends after the report */
+    r->out_len = w->out.len;
+    r->out_truncated = w->out.truncated;
+    r->err = w->err.data;
+    r->err_len = w->err.len;
+    r->err_truncated = w->err.truncated;
+    r->t_load_ns = rw->t_loaded_ns - rw->t_start_ns;
+    r->t_instantiate_ns = (inst ? inst : now) - rw->t_loaded_ns;
+    r->t_execute_ns = inst ? now - inst : 0;
+    rw->report(r);
+}
 
 static void on_alarm(int sig)
 {
     (void)sig;
-    const wasm_engine_t *e = alarm_engine;
-    if (e)
-        wasmtime_engine_increment_epoch(e);
+    int saved = errno;
+    nc_run_window *rw = armed_run;
+    if (rw && rw->wasi->stop == NC_WASI_STOP_NONE) {
+        if (rw->report && !nc_wasi_in_host_call(rw->wasi))
+            report_deadline(rw);   /* does not return */
+        nc_wasi_mark_deadline(rw->wasi);
+    }
+    errno = saved;
 }
 
 typedef struct {
@@ -266,8 +250,7 @@ typedef struct {
     pthread_cond_t cv;
     bool stop;
     struct timespec deadline;
-    const wasm_engine_t *engine;
-    pthread_t runner;   /* interrupted at the deadline so a sleeping host call returns */
+    pthread_t runner;   /* interrupted at the deadline */
 } nc_deadline;
 
 static void *watchdog(void *arg)
@@ -276,7 +259,6 @@ static void *watchdog(void *arg)
     pthread_mutex_lock(&d->mu);
     while (!d->stop) {
         if (pthread_cond_timedwait(&d->cv, &d->mu, &d->deadline) == ETIMEDOUT) {
-            wasmtime_engine_increment_epoch(d->engine);
             pthread_kill(d->runner, SIGALRM);
             break;
         }
@@ -285,33 +267,23 @@ static void *watchdog(void *arg)
     return NULL;
 }
 
-static nc_err deadline_start(nc_deadline *d, nc_timer_kind kind, const wasm_engine_t *engine,
-                             uint32_t timeout_ms)
+static nc_err deadline_start(nc_deadline *d, nc_timer_kind kind, uint32_t timeout_ms)
 {
     memset(d, 0, sizeof *d);
     d->kind = kind;
-    d->engine = engine;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sa.sa_flags = SA_ONSTACK;   /* no SA_RESTART: a sleeping host call returns */
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGALRM, &sa, NULL) != 0)
+        return NC_ERR_INTERNAL;
     if (kind == NC_TIMER_SIGNAL) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_alarm;   /* no SA_RESTART: a sleeping host call returns */
-        sigemptyset(&sa.sa_mask);
-        alarm_engine = engine;
-        if (sigaction(SIGALRM, &sa, NULL) != 0)
-            return NC_ERR_INTERNAL;
         struct itimerval it = {{0, 0}, {timeout_ms / 1000, (timeout_ms % 1000) * 1000}};
         if (setitimer(ITIMER_REAL, &it, NULL) != 0)
             return NC_ERR_INTERNAL;
         return NC_OK;
     }
-    /* The watchdog interrupts the running thread with SIGALRM (handler without
-     * SA_RESTART, no engine set: it only makes a blocking call return). */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGALRM, &sa, NULL) != 0)
-        return NC_ERR_INTERNAL;
     d->runner = pthread_self();
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -334,10 +306,10 @@ static nc_err deadline_start(nc_deadline *d, nc_timer_kind kind, const wasm_engi
 
 static void deadline_stop(nc_deadline *d)
 {
+    armed_run = NULL;
     if (d->kind == NC_TIMER_SIGNAL) {
         struct itimerval off = {{0, 0}, {0, 0}};
         setitimer(ITIMER_REAL, &off, NULL);
-        alarm_engine = NULL;
         return;
     }
     if (!d->thread_started)
@@ -380,7 +352,7 @@ static void set_kind(nc_run_result *res, const char *kind)
 
 /* A trap or error ended the call: decide the outcome. The WASI host's own
  * stop reasons win: they are why the trap was raised. */
-static void classify_stop(nc_run_result *res, const nc_wasi *w, const nc_memctx *mc,
+static void classify_stop(nc_run_result *res, const nc_wasi *w, const nightcore_limits_t *lim,
                           wasm_trap_t *trap, wasmtime_error_t *werr)
 {
     if (w->stop == NC_WASI_STOP_EXIT) {
@@ -438,8 +410,8 @@ static void classify_stop(nc_run_result *res, const nc_wasi *w, const nc_memctx 
         }
     } else {
         wasmtime_error_message(werr, &m);
-        res->outcome = mc->limit_hit ? NC_OUTCOME_MEMORY : NC_OUTCOME_TRAP;
-        set_kind(res, mc->limit_hit ? "memory_limit" : "error");
+        res->outcome = lim->memory_refused ? NC_OUTCOME_MEMORY : NC_OUTCOME_TRAP;
+        set_kind(res, lim->memory_refused ? "memory_limit" : "error");
     }
     snprintf(res->message, sizeof res->message, "%.*s", (int)(m.size > 400 ? 400 : m.size),
              m.data ? m.data : "");
@@ -448,12 +420,12 @@ static void classify_stop(nc_run_result *res, const nc_wasi *w, const nc_memctx 
 }
 
 /* Instantiation failed: a limit of the envelope, or a module we cannot run. */
-static nc_err classify_instantiate(nc_run_result *res, const nc_wasi *w, const nc_memctx *mc,
-                                   wasm_trap_t *trap, wasmtime_error_t *werr, char *msg,
-                                   size_t msg_len)
+static nc_err classify_instantiate(nc_run_result *res, const nc_wasi *w,
+                                   const nightcore_limits_t *lim, wasm_trap_t *trap,
+                                   wasmtime_error_t *werr, char *msg, size_t msg_len)
 {
     if (trap) {   /* the start function ran and trapped */
-        classify_stop(res, w, mc, trap, NULL);
+        classify_stop(res, w, lim, trap, NULL);
         return NC_OK;
     }
     wasm_name_t m;
@@ -462,7 +434,7 @@ static nc_err classify_instantiate(nc_run_result *res, const nc_wasi *w, const n
     size_t n = m.size;
     nc_err err = NC_OK;
     uint32_t hit = 0;
-    if (mc->limit_hit)
+    if (lim->memory_refused)
         hit = NC_LIMIT(NC_LIMIT_MEMORY);
     else if (memmem(text, n, "table minimum size", 18) || memmem(text, n, "table elements", 14))
         hit = NC_LIMIT(NC_LIMIT_TABLE_ELEMENTS);
@@ -488,11 +460,41 @@ static nc_err classify_instantiate(nc_run_result *res, const nc_wasi *w, const n
     return err;
 }
 
-nc_err nc_exec_run(const uint8_t *artifact, size_t artifact_len, bool fuel, const nc_run_spec *spec,
-                   const int *dir_fds, nc_timer_kind timer, nc_run_result *res, char *msg,
-                   size_t msg_len)
+/* Loads a verified artifact. A sealed memfd is mapped by the engine itself
+ * (no copy; memory images map from it too), through /proc/self/fd: opening a
+ * memfd that way passes Landlock, which only governs real paths. Without
+ * /proc it is mapped here and the engine copies it. */
+static wasmtime_error_t *load_module(wasm_engine_t *engine, const nc_exec_artifact *a,
+                                     wasmtime_module_t **module)
 {
-    nc_memctx mc = {.limit = spec->limits.memory_bytes};
+    if (a->sealed_fd < 0)
+        return wasmtime_module_deserialize(engine, a->bytes, a->len, module);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", a->sealed_fd);
+    wasmtime_error_t *werr = wasmtime_module_deserialize_file(engine, path, module);
+    if (!werr)
+        return NULL;
+    struct stat st;
+    if (fstat(a->sealed_fd, &st) != 0 || st.st_size <= 0)
+        return werr;
+    void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, a->sealed_fd, 0);
+    if (p == MAP_FAILED)
+        return werr;
+    wasmtime_error_delete(werr);
+    werr = wasmtime_module_deserialize(engine, p, (size_t)st.st_size, module);
+    munmap(p, (size_t)st.st_size);
+    return werr;
+}
+
+nc_err nc_exec_run(const nc_exec_artifact *artifact, bool fuel, const nc_run_spec *spec,
+                   const int *dir_fds, nc_timer_kind timer, nc_deadline_report report,
+                   nc_run_result *res, char *msg, size_t msg_len)
+{
+    nightcore_limits_t lim = {
+        .memory_bytes = spec->limits.memory_bytes, .table_elements = spec->limits.table_elements,
+        .instances = spec->limits.instances, .tables = spec->limits.tables,
+        .memories = spec->limits.memories,
+    };
     wasm_engine_t *engine = NULL;
     wasmtime_module_t *module = NULL;
     wasmtime_store_t *store = NULL;
@@ -502,18 +504,19 @@ nc_err nc_exec_run(const uint8_t *artifact, size_t artifact_len, bool fuel, cons
     nc_wasi *w = NULL;
     nc_wasi_preopen pre[NC_MAX_DIRS];
     nc_deadline dl;
+    nc_run_window window;
     bool dl_started = false;
     nc_err err = NC_ERR_INTERNAL;
     uint64_t t0 = nc_now_ns(), t1, t2;
 
     if (spec->ndirs > NC_MAX_DIRS)
         return NC_ERR_USAGE;
-    engine = engine_new(fuel, spec->limits.stack_bytes, &mc);
+    engine = engine_new(fuel, spec->limits.stack_bytes);
     if (!engine) {
         copy_msg(msg, msg_len, "cannot create the engine", "", 0);
         goto done;
     }
-    werr = wasmtime_module_deserialize(engine, artifact, artifact_len, &module);
+    werr = load_module(engine, artifact, &module);
     if (werr) {
         error_msg(werr, msg, msg_len, "cannot load artifact: ");
         err = NC_ERR_ARTIFACT;
@@ -545,15 +548,12 @@ nc_err nc_exec_run(const uint8_t *artifact, size_t artifact_len, bool fuel, cons
     if (!store)
         goto done;
     wasmtime_context_t *ctx = wasmtime_store_context(store);
-    /* Memory size is enforced by our memory creator (so we see the refusal). */
-    wasmtime_store_limiter(store, -1, spec->limits.table_elements, spec->limits.instances,
-                           spec->limits.tables, spec->limits.memories);
+    nightcore_store_limiter(store, &lim);
     if (fuel) {
         werr = wasmtime_context_set_fuel(ctx, spec->limits.fuel ? spec->limits.fuel : UINT64_MAX);
         if (werr)
             goto done;
     }
-    wasmtime_context_set_epoch_deadline(ctx, 1);
     linker = wasmtime_linker_new(engine);
     if (!linker)
         goto done;
@@ -562,7 +562,11 @@ nc_err nc_exec_run(const uint8_t *artifact, size_t artifact_len, bool fuel, cons
         goto done;
     err = NC_ERR_INTERNAL;
 
-    if (deadline_start(&dl, timer, engine, spec->limits.timeout_ms) != NC_OK) {
+    window = (nc_run_window){.wasi = w, .limits = &lim, .report = report, .t_start_ns = t0,
+                             .t_loaded_ns = t1, .t_instantiated_ns = 0};
+    armed_run = &window;
+    if (deadline_start(&dl, timer, spec->limits.timeout_ms) != NC_OK) {
+        armed_run = NULL;
         copy_msg(msg, msg_len, "cannot arm the deadline timer", "", 0);
         goto done;
     }
@@ -571,22 +575,26 @@ nc_err nc_exec_run(const uint8_t *artifact, size_t artifact_len, bool fuel, cons
     wasmtime_instance_t instance;
     werr = wasmtime_linker_instantiate(linker, ctx, module, &instance, &trap);
     t2 = nc_now_ns();
+    window.t_instantiated_ns = t2;
     res->t_instantiate_ns = t2 - t1;
     if (werr || trap) {
-        err = classify_instantiate(res, w, &mc, trap, werr, msg, msg_len);
+        armed_run = NULL;
+        err = classify_instantiate(res, w, &lim, trap, werr, msg, msg_len);
         goto collect;
     }
     wasmtime_extern_t start;
     if (!wasmtime_instance_export_get(ctx, &instance, "_start", 6, &start) ||
         start.kind != WASMTIME_EXTERN_FUNC) {
+        armed_run = NULL;
         copy_msg(msg, msg_len, "the module exports no _start function (only WASI commands can run)", "", 0);
         err = NC_ERR_NO_ENTRY;
         goto collect;
     }
     werr = wasmtime_func_call(ctx, &start.of.func, NULL, 0, NULL, 0, &trap);
+    armed_run = NULL;
     res->t_execute_ns = nc_now_ns() - t2;
     if (werr || trap)
-        classify_stop(res, w, &mc, trap, werr);
+        classify_stop(res, w, &lim, trap, werr);
     else
         res->outcome = NC_OUTCOME_OK;
     err = NC_OK;
@@ -594,7 +602,7 @@ nc_err nc_exec_run(const uint8_t *artifact, size_t artifact_len, bool fuel, cons
 collect:
     deadline_stop(&dl);
     dl_started = false;
-    if (mc.limit_hit) {
+    if (lim.memory_refused) {
         res->limits_hit |= NC_LIMIT(NC_LIMIT_MEMORY);
         /* A refused grow followed by a trap (an allocator aborting) is the
          * memory limit's doing; a module that coped keeps its outcome. */
@@ -611,7 +619,7 @@ collect:
     }
     if (w->quota_hit)
         res->limits_hit |= NC_LIMIT(NC_LIMIT_DIR_QUOTA);
-    res->peak_memory_bytes = mc.peak;
+    res->peak_memory_bytes = lim.peak_memory_bytes;
     memcpy(res->calls, w->calls, sizeof res->calls);
     res->denied_total = w->denied_total;
     res->ndenied = w->ndenied;

@@ -15,18 +15,32 @@ NC_MUST_CHECK nc_err nc_exec_compile(const uint8_t *wasm, size_t len, bool fuel,
                                      size_t *artifact_len, char *msg, size_t msg_len);
 
 typedef enum {
-    NC_TIMER_THREAD,   /* a watchdog thread bumps the epoch (in-process tier) */
+    NC_TIMER_THREAD,   /* a watchdog thread signals the running thread (in-process tier) */
     NC_TIMER_SIGNAL,   /* ITIMER_REAL + SIGALRM (single-threaded sandbox child) */
 } nc_timer_kind;
 
-/* Runs an artifact in this process. preopens[i].host_fd correspond to
- * spec->dirs[i]. Fills res (outcome, output, observations, timings for
- * load/instantiate/execute). Returns an error only when the module could not
- * be run at all. */
-NC_MUST_CHECK nc_err nc_exec_run(const uint8_t *artifact, size_t artifact_len, bool fuel,
+/* A verified artifact to run: its bytes, or a sealed memfd holding them (no
+ * one can change a sealed memfd's contents, so it needs no second check). */
+typedef struct {
+    const uint8_t *bytes;
+    size_t len;
+    int sealed_fd;   /* >= 0: load from this descriptor instead of bytes */
+} nc_exec_artifact;
+
+/* Sends the result of a run stopped by its deadline, from the deadline's
+ * signal handler, and ends the process: it must be async-signal-safe (no
+ * allocation) and must not return. out/err in `partial` are borrowed. */
+typedef void (*nc_deadline_report)(const nc_run_result *partial);
+
+/* Runs an artifact in this process. dir_fds[i] correspond to spec->dirs[i].
+ * Fills res (outcome, output, observations, timings for load/instantiate/
+ * execute). Returns an error only when the module could not be run at all.
+ * With a report function the deadline stops the guest wherever it is (see
+ * exec.c); without one, at its next host call. */
+NC_MUST_CHECK nc_err nc_exec_run(const nc_exec_artifact *artifact, bool fuel,
                                  const nc_run_spec *spec, const int *dir_fds,
-                                 nc_timer_kind timer, nc_run_result *res, char *msg,
-                                 size_t msg_len);
+                                 nc_timer_kind timer, nc_deadline_report report,
+                                 nc_run_result *res, char *msg, size_t msg_len);
 
 /* Isolation steps of the child (isolate.c). */
 void nc_isolate_early(nc_isolation_report *r);   /* namespaces, caps, nnp, rlimits */
@@ -52,17 +66,33 @@ typedef struct {
     char **argv_store, **env_store;
     nc_dir_grant *dirs_store;
     char **guest_store;
-    uint8_t *stdin_store;
 } nc_wire_spec;
 
 NC_MUST_CHECK nc_err nc_wire_encode_spec(const nc_run_spec *spec, bool fuel,
                                          const uint8_t artifact_sha256[NC_SHA256_LEN],
                                          uint64_t sent_ns, nc_buf *out);
+/* The same body in three parts, so that stdin (up to 16 MiB) is sent from
+ * where it is: head, then spec->stdin_data, then tail. */
+NC_MUST_CHECK nc_err nc_wire_encode_spec_parts(const nc_run_spec *spec, bool fuel,
+                                               const uint8_t artifact_sha256[NC_SHA256_LEN],
+                                               uint64_t sent_ns, nc_buf *head, nc_buf *tail);
+/* out->spec.stdin_data points into data: keep data until the spec is done with. */
 NC_MUST_CHECK nc_err nc_wire_decode_spec(const uint8_t *data, size_t len, nc_wire_spec *out);
 void nc_wire_spec_cleanup(nc_wire_spec *s);
 
 /* status: NC_OK when the module ran, else why it could not. */
 NC_MUST_CHECK nc_err nc_wire_encode_result(nc_err status, const nc_run_result *r, nc_buf *out);
+
+/* The same result as a whole frame (u32be body length, then the body) in
+ * NC_WIRE_RESULT_IOVS pieces for writev(): the fixed fields are written into
+ * scratch (at least NC_WIRE_RESULT_FIXED_MAX bytes), stdout and stderr are
+ * referenced where they are, not copied. Allocates nothing and calls only
+ * async-signal-safe functions: the deadline's signal handler uses it. */
+#define NC_WIRE_RESULT_FIXED_MAX 8192u
+#define NC_WIRE_RESULT_IOVS 5
+struct iovec;
+NC_MUST_CHECK nc_err nc_wire_result_frame(nc_err status, const nc_run_result *r, uint8_t *scratch,
+                                          size_t scratch_len, struct iovec *iov);
 /* Caps output lengths at the caps the supervisor asked for. */
 NC_MUST_CHECK nc_err nc_wire_decode_result(const uint8_t *data, size_t len, size_t stdout_cap,
                                            size_t stderr_cap, nc_err *status,

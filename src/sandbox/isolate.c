@@ -199,7 +199,16 @@ static nc_err apply_landlock(const nc_run_spec *spec, const int *dir_fds, int *a
 }
 
 /* Everything the engine, our WASI host and the result hand-off need; nothing
- * that creates processes, sockets, or reaches other processes. */
+ * that creates processes, sockets, or reaches other processes.
+ *   - rt_sigaction, sigaltstack, rt_sigreturn, rt_sigprocmask: Wasmtime's
+ *     signals-based traps (its SIGSEGV/SIGBUS/SIGILL/SIGFPE handlers run on
+ *     an alternate stack) and our deadline's SIGALRM;
+ *   - mmap, mprotect, madvise, munmap: linear memories behind guard regions,
+ *     copy-on-write memory images mapped from the sealed artifact, and their
+ *     reset;
+ *   - memfd_create: Wasmtime builds a memory image in a memfd when the
+ *     artifact could not be mapped from its descriptor (no /proc). It reaches
+ *     nothing a MAP_SHARED|MAP_ANONYMOUS mapping does not. */
 static const int allowed_syscalls[] = {
     SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev), SCMP_SYS(pread64),
     SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev), SCMP_SYS(lseek), SCMP_SYS(close),
@@ -214,7 +223,7 @@ static const int allowed_syscalls[] = {
     SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres), SCMP_SYS(clock_nanosleep),
     SCMP_SYS(nanosleep), SCMP_SYS(gettimeofday), SCMP_SYS(getpid), SCMP_SYS(gettid),
     SCMP_SYS(setitimer), SCMP_SYS(getitimer), SCMP_SYS(exit), SCMP_SYS(exit_group),
-    SCMP_SYS(membarrier), SCMP_SYS(getrusage),
+    SCMP_SYS(membarrier), SCMP_SYS(getrusage), SCMP_SYS(memfd_create),
 };
 
 /* The filter is built in the early phase (a pooled child does it while it

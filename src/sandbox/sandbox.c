@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common/fs.h"
@@ -29,6 +31,21 @@ typedef struct {
     pid_t pid;
     int sock;
 } nc_child;
+
+/* A verified artifact held in a sealed memfd, handed to each child that runs
+ * it: the child maps it instead of reading and hashing the file every run.
+ * The file's identity when it was read is kept: a file changed since (new
+ * inode, size, mtime or ctime) is read and verified again, so a tampered or
+ * missing artifact is refused as before. */
+typedef struct {
+    uint8_t sha256[NC_SHA256_LEN];
+    int fd;
+    size_t len;
+    dev_t dev;
+    ino_t ino;
+    struct timespec mtime, ctime;
+    uint64_t used;   /* LRU stamp */
+} nc_image;
 
 struct nc_sandbox {
     nc_tier tier;
@@ -47,6 +64,12 @@ struct nc_sandbox {
     pthread_mutex_t zmu;
     pid_t zygote_pid;
     int zygote_sock;
+    /* sealed artifact images (process tier) */
+    pthread_mutex_t imu;
+    nc_image images[NC_ARTIFACT_IMAGES];
+    unsigned nimages;
+    size_t image_bytes;
+    uint64_t image_clock;
 };
 
 static const char *const outcome_names[] = {
@@ -336,6 +359,7 @@ nc_err nc_sandbox_new(const nc_sandbox_opts *opts, nc_sandbox **out)
     pthread_mutex_init(&sb->mu, NULL);
     pthread_cond_init(&sb->cv, NULL);
     pthread_mutex_init(&sb->zmu, NULL);
+    pthread_mutex_init(&sb->imu, NULL);
     sb->zygote_pid = -1;
     sb->zygote_sock = -1;
     if (sb->tier == NC_TIER_PROCESS && sb->pool_size > 0) {
@@ -369,6 +393,9 @@ void nc_sandbox_free(nc_sandbox *sb)
     for (unsigned i = 0; i < sb->npool; i++)
         reap_child(&sb->pool[i]);
     stop_zygote(sb);
+    for (unsigned i = 0; i < sb->nimages; i++)
+        close(sb->images[i].fd);
+    pthread_mutex_destroy(&sb->imu);
     pthread_mutex_destroy(&sb->zmu);
     pthread_cond_destroy(&sb->cv);
     pthread_mutex_destroy(&sb->mu);
@@ -376,6 +403,126 @@ void nc_sandbox_free(nc_sandbox *sb)
 }
 
 /* ---- artifacts ---- */
+
+static bool same_file(const nc_image *im, const struct stat *st)
+{
+    return im->dev == st->st_dev && im->ino == st->st_ino && im->len == (size_t)st->st_size &&
+           im->mtime.tv_sec == st->st_mtim.tv_sec && im->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+           im->ctime.tv_sec == st->st_ctim.tv_sec && im->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* A sealed memfd holding bytes the caller verified; -1 if the kernel has none. */
+static int seal_image(const uint8_t *data, size_t len)
+{
+    int fd = memfd_create("nightcore-artifact", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -1;
+    if (nc_write_all(fd, data, len) != NC_OK ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void image_drop(nc_sandbox *sb, unsigned i)
+{
+    close(sb->images[i].fd);
+    sb->image_bytes -= sb->images[i].len;
+    sb->images[i] = sb->images[--sb->nimages];
+}
+
+/* Caller holds imu. The image for sha256, or -1. */
+static int image_find(nc_sandbox *sb, const uint8_t sha256[NC_SHA256_LEN])
+{
+    for (unsigned i = 0; i < sb->nimages; i++)
+        if (memcmp(sb->images[i].sha256, sha256, NC_SHA256_LEN) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Caller holds imu. Takes fd; evicts the least recently used images beyond
+ * the caps (NC_ARTIFACT_IMAGES, NC_ARTIFACT_IMAGE_BYTES). */
+static void image_add(nc_sandbox *sb, const uint8_t sha256[NC_SHA256_LEN], int fd, size_t len,
+                      const struct stat *st)
+{
+    int old = image_find(sb, sha256);
+    if (old >= 0)
+        image_drop(sb, (unsigned)old);
+    while (sb->nimages > 0 &&
+           (sb->nimages >= NC_ARTIFACT_IMAGES || sb->image_bytes + len > NC_ARTIFACT_IMAGE_BYTES)) {
+        unsigned lru = 0;
+        for (unsigned i = 1; i < sb->nimages; i++)
+            if (sb->images[i].used < sb->images[lru].used)
+                lru = i;
+        image_drop(sb, lru);
+    }
+    nc_image *im = &sb->images[sb->nimages++];
+    memcpy(im->sha256, sha256, NC_SHA256_LEN);
+    im->fd = fd;
+    im->len = len;
+    im->dev = st->st_dev;
+    im->ino = st->st_ino;
+    im->mtime = st->st_mtim;
+    im->ctime = st->st_ctim;
+    im->used = ++sb->image_clock;
+    sb->image_bytes += len;
+}
+
+/* A descriptor (the caller closes it) of a sealed memfd holding the
+ * artifact's recorded bytes: the cached one while the file is unchanged,
+ * else read from the file and verified against the recorded sha256. */
+static nc_err image_get(nc_sandbox *sb, const nc_artifact *art, int *fd_out, char *msg, size_t msg_len)
+{
+    struct stat st, st2;
+    *fd_out = -1;
+    int ffd = open(art->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (ffd < 0 || fstat(ffd, &st) != 0) {
+        snprintf(msg, msg_len, "artifact %s: %s; recompile the module", art->path, strerror(errno));
+        if (ffd >= 0)
+            close(ffd);
+        return NC_ERR_ARTIFACT;
+    }
+    pthread_mutex_lock(&sb->imu);
+    int i = image_find(sb, art->sha256);
+    if (i >= 0 && same_file(&sb->images[i], &st)) {
+        sb->images[i].used = ++sb->image_clock;
+        *fd_out = fcntl(sb->images[i].fd, F_DUPFD_CLOEXEC, 0);
+    }
+    pthread_mutex_unlock(&sb->imu);
+    if (*fd_out >= 0) {
+        close(ffd);
+        return NC_OK;
+    }
+    uint8_t *bytes = NULL, digest[NC_SHA256_LEN];
+    size_t len = 0;
+    nc_err err = nc_read_fd(ffd, NC_MAX_ARTIFACT_BYTES, &bytes, &len);
+    /* Unchanged while it was read: its identity describes these bytes. */
+    if (err == NC_OK && (fstat(ffd, &st2) != 0 || st2.st_ctim.tv_sec != st.st_ctim.tv_sec ||
+                         st2.st_ctim.tv_nsec != st.st_ctim.tv_nsec || (size_t)st.st_size != len))
+        err = NC_ERR_ARTIFACT;
+    close(ffd);
+    if (err == NC_OK)
+        err = nc_sha256(bytes, len, digest);
+    if (err == NC_OK && memcmp(digest, art->sha256, NC_SHA256_LEN) != 0)
+        err = NC_ERR_ARTIFACT;
+    if (err != NC_OK) {
+        free(bytes);
+        snprintf(msg, msg_len, "precompiled artifact does not match its recorded sha256; recompile the module");
+        return NC_ERR_ARTIFACT;
+    }
+    int fd = seal_image(bytes, len);
+    free(bytes);
+    if (fd < 0) {
+        snprintf(msg, msg_len, "cannot hold the artifact in a sealed memfd: %s", strerror(errno));
+        return NC_ERR_ARTIFACT;
+    }
+    pthread_mutex_lock(&sb->imu);
+    *fd_out = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    image_add(sb, art->sha256, fd, len, &st);
+    pthread_mutex_unlock(&sb->imu);
+    return *fd_out >= 0 ? NC_OK : NC_ERR_ARTIFACT;
+}
 
 nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel,
                            nc_artifact *out, char *msg, size_t msg_len)
@@ -408,6 +555,14 @@ nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool
         goto done;
     }
     out->fuel = fuel;
+    /* Hold it sealed for the runs to come (the first one skips reading it back). */
+    struct stat st;
+    int fd = sb->tier == NC_TIER_PROCESS && stat(out->path, &st) == 0 ? seal_image(art, art_len) : -1;
+    if (fd >= 0) {
+        pthread_mutex_lock(&sb->imu);
+        image_add(sb, out->sha256, fd, art_len, &st);
+        pthread_mutex_unlock(&sb->imu);
+    }
 done:
     free(art);
     if (err != NC_OK)
@@ -537,15 +692,46 @@ static nc_err run_inprocess(const nc_artifact *art, const nc_run_spec *spec, con
         free(bytes);
         return NC_ERR_ARTIFACT;
     }
-    err = nc_exec_run(bytes, len, art->fuel, spec, dir_fds, NC_TIMER_THREAD, res, msg, msg_len);
+    nc_exec_artifact a = {.bytes = bytes, .len = len, .sealed_fd = -1};
+    err = nc_exec_run(&a, art->fuel, spec, dir_fds, NC_TIMER_THREAD, NULL, res, msg, msg_len);
     free(bytes);
     return err;
 }
 
-static nc_err send_spec(const nc_child *c, const nc_buf *body, const int *fds, uint32_t nfds)
+/* Sends all of iov (advancing it), retrying on EINTR and short writes. */
+static nc_err send_all(int sock, struct iovec *iov, int n)
+{
+    while (n > 0) {
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t w = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return NC_ERR_CHILD;
+        size_t left = (size_t)w;
+        while (n > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return NC_OK;
+}
+
+/* The header (with the descriptors), then the body: head, stdin straight
+ * from the caller's buffer, tail. */
+static nc_err send_spec(const nc_child *c, const nc_buf *head, const nc_run_spec *spec,
+                        const nc_buf *tail, const int *fds, uint32_t nfds)
 {
     uint8_t hdr[12];
-    uint32_t v[3] = {NC_WIRE_SPEC_MAGIC, (uint32_t)body->len, nfds};
+    uint64_t body_len = (uint64_t)head->len + spec->stdin_len + tail->len;
+    if (body_len > NC_MAX_SPEC_BYTES)
+        return NC_ERR_TOO_LARGE;
+    uint32_t v[3] = {NC_WIRE_SPEC_MAGIC, (uint32_t)body_len, nfds};
     for (int i = 0; i < 3; i++) {
         hdr[4 * i] = (uint8_t)(v[i] >> 24);
         hdr[4 * i + 1] = (uint8_t)(v[i] >> 16);
@@ -571,16 +757,10 @@ static nc_err send_spec(const nc_child *c, const nc_buf *body, const int *fds, u
     } while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof hdr)
         return NC_ERR_CHILD;
-    size_t off = 0;
-    while (off < body->len) {
-        n = send(c->sock, body->data + off, body->len - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return NC_ERR_CHILD;
-        off += (size_t)n;
-    }
-    return NC_OK;
+    struct iovec body[3] = {{head->data, head->len},
+                            {(void *)spec->stdin_data, spec->stdin_data ? spec->stdin_len : 0},
+                            {tail->data, tail->len}};
+    return send_all(c->sock, body, 3);
 }
 
 /* Reads exactly len bytes before the deadline. 1 = timed out, 0 = ok, -1 = EOF/error. */
@@ -630,19 +810,17 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
                           const int *dir_fds, nc_run_result *res, char *msg, size_t msg_len)
 {
     nc_child c = {-1, -1};
-    nc_buf body;
+    nc_buf head, tail;
     int fds[1 + NC_MAX_DIRS];
     uint8_t *reply = NULL;
     nc_err err = NC_ERR_CHILD;
     uint64_t t0 = nc_now_ns();
 
-    nc_buf_init(&body, NC_MAX_SPEC_BYTES);
-    fds[0] = open(art->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fds[0] < 0) {
-        snprintf(msg, msg_len, "artifact %s: %s; recompile the module", art->path, strerror(errno));
-        err = NC_ERR_ARTIFACT;
+    nc_buf_init(&head, NC_MAX_SPEC_BYTES);
+    nc_buf_init(&tail, NC_MAX_SPEC_BYTES);
+    err = image_get(sb, art, &fds[0], msg, msg_len);
+    if (err != NC_OK)
         goto done;
-    }
     memcpy(fds + 1, dir_fds, sizeof(int) * spec->ndirs);
     for (int attempt = 0;; attempt++) {
         uint64_t spawn_ns = 0;
@@ -652,11 +830,12 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
             goto done;
         }
         res->t_spawn_ns = spawn_ns;
-        nc_buf_reset(&body);
-        err = nc_wire_encode_spec(spec, art->fuel, art->sha256, nc_now_ns(), &body);
+        nc_buf_reset(&head);
+        nc_buf_reset(&tail);
+        err = nc_wire_encode_spec_parts(spec, art->fuel, art->sha256, nc_now_ns(), &head, &tail);
         if (err != NC_OK)
             goto done;
-        err = send_spec(&c, &body, fds, (uint32_t)(1 + spec->ndirs));
+        err = send_spec(&c, &head, spec, &tail, fds, (uint32_t)(1 + spec->ndirs));
         if (err == NC_OK)
             break;
         reap_child(&c);   /* a pooled child that died while waiting: try a fresh one */
@@ -666,7 +845,7 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
         }
     }
 
-    /* Backstop: the child's own epoch deadline should fire first. */
+    /* Backstop: the child's own deadline should fire first. */
     uint64_t deadline = t0 + (uint64_t)(spec->limits.timeout_ms + NC_CHILD_KILL_GRACE_MS + 1000) * 1000000ull;
     uint8_t lenb[4];
     int rc = read_deadline(c.sock, lenb, 4, deadline);
@@ -731,7 +910,8 @@ done:
     if (fds[0] >= 0)
         close(fds[0]);
     free(reply);
-    nc_buf_cleanup(&body);
+    nc_buf_cleanup(&head);
+    nc_buf_cleanup(&tail);
     res->t_total_ns = nc_now_ns() - t0;
     return err;
 }

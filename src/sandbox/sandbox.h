@@ -9,7 +9,8 @@
  *     loads the module. The parent supervises it and kills it past the
  *     deadline. Children can be pre-started (a pool); each takes one run.
  *   NC_TIER_INPROCESS: the same engine path in the caller's process, with no
- *     isolation. Only for benchmarks (the floor) and for the child itself. */
+ *     isolation, and a deadline that stops the module only at a host call.
+ *     Only for benchmarks (the floor) and tests. */
 #ifndef NC_SANDBOX_SANDBOX_H
 #define NC_SANDBOX_SANDBOX_H
 #include <stdbool.h>
@@ -62,7 +63,7 @@ enum {
 const char *nc_limit_name(unsigned bit);
 
 typedef struct {
-    uint32_t timeout_ms;      /* wall clock; epoch deadline + SIGKILL backstop */
+    uint32_t timeout_ms;      /* wall clock; SIGALRM in the child + SIGKILL backstop */
     uint64_t fuel;            /* 0 = no fuel metering */
     uint64_t memory_bytes;    /* per linear memory */
     uint32_t table_elements;  /* per table */

@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,8 @@ struct nc_wasi_priv {
     char scratch[2][NC_WASI_MAX_PATH + 1];  /* parent/last splits */
     uint8_t dents[NC_WASI_DIRENT_BYTES];
     uint64_t deadline_ns;        /* CLOCK_MONOTONIC, 0 = none */
+    volatile sig_atomic_t in_call;           /* a host call is running */
+    volatile sig_atomic_t deadline_marked;   /* the deadline's signal came */
 };
 
 /* One host call in progress. */
@@ -2217,8 +2220,7 @@ static uint16_t do_poll_oneoff(struct call *c)
 
     /* Nothing ready: sleep until the first clock, but never past the run's
      * deadline. A signal (the deadline timer) also cuts the sleep short. A
-     * guest that reaches the deadline in here is stopped here: no wasm runs
-     * between two host calls, so the epoch check alone would not stop it. */
+     * guest that reaches the deadline in here is stopped here. */
     if (!ready && p_deadline_passed(c, min_rel))
         return W_SUCCESS;
     if (!ready) {
@@ -2328,11 +2330,53 @@ static const char *const fn_params[NC_WASI_FN_COUNT] = {
     [NC_WASI_FN_sock_shutdown] = "ii",
 };
 
+static wasm_trap_t *dispatch_call(nc_wasi *w, wasmtime_caller_t *caller, const wasmtime_val_t *args,
+                                  size_t nargs, wasmtime_val_t *results, size_t nresults, unsigned fn,
+                                  impl_fn impl);
+
+/* The deadline was marked (by its signal) and nothing else stopped the guest:
+ * stop it now. */
+static wasm_trap_t *deadline_trap(nc_wasi *w)
+{
+    if (!w->priv->deadline_marked || w->stop != NC_WASI_STOP_NONE)
+        return NULL;
+    w->stop = NC_WASI_STOP_DEADLINE;
+    return wasmtime_trap_new("nightcore: deadline", 19);
+}
+
+/* Every host call: counted, checked, run; the deadline checked before and after. */
 static wasm_trap_t *dispatch(void *env, wasmtime_caller_t *caller, const wasmtime_val_t *args,
                              size_t nargs, wasmtime_val_t *results, size_t nresults, unsigned fn,
                              impl_fn impl)
 {
     nc_wasi *w = env;
+    struct nc_wasi_priv *p = w->priv;
+    p->in_call = 1;
+    wasm_trap_t *trap = deadline_trap(w);
+    if (!trap)
+        trap = dispatch_call(w, caller, args, nargs, results, nresults, fn, impl);
+    p->in_call = 0;
+    /* Cleared before the check: a deadline signal from here on finds no host
+     * call running and is handled by its own handler. */
+    if (!trap)
+        trap = deadline_trap(w);
+    return trap;
+}
+
+bool nc_wasi_in_host_call(const nc_wasi *w)
+{
+    return w->priv->in_call != 0;
+}
+
+void nc_wasi_mark_deadline(nc_wasi *w)
+{
+    w->priv->deadline_marked = 1;
+}
+
+static wasm_trap_t *dispatch_call(nc_wasi *w, wasmtime_caller_t *caller, const wasmtime_val_t *args,
+                                  size_t nargs, wasmtime_val_t *results, size_t nresults, unsigned fn,
+                                  impl_fn impl)
+{
     if (w->calls[fn] < UINT32_MAX)
         w->calls[fn]++;
     size_t want_results = fn == NC_WASI_FN_proc_exit ? 0 : 1;

@@ -99,7 +99,7 @@ typedef enum {
     NC_WASI_STOP_EXIT,          /* proc_exit(code) */
     NC_WASI_STOP_OUTPUT_LIMIT,  /* stdout/stderr cap reached */
     NC_WASI_STOP_RAISE,         /* proc_raise(sig) */
-    NC_WASI_STOP_DEADLINE,      /* a blocking call reached the run's deadline */
+    NC_WASI_STOP_DEADLINE,      /* the run's deadline came during (or before) a host call */
     NC_WASI_STOP_FAULT,         /* a pointer outside guest memory, or misaligned */
 } nc_wasi_stop;
 
@@ -123,5 +123,13 @@ void nc_wasi_free(nc_wasi *w);
 /* Defines every preview 1 function in the linker, with w as the host env.
  * w must outlive every store that uses the linker's definitions. */
 NC_MUST_CHECK nc_err nc_wasi_define(nc_wasi *w, wasmtime_linker_t *linker);
+
+/* The deadline's signal handler asks these (both async-signal-safe). While a
+ * host call runs, the host's state (output buffers, counters, denials) may be
+ * half-updated: the handler then only marks the deadline, and the host call
+ * stops the guest when it returns (so does any later host call). Outside host
+ * calls that state is consistent and may be read. */
+bool nc_wasi_in_host_call(const nc_wasi *w);
+void nc_wasi_mark_deadline(nc_wasi *w);
 
 #endif

@@ -4,6 +4,7 @@
  * anything is allocated or copied. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include "common/reader.h"
 #include "sandbox/internal.h"
 
@@ -21,43 +22,60 @@ static nc_err put_cstr(nc_buf *b, const char *s)
     return nc_buf_put_string(b, s, strlen(s));
 }
 
+nc_err nc_wire_encode_spec_parts(const nc_run_spec *spec, bool fuel,
+                                 const uint8_t artifact_sha256[NC_SHA256_LEN], uint64_t sent_ns,
+                                 nc_buf *head, nc_buf *tail)
+{
+    nc_err err = NC_OK;
+    const nc_limits *l = &spec->limits;
+    if (spec->stdin_len > UINT32_MAX)
+        return NC_ERR_TOO_LARGE;
+    TRY(nc_buf_put_u32be(head, NC_WIRE_SPEC_MAGIC));
+    TRY(nc_buf_put_u64be(head, sent_ns));
+    TRY(nc_buf_put_u8(head, fuel ? 1 : 0));
+    TRY(nc_buf_append(head, artifact_sha256, NC_SHA256_LEN));
+    TRY(nc_buf_put_u32be(head, l->timeout_ms));
+    TRY(nc_buf_put_u64be(head, l->fuel));
+    TRY(nc_buf_put_u64be(head, l->memory_bytes));
+    TRY(nc_buf_put_u32be(head, l->table_elements));
+    TRY(nc_buf_put_u32be(head, l->instances));
+    TRY(nc_buf_put_u32be(head, l->tables));
+    TRY(nc_buf_put_u32be(head, l->memories));
+    TRY(nc_buf_put_u32be(head, l->stack_bytes));
+    TRY(nc_buf_put_u32be(head, l->stdout_bytes));
+    TRY(nc_buf_put_u32be(head, l->stderr_bytes));
+    TRY(nc_buf_put_u32be(head, (uint32_t)spec->nargs));
+    for (size_t i = 0; i < spec->nargs; i++)
+        TRY(put_cstr(head, spec->args[i]));
+    TRY(nc_buf_put_u32be(head, (uint32_t)spec->nenv));
+    for (size_t i = 0; i < spec->nenv; i++)
+        TRY(put_cstr(head, spec->env[i]));
+    TRY(nc_buf_put_u32be(head, (uint32_t)spec->stdin_len));   /* the bytes go between head and tail */
+    TRY(nc_buf_put_u32be(tail, (uint32_t)spec->ndirs));
+    for (size_t i = 0; i < spec->ndirs; i++) {
+        const nc_dir_grant *d = &spec->dirs[i];
+        TRY(put_cstr(tail, d->guest));
+        TRY(nc_buf_put_u8(tail, d->readonly ? 1 : 0));
+        /* A quota means something only where the guest can write. */
+        TRY(nc_buf_put_u64be(tail, d->readonly ? 0 : d->quota_bytes));
+        TRY(nc_buf_put_u64be(tail, d->readonly ? 0 : d->quota_files));
+    }
+done:
+    return err;
+}
+
 nc_err nc_wire_encode_spec(const nc_run_spec *spec, bool fuel,
                            const uint8_t artifact_sha256[NC_SHA256_LEN], uint64_t sent_ns,
                            nc_buf *out)
 {
-    nc_err err = NC_OK;
-    const nc_limits *l = &spec->limits;
-    TRY(nc_buf_put_u32be(out, NC_WIRE_SPEC_MAGIC));
-    TRY(nc_buf_put_u64be(out, sent_ns));
-    TRY(nc_buf_put_u8(out, fuel ? 1 : 0));
-    TRY(nc_buf_append(out, artifact_sha256, NC_SHA256_LEN));
-    TRY(nc_buf_put_u32be(out, l->timeout_ms));
-    TRY(nc_buf_put_u64be(out, l->fuel));
-    TRY(nc_buf_put_u64be(out, l->memory_bytes));
-    TRY(nc_buf_put_u32be(out, l->table_elements));
-    TRY(nc_buf_put_u32be(out, l->instances));
-    TRY(nc_buf_put_u32be(out, l->tables));
-    TRY(nc_buf_put_u32be(out, l->memories));
-    TRY(nc_buf_put_u32be(out, l->stack_bytes));
-    TRY(nc_buf_put_u32be(out, l->stdout_bytes));
-    TRY(nc_buf_put_u32be(out, l->stderr_bytes));
-    TRY(nc_buf_put_u32be(out, (uint32_t)spec->nargs));
-    for (size_t i = 0; i < spec->nargs; i++)
-        TRY(put_cstr(out, spec->args[i]));
-    TRY(nc_buf_put_u32be(out, (uint32_t)spec->nenv));
-    for (size_t i = 0; i < spec->nenv; i++)
-        TRY(put_cstr(out, spec->env[i]));
-    TRY(nc_buf_put_string(out, spec->stdin_data ? (const void *)spec->stdin_data : "", spec->stdin_len));
-    TRY(nc_buf_put_u32be(out, (uint32_t)spec->ndirs));
-    for (size_t i = 0; i < spec->ndirs; i++) {
-        const nc_dir_grant *d = &spec->dirs[i];
-        TRY(put_cstr(out, d->guest));
-        TRY(nc_buf_put_u8(out, d->readonly ? 1 : 0));
-        /* A quota means something only where the guest can write. */
-        TRY(nc_buf_put_u64be(out, d->readonly ? 0 : d->quota_bytes));
-        TRY(nc_buf_put_u64be(out, d->readonly ? 0 : d->quota_files));
-    }
-done:
+    nc_buf tail;
+    nc_buf_init(&tail, NC_MAX_SPEC_BYTES);
+    nc_err err = nc_wire_encode_spec_parts(spec, fuel, artifact_sha256, sent_ns, out, &tail);
+    if (err == NC_OK && spec->stdin_len)
+        err = nc_buf_append(out, spec->stdin_data, spec->stdin_len);
+    if (err == NC_OK)
+        err = nc_buf_append(out, tail.data, tail.len);
+    nc_buf_cleanup(&tail);
     return err;
 }
 
@@ -96,7 +114,6 @@ void nc_wire_spec_cleanup(nc_wire_spec *s)
     free_strv(s->env_store, s->spec.nenv);
     free_strv(s->guest_store, s->spec.ndirs);
     free(s->dirs_store);
-    free(s->stdin_store);
     memset(s, 0, sizeof *s);
 }
 
@@ -176,14 +193,7 @@ nc_err nc_wire_decode_spec(const uint8_t *data, size_t len, nc_wire_spec *out)
     }
 
     TRY(nc_read_string(&r, NC_MAX_STDIN_BYTES, &p, &plen));
-    if (plen) {
-        out->stdin_store = malloc(plen);
-        if (!out->stdin_store) {
-            err = NC_ERR_NOMEM;
-            goto done;
-        }
-        memcpy(out->stdin_store, p, plen);
-    }
+    out->spec.stdin_data = plen ? p : NULL;   /* borrowed from data: up to 16 MiB, not copied */
     out->spec.stdin_len = plen;
 
     TRY(nc_read_u32be(&r, &n));
@@ -227,7 +237,6 @@ nc_err nc_wire_decode_spec(const uint8_t *data, size_t len, nc_wire_spec *out)
 
     out->spec.args = (const char *const *)out->argv_store;
     out->spec.env = (const char *const *)out->env_store;
-    out->spec.stdin_data = out->stdin_store;
     out->spec.dirs = out->dirs_store;
 done:
     if (err != NC_OK)
@@ -235,43 +244,127 @@ done:
     return err;
 }
 
-nc_err nc_wire_encode_result(nc_err status, const nc_run_result *r, nc_buf *out)
+/* A writer over a fixed buffer: no allocation (see nc_wire_result_frame). */
+typedef struct {
+    uint8_t *p;
+    size_t cap, len;
+    bool overflow;
+} fixed_writer;
+
+static void fw_bytes(fixed_writer *w, const void *d, size_t n)
 {
-    nc_err err = NC_OK;
+    if (w->overflow || n > w->cap - w->len) {
+        w->overflow = true;
+        return;
+    }
+    memcpy(w->p + w->len, d, n);
+    w->len += n;
+}
+
+static void fw_u8(fixed_writer *w, uint8_t v)
+{
+    fw_bytes(w, &v, 1);
+}
+
+static void fw_u32(fixed_writer *w, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    fw_bytes(w, b, sizeof b);
+}
+
+static void fw_u64(fixed_writer *w, uint64_t v)
+{
+    fw_u32(w, (uint32_t)(v >> 32));
+    fw_u32(w, (uint32_t)v);
+}
+
+/* A NUL-terminated field of at most size - 1 bytes, length-prefixed. */
+static void fw_text(fixed_writer *w, const char *s, size_t size)
+{
+    size_t n = strnlen(s, size - 1);
+    fw_u32(w, (uint32_t)n);
+    fw_bytes(w, s, n);
+}
+
+/* What the fixed parts can take at most (every text field full). */
+#define RESULT_FIXED_BYTES                                                                       \
+    (4 + 4 * 4 + 4 + sizeof(((nc_run_result *)0)->trap_kind) + 4 +                                \
+     sizeof(((nc_run_result *)0)->message) + 4 + 1 + 4 + 1 + 4 + 8 + 8 + 4 +                     \
+     4 * NC_WASI_FN_COUNT + 4 + 4 + NC_WASI_MAX_DENIED * (2 + 4 + sizeof(((nc_wasi_denied *)0)->detail)) + \
+     1 + 4 + 5 * 8)
+_Static_assert(RESULT_FIXED_BYTES <= NC_WIRE_RESULT_FIXED_MAX, "result scratch too small");
+
+nc_err nc_wire_result_frame(nc_err status, const nc_run_result *r, uint8_t *scratch, size_t scratch_len,
+                            struct iovec *iov)
+{
     const nc_isolation_report *iso = &r->isolation;
-    TRY(nc_buf_put_u32be(out, NC_WIRE_RESULT_MAGIC));
-    TRY(nc_buf_put_u32be(out, (uint32_t)status));
-    TRY(nc_buf_put_u32be(out, (uint32_t)r->outcome));
-    TRY(nc_buf_put_u32be(out, (uint32_t)r->exit_code));
-    TRY(put_cstr(out, r->trap_kind));
-    TRY(put_cstr(out, r->message));
-    TRY(nc_buf_put_string(out, r->out ? (const void *)r->out : "", r->out_len));
-    TRY(nc_buf_put_u8(out, r->out_truncated));
-    TRY(nc_buf_put_string(out, r->err ? (const void *)r->err : "", r->err_len));
-    TRY(nc_buf_put_u8(out, r->err_truncated));
-    TRY(nc_buf_put_u32be(out, r->limits_hit));
-    TRY(nc_buf_put_u64be(out, r->fuel_used));
-    TRY(nc_buf_put_u64be(out, r->peak_memory_bytes));
-    TRY(nc_buf_put_u32be(out, NC_WASI_FN_COUNT));
+    if (r->out_len > UINT32_MAX || r->err_len > UINT32_MAX)
+        return NC_ERR_TOO_LARGE;
+    fixed_writer w = {.p = scratch, .cap = scratch_len};
+    fw_u32(&w, 0);   /* body length, filled in below */
+    fw_u32(&w, NC_WIRE_RESULT_MAGIC);
+    fw_u32(&w, (uint32_t)status);
+    fw_u32(&w, (uint32_t)r->outcome);
+    fw_u32(&w, (uint32_t)r->exit_code);
+    fw_text(&w, r->trap_kind, sizeof r->trap_kind);
+    fw_text(&w, r->message, sizeof r->message);
+    fw_u32(&w, (uint32_t)r->out_len);
+    size_t head = w.len;
+    fw_u8(&w, r->out_truncated);
+    fw_u32(&w, (uint32_t)r->err_len);
+    size_t mid = w.len;
+    fw_u8(&w, r->err_truncated);
+    fw_u32(&w, r->limits_hit);
+    fw_u64(&w, r->fuel_used);
+    fw_u64(&w, r->peak_memory_bytes);
+    fw_u32(&w, NC_WASI_FN_COUNT);
     for (unsigned i = 0; i < NC_WASI_FN_COUNT; i++)
-        TRY(nc_buf_put_u32be(out, r->calls[i]));
-    TRY(nc_buf_put_u32be(out, r->denied_total));
-    TRY(nc_buf_put_u32be(out, r->ndenied));
+        fw_u32(&w, r->calls[i]);
+    fw_u32(&w, r->denied_total);
+    fw_u32(&w, r->ndenied);
     for (uint32_t i = 0; i < r->ndenied && i < NC_WASI_MAX_DENIED; i++) {
-        TRY(nc_buf_put_u8(out, r->denied[i].fn));
-        TRY(nc_buf_put_u8(out, r->denied[i].reason));
-        TRY(put_cstr(out, r->denied[i].detail));
+        fw_u8(&w, r->denied[i].fn);
+        fw_u8(&w, r->denied[i].reason);
+        fw_text(&w, r->denied[i].detail, sizeof r->denied[i].detail);
     }
     uint8_t bits = (uint8_t)(iso->userns | iso->netns << 1 | iso->no_new_privs << 2 |
                              iso->caps_dropped << 3 | iso->rlimits << 4 | iso->seccomp << 5);
-    TRY(nc_buf_put_u8(out, bits));
-    TRY(nc_buf_put_u32be(out, (uint32_t)iso->landlock_abi));
-    TRY(nc_buf_put_u64be(out, r->t_handoff_ns));
-    TRY(nc_buf_put_u64be(out, r->t_isolate_ns));
-    TRY(nc_buf_put_u64be(out, r->t_load_ns));
-    TRY(nc_buf_put_u64be(out, r->t_instantiate_ns));
-    TRY(nc_buf_put_u64be(out, r->t_execute_ns));
-done:
+    fw_u8(&w, bits);
+    fw_u32(&w, (uint32_t)iso->landlock_abi);
+    fw_u64(&w, r->t_handoff_ns);
+    fw_u64(&w, r->t_isolate_ns);
+    fw_u64(&w, r->t_load_ns);
+    fw_u64(&w, r->t_instantiate_ns);
+    fw_u64(&w, r->t_execute_ns);
+    if (w.overflow)
+        return NC_ERR_TOO_LARGE;
+    uint64_t body = (uint64_t)w.len - 4 + r->out_len + r->err_len;
+    if (body > NC_MAX_RESULT_BYTES)
+        return NC_ERR_TOO_LARGE;
+    scratch[0] = (uint8_t)(body >> 24);
+    scratch[1] = (uint8_t)(body >> 16);
+    scratch[2] = (uint8_t)(body >> 8);
+    scratch[3] = (uint8_t)body;
+    iov[0] = (struct iovec){scratch, head};
+    iov[1] = (struct iovec){r->out_len ? r->out : NULL, r->out_len};
+    iov[2] = (struct iovec){scratch + head, mid - head};
+    iov[3] = (struct iovec){r->err_len ? r->err : NULL, r->err_len};
+    iov[4] = (struct iovec){scratch + mid, w.len - mid};
+    return NC_OK;
+}
+
+nc_err nc_wire_encode_result(nc_err status, const nc_run_result *r, nc_buf *out)
+{
+    uint8_t scratch[NC_WIRE_RESULT_FIXED_MAX];
+    struct iovec iov[NC_WIRE_RESULT_IOVS];
+    nc_err err = nc_wire_result_frame(status, r, scratch, sizeof scratch, iov);
+    if (err != NC_OK)
+        return err;
+    iov[0].iov_base = scratch + 4;   /* the body only: no length prefix */
+    iov[0].iov_len -= 4;
+    for (int i = 0; i < NC_WIRE_RESULT_IOVS && err == NC_OK; i++)
+        if (iov[i].iov_len)
+            err = nc_buf_append(out, iov[i].iov_base, iov[i].iov_len);
     return err;
 }
 

@@ -136,7 +136,7 @@ static void test_infinite_loop_times_out(void **state)
     run_fixture(proc_sb, "infinite_loop", &s, &r);
     assert_outcome(&r, NC_OUTCOME_TIMEOUT);
     assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_TIMEOUT));
-    assert_int_equal(r.term_signal, 0);   /* the epoch deadline, not the backstop */
+    assert_int_equal(r.term_signal, 0);   /* the child's own deadline, not the backstop */
     assert_true(r.t_total_ns < 3000000000ull);
     nc_run_result_cleanup(&r);
     assert_supervisor_healthy();
@@ -345,6 +345,106 @@ static void test_out_of_bounds(void **state)
     assert_outcome(&r, NC_OUTCOME_TRAP);
     assert_string_equal(r.trap_kind, "memory_out_of_bounds");
     nc_run_result_cleanup(&r);
+}
+
+/* Faults in wasm code become traps through Wasmtime's own signal handlers
+ * (signals-based traps): the child must report the trap itself, with seccomp
+ * applied, and never die of the signal or of a system call the handlers make. */
+static void assert_trap_in_child(const char *fixture, const char *kind)
+{
+    nc_run_spec s = default_spec();
+    nc_run_result r;
+    run_fixture(proc_sb, fixture, &s, &r);
+    assert_outcome(&r, NC_OUTCOME_TRAP);
+    if (strcmp(r.trap_kind, kind) != 0)
+        fail_msg("%s: trap %s (%s), wanted %s", fixture, r.trap_kind, r.message, kind);
+    assert_int_equal(r.term_signal, 0);
+    assert_true(r.isolation.seccomp);
+    nc_run_result_cleanup(&r);
+    assert_supervisor_healthy();
+}
+
+static void test_signal_traps(void **state)
+{
+    (void)state;
+    assert_trap_in_child("oob_guard_region", "memory_out_of_bounds");
+    assert_trap_in_child("oob_store_past_end", "memory_out_of_bounds");
+    assert_trap_in_child("div_by_zero", "integer_division_by_zero");
+    assert_trap_in_child("int_overflow", "integer_overflow");
+    assert_trap_in_child("indirect_null", "indirect_call_to_null");
+    assert_trap_in_child("unreachable", "unreachable");
+    assert_trap_in_child("deep_recursion", "stack_overflow");
+}
+
+/* The largest stack a policy may allow: the recursion still ends as a trap. */
+static void test_deep_recursion_max_stack(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    s.limits.stack_bytes = NC_MAX_STACK_BYTES;
+    nc_run_result r;
+    run_fixture(proc_sb, "deep_recursion", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_TRAP);
+    assert_string_equal(r.trap_kind, "stack_overflow");
+    nc_run_result_cleanup(&r);
+    assert_supervisor_healthy();
+    nc_artifact art;
+    char msg[512];
+    assert_int_equal(compile_fixture(proc_sb, "deep_recursion", false, &art, msg, sizeof msg), NC_OK);
+    s.limits.stack_bytes = NC_MAX_STACK_BYTES + 1;   /* more than the engine accepts */
+    assert_int_equal(nc_sandbox_run(proc_sb, &art, &s, &r, msg, sizeof msg), NC_ERR_USAGE);
+}
+
+/* The deadline stops a guest spinning in wasm code from inside the child,
+ * and what the run observed before is kept. */
+static void test_deadline_keeps_observations(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    s.limits.timeout_ms = 300;
+    nc_run_result r;
+    run_fixture(proc_sb, "spin_after_output", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_TIMEOUT);
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_TIMEOUT));
+    assert_int_equal(r.term_signal, 0);
+    assert_int_equal(r.out_len, 8);
+    assert_memory_equal(r.out, "started\n", 8);
+    assert_int_equal(r.calls[NC_WASI_FN_fd_write], 1);
+    assert_true(r.isolation.seccomp);
+    assert_true(r.t_execute_ns >= 250000000ull);
+    nc_run_result_cleanup(&r);
+    assert_supervisor_healthy();
+}
+
+/* Data segments come from a copy-on-write image of the sealed artifact: a
+ * run's writes never reach the image the next run starts from. */
+static void test_data_image_not_shared(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 3; i++) {
+        nc_run_spec s = default_spec();
+        nc_run_result r;
+        run_fixture(proc_sb, "data_mutate", &s, &r);
+        assert_outcome(&r, NC_OUTCOME_OK);
+        assert_int_equal(r.out_len, 2);
+        assert_memory_equal(r.out, "B\n", 2);
+        nc_run_result_cleanup(&r);
+    }
+}
+
+/* Every page up to the limit can be committed and written; the next is refused. */
+static void test_memory_touched_to_the_limit(void **state)
+{
+    (void)state;
+    nc_run_spec s = default_spec();
+    s.limits.memory_bytes = 16u << 20;
+    nc_run_result r;
+    run_fixture(proc_sb, "memory_touch", &s, &r);
+    assert_outcome(&r, NC_OUTCOME_OK);
+    assert_true(r.limits_hit & NC_LIMIT(NC_LIMIT_MEMORY));
+    assert_int_equal(r.peak_memory_bytes, s.limits.memory_bytes);
+    nc_run_result_cleanup(&r);
+    assert_supervisor_healthy();
 }
 
 static void test_giant_table(void **state)
@@ -943,6 +1043,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_proc_raise),
         cmocka_unit_test(test_unreachable),
         cmocka_unit_test(test_out_of_bounds),
+        cmocka_unit_test(test_signal_traps),
+        cmocka_unit_test(test_deep_recursion_max_stack),
+        cmocka_unit_test(test_deadline_keeps_observations),
+        cmocka_unit_test(test_data_image_not_shared),
+        cmocka_unit_test(test_memory_touched_to_the_limit),
         cmocka_unit_test(test_giant_table),
         cmocka_unit_test(test_two_memories),
         cmocka_unit_test(test_many_tables),

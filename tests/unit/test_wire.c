@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/uio.h>
 #include "sandbox/internal.h"
 
 static nc_run_result sample_result(void)
@@ -62,6 +63,39 @@ static void test_result_round_trip(void **state)
     assert_int_equal(out.t_execute_ns, 1234);
     nc_run_result_cleanup(&out);
     nc_buf_cleanup(&b);
+}
+
+/* The frame the child writes (iovecs, output not copied) is the length
+ * prefix followed by exactly the encoded result; fields at their longest fit
+ * the fixed scratch, and a scratch too small is refused, not overrun. */
+static void test_result_frame(void **state)
+{
+    (void)state;
+    nc_run_result r = sample_result();
+    nc_buf b;
+    encode_sample(&b);
+    uint8_t scratch[NC_WIRE_RESULT_FIXED_MAX], frame[8192];
+    struct iovec iov[NC_WIRE_RESULT_IOVS];
+    assert_int_equal(nc_wire_result_frame(NC_OK, &r, scratch, sizeof scratch, iov), NC_OK);
+    assert_ptr_equal(iov[1].iov_base, r.out);
+    size_t n = 0;
+    for (int i = 0; i < NC_WIRE_RESULT_IOVS; i++) {
+        memcpy(frame + n, iov[i].iov_base, iov[i].iov_len);
+        n += iov[i].iov_len;
+    }
+    assert_int_equal(n, 4 + b.len);
+    assert_int_equal((uint32_t)frame[0] << 24 | (uint32_t)frame[1] << 16 | (uint32_t)frame[2] << 8 | frame[3], b.len);
+    assert_memory_equal(frame + 4, b.data, b.len);
+    nc_buf_cleanup(&b);
+
+    memset(r.message, 'm', sizeof r.message - 1);
+    memset(r.trap_kind, 'k', sizeof r.trap_kind - 1);
+    r.ndenied = NC_WASI_MAX_DENIED;
+    r.denied_total = NC_WASI_MAX_DENIED;
+    for (unsigned i = 0; i < NC_WASI_MAX_DENIED; i++)
+        memset(r.denied[i].detail, 'd', sizeof r.denied[i].detail - 1);
+    assert_int_equal(nc_wire_result_frame(NC_OK, &r, scratch, sizeof scratch, iov), NC_OK);
+    assert_int_equal(nc_wire_result_frame(NC_OK, &r, scratch, 100, iov), NC_ERR_TOO_LARGE);
 }
 
 /* Output longer than the cap the supervisor asked for is refused. */
@@ -140,6 +174,8 @@ static void test_spec_round_trip_and_refusals(void **state)
     assert_string_equal(ws.spec.args[1], "a");
     assert_string_equal(ws.spec.env[0], "K=V");
     assert_int_equal(ws.spec.stdin_len, 2);
+    assert_ptr_equal(ws.spec.stdin_data, b.data + (b.len - 2 - 4 - 4 - 5 - 1));   /* borrowed, not copied */
+    assert_memory_equal(ws.spec.stdin_data, "in", 2);
     assert_string_equal(ws.spec.dirs[0].guest, "/data");
     assert_true(ws.spec.dirs[0].readonly);
     assert_null(ws.spec.dirs[0].host);
@@ -157,6 +193,18 @@ static void test_spec_round_trip_and_refusals(void **state)
     nc_wire_spec_cleanup(&ws);
     for (size_t cut = 0; cut < b.len; cut++)
         assert_int_not_equal(nc_wire_decode_spec(b.data, cut, &ws), NC_OK);
+
+    /* The three parts the supervisor sends are the same body. */
+    nc_buf head, tail;
+    nc_buf_init(&head, 1u << 20);
+    nc_buf_init(&tail, 1u << 20);
+    assert_int_equal(nc_wire_encode_spec_parts(&s, true, sha, 42, &head, &tail), NC_OK);
+    assert_int_equal(head.len + s.stdin_len + tail.len, b.len);
+    assert_memory_equal(head.data, b.data, head.len);
+    assert_memory_equal(b.data + head.len, "in", 2);
+    assert_memory_equal(tail.data, b.data + head.len + 2, tail.len);
+    nc_buf_cleanup(&head);
+    nc_buf_cleanup(&tail);
     nc_buf_cleanup(&b);
 
     /* a quota on a read-only grant is never sent... */
@@ -205,6 +253,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_result_round_trip),
+        cmocka_unit_test(test_result_frame),
         cmocka_unit_test(test_result_over_cap_refused),
         cmocka_unit_test(test_result_truncations_and_flips),
         cmocka_unit_test(test_spec_round_trip_and_refusals),
