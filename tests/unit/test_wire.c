@@ -174,7 +174,10 @@ static void test_spec_round_trip_and_refusals(void **state)
     assert_string_equal(ws.spec.args[1], "a");
     assert_string_equal(ws.spec.env[0], "K=V");
     assert_int_equal(ws.spec.stdin_len, 2);
-    assert_ptr_equal(ws.spec.stdin_data, b.data + (b.len - 2 - 4 - 4 - 5 - 1));   /* borrowed, not copied */
+    /* borrowed, not copied: stdin sits just before the directories (their count,
+     * then per directory its guest path, ro flag and two u64 quotas) */
+    size_t dirs_len = 4 + (4 + strlen("/data") + 1 + 16) + (4 + strlen("/scratch") + 1 + 16);
+    assert_ptr_equal(ws.spec.stdin_data, b.data + (b.len - 2 - dirs_len));
     assert_memory_equal(ws.spec.stdin_data, "in", 2);
     assert_string_equal(ws.spec.dirs[0].guest, "/data");
     assert_true(ws.spec.dirs[0].readonly);
