@@ -174,6 +174,9 @@ NC_MUST_CHECK nc_err con_ctl_listen(con_ctx *c, char *msg, size_t msg_len);
 /* Serves it on a thread (after the HTTP port is known). */
 NC_MUST_CHECK nc_err con_ctl_start(const con_ctx *c);
 void con_ctl_stop(void);
+/* A control request line (without its newline): NULL for {"id": N, "op":
+ * "link"}, else what is wrong; *id / *have_id for the error answer. */
+const char *con_ctl_parse_request(const char *line, size_t len, uint64_t *id, bool *have_id);
 /* The URL of a new one-time link into out ("http://127.0.0.1:PORT/?token=..."); the caller wipes it. */
 NC_MUST_CHECK nc_err con_link_url(const con_ctx *c, char *out, size_t out_len);
 /* `nightcore-console link [--home DIR]`. */

@@ -216,31 +216,45 @@ static void send_error(int fd, json_int_t id, bool have_id, const char *code, co
     free(text);
 }
 
-/* Parses one request and answers it. */
-static void serve_request(int fd, const char *line, size_t len)
+const char *con_ctl_parse_request(const char *line, size_t len, uint64_t *id, bool *have_id)
 {
     static const char *const keys[] = {"id", "op", NULL};
     json_t *o = NULL;
+    const char *bad = NULL;
     char msg[256];
-    if (nc_json_parse_strict(line, len, &o, msg, sizeof msg) != NC_OK || !json_is_object(o)) {
+    *id = 0;
+    *have_id = false;
+    if (len > CON_CTL_MAX_LINE || nc_json_parse_strict(line, len, &o, msg, sizeof msg) != NC_OK ||
+        !json_is_object(o)) {
         json_decref(o);
-        send_error(fd, 0, false, "invalid_request", "a request is one JSON object on one line");
-        return;
+        return "a request is one JSON object on one line";
     }
-    const json_t *idj = json_object_get(o, "id"), *opj = json_object_get(o, "op");
-    uint64_t id = 0;
-    if (nc_json_only_keys(o, keys, msg, sizeof msg) != NC_OK || nc_json_uint(idj, INT32_MAX, &id) != NC_OK ||
-        !json_is_string(opj)) {
-        json_decref(o);
-        send_error(fd, 0, false, "invalid_request", "want {\"id\": N, \"op\": \"link\"}");
-        return;
-    }
-    if (strcmp(json_string_value(opj), "link") != 0) {
-        json_decref(o);
-        send_error(fd, (json_int_t)id, true, "invalid_request", "unknown op (the console knows \"link\")");
-        return;
+    const json_t *opj = json_object_get(o, "op");
+    uint64_t v = 0;
+    bool shape_ok = nc_json_only_keys(o, keys, msg, sizeof msg) == NC_OK &&
+                    nc_json_uint(json_object_get(o, "id"), INT32_MAX, &v) == NC_OK && json_is_string(opj);
+    if (!shape_ok) {
+        bad = "want {\"id\": N, \"op\": \"link\"}";
+    } else {
+        *id = v;
+        *have_id = true;
+        if (strcmp(json_string_value(opj), "link") != 0 || json_string_length(opj) != 4)
+            bad = "unknown op (the console knows \"link\")";
     }
     json_decref(o);
+    return bad;
+}
+
+/* Parses one request and answers it. */
+static void serve_request(int fd, const char *line, size_t len)
+{
+    uint64_t id = 0;
+    bool have_id = false;
+    const char *bad = con_ctl_parse_request(line, len, &id, &have_id);
+    if (bad) {
+        send_error(fd, (json_int_t)id, have_id, "invalid_request", bad);
+        return;
+    }
     /* The answer holds a live token: built and kept in sodium memory. */
     char *url = sodium_malloc(CTL_URL_MAX), *answer = sodium_malloc(CTL_ANSWER_MAX);
     if (url && answer && con_link_url(g_ctx, url, CTL_URL_MAX) == NC_OK) {

@@ -14,6 +14,7 @@
 typedef struct {
     bool used;
     int64_t at;               /* CLOCK_MONOTONIC seconds: minted (tokens), last used (sessions) */
+    uint64_t seq;             /* order of the same events, for eviction (seconds tie) */
     char secret[CON_HEX_TOKEN_LEN + 1];
 } slot;
 
@@ -23,6 +24,7 @@ typedef struct {
 } secrets;
 
 static secrets *g_sec;
+static uint64_t g_seq;
 static int64_t g_token_ttl = CON_TOKEN_TTL_S;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -70,7 +72,7 @@ static int find_locked(slot *s, size_t n, int64_t max_age, const char *given, in
     return hit;
 }
 
-/* A free slot, else the oldest one (wiped). */
+/* A free slot, else the least recently made or used one (wiped). */
 static slot *take_locked(slot *s, size_t n)
 {
     size_t pick = 0;
@@ -79,7 +81,7 @@ static slot *take_locked(slot *s, size_t n)
             pick = i;
             break;
         }
-        if (s[i].at < s[pick].at)
+        if (s[i].seq < s[pick].seq)
             pick = i;
     }
     sodium_memzero(&s[pick], sizeof s[pick]);
@@ -115,6 +117,7 @@ nc_err con_token_mint(char out[CON_HEX_TOKEN_LEN + 1])
     random_hex(t->secret);
     t->used = true;
     t->at = now;
+    t->seq = ++g_seq;
     memcpy(out, t->secret, CON_HEX_TOKEN_LEN + 1);
     pthread_mutex_unlock(&g_lock);
     return NC_OK;
@@ -135,6 +138,7 @@ bool con_token_exchange(const char *token, char sid[CON_HEX_TOKEN_LEN + 1])
         random_hex(s->secret);
         s->used = true;
         s->at = now;
+        s->seq = ++g_seq;
         memcpy(sid, s->secret, CON_HEX_TOKEN_LEN + 1);
     }
     pthread_mutex_unlock(&g_lock);
@@ -148,8 +152,10 @@ bool con_session_lookup(const char *sid)
     pthread_mutex_lock(&g_lock);
     int64_t now = mono_s();
     int hit = find_locked(g_sec->sessions, CON_MAX_SESSIONS, CON_SESSION_IDLE_S, sid, now);
-    if (hit >= 0)
+    if (hit >= 0) {
         g_sec->sessions[hit].at = now;
+        g_sec->sessions[hit].seq = ++g_seq;
+    }
     pthread_mutex_unlock(&g_lock);
     return hit >= 0;
 }
