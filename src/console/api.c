@@ -1,6 +1,8 @@
-/* The /api routes (docs/console.md "HTTP API"). The session, Origin and CSRF
- * checks have passed before anything here runs. Everything the worker says is
+/* The /api routes (docs/console.md "HTTP API"). The session and Origin
+ * checks have passed before anything here runs, except for the token
+ * exchange (con_api_exchange), whose one-time token is the credential. Everything the worker says is
  * passed on as JSON data; the UI renders it as text. */
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include "common/json.h"
@@ -92,12 +94,58 @@ fail:
     return NULL;
 }
 
-static enum MHD_Result api_session(con_ctx *c, struct MHD_Connection *conn, const char *csrf)
+static enum MHD_Result api_session(con_ctx *c, struct MHD_Connection *conn)
 {
     return con_send_json(conn, 200,
-                         json_pack("{s:s, s:s?, s:s, s:s}", "csrf", csrf, "worker_id",
-                                   c->have_worker_key ? c->worker_id : NULL, "version", NC_VERSION, "home",
-                                   c->home.root));
+                         json_pack("{s:s?, s:s, s:s, s:I}", "worker_id", c->have_worker_key ? c->worker_id : NULL,
+                                   "version", NC_VERSION, "home", c->home.root, "link_ttl_s",
+                                   (json_int_t)con_token_ttl()));
+}
+
+/* {"session":"<hex>"} in sodium memory, freed (and wiped) by libmicrohttpd. */
+static enum MHD_Result send_session(struct MHD_Connection *conn, const char *sid)
+{
+    static const char head[] = "{\"session\":\"", tail[] = "\"}";
+    const size_t len = sizeof head - 1 + CON_HEX_TOKEN_LEN + sizeof tail - 1;
+    char *text = sodium_malloc(len + 1);
+    if (!text)
+        return con_send_error(conn, 500, "internal", "out of memory");
+    snprintf(text, len + 1, "%s%s%s", head, sid, tail);
+    struct MHD_Response *r = MHD_create_response_from_buffer_with_free_callback(len, text, sodium_free);
+    if (!r) {
+        sodium_free(text);
+        return MHD_NO;
+    }
+    con_add_security_headers(r);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    return con_queue(conn, 200, r);
+}
+
+enum MHD_Result con_api_exchange(struct MHD_Connection *conn, const char *body, size_t body_len)
+{
+    static const char *const keys[] = {"token", NULL};
+    enum MHD_Result ret = MHD_NO;
+    char sid[CON_HEX_TOKEN_LEN + 1];
+    json_t *o = con_parse_body(conn, body, body_len, keys, &ret);
+    if (!o)
+        return ret;
+    const json_t *t = json_object_get(o, "token");
+    if (!json_is_string(t) || json_string_length(t) != CON_HEX_TOKEN_LEN) {
+        json_decref(o);
+        return con_send_error(conn, 400, "invalid_request", "token must be the 64 hex digits of a one-time link");
+    }
+    bool ok = con_token_exchange(json_string_value(t), sid);
+    sodium_memzero((char *)json_string_value(t), CON_HEX_TOKEN_LEN);
+    json_decref(o);
+    if (!ok)
+        return con_send_error(conn, 401, "link_used_or_expired",
+                              "this link was already used or has expired (links work once, for %u minutes): run "
+                              "`nightcore-console link` for a new one",
+                              con_token_ttl() / 60 ? con_token_ttl() / 60 : 1);
+    ret = send_session(conn, sid);
+    sodium_memzero(sid, sizeof sid);
+    fprintf(stderr, "nightcore-console: a one-time link was exchanged for a session\n");
+    return ret;
 }
 
 static enum MHD_Result api_reject(con_ctx *c, struct MHD_Connection *conn, const char *sid, const char *body,
@@ -132,13 +180,13 @@ static enum MHD_Result api_revoke(con_ctx *c, struct MHD_Connection *conn, const
     return con_proxy(c, conn, "approval.revoke", json_pack("{s:s}", "approval", aid));
 }
 
-static enum MHD_Result api_get(con_ctx *c, struct MHD_Connection *conn, char **seg, size_t n, const char *csrf)
+static enum MHD_Result api_get(con_ctx *c, struct MHD_Connection *conn, char **seg, size_t n)
 {
     enum MHD_Result ret = MHD_NO;
     json_t *p;
     const char *s0 = seg[0];
     if (n == 1 && strcmp(s0, "session") == 0)
-        return api_session(c, conn, csrf);
+        return api_session(c, conn);
     if (n == 1 && strcmp(s0, "signer") == 0)
         return con_api_signer(c, conn);
     if (n == 1 && strcmp(s0, "status") == 0)
@@ -196,7 +244,7 @@ static enum MHD_Result api_post(con_ctx *c, struct MHD_Connection *conn, char **
 }
 
 enum MHD_Result con_api(con_ctx *c, struct MHD_Connection *conn, const char *method, const char *url, char *body,
-                        size_t body_len, const char *csrf)
+                        size_t body_len)
 {
     char path[API_MAX_URL];
     char *seg[API_MAX_SEGMENTS];
@@ -219,6 +267,6 @@ enum MHD_Result con_api(con_ctx *c, struct MHD_Connection *conn, const char *met
         p = slash + 1;
     }
     if (strcmp(method, "GET") == 0)
-        return api_get(c, conn, seg, n, csrf);
+        return api_get(c, conn, seg, n);
     return api_post(c, conn, seg, n, body, body_len);
 }

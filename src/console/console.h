@@ -3,9 +3,15 @@
  * execute anything (no Wasmtime) and talks to the worker only through
  * control.sock, where the worker verifies every approval as always.
  *
- * Threads: libmicrohttpd runs one thread per connection (bounded); one
- * background thread keeps an events.subscribe connection to the worker. The
- * modules below keep their own state behind their own mutex. */
+ * Threads: libmicrohttpd's epoll loop on a small pool of threads does all the
+ * network I/O, so slow or idle connections cost a file descriptor each, never
+ * a thread (http.c); API requests run on a few handler threads while their
+ * connection is suspended (jobs.c), so a slow worker call or a signature
+ * never stalls other connections; event streams are suspended while they
+ * have nothing to send (events.c). One background thread keeps an
+ * events.subscribe connection to the worker, one serves the console's own
+ * control socket (ctl.c). The modules below keep their own state behind
+ * their own mutex. */
 #ifndef NC_CONSOLE_CONSOLE_H
 #define NC_CONSOLE_CONSOLE_H
 #include <jansson.h>
@@ -19,12 +25,25 @@
 #include "common/workerkey.h"
 
 #define CON_DEFAULT_PORT 8420
-#define CON_MAX_CONNECTIONS 32u
+#define CON_MAX_CONNECTIONS 4096u                /* at most; less when RLIMIT_NOFILE is lower */
+#define CON_FD_RESERVE 64u                       /* descriptors kept for everything but HTTP clients */
+#define CON_POLL_THREADS 2u                      /* libmicrohttpd's epoll threads */
+#define CON_HANDLER_THREADS 4u                   /* threads that run API requests */
+#define CON_MAX_JOBS 64u                         /* API requests waiting for a handler thread */
+#define CON_IDLE_TIMEOUT_S 10u                   /* a connection silent this long is closed */
+#define CON_CONN_MEMORY_BYTES (128u * 1024)      /* per connection (touched as used): a head up to about this reaches us */
+#define CON_MAX_HEAD_BYTES (64u * 1024)          /* request line and headers we accept (else 431) */
 #define CON_MAX_SSE_CLIENTS 8u
 #define CON_MAX_BODY_BYTES (64u * 1024)          /* a POST body we accept */
 #define CON_DISCARD_BODY_BYTES (1024u * 1024)    /* read and drop up to this, then answer 413 */
 #define CON_MAX_SESSIONS 16u
 #define CON_SESSION_IDLE_S (12 * 3600)
+#define CON_MAX_TOKENS 8u                        /* one-time link tokens outstanding */
+#define CON_TOKEN_TTL_S 600                      /* an unused link dies after this */
+#define CON_CTL_SOCK "console.sock"              /* the console's own control socket */
+#define CON_CTL_SERVICE_SOCK "nightcore-console.sock"
+#define CON_CTL_MAX_LINE 1024u                   /* a control request line */
+#define CON_CTL_TIMEOUT_MS 2000                  /* to send it */
 #define CON_RPC_TIMEOUT_MS 60000
 #define CON_SIGN_TIMEOUT_MS 60000
 #define CON_AUDIT_CACHE_S 5
@@ -32,6 +51,7 @@
 #define CON_SSE_QUEUE_MAX 256u                   /* events queued per SSE client before it is dropped */
 #define CON_SSE_KEEPALIVE_S 15
 #define CON_HEX_TOKEN_LEN 64                     /* 32 random bytes, hex */
+#define CON_SESSION_HEADER "Authorization"        /* "Bearer <session secret>" */
 
 typedef struct {
     nc_home home;
@@ -45,24 +65,30 @@ typedef struct {
     uint16_t port;
     char host_ip[40], host_name[40];        /* "127.0.0.1:PORT", "localhost:PORT" */
     char origin_ip[48], origin_name[48];    /* "http://" + the above */
+    char ctl_sock[PATH_MAX];                /* the console's control socket (ctl.c) */
 } con_ctx;
 
-/* ---- session.c: the start-up token and sessions (secrets in sodium_malloc memory) ---- */
-NC_MUST_CHECK nc_err con_session_init(void);
-/* The start-up token (hex), for the URL printed once. Lives until exit. */
-const char *con_session_token(void);
-/* Constant-time comparison with the start-up token. */
-bool con_session_token_ok(const char *given);
-/* A new session: its cookie value (hex) into sid. Evicts the least recently used
- * session when all slots are taken. */
-NC_MUST_CHECK nc_err con_session_new(char sid[CON_HEX_TOKEN_LEN + 1]);
-/* Looks up a cookie value (constant-time per slot); refreshes its idle timer.
- * csrf (may be NULL) gets the session's CSRF token. */
-bool con_session_lookup(const char *sid, char csrf[CON_HEX_TOKEN_LEN + 1]);
+/* ---- session.c: one-time link tokens and per-tab sessions (sodium_malloc memory) ---- */
+/* token_ttl_s: how long an unused link lives (0: CON_TOKEN_TTL_S). */
+NC_MUST_CHECK nc_err con_session_init(unsigned token_ttl_s);
+unsigned con_token_ttl(void);
+/* A new one-time token (hex) into out. The oldest outstanding one is dropped
+ * when CON_MAX_TOKENS are outstanding. The caller wipes out. */
+NC_MUST_CHECK nc_err con_token_mint(char out[CON_HEX_TOKEN_LEN + 1]);
+/* A fresh, unused token for a new session secret (into sid; the caller wipes
+ * it): true once per token. Constant-time; the token is dead afterwards. */
+bool con_token_exchange(const char *token, char sid[CON_HEX_TOKEN_LEN + 1]);
+/* A session secret (constant-time per slot); refreshes its idle timer. */
+bool con_session_lookup(const char *sid);
+/* 64 lower-case hex digits, nothing else. */
+bool con_hex_secret_ok(const char *s);
 
 /* ---- http.c: responses (every one carries the security headers) ---- */
 enum MHD_Result con_send(struct MHD_Connection *conn, unsigned status, const char *content_type, const void *data,
                          size_t len, enum MHD_ResponseMemoryMode mode, const char *disposition);
+/* Queues r (a response the caller made) and destroys it; in a handler
+ * thread (jobs.c) the answer is kept until the connection resumes. */
+enum MHD_Result con_queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r);
 /* json is stolen. */
 enum MHD_Result con_send_json(struct MHD_Connection *conn, unsigned status, json_t *json);
 enum MHD_Result con_send_error(struct MHD_Connection *conn, unsigned status, const char *code, const char *fmt, ...)
@@ -82,9 +108,28 @@ NC_MUST_CHECK nc_err con_worker_call(const con_ctx *c, const char *op, json_t *p
 enum MHD_Result con_proxy(const con_ctx *c, struct MHD_Connection *conn, const char *op, json_t *params);
 enum MHD_Result con_send_call_error(struct MHD_Connection *conn, const con_call_error *err);
 
-/* ---- api.c: the /api routes (session, CSRF already checked) ---- */
+/* ---- jobs.c: API requests on handler threads ---- */
+typedef void (*con_job_fn)(void *arg);
+NC_MUST_CHECK nc_err con_jobs_start(void);
+/* Runs fn(arg) on a handler thread with conn suspended; whatever fn queues
+ * (con_queue and the con_send family) is kept in *answer and the connection
+ * resumed. false when the queue is full or stopping (nothing suspended). */
+typedef struct {
+    unsigned status;
+    struct MHD_Response *response;   /* NULL: none queued */
+    bool done;
+} con_answer;
+bool con_job_submit(struct MHD_Connection *conn, con_answer *answer, con_job_fn fn, void *arg);
+/* Answers the waiting jobs with 503, waits for the running ones. */
+void con_jobs_stop(void);
+/* The answer slot of the job running on this thread, or NULL. */
+con_answer *con_job_current(void);
+
+/* ---- api.c: the /api routes (session and Origin already checked) ---- */
 enum MHD_Result con_api(con_ctx *c, struct MHD_Connection *conn, const char *method, const char *url,
-                        char *body, size_t body_len, const char *csrf);
+                        char *body, size_t body_len);
+/* POST /api/session {token}: the one-time token for a session secret. */
+enum MHD_Result con_api_exchange(struct MHD_Connection *conn, const char *body, size_t body_len);
 
 /* The body as a JSON object (strict: no duplicate keys, no trailing bytes)
  * with only the allowed keys; an empty body is {}. NULL after a 400 has been
@@ -110,10 +155,32 @@ enum MHD_Result con_api_audit_export(con_ctx *c, struct MHD_Connection *conn, co
 
 /* ---- events.c: the worker's event stream, alerts, SSE ---- */
 NC_MUST_CHECK nc_err con_events_start(const con_ctx *c);
+/* Also ends the event streams: every suspended one is resumed and none
+ * suspends again (MHD_stop_daemon needs none suspended). */
 void con_events_stop(void);
 /* The last alerts, newest first (new reference). */
 json_t *con_alerts(void);
 enum MHD_Result con_api_events(struct MHD_Connection *conn);
+
+/* ---- ctl.c: the console's control socket (owner uid only) and `nightcore-console link` ---- */
+/* Where the control socket of the console for home h lives (docs/console.md):
+ * HOME/run/console.sock for a single-user home; for the service deployment
+ * $XDG_RUNTIME_DIR/nightcore-console.sock, else beside the operator's
+ * config.json. */
+NC_MUST_CHECK nc_err con_ctl_path(const nc_home *h, char *out, size_t out_len, char *msg, size_t msg_len);
+/* Binds c->ctl_sock (0600); refuses when another console answers there.
+ * Call before any thread starts. */
+NC_MUST_CHECK nc_err con_ctl_listen(con_ctx *c, char *msg, size_t msg_len);
+/* Serves it on a thread (after the HTTP port is known). */
+NC_MUST_CHECK nc_err con_ctl_start(const con_ctx *c);
+void con_ctl_stop(void);
+/* A control request line (without its newline): NULL for {"id": N, "op":
+ * "link"}, else what is wrong; *id / *have_id for the error answer. */
+const char *con_ctl_parse_request(const char *line, size_t len, uint64_t *id, bool *have_id);
+/* The URL of a new one-time link into out ("http://127.0.0.1:PORT/?token=..."); the caller wipes it. */
+NC_MUST_CHECK nc_err con_link_url(const con_ctx *c, char *out, size_t out_len);
+/* `nightcore-console link [--home DIR]`. */
+int con_link_main(int argc, char **argv);
 
 /* ---- dashboard.c ---- */
 enum MHD_Result con_api_dashboard(con_ctx *c, struct MHD_Connection *conn);

@@ -3,7 +3,11 @@
  * every event out to the Server-Sent Events clients. Each client has a
  * bounded queue; a client that falls CON_SSE_QUEUE_MAX events behind is
  * dropped (the browser reconnects and re-reads state), so a slow reader never
- * holds up the others or grows memory. */
+ * holds up the others or grows memory.
+ *
+ * A stream with nothing to send is suspended (MHD_suspend_connection from its
+ * content reader) and resumed when an event or its keep-alive is due: it
+ * never holds one of libmicrohttpd's polling threads. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,9 +22,12 @@
 
 typedef struct sse_client {
     struct sse_client *next;
+    struct MHD_Connection *conn;
     char *q[CON_SSE_QUEUE_MAX];   /* ring of malloc'd, ready-to-send texts */
     size_t head, count, off;      /* off: bytes of q[head] already sent */
     bool dropped;
+    bool suspended;               /* its reader suspended the connection: resume it to go on */
+    int64_t last_sent;            /* CLOCK_MONOTONIC seconds */
 } sse_client;
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -29,8 +36,8 @@ static sse_client *g_clients;
 static size_t g_nclients;
 static json_t *g_alerts[CON_MAX_ALERTS];   /* ring, oldest at g_alert_head */
 static size_t g_alert_head, g_nalerts;
-static bool g_stopping, g_started;
-static pthread_t g_thread;
+static bool g_stopping, g_started, g_ticker_started;
+static pthread_t g_thread, g_ticker;
 static const con_ctx *g_ctx;
 
 static void deadline_in_ms(struct timespec *ts, long ms)
@@ -42,6 +49,36 @@ static void deadline_in_ms(struct timespec *ts, long ms)
         ts->tv_sec++;
         ts->tv_nsec -= 1000000000L;
     }
+}
+
+static int64_t mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+/* Resumes the suspended streams that have something to send (all of them
+ * when everything is stopping, or a keep-alive is due). A client's connection
+ * stays valid here: a suspended connection is never closed, and a client
+ * whose reader is running cannot be freed under it. */
+static void wake_clients(bool keepalive_due_only)
+{
+    struct MHD_Connection *wake[CON_MAX_SSE_CLIENTS];
+    size_t n = 0;
+    int64_t now = mono_s();
+    pthread_mutex_lock(&g_lock);
+    for (sse_client *cl = g_clients; cl && n < CON_MAX_SSE_CLIENTS; cl = cl->next) {
+        bool due = g_stopping || cl->dropped || cl->count ||
+                   (keepalive_due_only && now - cl->last_sent >= CON_SSE_KEEPALIVE_S);
+        if (cl->suspended && due) {
+            cl->suspended = false;
+            wake[n++] = cl->conn;
+        }
+    }
+    pthread_mutex_unlock(&g_lock);
+    for (size_t i = 0; i < n; i++)
+        MHD_resume_connection(wake[i]);
 }
 
 static void client_clear(sse_client *cl)
@@ -111,6 +148,7 @@ static void broadcast(const char *type, const json_t *data)
             push_locked(cl, text);
         pthread_cond_broadcast(&g_cond);
         pthread_mutex_unlock(&g_lock);
+        wake_clients(false);
     }
     free(text);
     free(json);
@@ -223,12 +261,24 @@ static void *event_thread(void *arg)
     return NULL;
 }
 
+/* Wakes suspended streams whose keep-alive is due, once a second. */
+static void *ticker_thread(void *arg)
+{
+    (void)arg;
+    while (pause_ms(1000))
+        wake_clients(true);
+    return NULL;
+}
+
 nc_err con_events_start(const con_ctx *c)
 {
     g_ctx = c;
     if (pthread_create(&g_thread, NULL, event_thread, NULL) != 0)
         return NC_ERR_INTERNAL;
     g_started = true;
+    if (pthread_create(&g_ticker, NULL, ticker_thread, NULL) != 0)
+        return NC_ERR_INTERNAL;
+    g_ticker_started = true;
     return NC_OK;
 }
 
@@ -238,54 +288,58 @@ void con_events_stop(void)
     g_stopping = true;
     pthread_cond_broadcast(&g_cond);
     pthread_mutex_unlock(&g_lock);
+    wake_clients(false);   /* their readers now end the streams and never suspend again */
     if (g_started)
         pthread_join(g_thread, NULL);
-    g_started = false;
+    if (g_ticker_started)
+        pthread_join(g_ticker, NULL);
+    g_started = g_ticker_started = false;
 }
 
 /* ---- SSE responses ---- */
 
+/* Runs on a polling thread: never waits. Nothing to send: the connection is
+ * suspended until wake_clients resumes it. */
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     sse_client *cl = cls;
     static const char keepalive[] = ": keepalive\n\n";
-    struct timespec ts;
     ssize_t ret;
-    deadline_in_ms(&ts, CON_SSE_KEEPALIVE_S * 1000L);
+    int64_t now = mono_s();
     pthread_mutex_lock(&g_lock);
-    for (;;) {
-        if (g_stopping) {
-            ret = MHD_CONTENT_READER_END_OF_STREAM;
-            break;
+    if (g_stopping) {
+        ret = MHD_CONTENT_READER_END_OF_STREAM;
+    } else if (cl->dropped) {
+        ret = MHD_CONTENT_READER_END_WITH_ERROR;
+    } else if (cl->count) {
+        const char *t = cl->q[cl->head];
+        size_t left = strlen(t) - cl->off, n = left < max ? left : max;
+        memcpy(buf, t + cl->off, n);
+        cl->off += n;
+        if (cl->off == strlen(t)) {
+            free(cl->q[cl->head]);
+            cl->q[cl->head] = NULL;
+            cl->head = (cl->head + 1) % CON_SSE_QUEUE_MAX;
+            cl->count--;
+            cl->off = 0;
         }
-        if (cl->dropped) {
-            ret = MHD_CONTENT_READER_END_WITH_ERROR;
-            break;
-        }
-        if (cl->count) {
-            const char *t = cl->q[cl->head];
-            size_t left = strlen(t) - cl->off, n = left < max ? left : max;
-            memcpy(buf, t + cl->off, n);
-            cl->off += n;
-            if (cl->off == strlen(t)) {
-                free(cl->q[cl->head]);
-                cl->q[cl->head] = NULL;
-                cl->head = (cl->head + 1) % CON_SSE_QUEUE_MAX;
-                cl->count--;
-                cl->off = 0;
-            }
-            ret = (ssize_t)n;
-            break;
-        }
-        if (pthread_cond_timedwait(&g_cond, &g_lock, &ts) != 0 && !cl->count && !g_stopping && !cl->dropped) {
-            size_t n = sizeof keepalive - 1 < max ? sizeof keepalive - 1 : max;
-            memcpy(buf, keepalive, n);
-            ret = (ssize_t)n;
-            break;
-        }
+        cl->last_sent = now;
+        ret = (ssize_t)n;
+    } else if (now - cl->last_sent >= CON_SSE_KEEPALIVE_S) {
+        size_t n = sizeof keepalive - 1 < max ? sizeof keepalive - 1 : max;
+        memcpy(buf, keepalive, n);
+        cl->last_sent = now;
+        ret = (ssize_t)n;
+    } else {
+        cl->suspended = true;
+        ret = 0;
     }
     pthread_mutex_unlock(&g_lock);
+    /* A resume that comes before this suspend makes it a no-op (libmicrohttpd
+     * then calls this reader again), so the order cannot lose a wake-up. */
+    if (ret == 0)
+        MHD_suspend_connection(cl->conn);
     return ret;
 }
 
@@ -317,6 +371,8 @@ enum MHD_Result con_api_events(struct MHD_Connection *conn)
         return con_send_error(conn, 503, "busy", "too many event streams open (at most %u)", CON_MAX_SSE_CLIENTS);
     }
     push_locked(cl, "retry: 3000\n: nightcore-console events\n\n");
+    cl->conn = conn;
+    cl->last_sent = mono_s();
     cl->next = g_clients;
     g_clients = cl;
     g_nclients++;
@@ -330,7 +386,5 @@ enum MHD_Result con_api_events(struct MHD_Connection *conn)
     con_add_security_headers(r);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
-    enum MHD_Result ret = MHD_queue_response(conn, 200, r);
-    MHD_destroy_response(r);
-    return ret;
+    return con_queue(conn, 200, r);
 }

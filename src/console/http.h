@@ -5,7 +5,8 @@
 #include <microhttpd.h>
 #include "console/console.h"
 
-/* Listens on addr (127.0.0.1:port); NULL on failure. */
-struct MHD_Daemon *con_http_start(con_ctx *c, const struct sockaddr_in *addr);
+/* Listens on addr (127.0.0.1:port) for at most max_connections clients;
+ * NULL on failure. */
+struct MHD_Daemon *con_http_start(con_ctx *c, const struct sockaddr_in *addr, unsigned max_connections);
 
 #endif

@@ -2,7 +2,8 @@
  * everything the worker knows, signs approvals with the operator's key,
  * cannot execute anything.
  *
- *   nightcore-console [--home DIR] [--listen 127.0.0.1:PORT] [--key KEY] [--principal P]
+ *   nightcore-console [--home DIR] [--listen 127.0.0.1:PORT] [--key KEY] [--principal P] [--link-ttl S]
+ *   nightcore-console link [--home DIR]      a new one-time link from the running console (ctl.c)
  *
  * Run by ssh-keygen as its askpass helper (NC_ASKPASS_FD set, or argv[1] ==
  * "askpass"), it prints the passphrase it reads from that descriptor. */
@@ -11,6 +12,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,8 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: nightcore-console [--home DIR] [--listen 127.0.0.1:PORT] [--key KEY] [--principal P]\n"
+               "                         [--link-ttl SECONDS]\n"
+               "       nightcore-console link [--home DIR]\n"
                "\n"
                "The local web console: shows everything the worker knows and approves with your key.\n"
                "It cannot execute anything; it talks to the worker only through control.sock.\n"
@@ -34,10 +38,12 @@ static void usage(FILE *f)
                "  --key KEY           approver key to sign with (default: config.json approver_key,\n"
                "                      else keys/approver)\n"
                "  --principal P       approver principal (default: config.json principal)\n"
+               "  --link-ttl SECONDS  how long an unused one-time link lives (1-%d, default %d)\n"
                "  --version, --help\n"
                "\n"
-               "The first line on stdout is the URL to open: Console: http://127.0.0.1:PORT/?token=...\n",
-            CON_DEFAULT_PORT);
+               "The first line on stdout is a one-time link to open: Console: http://127.0.0.1:PORT/?token=...\n"
+               "It works once, for %d minutes; `nightcore-console link` asks the running console for another.\n",
+            CON_DEFAULT_PORT, CON_TOKEN_TTL_S, CON_TOKEN_TTL_S, CON_TOKEN_TTL_S / 60);
 }
 
 /* ssh-keygen's askpass: the passphrase from the inherited pipe, on stdout. */
@@ -97,15 +103,39 @@ static bool copy_opt(char *dst, size_t n, const char *v)
     return v && v[0] && (size_t)snprintf(dst, n, "%s", v) < n;
 }
 
+/* Every idle or slow HTTP client costs a descriptor: as many as the hard
+ * limit allows (before any thread starts), and the connection limit below
+ * what is left. */
+static unsigned raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 32;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t want = rl.rlim_max;
+        struct rlimit nl = {.rlim_cur = want, .rlim_max = rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
+            rl.rlim_cur = want;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > CON_MAX_CONNECTIONS + CON_FD_RESERVE)
+        return CON_MAX_CONNECTIONS;
+    if (rl.rlim_cur <= CON_FD_RESERVE + 32)
+        return 32;
+    return (unsigned)(rl.rlim_cur - CON_FD_RESERVE);
+}
+
 int main(int argc, char **argv)
 {
     static con_ctx c;
     const char *home_opt = NULL;
     uint16_t port = CON_DEFAULT_PORT;
-    char msg[256];
+    uint64_t link_ttl = CON_TOKEN_TTL_S;
+    char msg[512];
 
     if (getenv(NC_ASKPASS_FD_ENV) || (argc >= 2 && strcmp(argv[1], "askpass") == 0))
         return askpass_main();
+    if (argc >= 2 && strcmp(argv[1], "link") == 0)
+        return con_link_main(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--version") == 0 || strcmp(a, "version") == 0) {
@@ -129,6 +159,12 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--key") == 0 && v) {
             if (!copy_opt(c.key_override, sizeof c.key_override, v)) {
                 fprintf(stderr, "nightcore-console: --key needs a key file path\n");
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--link-ttl") == 0 && v) {
+            if (!con_parse_u64(v, CON_TOKEN_TTL_S, &link_ttl) || link_ttl == 0) {
+                fprintf(stderr, "nightcore-console: --link-ttl must be 1 to %d seconds\n", CON_TOKEN_TTL_S);
                 return 2;
             }
             i++;
@@ -170,8 +206,14 @@ int main(int argc, char **argv)
                         "cannot be verified\n",
                 c.home.root);
     }
-    if (con_session_init() != NC_OK) {
+    if (con_session_init((unsigned)link_ttl) != NC_OK) {
         fprintf(stderr, "nightcore-console: cannot allocate secure memory\n");
+        return 1;
+    }
+    unsigned max_connections = raise_fd_limit();
+    nc_err cerr = con_ctl_listen(&c, msg, sizeof msg);
+    if (cerr != NC_OK) {
+        fprintf(stderr, "nightcore-console: %s\n", msg[0] ? msg : "cannot open the control socket");
         return 1;
     }
 
@@ -190,10 +232,17 @@ int main(int argc, char **argv)
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct MHD_Daemon *d = con_http_start(&c, &addr);
+    if (con_jobs_start() != NC_OK) {
+        fprintf(stderr, "nightcore-console: cannot start the handler threads\n");
+        con_ctl_stop();
+        return 1;
+    }
+    struct MHD_Daemon *d = con_http_start(&c, &addr, max_connections);
     if (!d) {
         fprintf(stderr, "nightcore-console: cannot listen on 127.0.0.1:%u (in use? try --listen 127.0.0.1:0)\n",
                 (unsigned)port);
+        con_jobs_stop();
+        con_ctl_stop();
         return 1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -202,21 +251,32 @@ int main(int argc, char **argv)
     snprintf(c.host_name, sizeof c.host_name, "localhost:%u", (unsigned)c.port);
     snprintf(c.origin_ip, sizeof c.origin_ip, "http://%s", c.host_ip);
     snprintf(c.origin_name, sizeof c.origin_name, "http://%s", c.host_name);
-    if (con_events_start(&c) != NC_OK) {
-        fprintf(stderr, "nightcore-console: cannot start the event thread\n");
+    char *url = sodium_malloc(128);
+    if (con_events_start(&c) != NC_OK || con_ctl_start(&c) != NC_OK || !url ||
+        con_link_url(&c, url, 128) != NC_OK) {
+        fprintf(stderr, "nightcore-console: cannot start the event and control threads\n");
+        con_ctl_stop();
+        con_events_stop();
+        con_jobs_stop();
         MHD_stop_daemon(d);
         return 1;
     }
-    printf("Console: http://%s/?token=%s\n", c.host_ip, con_session_token());
+    /* The link goes to stdout only, never to a log: `make run` sends stdout
+     * nowhere and prints a fresh link from `nightcore-console link`. */
+    printf("Console: %s\n", url);
     fflush(stdout);
-    fprintf(stderr, "nightcore-console: listening on http://%s (home %s)\n", c.host_ip, c.home.root);
+    sodium_free(url);
+    fprintf(stderr, "nightcore-console: listening on http://%s (home %s; up to %u connections; links: %s)\n",
+            c.host_ip, c.home.root, max_connections, c.ctl_sock);
 
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0) {
     }
     snprintf(msg, sizeof msg, "nightcore-console: stopping (signal %d)\n", sig);
     fputs(msg, stderr);
-    con_events_stop();   /* also ends the event streams, so the connection threads can finish */
+    con_ctl_stop();
+    con_events_stop();   /* ends the event streams: none stays suspended */
+    con_jobs_stop();     /* answers or finishes the API requests: none stays suspended */
     MHD_stop_daemon(d);
     return 0;
 }

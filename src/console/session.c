@@ -1,6 +1,10 @@
-/* The start-up token and the sessions it is exchanged for (docs/console.md
- * "Security"). All of it lives in one sodium_malloc'd block (guard pages, no
- * swap, wiped on free). */
+/* One-time link tokens and the per-tab sessions they are exchanged for
+ * (docs/console.md "Security"). All of it lives in one sodium_malloc'd block
+ * (guard pages, no swap, wiped on free); every comparison is constant-time.
+ *
+ * A token is exchanged once (then wiped) and dies unused after the link TTL.
+ * A session is a secret the page keeps in sessionStorage and sends in an
+ * Authorization header: nothing a browser sends on its own (a cookie) is one. */
 #include <pthread.h>
 #include <sodium.h>
 #include <string.h>
@@ -9,17 +13,19 @@
 
 typedef struct {
     bool used;
-    int64_t last_used;        /* CLOCK_MONOTONIC seconds */
-    char id[CON_HEX_TOKEN_LEN + 1];
-    char csrf[CON_HEX_TOKEN_LEN + 1];
-} session;
+    int64_t at;               /* CLOCK_MONOTONIC seconds: minted (tokens), last used (sessions) */
+    uint64_t seq;             /* order of the same events, for eviction (seconds tie) */
+    char secret[CON_HEX_TOKEN_LEN + 1];
+} slot;
 
 typedef struct {
-    char token[CON_HEX_TOKEN_LEN + 1];
-    session s[CON_MAX_SESSIONS];
+    slot tokens[CON_MAX_TOKENS];
+    slot sessions[CON_MAX_SESSIONS];
 } secrets;
 
 static secrets *g_sec;
+static uint64_t g_seq;
+static int64_t g_token_ttl = CON_TOKEN_TTL_S;
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int64_t mono_s(void)
@@ -37,16 +43,52 @@ static void random_hex(char out[CON_HEX_TOKEN_LEN + 1])
     sodium_memzero(raw, sizeof raw);
 }
 
-/* Both NUL-terminated; constant time in the contents for equal lengths. */
-static bool hex_eq(const char *a, const char *b)
+bool con_hex_secret_ok(const char *s)
 {
-    size_t la = strnlen(a, CON_HEX_TOKEN_LEN + 1);
-    if (la != CON_HEX_TOKEN_LEN || strnlen(b, CON_HEX_TOKEN_LEN + 1) != CON_HEX_TOKEN_LEN)
+    if (!s || strnlen(s, CON_HEX_TOKEN_LEN + 1) != CON_HEX_TOKEN_LEN)
         return false;
-    return sodium_memcmp(a, b, CON_HEX_TOKEN_LEN) == 0;
+    for (size_t i = 0; i < CON_HEX_TOKEN_LEN; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    return true;
 }
 
-nc_err con_session_init(void)
+/* Wipes the slots older than max_age; then returns the index of the slot
+ * whose secret equals given (constant time per slot, every live slot
+ * compared), or -1. */
+static int find_locked(slot *s, size_t n, int64_t max_age, const char *given, int64_t now)
+{
+    int hit = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!s[i].used)
+            continue;
+        if (now - s[i].at > max_age) {
+            sodium_memzero(&s[i], sizeof s[i]);
+            continue;
+        }
+        if (given && sodium_memcmp(given, s[i].secret, CON_HEX_TOKEN_LEN) == 0 && hit < 0)
+            hit = (int)i;
+    }
+    return hit;
+}
+
+/* A free slot, else the least recently made or used one (wiped). */
+static slot *take_locked(slot *s, size_t n)
+{
+    size_t pick = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!s[i].used) {
+            pick = i;
+            break;
+        }
+        if (s[i].seq < s[pick].seq)
+            pick = i;
+    }
+    sodium_memzero(&s[pick], sizeof s[pick]);
+    return &s[pick];
+}
+
+nc_err con_session_init(unsigned token_ttl_s)
 {
     if (sodium_init() < 0)
         return NC_ERR_INTERNAL;
@@ -54,78 +96,66 @@ nc_err con_session_init(void)
     if (!g_sec)
         return NC_ERR_NOMEM;
     memset(g_sec, 0, sizeof *g_sec);
-    random_hex(g_sec->token);
+    g_token_ttl = token_ttl_s ? (int64_t)token_ttl_s : CON_TOKEN_TTL_S;
     return NC_OK;
 }
 
-const char *con_session_token(void)
+unsigned con_token_ttl(void)
 {
-    return g_sec ? g_sec->token : "";
+    return (unsigned)g_token_ttl;
 }
 
-bool con_session_token_ok(const char *given)
+nc_err con_token_mint(char out[CON_HEX_TOKEN_LEN + 1])
 {
-    return g_sec && given && hex_eq(given, g_sec->token);
-}
-
-nc_err con_session_new(char sid[CON_HEX_TOKEN_LEN + 1])
-{
+    out[0] = '\0';
     if (!g_sec)
         return NC_ERR_INTERNAL;
     pthread_mutex_lock(&g_lock);
     int64_t now = mono_s();
-    size_t pick = 0;
-    bool found = false;
-    for (size_t i = 0; i < CON_MAX_SESSIONS; i++) {
-        session *s = &g_sec->s[i];
-        if (s->used && now - s->last_used > CON_SESSION_IDLE_S) {
-            sodium_memzero(s, sizeof *s);
-        }
-        if (!s->used && !found) {
-            pick = i;
-            found = true;
-        }
-    }
-    if (!found) {   /* all in use: the least recently used one goes */
-        for (size_t i = 1; i < CON_MAX_SESSIONS; i++)
-            if (g_sec->s[i].last_used < g_sec->s[pick].last_used)
-                pick = i;
-    }
-    session *s = &g_sec->s[pick];
-    sodium_memzero(s, sizeof *s);
-    random_hex(s->id);
-    random_hex(s->csrf);
-    s->used = true;
-    s->last_used = now;
-    memcpy(sid, s->id, CON_HEX_TOKEN_LEN + 1);
+    (void)find_locked(g_sec->tokens, CON_MAX_TOKENS, g_token_ttl, NULL, now);
+    slot *t = take_locked(g_sec->tokens, CON_MAX_TOKENS);
+    random_hex(t->secret);
+    t->used = true;
+    t->at = now;
+    t->seq = ++g_seq;
+    memcpy(out, t->secret, CON_HEX_TOKEN_LEN + 1);
     pthread_mutex_unlock(&g_lock);
     return NC_OK;
 }
 
-bool con_session_lookup(const char *sid, char csrf[CON_HEX_TOKEN_LEN + 1])
+bool con_token_exchange(const char *token, char sid[CON_HEX_TOKEN_LEN + 1])
 {
-    bool ok = false;
-    if (csrf)
-        csrf[0] = '\0';
-    if (!g_sec || !sid)
+    sid[0] = '\0';
+    if (!g_sec || !con_hex_secret_ok(token))
         return false;
     pthread_mutex_lock(&g_lock);
     int64_t now = mono_s();
-    for (size_t i = 0; i < CON_MAX_SESSIONS; i++) {
-        session *s = &g_sec->s[i];
-        if (!s->used)
-            continue;
-        if (now - s->last_used > CON_SESSION_IDLE_S) {
-            sodium_memzero(s, sizeof *s);
-            continue;
-        }
-        if (!ok && hex_eq(sid, s->id)) {
-            ok = true;
-            s->last_used = now;
-            if (csrf)
-                memcpy(csrf, s->csrf, CON_HEX_TOKEN_LEN + 1);
-        }
+    int hit = find_locked(g_sec->tokens, CON_MAX_TOKENS, g_token_ttl, token, now);
+    if (hit >= 0) {
+        sodium_memzero(&g_sec->tokens[hit], sizeof g_sec->tokens[hit]);   /* single use */
+        (void)find_locked(g_sec->sessions, CON_MAX_SESSIONS, CON_SESSION_IDLE_S, NULL, now);
+        slot *s = take_locked(g_sec->sessions, CON_MAX_SESSIONS);
+        random_hex(s->secret);
+        s->used = true;
+        s->at = now;
+        s->seq = ++g_seq;
+        memcpy(sid, s->secret, CON_HEX_TOKEN_LEN + 1);
     }
     pthread_mutex_unlock(&g_lock);
-    return ok;
+    return hit >= 0;
+}
+
+bool con_session_lookup(const char *sid)
+{
+    if (!g_sec || !con_hex_secret_ok(sid))
+        return false;
+    pthread_mutex_lock(&g_lock);
+    int64_t now = mono_s();
+    int hit = find_locked(g_sec->sessions, CON_MAX_SESSIONS, CON_SESSION_IDLE_S, sid, now);
+    if (hit >= 0) {
+        g_sec->sessions[hit].at = now;
+        g_sec->sessions[hit].seq = ++g_seq;
+    }
+    pthread_mutex_unlock(&g_lock);
+    return hit >= 0;
 }

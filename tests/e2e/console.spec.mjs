@@ -13,6 +13,7 @@
 // `LOG ...` lines are progress; the last line is `SUMMARY <json>`. Exit 0 when every check passed.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -100,6 +101,27 @@ try {
   check('token_not_in_address_bar', !page.url().includes('token='), page.url());
   await page.waitForSelector('#conn[data-state="live"]', { timeout: T });
   check('events_connected', true);
+
+  // 1b. the session: a per-tab secret in sessionStorage, no cookie at all. A page on another port of
+  // 127.0.0.1 (cookies are not scoped by port) receives nothing; reloading keeps the session.
+  const origin = new URL(URL_).origin;
+  const secret = await page.evaluate(() => sessionStorage.getItem('nc_session'));
+  check('session_in_session_storage', /^[0-9a-f]{64}$/.test(secret || ''), String(secret));
+  check('no_cookies', (await context.cookies()).length === 0, JSON.stringify(await context.cookies()));
+  check('nothing_in_local_storage', await page.evaluate(() => localStorage.getItem('nc_session') === null));
+  const seen = [];
+  const other = http.createServer((req, res) => { seen.push({ url: req.url, headers: req.headers }); res.end('<p>another local user\'s page</p>'); });
+  await new Promise((r) => other.listen(0, '127.0.0.1', r));
+  await page.goto(`http://127.0.0.1:${other.address().port}/`);
+  await page.goto(origin + '/#/dashboard');
+  await page.waitForSelector('#main[data-page="dashboard"] #card-pending', { timeout: T });
+  other.close();
+  const leaked = JSON.stringify(seen);
+  check('other_port_gets_no_credential', seen.length >= 1 && !leaked.includes(secret) && seen.every((r) => !r.headers.cookie && !r.headers.authorization), leaked);
+  await page.reload();
+  await page.waitForSelector('#main[data-page="dashboard"] #card-pending', { timeout: T });
+  check('reload_keeps_session', !page.url().includes('token='), page.url());
+  await page.waitForSelector('#conn[data-state="live"]', { timeout: T });
   await page.click('#notify-btn');
   await page.waitForFunction(() => document.querySelector('#notify-btn').textContent === 'Notifications on', null, { timeout: T });
 
@@ -156,7 +178,10 @@ try {
   await page.click('#btn-verify');
   await page.waitForSelector('#audit-report[data-verified="1"] #audit-status', { timeout: T });
   check('audit_verified', (await page.textContent('#audit-status')).includes('intact'));
-  check('audit_export_links', (await page.getAttribute('#export-jsonl', 'href')) === '/api/audit/export?format=jsonl');
+  check('audit_export_links', (await page.getAttribute('#export-jsonl', 'data-path')) === '/api/audit/export?format=jsonl');
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: T }), page.click('#export-jsonl')]);
+  const dlText = fs.readFileSync(await dl.path(), 'utf8').trim().split('\n');
+  check('audit_export_downloads', JSON.parse(dlText[dlText.length - 1]).verify.ok === true, dlText[dlText.length - 1]);
   await shot('audit');
 
   // 7. a rejection reason with markup renders as text
@@ -217,6 +242,37 @@ try {
     summary.list_requests.every((r) => r.limit !== null && Number(r.limit) >= 1 && Number(r.limit) <= 50),
     JSON.stringify(summary.list_requests.filter((r) => !(Number(r.limit) <= 50))));
   check('no_injected_img_end', await noInjectedImg());
+
+  // 13. without a session: a page that says how to get a new link, never raw JSON
+  const fresh = async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1100, height: 700 } });
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => summary.console_errors.push('pageerror: ' + e.message));
+    return [ctx, p];
+  };
+  const noSession = async (p, why) => {
+    await p.waitForSelector('#main[data-page="no-session"] #no-session', { timeout: T });
+    const cmd = await p.textContent('#no-session-cmd');
+    const text = await p.textContent('#no-session-why');
+    return cmd === 'nightcore-console link' && text.includes(why) ? text : null;
+  };
+  let [ctx2, p2] = await fresh();
+  await p2.goto(origin + '/');
+  check('no_token_shows_link_help', await noSession(p2, 'no console session'));
+  await p2.screenshot({ path: path.join(ARTIFACTS, 'no-session.png'), fullPage: true });
+  await p2.goto(URL_);   // the link this test logged in with: used once already
+  check('used_link_refused', await noSession(p2, 'already used'));
+  check('used_link_not_in_address_bar', !p2.url().includes('token='), p2.url());
+  // a fresh link (nightcore-console link) opens a session in another tab
+  const linked = await step('link', {});
+  await p2.goto(linked.url);
+  await p2.waitForSelector('#main[data-page="dashboard"] #card-pending', { timeout: T });
+  check('fresh_link_works', !p2.url().includes('token='));
+  // a 401 inside the page (the session is gone): the same page, not an error box
+  await p2.evaluate(() => sessionStorage.setItem('nc_session', '0'.repeat(64)));
+  await p2.reload();
+  check('api_401_shows_link_help', await noSession(p2, 'session has ended'));
+  await ctx2.close();
   summary.csp_violations = await page.evaluate(() => window.__csp);
   check('no_csp_violations', summary.csp_violations.length === 0, summary.csp_violations.join('; '));
   summary.ok = true;

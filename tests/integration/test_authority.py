@@ -411,7 +411,7 @@ def test_planted_control_socket_is_refused(single):
 
 
 def test_console_with_a_stolen_session_cannot_sign(single):
-    """The session cookie alone is not a human: the key's passphrase is."""
+    """A console session alone is not a human: the key's passphrase is."""
     import http.client
     import re
     import select
@@ -427,13 +427,11 @@ def test_console_with_a_stolen_session_cannot_sign(single):
         port, token = int(m.group(1)), m.group(2).decode()
         host = f"127.0.0.1:{port}"
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", "/?token=" + token, headers={"Host": host})
+        conn.request("POST", "/api/session", body=json.dumps({"token": token}),
+                     headers={"Host": host, "Origin": "http://" + host, "Content-Type": "application/json"})
         resp = conn.getresponse()
-        resp.read()
-        cookie = resp.getheader("Set-Cookie").split(";")[0]
-        conn.request("GET", "/api/session", headers={"Host": host, "Cookie": cookie})
-        csrf = json.loads(conn.getresponse().read())["csrf"]
-        hdr = {"Host": host, "Cookie": cookie, "Origin": "http://" + host, "X-CSRF-Token": csrf,
+        secret = json.loads(resp.read())["session"]
+        hdr = {"Host": host, "Authorization": "Bearer " + secret, "Origin": "http://" + host,
                "Content-Type": "application/json"}
         sub = op.submit("hello", "stolen")
 

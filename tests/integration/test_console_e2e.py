@@ -110,6 +110,13 @@ def test_console_in_a_browser(worker, console, tmp_path):
             rc, run = worker.ncj("run", data["name"])
             assert rc == 0, run
             return {"id": run["id"], "stdout": run["stdout"]}
+        if name == "link":
+            p = subprocess.run([CONSOLE, "link", "--home", worker.path], env=worker.env, capture_output=True,
+                               timeout=20)
+            assert p.returncode == 0, p.stderr
+            line = p.stdout.decode()
+            assert line.startswith("Console: http://127.0.0.1:") and "token=" in line, line
+            return {"url": line.split("Console: ", 1)[1].strip()}
         if name == "seed":
             for i in range(SEED):
                 # distinct bytes per name are not needed: the name makes each submission distinct
@@ -153,13 +160,20 @@ def test_console_in_a_browser(worker, console, tmp_path):
     stderr = (tmp_path / "node.stderr").read_text()
     assert summary["ok"], f"{summary.get('error')}\nchecks: {summary['checks']}\nlog: {log}\nstderr: {stderr[-3000:]}"
     assert node.returncode == 0
-    assert steps == ["submit_agent", "run", "submit_agent_2", "seed"]
+    assert steps == ["submit_agent", "run", "submit_agent_2", "seed", "link"]
 
     c = summary["checks"]
     # the review flow, live
     for k in ["dashboard_renders", "token_not_in_address_bar", "events_connected", "toast_on_agent_submission",
               "browser_notification", "statement_subject", "statement_in_words", "approved", "passphrase_cleared",
-              "run_appears_live", "run_stdout", "receipt_shown", "audit_verified", "revoked", "charts_drawn"]:
+              "run_appears_live", "run_stdout", "receipt_shown", "audit_verified", "audit_export_downloads", "revoked",
+              "charts_drawn"]:
+        assert c.get(k) is True, (k, c)
+    # the session (#13): no cookie, a per-tab secret nothing on another port receives; reload keeps it;
+    # a used link is refused and the page says how to get a new one, as it does for a 401
+    for k in ["session_in_session_storage", "no_cookies", "nothing_in_local_storage", "other_port_gets_no_credential",
+              "reload_keeps_session", "no_token_shows_link_help", "used_link_refused", "used_link_not_in_address_bar",
+              "fresh_link_works", "api_401_shows_link_help"]:
         assert c.get(k) is True, (k, c)
     # attacker-controlled text stays text: no <img> element was ever created from it
     for k in ["description_rendered_as_text", "no_injected_img_description", "reason_rendered_as_text",

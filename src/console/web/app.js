@@ -3,7 +3,13 @@
  * Every string that comes from the worker is attacker-controlled (module names, agent names,
  * descriptions, outputs, reasons): it is only ever inserted as text (el() / textContent), never as
  * HTML: this file uses no HTML-parsing DOM API and no eval.
- * Every list request is paginated (PAGE rows at most), and live updates are debounced. */
+ * Every list request is paginated (PAGE rows at most), and live updates are debounced.
+ *
+ * The session: the one-time link's token (?token=) leaves the address bar at once and is exchanged
+ * (POST /api/session) for a session secret this tab keeps in sessionStorage and sends as
+ * "Authorization: Bearer ..." on every API call. There is no cookie: nothing the browser would send
+ * on its own (to another port of 127.0.0.1, say) is a credential. Reloading the tab keeps the
+ * session; another tab needs its own link (nightcore-console link). */
 'use strict';
 
 (function () {
@@ -13,8 +19,10 @@
   const OUTCOMES = ['ok', 'exit', 'trap', 'timeout', 'fuel', 'memory', 'output_limit', 'crash', 'interrupted', 'running'];
   const EXPIRIES = [['1 hour', 3600], ['24 hours', 86400], ['7 days', 604800]];
 
+  const SESSION_KEY = 'nc_session';
+
   const state = {
-    csrf: null,
+    secret: null,   // the session secret (sessionStorage); never in a URL, a cookie or the DOM
     session: null,
     policies: null,
     renderSeq: 0,
@@ -193,13 +201,26 @@
     }
   }
 
+  function authHeaders() {
+    return state.secret ? { Authorization: 'Bearer ' + state.secret } : {};
+  }
+
+  // A 401 means this tab's session is gone (the console restarted, or the session expired):
+  // forget it and say how to get a new link.
+  function sessionLost(message) {
+    state.secret = null;
+    state.renderSeq++; // renders under way are dropped
+    try { sessionStorage.removeItem(SESSION_KEY); } catch (e) { /* ignored */ }
+    if (es) es.close();
+    setConn('expired');
+    showNoSession('expired', message);
+  }
+
   async function api(path, opts) {
     opts = opts || {};
-    const init = { method: opts.method || 'GET', credentials: 'same-origin', headers: { Accept: 'application/json' }, cache: 'no-store' };
+    const init = { method: opts.method || 'GET', credentials: 'omit', headers: Object.assign({ Accept: 'application/json' }, authHeaders()), cache: 'no-store' };
     if (init.method !== 'GET') {
-      if (!state.csrf) await loadSession();
       init.headers['Content-Type'] = 'application/json';
-      init.headers['X-CSRF-Token'] = state.csrf || '';
       init.body = JSON.stringify(opts.body || {});
     }
     let res;
@@ -217,12 +238,30 @@
     }
     if (!res.ok) {
       const e = data && data.error ? data.error : {};
-      if (res.status === 401) setConn('expired');
-      throw new ApiError(res.status, e.code || 'http_' + res.status,
-        e.message || (res.status === 401 ? 'the session is not valid: open the console with the URL it printed' :
+      const err = new ApiError(res.status, e.code || 'http_' + res.status,
+        e.message || (res.status === 401 ? 'the session is not valid: run nightcore-console link for a new link' :
           res.status === 502 ? 'the worker is not running' : 'request failed (' + res.status + ')'));
+      if (res.status === 401 && !opts.noSessionPage) sessionLost(err.message);
+      throw err;
     }
     return data;
+  }
+
+  // GET a file (the audit export) with the session header and hand it to the browser as a download.
+  async function download(path, filename) {
+    const res = await fetch(path, { credentials: 'omit', headers: authHeaders(), cache: 'no-store' });
+    if (res.status === 401) return sessionLost();
+    if (!res.ok) {
+      let e = {};
+      try { e = (await res.json()).error || {}; } catch (x) { /* not JSON */ }
+      throw new ApiError(res.status, e.code || 'http_' + res.status, e.message || 'download failed (' + res.status + ')');
+    }
+    const url = URL.createObjectURL(await res.blob());
+    const a = el('a', { href: url, download: filename, hidden: true });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
   }
 
   function qs(params) {
@@ -235,7 +274,6 @@
   async function loadSession() {
     const s = await api('/api/session');
     state.session = s;
-    state.csrf = s.csrf;
     const info = $('#worker-info');
     clear(info);
     append(info, ['worker ', el('code', null, String(s.worker_id || '?')), ' · ', String(s.version || '')]);
@@ -313,6 +351,7 @@
     } catch (e) {
       node = el('div', null, el('h1', null, titleOf(route)), errorBox(e));
     }
+    if (!state.secret) return; // the session ended meanwhile: the no-session page stays
     if (seq !== state.renderSeq) return; // a newer render started meanwhile
     const scroll = opts.keepScroll ? window.scrollY : 0;
     clear(main);
@@ -1060,9 +1099,26 @@
       el('h1', null, 'Audit log'),
       el('p', { class: 'muted' }, 'A hash chain and Merkle log of every decision; verified read-only by the console.'),
       el('div', { class: 'toolbar' }, btn, when, el('span', { class: 'spacer' }),
-        el('a', { class: 'btn small', href: '/api/audit/export?format=jsonl', download: 'nightcore-audit.jsonl', id: 'export-jsonl' }, 'Export JSONL'),
-        el('a', { class: 'btn small', href: '/api/audit/export?format=html', download: 'nightcore-audit.html', id: 'export-html' }, 'Export HTML')),
+        exportButton('jsonl', 'nightcore-audit.jsonl', 'Export JSONL'),
+        exportButton('html', 'nightcore-audit.html', 'Export HTML')),
       section('Verification', box));
+  }
+
+  // The export is a download that needs the session header: fetched, then saved from a blob.
+  function exportButton(format, filename, label) {
+    const path = '/api/audit/export?format=' + format;
+    const btn = el('button', { type: 'button', class: 'btn small', id: 'export-' + format, dataset: { path } }, label);
+    btn.addEventListener('click', async () => {
+      btn.disabled = true;
+      try {
+        await download(path, filename);
+      } catch (e) {
+        toast(e.code + ': ' + e.message, 'bad');
+      } finally {
+        btn.disabled = false;
+      }
+    });
+    return btn;
   }
 
   /* ---------- read views ---------- */
@@ -1166,30 +1222,67 @@
 
   /* ---------- live events ---------- */
 
+  // Server-Sent Events read with fetch (EventSource cannot send the session header).
   let es = null;
   function setConn(s) {
     const c = $('#conn');
     if (!c) return;
     c.className = 'conn conn-' + s;
-    c.textContent = { live: 'live', connecting: 'connecting', offline: 'offline — retrying', expired: 'session expired' }[s] || s;
+    c.textContent = { live: 'live', connecting: 'connecting', offline: 'offline — retrying', expired: 'no session' }[s] || s;
     c.dataset.state = s;
   }
 
   const EVENT_TYPES = ['submission.created', 'submission.rejected', 'approval.created', 'approval.revoked', 'run.started', 'run.finished', 'alert'];
 
+  // Parses an event stream into (type, data) calls; returns how the stream ended.
+  async function readEvents(body, signal, onOpen) {
+    const reader = body.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    let type = null;
+    let data = [];
+    onOpen();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || signal.aborted) return;
+      buf += dec.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).replace(/\r$/, '');
+        buf = buf.slice(nl + 1);
+        if (line === '') {
+          if (data.length) {
+            const t = type && EVENT_TYPES.includes(type) ? type : null;
+            if (type === null || t || type === 'message') onEvent(t, data.join('\n'));
+          }
+          type = null;
+          data = [];
+        } else if (line.startsWith('event:')) type = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        // comments (": keepalive") and retry: lines are ignored
+      }
+      if (buf.length > 2 * 1024 * 1024) return; // a line that never ends: reconnect
+    }
+  }
+
   function connectEvents() {
     if (es) es.close();
+    if (!state.secret) return;
+    const ctl = new AbortController();
+    const conn = { closed: false, close() { this.closed = true; ctl.abort(); } };
+    es = conn;
     setConn('connecting');
-    es = new EventSource('/api/events');
-    es.onopen = () => setConn('live');
-    es.onerror = () => {
-      if (es.readyState === EventSource.CLOSED) {
-        setConn('offline');
-        setTimeout(connectEvents, 5000);
-      } else setConn('connecting');
-    };
-    for (const t of EVENT_TYPES) es.addEventListener(t, (e) => onEvent(t, e.data));
-    es.onmessage = (e) => onEvent(null, e.data);
+    (async () => {
+      try {
+        const res = await fetch('/api/events', { credentials: 'omit', headers: Object.assign({ Accept: 'text/event-stream' }, authHeaders()), cache: 'no-store', signal: ctl.signal });
+        if (res.status === 401) return sessionLost();
+        if (!res.ok || !res.body) throw new Error('events: ' + res.status);
+        await readEvents(res.body, ctl.signal, () => setConn('live'));
+      } catch (e) { /* reconnect below */ }
+      if (conn.closed || es !== conn) return;
+      setConn('offline');
+      setTimeout(() => { if (es === conn) connectEvents(); }, 3000);
+    })();
   }
 
   function onEvent(type, data) {
@@ -1256,19 +1349,74 @@
 
   /* ---------- start ---------- */
 
+  /* ---------- no session: how to get a link ---------- */
+
+  // Shown for "/" without a session, a used or expired link, and any 401 inside the page.
+  function showNoSession(kind, message) {
+    const main = $('#main');
+    clear(main);
+    main.dataset.page = 'no-session';
+    for (const n of ['#nav', '#banner', '#notify-btn']) { const x = $(n); if (x) x.hidden = true; }
+    $('#app').classList.add('bare');
+    clear($('#worker-info'));
+    const why = {
+      none: 'This tab has no console session.',
+      used: 'This link was already used or has expired: a console link works once, within 10 minutes of being made.',
+      expired: 'This tab\'s console session has ended (the console restarted, or the session expired).',
+    }[kind] || 'This tab has no console session.';
+    append(main, el('section', { class: 'panel no-session', id: 'no-session' },
+      el('h1', null, 'Night Core console: open a new link'),
+      el('p', { id: 'no-session-why' }, why),
+      message && kind !== 'none' ? el('p', { class: 'muted' }, String(message)) : null,
+      el('p', null, 'On this machine, in a terminal of the user who runs the console, ask it for a new one-time link and open it in this browser:'),
+      el('pre', { class: 'out', id: 'no-session-cmd' }, 'nightcore-console link'),
+      el('p', { class: 'muted' }, 'Add --home DIR when the home is not $NIGHTCORE_HOME or ~/.nightcore. `make run` prints a new link too. Each link works once: the tab that opens it keeps its session across reloads; another tab needs its own link.')));
+  }
+
+  // ?token= in the address: take it out of the address bar at once, then exchange it (once).
+  async function exchangeToken() {
+    const params = new URLSearchParams(location.search);
+    if (!params.has('token')) return 'none';
+    const token = params.get('token') || '';
+    history.replaceState(null, '', '/' + location.hash);
+    let res;
+    try {
+      res = await fetch('/api/session', { method: 'POST', credentials: 'omit', cache: 'no-store', headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: JSON.stringify({ token }) });
+    } catch (e) {
+      return 'used';
+    }
+    if (!res.ok) return 'used';
+    const s = await res.json();
+    if (!s || typeof s.session !== 'string') return 'used';
+    state.secret = s.session;
+    try { sessionStorage.setItem(SESSION_KEY, s.session); } catch (e) { /* this tab only, then */ }
+    return 'ok';
+  }
+
+  /* ---------- start ---------- */
+
   async function start() {
     setupNotifications();
-    window.addEventListener('hashchange', () => render());
+    const exchanged = await exchangeToken();
+    if (exchanged !== 'ok') {
+      try { state.secret = sessionStorage.getItem(SESSION_KEY); } catch (e) { state.secret = null; }
+    }
+    if (!state.secret) {
+      setConn('expired');
+      return showNoSession(exchanged === 'used' ? 'used' : 'none');
+    }
+    window.addEventListener('hashchange', () => { if (state.secret) render(); });
     try {
       await loadSession();
     } catch (e) {
+      if (e.status === 401) return; // sessionLost() has said what to do
       clear($('#main'));
       append($('#main'), [el('h1', null, 'Night Core console'), errorBox(e)]);
       return;
     }
     if (!location.hash) history.replaceState(null, '', '#/dashboard');
     refreshBanner();
-    setInterval(refreshBanner, 30000);
+    setInterval(() => { if (state.secret) refreshBanner(); }, 30000);
     connectEvents();
     bumpPending();
     render();
