@@ -237,3 +237,71 @@ def test_policy_can_require_a_security_key(worker, srv, tmp_path):
     p = worker.nc("approve", sub["id"], "--yes", "--policy", "fido-only")
     assert p.returncode == 3 and b"requires approvals signed by a security key" in p.stderr, p.stderr
     assert worker.ncj("approvals")[1]["items"] == []
+
+
+# ---- hostile guests against real grants, through the whole signed flow ----
+
+def grant_policy(worker, tmp_path, dirs, name="g"):
+    pf = policy_file(tmp_path, name, {"dirs": dirs})
+    assert worker.nc("policy", "add", pf, "--yes").returncode == 0
+
+
+def test_guest_cannot_leave_its_grant(worker, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "hello.txt").write_text("hi\n")
+    os.symlink("/etc", data / "link")
+    grant_policy(worker, tmp_path, [{"host": str(data), "guest": "/data", "mode": "rw", "quota_bytes": 1 << 20,
+                                     "quota_files": 10}])
+    sub = worker.submit("guest_fs_escape", "escape")
+    worker.approve(sub["id"], "--policy", "g", "--dir", f"{data}:/data:rw")
+    rc, run = worker.ncj("run", "escape")
+    assert rc == 0, run
+    got = dict(line.split("=", 1) for line in run["stdout"].splitlines() if "=" in line)
+    assert got["etc_passwd"] == "denied" and got["dotdot"] == "denied" and got["symlink"] == "denied", got
+    assert got["inside_read"] == "ok" and got["inside_create"] == "ok", got
+    reasons = {d["reason"] for d in run["denied"]}
+    assert "path_escape" in reasons or "not_capable" in reasons, run["denied"]
+
+
+def test_grant_swapped_after_approval_is_refused(worker, tmp_path):
+    """The directory a human approved is bound by device and inode: replaced
+    by another directory, or by a symlink to one, after approval, the run is
+    refused and nothing runs."""
+    data = tmp_path / "data"
+    data.mkdir()
+    grant_policy(worker, tmp_path, [{"host": str(tmp_path), "guest": "/data", "mode": "ro"}])
+    sub = worker.submit("guest_wasi_files", "files")
+    worker.approve(sub["id"], "--policy", "g", "--dir", f"{data}:/data:ro")
+    os.rename(data, tmp_path / "approved")
+    (tmp_path / "other").mkdir()
+    os.symlink(tmp_path / "other", data)                  # a symlink in its place
+    rc, r = worker.ncj("run", "files")
+    assert rc == 3 and r["error"]["code"] == "capability_denied", r
+    os.unlink(data)
+    data.mkdir()                                          # another directory of the same name
+    rc, r = worker.ncj("run", "files")
+    assert rc == 3 and r["error"]["code"] == "capability_denied", r
+    assert "inode" in r["error"]["message"], r
+    assert worker.ncj("approvals")[1]["items"][0]["runs"] == 0   # refusals use up nothing
+
+
+def test_quota_and_read_only_hold(worker, tmp_path):
+    scratch, ro = tmp_path / "scratch", tmp_path / "ro"
+    scratch.mkdir()
+    ro.mkdir()
+    grant_policy(worker, tmp_path, [{"host": str(scratch), "guest": "/data", "mode": "rw", "quota_bytes": 10000,
+                                     "quota_files": 10}])
+    sub = worker.submit("quota_fill", "fill")
+    worker.approve(sub["id"], "--policy", "g", "--dir", f"{scratch}:/data:rw")
+    rc, run = worker.ncj("run", "fill")
+    assert run["outcome"] == "exit" and run["exit_code"] == 19, run      # DQUOT
+    assert "dir_quota" in run["limits_hit"]
+    assert os.path.getsize(scratch / "fill") == 8192
+    # the same module under a read-only grant writes nothing at all
+    grant_policy(worker, tmp_path, [{"host": str(ro), "guest": "/data", "mode": "ro"}], name="r")
+    sub2 = worker.submit("quota_fill", "fill-ro")
+    worker.approve(sub2["id"], "--policy", "r", "--dir", f"{ro}:/data:ro")
+    rc, run = worker.ncj("run", "fill-ro")
+    assert run["outcome"] == "exit" and run["exit_code"] == 76, run      # ENOTCAPABLE
+    assert os.listdir(ro) == []
