@@ -1,19 +1,12 @@
 #include "store/db.h"
-#include <sqlite3.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "store/internal.h"
 
-struct nc_db {
-    sqlite3 *h;
-    char fail[256];   /* the last failure, kept past the rollback that follows it */
-};
-
-/* A SQLite call failed: the cause as an nc_err (a full disk and a corrupt
- * file named as such), and its message kept for nc_db_errmsg(). */
-static nc_err db_fail(nc_db *db)
+nc_err nc_store_fail(nc_db *db)
 {
     int rc = sqlite3_extended_errcode(db->h);
     int sys = sqlite3_system_errno(db->h);
@@ -51,6 +44,27 @@ static nc_err db_fail(nc_db *db)
     else
         snprintf(db->fail, sizeof db->fail, "%s", sqlite3_errmsg(db->h));
     return err;
+}
+
+nc_err nc_store_prepare(nc_db *db, const char *sql, sqlite3_stmt **st)
+{
+    return sqlite3_prepare_v2(db->h, sql, -1, st, NULL) == SQLITE_OK ? NC_OK : nc_store_fail(db);
+}
+
+nc_err nc_store_end(nc_db *db, int rc)
+{
+    return rc == SQLITE_DONE ? NC_OK : nc_store_fail(db);
+}
+
+/* This file's short names for them. */
+static nc_err db_fail(nc_db *db)
+{
+    return nc_store_fail(db);
+}
+
+static nc_err prepare(nc_db *db, const char *sql, sqlite3_stmt **st)
+{
+    return nc_store_prepare(db, sql, st);
 }
 
 /* Each entry moves the schema from version i to i+1. Never edit a shipped one. */
@@ -101,12 +115,15 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_kind_ref ON audit_log(kind, ref);",
     /* 5: the version of the policy an approval was checked against */
     "ALTER TABLE approvals ADD COLUMN policy_version INTEGER NOT NULL DEFAULT 1;",
+    /* 6: the audit tree's interior nodes: the root of every complete subtree,
+     * (level >= 1, idx) covering leaves [idx << level, (idx + 1) << level),
+     * written with the append that completes it, so that an inclusion proof
+     * reads O(log n) rows (level 0 is audit_log.leaf). A log that has entries
+     * gets its nodes at the worker's next start (src/audit builds them from
+     * the stored leaves in one transaction: SQL cannot hash). */
+    "CREATE TABLE audit_nodes(level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
+    "  PRIMARY KEY(level, idx)) WITHOUT ROWID;",
 };
-
-struct sqlite3 *nc_db_handle(nc_db *db)
-{
-    return db->h;
-}
 
 const char *nc_db_errmsg(nc_db *db)
 {
@@ -129,25 +146,24 @@ nc_err nc_db_commit(nc_db *db)
     return exec(db, "COMMIT");
 }
 
+/* A savepoint, so that snapshots nest: outside a transaction it begins a
+ * deferred one (the snapshot is taken at the first read); inside one, it
+ * reads what that transaction sees. */
 nc_err nc_db_snapshot_begin(nc_db *db)
 {
-    return exec(db, "BEGIN");
+    db->fail[0] = '\0';
+    return exec(db, "SAVEPOINT nc_snapshot");
 }
 
 void nc_db_snapshot_end(nc_db *db)
 {
-    nc_db_rollback(db);
+    sqlite3_exec(db->h, "ROLLBACK TO nc_snapshot; RELEASE nc_snapshot", NULL, NULL, NULL);
 }
 
 void nc_db_rollback(nc_db *db)
 {
     if (!sqlite3_get_autocommit(db->h))
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static nc_err prepare(nc_db *db, const char *sql, sqlite3_stmt **st)
-{
-    return sqlite3_prepare_v2(db->h, sql, -1, st, NULL) == SQLITE_OK ? NC_OK : db_fail(db);
 }
 
 static int user_version(nc_db *db)

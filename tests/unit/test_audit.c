@@ -138,9 +138,39 @@ static nc_audit_report verify(fixture_log *f, const char *anchor)
     return rep;
 }
 
+/* An edit behind the store's back, on a connection of its own, as anyone
+ * who can write the file could make. */
 static void exec_sql(fixture_log *f, const char *sql)
 {
-    assert_int_equal(sqlite3_exec(nc_db_handle(f->db), sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    if (sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+    sqlite3_close(h);
+}
+
+typedef struct {
+    uint8_t (*leaves)[32];
+    size_t n, max;
+} leaf_list;
+
+static nc_err collect_leaf(const nc_auditlog_row *row, void *ctx)
+{
+    leaf_list *l = ctx;
+    assert_non_null(row->leaf);
+    assert_true(l->n < l->max);
+    memcpy(l->leaves[l->n++], row->leaf, 32);
+    return NC_OK;
+}
+
+/* The stored leaves of entries [0, size) (size 0: all), through the store. */
+static size_t read_leaves(fixture_log *f, uint64_t size, uint8_t (*leaves)[32], size_t max)
+{
+    leaf_list l = {leaves, 0, max};
+    nc_auditlog_range r = {.to = size};
+    assert_int_equal(nc_auditlog_each(f->db, &r, collect_leaf, &l), NC_OK);
+    return l.n;
 }
 
 static void test_intact_log_and_proofs(void **state)
@@ -159,15 +189,9 @@ static void test_intact_log_and_proofs(void **state)
     for (uint64_t size = 1; size <= 37; size += 6) {
         nc_audit_tree t;
         nc_audit_tree_init(&t);
-        sqlite3_stmt *st;
-        assert_int_equal(sqlite3_prepare_v2(nc_db_handle(f.db), "SELECT leaf FROM audit_log WHERE seq<? ORDER BY seq", -1,
-                                            &st, NULL), SQLITE_OK);
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
         uint8_t leaves[64][32];
-        size_t k = 0;
-        while (sqlite3_step(st) == SQLITE_ROW)
-            memcpy(leaves[k++], sqlite3_column_blob(st, 0), 32);
-        sqlite3_finalize(st);
+        size_t k = read_leaves(&f, size, leaves, 64);
+        assert_int_equal(k, size);
         for (size_t i = 0; i < k; i++)
             nc_audit_tree_append(&t, leaves[i]);
         nc_audit_tree_root(&t, root);
@@ -233,29 +257,37 @@ static void test_consistent_truncation_needs_anchor(void **state)
     log_fill(&f, 20, 0);
     assert_int_equal(nc_audit_checkpoint(&f.a, f.sk, 0, anchor, sizeof anchor), NC_OK);
     log_fill(&f, 10, 0);
-    /* the attacker rewrites history back to 15 entries */
+    /* the attacker rewrites history back to 15 entries: the entries, their
+     * checkpoints, the right edge ... */
     exec_sql(&f, "DELETE FROM audit_log WHERE seq>=15; DELETE FROM audit_checkpoints;");
     nc_audit_tree t;
     nc_audit_tree_init(&t);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(nc_db_handle(f.db), "SELECT leaf FROM audit_log ORDER BY seq", -1, &st, NULL),
-                     SQLITE_OK);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        nc_audit_tree_append(&t, sqlite3_column_blob(st, 0));
-    sqlite3_finalize(st);
+    uint8_t leaves[32][32];
+    size_t k = read_leaves(&f, 0, leaves, 32);
+    for (size_t i = 0; i < k; i++)
+        nc_audit_tree_append(&t, leaves[i]);
     exec_sql(&f, "DELETE FROM audit_frontier");
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(f.path, &h), SQLITE_OK);
     for (unsigned l = 0; l < 64; l++) {
         if (!((t.size >> l) & 1))
             continue;
-        assert_int_equal(sqlite3_prepare_v2(nc_db_handle(f.db), "INSERT INTO audit_frontier VALUES(?, ?)", -1, &st, NULL),
-                         SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(h, "INSERT INTO audit_frontier VALUES(?, ?)", -1, &st, NULL), SQLITE_OK);
         sqlite3_bind_int(st, 1, (int)l);
         sqlite3_bind_blob(st, 2, t.frontier[l], 32, SQLITE_STATIC);
         assert_int_equal(sqlite3_step(st), SQLITE_DONE);
         sqlite3_finalize(st);
     }
-    assert_true(verify(&f, NULL).ok);
-    nc_audit_report rep = verify(&f, anchor);
+    sqlite3_close(h);
+    /* ... which the stored nodes over the deleted entries still give away */
+    nc_audit_report rep = verify(&f, NULL);
+    assert_false(rep.ok);
+    assert_int_equal(rep.bad_seq, 15);
+    assert_non_null(strstr(rep.error, "entries deleted from the end"));
+    /* and the nodes too */
+    exec_sql(&f, "DELETE FROM audit_nodes WHERE ((idx + 1) << level) > 15");
+    rep = verify(&f, anchor);
     assert_false(rep.ok);
     assert_non_null(strstr(rep.error, "anchor"));
     log_close(&f);
