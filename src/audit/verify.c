@@ -208,14 +208,19 @@ static nc_err check_entry(const nc_auditlog_row *row, void *ctx)
     return NC_OK;
 }
 
+static nc_err corrupt(verifier *v, const char *what)
+{
+    return found(v, -1, "the database is corrupt: %.380s (keep a copy of the state directory, then restore it from a "
+                 "backup)", what);
+}
+
 /* Everything, in one snapshot. NC_ERR_MALFORMED with v->found: a finding. */
 static nc_err verify_snapshot(verifier *v)
 {
     char msg[400];
     nc_err err = nc_db_quick_check(v->db, msg, sizeof msg);
     if (err == NC_ERR_CORRUPT)
-        return found(v, -1, "the database is corrupt: %s (keep a copy of the state directory, then restore it from a "
-                     "backup)", msg);
+        return corrupt(v, msg);
     if (err != NC_OK)
         return err;
     /* checkpoints, ascending */
@@ -290,8 +295,8 @@ nc_err nc_audit_verify(nc_db *db, const char *origin, const uint8_t pk[32], cons
     if (v.found)
         return NC_OK;
     if (err == NC_ERR_CORRUPT) {
-        /* a page that the quick check passed and a read then failed on */
-        found(&v, -1, "the database is corrupt: %s", nc_db_errmsg(db));
+        /* a page the quick check passed, and a read then failed on */
+        corrupt(&v, nc_db_errmsg(db));
         return NC_OK;
     }
     return err;
