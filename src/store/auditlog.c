@@ -45,13 +45,14 @@ nc_err nc_auditlog_append(nc_db *db, uint64_t seq, const void *entry, size_t len
     sqlite3_stmt *st;
     if (seq > (uint64_t)INT64_MAX || len > (size_t)INT32_MAX)
         return NC_ERR_TOO_LARGE;
-    if (nc_store_prepare(db, "INSERT INTO audit_log(seq, entry, leaf) VALUES(?, ?, ?)", &st) != NC_OK)
-        return nc_store_fail(db);
+    nc_err err = nc_store_kept(db, NC_KEPT_LOG_APPEND, "INSERT INTO audit_log(seq, entry, leaf) VALUES(?, ?, ?)", &st);
+    if (err != NC_OK)
+        return err;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
     sqlite3_bind_blob(st, 2, len ? entry : "", (int)len, SQLITE_STATIC);
     sqlite3_bind_blob(st, 3, leaf, NC_SHA256_LEN, SQLITE_STATIC);
-    nc_err err = nc_store_end(db, sqlite3_step(st));
-    sqlite3_finalize(st);
+    err = nc_store_end(db, sqlite3_step(st));
+    nc_store_release(st);
     return err;
 }
 
@@ -259,23 +260,23 @@ nc_err nc_auditlog_frontier_read(nc_db *db, uint8_t (*hash)[NC_SHA256_LEN], uint
 nc_err nc_auditlog_frontier_write(nc_db *db, const uint8_t (*hash)[NC_SHA256_LEN], uint64_t levels)
 {
     sqlite3_stmt *st;
-    if (nc_store_prepare(db, "DELETE FROM audit_frontier", &st) != NC_OK)
-        return nc_store_fail(db);
-    nc_err err = nc_store_end(db, sqlite3_step(st));
-    sqlite3_finalize(st);
+    nc_err err = nc_store_kept(db, NC_KEPT_EDGE_CLEAR, "DELETE FROM audit_frontier", &st);
     if (err != NC_OK)
         return err;
-    if (nc_store_prepare(db, "INSERT INTO audit_frontier(level, hash) VALUES(?, ?)", &st) != NC_OK)
-        return nc_store_fail(db);
+    err = nc_store_end(db, sqlite3_step(st));
+    nc_store_release(st);
+    if (err != NC_OK ||
+        (err = nc_store_kept(db, NC_KEPT_EDGE_PUT, "INSERT INTO audit_frontier(level, hash) VALUES(?, ?)", &st)) !=
+            NC_OK)
+        return err;
     for (unsigned l = 0; l < NC_AUDITLOG_LEVELS && err == NC_OK; l++) {
         if (!((levels >> l) & 1))
             continue;
         sqlite3_bind_int(st, 1, (int)l);
         sqlite3_bind_blob(st, 2, hash[l], NC_SHA256_LEN, SQLITE_STATIC);
         err = nc_store_end(db, sqlite3_step(st));
-        sqlite3_reset(st);
+        nc_store_release(st);
     }
-    sqlite3_finalize(st);
     return err;
 }
 
@@ -291,65 +292,51 @@ nc_err nc_auditlog_nodes_put(nc_db *db, const nc_auditlog_node *nodes, size_t n)
         return NC_OK;
     /* A node already there is an error, not replaced: nodes are written
      * once, by the append that completes them. */
-    if (nc_store_prepare(db, "INSERT INTO audit_nodes(level, idx, hash) VALUES(?, ?, ?)", &st) != NC_OK)
-        return nc_store_fail(db);
-    nc_err err = NC_OK;
+    nc_err err = nc_store_kept(db, NC_KEPT_NODE_PUT, "INSERT INTO audit_nodes(level, idx, hash) VALUES(?, ?, ?)", &st);
     for (size_t i = 0; i < n && err == NC_OK; i++) {
         sqlite3_bind_int(st, 1, (int)nodes[i].level);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)nodes[i].index);
         sqlite3_bind_blob(st, 3, nodes[i].hash, NC_SHA256_LEN, SQLITE_STATIC);
         err = nc_store_end(db, sqlite3_step(st));
-        sqlite3_reset(st);
+        nc_store_release(st);
     }
-    sqlite3_finalize(st);
     return err;
 }
 
-/* The hash one prepared lookup (bound to the node's key) finds. */
-static nc_err lookup_hash(nc_db *db, sqlite3_stmt *st, uint8_t out[NC_SHA256_LEN])
+/* One node's hash: a leaf from the log, a node above from audit_nodes. */
+static nc_err node_hash_of(nc_db *db, nc_auditlog_node *x)
 {
+    sqlite3_stmt *st;
+    if (x->level >= NC_AUDITLOG_LEVELS)
+        return NC_ERR_USAGE;
+    if (x->index > (uint64_t)INT64_MAX)
+        return NC_ERR_NOT_FOUND;
+    nc_err err = x->level == 0
+                     ? nc_store_kept(db, NC_KEPT_LEAF_GET, "SELECT leaf FROM audit_log WHERE seq=?2", &st)
+                     : nc_store_kept(db, NC_KEPT_NODE_GET, "SELECT hash FROM audit_nodes WHERE level=?1 AND idx=?2", &st);
+    if (err != NC_OK)
+        return err;
+    if (x->level)
+        sqlite3_bind_int(st, 1, (int)x->level);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)x->index);
     int rc = sqlite3_step(st);
-    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : nc_store_fail(db);
+    err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : nc_store_fail(db);
     if (err == NC_OK) {
         const void *h = sqlite3_column_blob(st, 0);
         if (sqlite3_column_bytes(st, 0) == NC_SHA256_LEN)
-            memcpy(out, h, NC_SHA256_LEN);
+            memcpy(x->hash, h, NC_SHA256_LEN);
         else
             err = NC_ERR_MALFORMED;
     }
-    sqlite3_reset(st);
+    nc_store_release(st);
     return err;
 }
 
 nc_err nc_auditlog_nodes_get(nc_db *db, nc_auditlog_node *nodes, size_t n)
 {
-    sqlite3_stmt *leaf = NULL, *node = NULL;
     nc_err err = NC_OK;
-    for (size_t i = 0; i < n && err == NC_OK; i++) {
-        nc_auditlog_node *x = &nodes[i];
-        if (x->level >= NC_AUDITLOG_LEVELS)
-            err = NC_ERR_USAGE;
-        else if (x->index > (uint64_t)INT64_MAX)
-            err = NC_ERR_NOT_FOUND;
-        else if (x->level == 0) {
-            if (!leaf && nc_store_prepare(db, "SELECT leaf FROM audit_log WHERE seq=?", &leaf) != NC_OK)
-                err = nc_store_fail(db);
-            if (err == NC_OK) {
-                sqlite3_bind_int64(leaf, 1, (sqlite3_int64)x->index);
-                err = lookup_hash(db, leaf, x->hash);
-            }
-        } else {
-            if (!node && nc_store_prepare(db, "SELECT hash FROM audit_nodes WHERE level=? AND idx=?", &node) != NC_OK)
-                err = nc_store_fail(db);
-            if (err == NC_OK) {
-                sqlite3_bind_int(node, 1, (int)x->level);
-                sqlite3_bind_int64(node, 2, (sqlite3_int64)x->index);
-                err = lookup_hash(db, node, x->hash);
-            }
-        }
-    }
-    sqlite3_finalize(leaf);
-    sqlite3_finalize(node);
+    for (size_t i = 0; i < n && err == NC_OK; i++)
+        err = node_hash_of(db, &nodes[i]);
     return err;
 }
 

@@ -51,6 +51,24 @@ nc_err nc_store_prepare(nc_db *db, const char *sql, sqlite3_stmt **st)
     return sqlite3_prepare_v2(db->h, sql, -1, st, NULL) == SQLITE_OK ? NC_OK : nc_store_fail(db);
 }
 
+nc_err nc_store_kept(nc_db *db, unsigned slot, const char *sql, sqlite3_stmt **st)
+{
+    *st = NULL;
+    if (slot >= NC_KEPT_COUNT)
+        return NC_ERR_INTERNAL;
+    if (!db->kept[slot] &&
+        sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->kept[slot], NULL) != SQLITE_OK)
+        return nc_store_fail(db);
+    *st = db->kept[slot];
+    return NC_OK;
+}
+
+void nc_store_release(sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
 nc_err nc_store_end(nc_db *db, int rc)
 {
     return rc == SQLITE_DONE ? NC_OK : nc_store_fail(db);
@@ -294,6 +312,8 @@ void nc_db_close(nc_db *db)
 {
     if (!db)
         return;
+    for (unsigned i = 0; i < NC_KEPT_COUNT; i++)
+        sqlite3_finalize(db->kept[i]);
     sqlite3_close(db->h);
     free(db);
 }
