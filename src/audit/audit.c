@@ -119,7 +119,7 @@ static nc_err build_leaf(const nc_auditlog_row *row, void *ctx)
 {
     node_builder *b = ctx;
     if (row->seq < 0 || (uint64_t)row->seq != b->tree.size || !row->leaf)
-        return NC_ERR_MALFORMED;   /* a missing or damaged row: the start-up check names it */
+        return NC_ERR_MALFORMED;   /* a missing or damaged row (`audit verify` names it) */
     b->n += nc_audit_tree_append_nodes(&b->tree, row->leaf, b->batch + b->n);
     if (b->n < BUILD_BATCH)
         return NC_OK;
