@@ -1,11 +1,11 @@
-/* Private to src/store: the connection behind nc_db and the helpers every
- * file of the store shares, so that a SQLite error is turned into an nc_err
- * (and its message kept) in one place. Nothing outside src/store includes
- * this header or <sqlite3.h>. */
+/* Private to src/store: the connection behind nc_db (store/db.h) and the
+ * helpers every file of the store shares (internal.c), so that a SQLite
+ * error is turned into an nc_err, and its message kept, in one place.
+ * Nothing outside src/store includes this header or <sqlite3.h>. */
 #ifndef NC_STORE_INTERNAL_H
 #define NC_STORE_INTERNAL_H
 #include <sqlite3.h>
-#include "store/db.h"
+#include "common/error.h"
 
 /* Statements an append runs (four of them, every time) and a proof runs,
  * prepared once per connection and kept until nc_db_close. */
@@ -28,15 +28,15 @@ struct nc_db {
 /* A SQLite call on db failed: its cause as an nc_err (a full disk is
  * NC_ERR_NO_SPACE, a corrupt file NC_ERR_CORRUPT, else NC_ERR_IO), its
  * message kept for nc_db_errmsg(). */
-nc_err nc_store_fail(nc_db *db);
-nc_err nc_store_prepare(nc_db *db, const char *sql, sqlite3_stmt **st);
+nc_err nc_store_fail(struct nc_db *db);
+nc_err nc_store_prepare(struct nc_db *db, const char *sql, sqlite3_stmt **st);
 /* The kept statement of slot (always prepared from the same sql), ready to
  * bind. Not finalized by the caller: reset with nc_store_release when done,
  * so that it holds no lock and no pointer to the caller's memory. */
-nc_err nc_store_kept(nc_db *db, unsigned slot, const char *sql, sqlite3_stmt **st);
+nc_err nc_store_kept(struct nc_db *db, unsigned slot, const char *sql, sqlite3_stmt **st);
 void nc_store_release(sqlite3_stmt *st);
 /* How a loop over rows ended: SQLITE_DONE is the end of the rows; anything
  * else is an error, never a shorter list. */
-nc_err nc_store_end(nc_db *db, int rc);
+nc_err nc_store_end(struct nc_db *db, int rc);
 
 #endif
