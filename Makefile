@@ -51,14 +51,15 @@ fuzz-smoke:
 # The full comparison with the peers (builds the wasmtime CLI once, cached):
 # writes bench/report.md and bench/report.json.
 bench: all
-	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit seed_audit bench_guest
+	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit bench_proof seed_audit bench_guest
 	NC_BIN=$(CURDIR)/$(BUILD)/bin NC_FIXTURES=$(CURDIR)/$(BUILD)/fixtures $(PYTHON) bench/report.py
 
 bench-smoke: all
-	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit
+	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit bench_proof
 	NC_FIXTURES=$(BUILD)/fixtures $(BUILD)/bin/bench_sandbox --runs 20 --compute-runs 1
 	$(BUILD)/bin/bench_trust --runs 100
 	$(BUILD)/bin/bench_audit --max 1000
+	$(BUILD)/bin/bench_proof --entries 1000 --runs 21
 	$(PYTHON) bench/bench_worker.py --quick
 
 # The differential WASI conformance run against the wasmtime CLI (built once,

@@ -290,6 +290,11 @@ def main():
         sh(os.path.join(BIN, "bench_audit"), "--max", "10000" if q else "1000000", "--out", am)
         with open(am) as f:
             report["audit_md"] = f.read()
+        pm = os.path.join(work, "proof.md")
+        sh(os.path.join(BIN, "bench_proof"), "--entries", "10000" if q else "100000", "--runs", "21" if q else "201",
+           "--out", pm)
+        with open(pm) as f:
+            report["proof_md"] = f.read()
 
         # 3. throughput: control socket, and the agent path (one agent per client)
         secs = 1 if q else 5
@@ -467,6 +472,7 @@ def write(r, quick):
         other = ", ".join(f"{a} {b:.2f}" for a, b in v.items() if a != "run_p50_ms")
         lines.append(f"| {k} | {v['run_p50_ms']:.2f} | {other} |")
     lines += ["", r["audit_md"].replace("# Audit log benchmark", "### Audit log append and verify (bench_audit)")]
+    lines += ["", r["proof_md"].replace("# Inclusion proof benchmark", "### Inclusion proofs (bench_proof)")]
     av = r["audit_verify"]
     lines += ["", f"`nightcore audit verify` of {av['entries']} entries: {av['seconds']:.2f} s, "
                   f"{av['entries_per_s']:.0f} entries/s (ok: {av['ok']}).", "",

@@ -1,6 +1,5 @@
 #include "audit/audit.h"
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,7 @@ void nc_audit_tree_init(nc_audit_tree *t)
     memset(t, 0, sizeof *t);
 }
 
-static void node_hash(const uint8_t l[NC_SHA256_LEN], const uint8_t r[NC_SHA256_LEN], uint8_t out[NC_SHA256_LEN])
+void nc_audit_node_hash(const uint8_t l[NC_SHA256_LEN], const uint8_t r[NC_SHA256_LEN], uint8_t out[NC_SHA256_LEN])
 {
     uint8_t buf[1 + 2 * NC_SHA256_LEN];
     buf[0] = 0x01;
@@ -34,17 +33,41 @@ void nc_audit_leaf_hash(const void *entry, size_t len, uint8_t out[NC_SHA256_LEN
     crypto_hash_sha256_final(&st, out);
 }
 
-void nc_audit_tree_append(nc_audit_tree *t, const uint8_t leaf[NC_SHA256_LEN])
+unsigned nc_audit_tree_append_nodes(nc_audit_tree *t, const uint8_t leaf[NC_SHA256_LEN], nc_auditlog_node *made)
 {
     uint8_t carry[NC_SHA256_LEN];
     memcpy(carry, leaf, NC_SHA256_LEN);
     unsigned level = 0;
-    while (level < NC_AUDIT_MAX_LEVELS && (t->size >> level) & 1) {
-        node_hash(t->frontier[level], carry, carry);
+    /* Each 1 bit at the bottom of the size is a complete subtree waiting for
+     * a right sibling of its size: this leaf completes them, lowest first.
+     * (Sizes stay below 2^63: the store refuses larger seqs.) */
+    while (level < NC_AUDIT_MAX_LEVELS - 1 && (t->size >> level) & 1) {
+        nc_audit_node_hash(t->frontier[level], carry, carry);
         level++;
+        if (made) {
+            made[level - 1].level = level;
+            made[level - 1].index = t->size >> level;
+            memcpy(made[level - 1].hash, carry, NC_SHA256_LEN);
+        }
     }
     memcpy(t->frontier[level], carry, NC_SHA256_LEN);
     t->size++;
+    return level;
+}
+
+void nc_audit_tree_append(nc_audit_tree *t, const uint8_t leaf[NC_SHA256_LEN])
+{
+    nc_audit_tree_append_nodes(t, leaf, NULL);
+}
+
+bool nc_audit_tree_equal(const nc_audit_tree *x, const nc_audit_tree *y)
+{
+    if (x->size != y->size)
+        return false;
+    for (unsigned l = 0; l < NC_AUDIT_MAX_LEVELS; l++)
+        if (((x->size >> l) & 1) && memcmp(x->frontier[l], y->frontier[l], NC_SHA256_LEN) != 0)
+            return false;
+    return true;
 }
 
 void nc_audit_tree_root(const nc_audit_tree *t, uint8_t out[NC_SHA256_LEN])
@@ -56,7 +79,7 @@ void nc_audit_tree_root(const nc_audit_tree *t, uint8_t out[NC_SHA256_LEN])
         if (!have)
             memcpy(out, t->frontier[level], NC_SHA256_LEN);
         else
-            node_hash(t->frontier[level], out, out);
+            nc_audit_node_hash(t->frontier[level], out, out);
         have = true;
     }
     if (!have && nc_sha256("", 0, out) != NC_OK)
@@ -67,32 +90,71 @@ void nc_audit_tree_root(const nc_audit_tree *t, uint8_t out[NC_SHA256_LEN])
 
 nc_err nc_audit_reload(nc_audit *a)
 {
-    sqlite3 *h = nc_db_handle(a->db);
-    sqlite3_stmt *st;
+    uint64_t size, levels;
     nc_audit_tree_init(&a->tree);
-    if (sqlite3_prepare_v2(h, "SELECT count(*) FROM audit_log", -1, &st, NULL) != SQLITE_OK)
-        return NC_ERR_IO;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        a->tree.size = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (sqlite3_prepare_v2(h, "SELECT level, hash FROM audit_frontier", -1, &st, NULL) != SQLITE_OK)
-        return NC_ERR_IO;
-    unsigned found = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
-        int level = sqlite3_column_int(st, 0);
-        if (level < 0 || level >= 32 || sqlite3_column_bytes(st, 1) != NC_SHA256_LEN) {
-            sqlite3_finalize(st);
-            return NC_ERR_MALFORMED;
-        }
-        memcpy(a->tree.frontier[level], sqlite3_column_blob(st, 1), NC_SHA256_LEN);
-        found |= 1u << level;
-    }
-    sqlite3_finalize(st);
+    nc_err err = nc_auditlog_count(a->db, &size);
+    if (err == NC_OK)
+        err = nc_auditlog_frontier_read(a->db, a->tree.frontier, &levels);
+    if (err != NC_OK)
+        return err;
     /* The stored edge must be exactly the set bits of the size. */
-    for (unsigned l = 0; l < NC_AUDIT_MAX_LEVELS && l < 32; l++)
-        if ((((a->tree.size >> l) & 1) != 0) != (((found >> l) & 1) != 0))
-            return NC_ERR_MALFORMED;
+    if (levels != size)
+        return NC_ERR_MALFORMED;
+    a->tree.size = size;
     return NC_OK;
+}
+
+/* Building the nodes of a log stored without them (schema 5 and older):
+ * the tree rebuilt from the stored leaves, its nodes written in batches. */
+#define BUILD_BATCH 4096
+
+typedef struct {
+    nc_db *db;
+    nc_audit_tree tree;
+    nc_auditlog_node batch[BUILD_BATCH + NC_AUDIT_MAX_LEVELS];
+    size_t n;
+} node_builder;
+
+static nc_err build_leaf(const nc_auditlog_row *row, void *ctx)
+{
+    node_builder *b = ctx;
+    if (row->seq < 0 || (uint64_t)row->seq != b->tree.size || !row->leaf)
+        return NC_ERR_MALFORMED;   /* a missing or damaged row (`audit verify` names it) */
+    b->n += nc_audit_tree_append_nodes(&b->tree, row->leaf, b->batch + b->n);
+    if (b->n < BUILD_BATCH)
+        return NC_OK;
+    nc_err err = nc_auditlog_nodes_put(b->db, b->batch, b->n);
+    b->n = 0;
+    return err;
+}
+
+static nc_err build_nodes(nc_audit *a)
+{
+    uint64_t stored;
+    nc_err err = nc_auditlog_nodes_count(a->db, &stored);
+    /* a tree of size n has n - popcount(n) complete subtrees above its leaves */
+    if (err != NC_OK || stored != 0 || a->tree.size - (uint64_t)__builtin_popcountll(a->tree.size) == 0)
+        return err;
+    node_builder *b = calloc(1, sizeof *b);
+    if (!b)
+        return NC_ERR_NOMEM;
+    b->db = a->db;
+    nc_audit_tree_init(&b->tree);
+    const nc_auditlog_range all = {0};
+    if ((err = nc_db_begin(a->db)) != NC_OK)
+        goto done;
+    err = nc_auditlog_each(a->db, &all, build_leaf, b);
+    if (err == NC_OK)
+        err = nc_auditlog_nodes_put(a->db, b->batch, b->n);
+    if (err == NC_OK && !nc_audit_tree_equal(&b->tree, &a->tree))
+        err = NC_ERR_MALFORMED;   /* the leaves do not make the stored edge */
+    if (err == NC_OK)
+        err = nc_db_commit(a->db);
+    if (err != NC_OK)
+        nc_db_rollback(a->db);
+done:
+    free(b);
+    return err;
 }
 
 nc_err nc_audit_open(nc_db *db, const char *worker_id, nc_audit *out)
@@ -100,28 +162,8 @@ nc_err nc_audit_open(nc_db *db, const char *worker_id, nc_audit *out)
     memset(out, 0, sizeof *out);
     out->db = db;
     snprintf(out->origin, sizeof out->origin, "nightcore/%s", worker_id);
-    return nc_audit_reload(out);
-}
-
-static nc_err save_frontier(nc_audit *a)
-{
-    sqlite3 *h = nc_db_handle(a->db);
-    sqlite3_stmt *st;
-    if (sqlite3_exec(h, "DELETE FROM audit_frontier", NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(h, "INSERT INTO audit_frontier(level, hash) VALUES(?, ?)", -1, &st, NULL) != SQLITE_OK)
-        return NC_ERR_IO;
-    nc_err err = NC_OK;
-    for (unsigned l = 0; l < NC_AUDIT_MAX_LEVELS && err == NC_OK; l++) {
-        if (!((a->tree.size >> l) & 1))
-            continue;
-        sqlite3_bind_int(st, 1, (int)l);
-        sqlite3_bind_blob(st, 2, a->tree.frontier[l], NC_SHA256_LEN, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_DONE)
-            err = NC_ERR_IO;
-        sqlite3_reset(st);
-    }
-    sqlite3_finalize(st);
-    return err;
+    nc_err err = nc_audit_reload(out);
+    return err == NC_OK ? build_nodes(out) : err;
 }
 
 nc_err nc_audit_append(nc_audit *a, const char *type, int64_t time, json_t *fields, uint64_t *seq_out)
@@ -144,27 +186,21 @@ nc_err nc_audit_append(nc_audit *a, const char *type, int64_t time, json_t *fiel
         goto done;
     uint8_t leaf[NC_SHA256_LEN];
     nc_audit_leaf_hash(text, len, leaf);
-    sqlite3_stmt *st;
-    err = NC_ERR_IO;
-    if (sqlite3_prepare_v2(nc_db_handle(a->db), "INSERT INTO audit_log(seq, entry, leaf) VALUES(?, ?, ?)", -1, &st,
-                           NULL) != SQLITE_OK)
+    if ((err = nc_auditlog_append(a->db, seq, text, len, leaf)) != NC_OK)
         goto done;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-    sqlite3_bind_blob(st, 2, text, (int)len, SQLITE_STATIC);
-    sqlite3_bind_blob(st, 3, leaf, NC_SHA256_LEN, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        goto done;
+    /* the entry, the subtrees it completes and the new edge: one transaction (the caller's) */
     nc_audit_tree old = a->tree;
-    nc_audit_tree_append(&a->tree, leaf);
-    if (save_frontier(a) != NC_OK) {
+    nc_auditlog_node made[NC_AUDIT_MAX_LEVELS];
+    unsigned n = nc_audit_tree_append_nodes(&a->tree, leaf, made);
+    err = nc_auditlog_nodes_put(a->db, made, n);
+    if (err == NC_OK)
+        err = nc_auditlog_frontier_write(a->db, (const uint8_t(*)[NC_SHA256_LEN])a->tree.frontier, a->tree.size);
+    if (err != NC_OK) {
         a->tree = old;
         goto done;
     }
     if (seq_out)
         *seq_out = seq;
-    err = NC_OK;
 done:
     free(text);
     json_decref(e);
@@ -330,160 +366,60 @@ nc_err nc_audit_checkpoint(nc_audit *a, const unsigned char *sk, int64_t now, ch
     nc_err err = nc_audit_checkpoint_sign(a->origin, a->tree.size, root, sk, note, note_len);
     if (err != NC_OK)
         return err;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(nc_db_handle(a->db),
-                           "INSERT OR IGNORE INTO audit_checkpoints(size, root, note, created_at) VALUES(?, ?, ?, ?)", -1,
-                           &st, NULL) != SQLITE_OK)
-        return NC_ERR_IO;
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)a->tree.size);
-    sqlite3_bind_blob(st, 2, root, NC_SHA256_LEN, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, note, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now);
-    err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : NC_ERR_IO;
-    sqlite3_finalize(st);
-    return err;
-}
-
-nc_err nc_audit_check_leaves(const nc_audit *a, const nc_checkpoint *anchor, char *msg, size_t msg_len)
-{
-    sqlite3 *h = nc_db_handle(a->db);
-    sqlite3_stmt *st;
-    nc_audit_tree t;
-    uint8_t root[NC_SHA256_LEN];
-    bool anchor_seen = !anchor || anchor->size == 0;
-    nc_err err = NC_ERR_MALFORMED;
-    nc_audit_tree_init(&t);
-    if (sqlite3_prepare_v2(h, "SELECT seq, leaf FROM audit_log ORDER BY seq", -1, &st, NULL) != SQLITE_OK)
-        return NC_ERR_IO;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if ((uint64_t)sqlite3_column_int64(st, 0) != t.size || sqlite3_column_bytes(st, 1) != NC_SHA256_LEN) {
-            snprintf(msg, msg_len, "entry %llu is missing or damaged", (unsigned long long)t.size);
-            goto done;
-        }
-        nc_audit_tree_append(&t, sqlite3_column_blob(st, 1));
-        if (anchor && t.size == anchor->size) {
-            nc_audit_tree_root(&t, root);
-            if (memcmp(root, anchor->root, NC_SHA256_LEN) != 0) {
-                snprintf(msg, msg_len, "the first %llu entries are not the ones the last checkpoint signed",
-                         (unsigned long long)t.size);
-                goto done;
-            }
-            anchor_seen = true;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        err = NC_ERR_IO;
-        goto done;
-    }
-    if (!anchor_seen) {
-        snprintf(msg, msg_len, "the log has %llu entries, fewer than the %llu the last checkpoint signed",
-                 (unsigned long long)t.size, (unsigned long long)anchor->size);
-        goto done;
-    }
-    if (t.size != a->tree.size) {
-        snprintf(msg, msg_len, "the stored tree covers %llu entries, the log has %llu",
-                 (unsigned long long)a->tree.size, (unsigned long long)t.size);
-        goto done;
-    }
-    for (unsigned l = 0; l < NC_AUDIT_MAX_LEVELS; l++)
-        if (((t.size >> l) & 1) && memcmp(t.frontier[l], a->tree.frontier[l], NC_SHA256_LEN) != 0) {
-            snprintf(msg, msg_len, "the stored tree does not match the entries' leaf hashes");
-            goto done;
-        }
-    err = NC_OK;
-done:
-    sqlite3_finalize(st);
-    return err;
+    return nc_auditlog_checkpoint_add(a->db, a->tree.size, root, note, now);
 }
 
 /* ---- reading entries by type ---- */
 
-static json_t *entry_json(sqlite3_stmt *st, int col)
+/* A stored entry as a JSON object: NULL when it is not one. */
+static json_t *entry_json(const uint8_t *p, size_t n)
 {
     json_t *o = NULL;
-    const void *p = sqlite3_column_blob(st, col);
-    size_t n = (size_t)sqlite3_column_bytes(st, col);
-    if (nc_json_parse_strict(p ? p : "", n, &o, NULL, 0) != NC_OK || !json_is_object(o)) {
+    if (nc_json_parse_strict(p ? (const char *)p : "", n, &o, NULL, 0) != NC_OK || !json_is_object(o)) {
         json_decref(o);
         return NULL;
     }
     return o;
 }
 
+typedef struct {
+    nc_audit_entry_fn fn;
+    void *ctx;
+} each_type_ctx;
+
+static nc_err each_type_row(const nc_auditlog_row *row, void *ctx)
+{
+    each_type_ctx *c = ctx;
+    json_t *o = entry_json(row->entry, row->len);
+    nc_err err = o ? c->fn(o, c->ctx) : NC_ERR_MALFORMED;
+    json_decref(o);
+    return err;
+}
+
 nc_err nc_audit_each_type(nc_db *db, const char *const *types, nc_audit_entry_fn fn, void *ctx)
 {
-    for (const char *const *t = types; *t; t++)
-        if (strlen(*t) > 64)
-            return NC_ERR_USAGE;
-    /* One query over all the types, in log order. */
-    char sql[512] = "SELECT entry FROM audit_log WHERE kind IN (";
-    size_t n = strlen(sql), k = 0;
-    for (const char *const *t = types; *t; t++, k++) {
-        if (k >= 8)
-            return NC_ERR_USAGE;
-        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s?", k ? "," : "");
-    }
-    snprintf(sql + n, sizeof sql - n, ") ORDER BY seq");
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(nc_db_handle(db), sql, -1, &st, NULL) != SQLITE_OK)
-        return NC_ERR_IO;
-    k = 0;
-    for (const char *const *t = types; *t; t++)
-        sqlite3_bind_text(st, (int)++k, *t, -1, SQLITE_STATIC);
-    nc_err err = NC_OK;
-    int rc;
-    while (err == NC_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *o = entry_json(st, 0);
-        err = o ? fn(o, ctx) : NC_ERR_MALFORMED;
-        json_decref(o);
-    }
-    if (err == NC_OK && rc != SQLITE_DONE)
-        err = NC_ERR_IO;
-    sqlite3_finalize(st);
-    return err;
+    each_type_ctx c = {fn, ctx};
+    return nc_auditlog_each_kind(db, types, each_type_row, &c);
 }
 
 nc_err nc_audit_count_ref(nc_db *db, const char *type, const char *approval_id, uint64_t *out)
 {
-    sqlite3_stmt *st;
-    *out = 0;
-    if (sqlite3_prepare_v2(nc_db_handle(db), "SELECT count(*) FROM audit_log WHERE kind=? AND ref=?", -1, &st,
-                           NULL) != SQLITE_OK)
-        return NC_ERR_IO;
-    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, approval_id, -1, SQLITE_STATIC);
-    nc_err err = NC_ERR_IO;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        *out = (uint64_t)sqlite3_column_int64(st, 0);
-        err = NC_OK;
-    }
-    sqlite3_finalize(st);
-    return err;
+    return nc_auditlog_count_ref(db, type, approval_id, out);
 }
 
 static nc_err ref_entry(nc_db *db, const char *type, const char *approval_id, bool last, json_t **entry)
 {
-    sqlite3_stmt *st;
+    uint8_t *bytes;
+    size_t len;
     *entry = NULL;
-    if (sqlite3_prepare_v2(nc_db_handle(db),
-                           last ? "SELECT entry FROM audit_log WHERE kind=? AND ref=? ORDER BY seq DESC LIMIT 1"
-                                : "SELECT entry FROM audit_log WHERE kind=? AND ref=? ORDER BY seq LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return NC_ERR_IO;
-    sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, approval_id, -1, SQLITE_STATIC);
-    nc_err err = NC_OK;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *entry = entry_json(st, 0);
-        if (!*entry)
-            err = NC_ERR_MALFORMED;
-    } else if (rc != SQLITE_DONE) {
-        err = NC_ERR_IO;
-    }
-    sqlite3_finalize(st);
-    return err;
+    nc_err err = (last ? nc_auditlog_last_ref : nc_auditlog_first_ref)(db, type, approval_id, &bytes, &len);
+    if (err == NC_ERR_NOT_FOUND)
+        return NC_OK;
+    if (err != NC_OK)
+        return err;
+    *entry = entry_json(bytes, len);
+    free(bytes);
+    return *entry ? NC_OK : NC_ERR_MALFORMED;
 }
 
 nc_err nc_audit_first_ref(nc_db *db, const char *type, const char *approval_id, json_t **entry)

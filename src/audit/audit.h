@@ -1,9 +1,13 @@
 /* The tamper-evident audit log (docs/audit.md): an append-only list of
- * canonical JSON entries in SQLite, an RFC 6962 Merkle tree over them
+ * canonical JSON entries, an RFC 6962 Merkle tree over them
  * (leaf = sha256(0x00 || entry), node = sha256(0x01 || left || right)), and
  * checkpoints signed by the worker's Ed25519 key in the C2SP signed-note /
- * tlog-checkpoint format. Appends cost O(log n): the tree's right edge (one
- * hash per set bit of the size) is kept, in memory and in the database. */
+ * tlog-checkpoint format. The rows live in the worker's database
+ * (store/auditlog.h); this module is what they mean. Appends cost O(log n):
+ * the tree's right edge (one hash per set bit of the size) is kept, in
+ * memory and in the database, and the root of every complete subtree is
+ * stored as its append completes it, so an inclusion proof reads O(log n)
+ * of them. */
 #ifndef NC_AUDIT_AUDIT_H
 #define NC_AUDIT_AUDIT_H
 #include <jansson.h>
@@ -11,9 +15,10 @@
 #include <stdint.h>
 #include "common/error.h"
 #include "common/hash.h"
+#include "store/auditlog.h"
 #include "store/db.h"
 
-#define NC_AUDIT_MAX_LEVELS 64
+#define NC_AUDIT_MAX_LEVELS NC_AUDITLOG_LEVELS
 #define NC_AUDIT_MAX_ENTRY_BYTES (1024u * 1024)
 #define NC_AUDIT_MAX_NOTE_BYTES 4096u
 
@@ -24,9 +29,18 @@ typedef struct {
 
 void nc_audit_tree_init(nc_audit_tree *t);
 void nc_audit_tree_append(nc_audit_tree *t, const uint8_t leaf[NC_SHA256_LEN]);
+/* The same, and the subtrees the leaf completes: made[j] gets the node of
+ * level j + 1 that ends with this leaf (made holds NC_AUDIT_MAX_LEVELS).
+ * Returns how many: one per trailing 1 bit of the size before the append. */
+unsigned nc_audit_tree_append_nodes(nc_audit_tree *t, const uint8_t leaf[NC_SHA256_LEN], nc_auditlog_node *made);
+/* Same size and the same right edge (only its valid levels compared). */
+bool nc_audit_tree_equal(const nc_audit_tree *x, const nc_audit_tree *y);
 /* Root of the whole tree (sha256 of the empty string for size 0). */
 void nc_audit_tree_root(const nc_audit_tree *t, uint8_t out[NC_SHA256_LEN]);
 void nc_audit_leaf_hash(const void *entry, size_t len, uint8_t out[NC_SHA256_LEN]);
+/* sha256(0x01 || left || right) */
+void nc_audit_node_hash(const uint8_t left[NC_SHA256_LEN], const uint8_t right[NC_SHA256_LEN],
+                        uint8_t out[NC_SHA256_LEN]);
 
 /* ---- the log in the worker's database ---- */
 
@@ -37,7 +51,10 @@ typedef struct {
 } nc_audit;
 
 /* Loads the tree's right edge from the database (creating the tables is a
- * schema migration of nc_db_open). */
+ * schema migration of nc_db_open). A log stored before the tree's nodes were
+ * (schema 5 and older) gets them here, built from its stored leaves in one
+ * transaction of its own: call it outside any. NC_ERR_MALFORMED when the
+ * stored edge or leaves do not make a tree. */
 NC_MUST_CHECK nc_err nc_audit_open(nc_db *db, const char *worker_id, nc_audit *out);
 /* Re-reads size and right edge: after a rolled-back transaction.
  * NC_ERR_MALFORMED if the stored edge does not fit the number of entries. */
@@ -82,8 +99,8 @@ NC_MUST_CHECK nc_err nc_audit_checkpoint(nc_audit *a, const unsigned char *sk, i
 
 /* The worker's start-up check, from the stored leaf hashes (it does not
  * re-hash entries; `audit verify` does): sequence contiguous, the stored
- * right edge equal to the one rebuilt from the leaves, and, given a
- * checkpoint, the same root at its size. */
+ * right edge and tree nodes equal to the ones rebuilt from the leaves, and,
+ * given a checkpoint, the same root at its size. */
 NC_MUST_CHECK nc_err nc_audit_check_leaves(const nc_audit *a, const nc_checkpoint *anchor, char *msg, size_t msg_len);
 
 /* ---- verification (docs/audit.md) ---- */
@@ -94,13 +111,21 @@ typedef struct {
     char error[512];
 } nc_audit_report;
 
-/* Recomputes every leaf and the tree, checks every checkpoint's signature and
- * root, and, given an anchor note, that the log still extends it. */
+/* Checks the database's structure (SQLite's quick_check: a corrupt one is
+ * reported, never called intact), recomputes every leaf and the tree from
+ * the entries, checks every checkpoint's signature and root, and, given an
+ * anchor note, that the log still extends it; then that the stored right
+ * edge and tree nodes are the recomputed ones. Reads one snapshot (nested in
+ * the caller's, if any). NC_OK when the verification ran: rep says what it
+ * found; another code when the database could not be read. */
 NC_MUST_CHECK nc_err nc_audit_verify(nc_db *db, const char *origin, const uint8_t pk[32], const char *anchor,
                                      size_t anchor_len, nc_audit_report *rep);
 
 /* Inclusion proof of entry seq in the tree of the first `size` entries
- * (RFC 6962 PATH), as hashes; *n gets the count. */
+ * (RFC 6962 PATH), as hashes; *n gets the count. Reads O(log n) stored
+ * nodes, trusted as stored: check the proof against a root you trust
+ * (nc_audit_inclusion_check). NC_ERR_NOT_FOUND when a node it needs is not
+ * stored (size beyond the log). */
 NC_MUST_CHECK nc_err nc_audit_inclusion_proof(nc_db *db, uint64_t seq, uint64_t size,
                                               uint8_t (*proof)[NC_SHA256_LEN], size_t max, size_t *n);
 /* Recomputes a root from a leaf and its proof (RFC 9162 §2.1.3.2). */

@@ -8,7 +8,6 @@
  * against the local copy of its public key, never taken on trust. */
 #include <errno.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "common/hash.h"
 #include "common/json.h"
 #include "common/workerkey.h"
+#include "store/auditlog.h"
 #include "store/db.h"
 
 #define ORIGIN_MAX 96
@@ -187,8 +187,10 @@ static int verify_by_worker(cli_ctx *ctx, const cli_args *a)
             printf("audit log intact: %lld entries, %lld checkpoints (%lld entries after the last checkpoint); "
                    "verified by the worker (service deployment)\n", (long long)cli_jint(res, "entries", 0),
                    (long long)cli_jint(res, "checkpoints", 0), (long long)cli_jint(res, "unsigned_tail", 0));
-        else
+        else if (cli_jint(res, "bad_seq", -1) >= 0)
             printf("audit log BROKEN at entry %lld: %s\n", (long long)cli_jint(res, "bad_seq", -1), err);
+        else
+            printf("audit log not verified: %s\n", err);   /* a corrupt database, an anchor of another worker */
         free(err);
     }
     rc = cli_jbool(res, "ok") ? CLI_OK : CLI_FAIL;
@@ -249,7 +251,7 @@ int cmd_audit_verify(cli_ctx *ctx, const cli_args *a)
         else if (rep.bad_seq >= 0)
             printf("audit log BROKEN at entry %lld: %s\n", (long long)rep.bad_seq, err);
         else
-            printf("audit log not verified: %s\n", err);   /* e.g. an anchor that is not this worker's */
+            printf("audit log not verified: %s\n", err);   /* a corrupt database, an anchor of another worker */
         free(err);
         char *p = cli_safe(anchor_path);
         if (anchor_path[0]) {
@@ -278,38 +280,37 @@ done:
 
 /* ---- audit checkpoint ---- */
 
-/* The newest checkpoint stored in the database (*note malloc'd). */
+/* The newest checkpoint stored in the database (*note malloc'd; NULL when
+ * there is none). */
+typedef struct {
+    char *note;
+    uint64_t size;
+    int64_t created_at;
+} stored_checkpoint;
+
+static nc_err copy_checkpoint(const nc_auditlog_checkpoint *cp, void *ctx)
+{
+    stored_checkpoint *out = ctx;
+    out->note = cli_xmalloc(cp->note_len + 1);
+    memcpy(out->note, cp->note, cp->note_len);
+    out->note[cp->note_len] = '\0';
+    out->size = cp->size;
+    out->created_at = cp->created_at;
+    return NC_OK;
+}
+
 static int latest_checkpoint(nc_db *db, char **note, uint64_t *size, int64_t *created_at, char *msg, size_t msg_len)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = CLI_FAIL;
-    *note = NULL;
-    *size = 0;
-    *created_at = 0;
-    if (sqlite3_prepare_v2(nc_db_handle(db),
-                           "SELECT size, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1", -1, &st,
-                           NULL) != SQLITE_OK) {
+    stored_checkpoint cp = {NULL, 0, 0};
+    nc_err err = nc_auditlog_checkpoint_latest(db, copy_checkpoint, &cp);
+    *note = cp.note;
+    *size = cp.size;
+    *created_at = cp.created_at;
+    if (err != NC_OK && err != NC_ERR_NOT_FOUND) {
         snprintf(msg, msg_len, "cannot read the checkpoints: %s", nc_db_errmsg(db));
-        goto done;
+        return CLI_FAIL;
     }
-    int step = sqlite3_step(st);
-    if (step == SQLITE_ROW) {
-        const unsigned char *t = sqlite3_column_text(st, 1);
-        size_t n = (size_t)sqlite3_column_bytes(st, 1);
-        *note = cli_xmalloc(n + 1);
-        if (t)
-            memcpy(*note, t, n);
-        (*note)[t ? n : 0] = '\0';
-        *size = (uint64_t)sqlite3_column_int64(st, 0);
-        *created_at = sqlite3_column_int64(st, 2);
-    } else if (step != SQLITE_DONE) {
-        snprintf(msg, msg_len, "cannot read the checkpoints: %s", nc_db_errmsg(db));
-        goto done;
-    }
-    rc = CLI_OK;
-done:
-    sqlite3_finalize(st);
-    return rc;
+    return CLI_OK;
 }
 
 static void print_note(const char *note)
@@ -503,26 +504,31 @@ static void fmt_utc(int64_t t, char *out, size_t n)
 
 /* ---- audit export ---- */
 
+typedef struct {
+    outbuf *o;
+    uint64_t *count;
+} export_ctx;
+
+/* exactly the stored bytes (canonical JSON has no raw newline) */
+static nc_err jsonl_line(const nc_auditlog_row *row, void *ctx)
+{
+    export_ctx *x = ctx;
+    o_raw(x->o, (const char *)row->entry, row->len);
+    o_str(x->o, "\n");
+    (*x->count)++;
+    return x->o->err;   /* full: stop, the caller says so */
+}
+
 static int export_jsonl(nc_db *db, outbuf *o, const nc_audit_report *rep, const char *anchor_path, uint64_t *count,
                         char *msg, size_t msg_len)
 {
-    sqlite3_stmt *st = NULL;
     char *note = NULL;
     uint64_t size = 0;
     int64_t created = 0;
     int rc = CLI_FAIL;
-    if (sqlite3_prepare_v2(nc_db_handle(db), "SELECT entry FROM audit_log ORDER BY seq", -1, &st, NULL) != SQLITE_OK) {
-        snprintf(msg, msg_len, "cannot read the audit log: %s", nc_db_errmsg(db));
-        goto done;
-    }
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        /* exactly the stored bytes (canonical JSON has no raw newline) */
-        o_raw(o, sqlite3_column_blob(st, 0) ? sqlite3_column_blob(st, 0) : "", (size_t)sqlite3_column_bytes(st, 0));
-        o_str(o, "\n");
-        (*count)++;
-    }
-    if (step != SQLITE_DONE) {
+    const nc_auditlog_range all = {.entries = true};
+    export_ctx x = {o, count};
+    if (nc_auditlog_each(db, &all, jsonl_line, &x) != NC_OK && o->err == NC_OK) {
         snprintf(msg, msg_len, "cannot read the audit log: %s", nc_db_errmsg(db));
         goto done;
     }
@@ -533,7 +539,6 @@ static int export_jsonl(nc_db *db, outbuf *o, const nc_audit_report *rep, const 
     o_json_line(o, json_pack("{s:o}", "verify", report_json(rep, rep->error, anchor_path)));
     rc = CLI_OK;
 done:
-    sqlite3_finalize(st);
     free(note);
     return rc;
 }
@@ -662,10 +667,23 @@ static void html_row(outbuf *o, int64_t seq, const void *entry, size_t len, int6
     o_str(o, "</span></td></tr>\n");
 }
 
+typedef struct {
+    outbuf *o;
+    uint64_t *count;
+    int64_t bad_seq;
+} html_ctx;
+
+static nc_err html_line(const nc_auditlog_row *row, void *ctx)
+{
+    html_ctx *x = ctx;
+    html_row(x->o, row->seq, row->entry, row->len, x->bad_seq);
+    (*x->count)++;
+    return x->o->err;   /* full: stop, the caller says so */
+}
+
 static int export_html(nc_db *db, outbuf *o, const nc_audit_report *rep, const char *anchor_path, const char *origin,
                        const uint8_t *pk, uint64_t *count, char *msg, size_t msg_len)
 {
-    sqlite3_stmt *st = NULL;
     char *note = NULL, key[256] = "";
     uint64_t cp_size = 0, total = 0;
     int64_t created = 0;
@@ -674,29 +692,15 @@ static int export_html(nc_db *db, outbuf *o, const nc_audit_report *rep, const c
         key[0] = '\0';
     if (latest_checkpoint(db, &note, &cp_size, &created, msg, msg_len) != CLI_OK)
         goto done;
-    if (sqlite3_prepare_v2(nc_db_handle(db), "SELECT count(*) FROM audit_log", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_ROW) {
+    if (nc_auditlog_count(db, &total) != NC_OK) {
         snprintf(msg, msg_len, "cannot read the audit log: %s", nc_db_errmsg(db));
         goto done;
     }
-    total = (uint64_t)sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    st = NULL;
     uint64_t shown = total < HTML_MAX_ENTRIES ? total : HTML_MAX_ENTRIES;
     html_report(o, rep, anchor_path, origin, key, note, cp_size, created, total, shown);
-    if (sqlite3_prepare_v2(nc_db_handle(db), "SELECT seq, entry FROM audit_log ORDER BY seq DESC LIMIT ?", -1, &st,
-                           NULL) != SQLITE_OK) {
-        snprintf(msg, msg_len, "cannot read the audit log: %s", nc_db_errmsg(db));
-        goto done;
-    }
-    sqlite3_bind_int64(st, 1, HTML_MAX_ENTRIES);
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW && o->err == NC_OK) {
-        html_row(o, sqlite3_column_int64(st, 0), sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1),
-                 rep->ok ? -1 : rep->bad_seq);
-        (*count)++;
-    }
-    if (step != SQLITE_DONE && step != SQLITE_ROW) {
+    const nc_auditlog_range newest = {.limit = HTML_MAX_ENTRIES, .newest = true, .newest_first = true, .entries = true};
+    html_ctx x = {o, count, rep->ok ? -1 : rep->bad_seq};
+    if (nc_auditlog_each(db, &newest, html_line, &x) != NC_OK && o->err == NC_OK) {
         snprintf(msg, msg_len, "cannot read the audit log: %s", nc_db_errmsg(db));
         goto done;
     }
@@ -707,7 +711,6 @@ static int export_html(nc_db *db, outbuf *o, const nc_audit_report *rep, const c
              "written.</footer>\n</body>\n</html>\n");
     rc = CLI_OK;
 done:
-    sqlite3_finalize(st);
     free(note);
     return rc;
 }
@@ -836,42 +839,40 @@ static void print_entry_line(int64_t seq, const void *entry, size_t len)
     printf("\n");
 }
 
+typedef struct {
+    bool json;
+    int64_t *last;
+} tail_ctx;
+
+static nc_err tail_line(const nc_auditlog_row *row, void *ctx)
+{
+    tail_ctx *t = ctx;
+    if (t->json)
+        print_entry_json(row->entry, row->len);
+    else
+        print_entry_line(row->seq, row->entry, row->len);
+    if (row->seq > *t->last)
+        *t->last = row->seq;
+    return NC_OK;
+}
+
 /* Prints entries with seq > *last (all of the newest `limit` when first),
  * oldest first; *last gets the newest printed. */
 static int tail_batch(nc_db *db, bool json, bool first, uint64_t limit, int64_t *last, char *msg, size_t msg_len)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = CLI_FAIL;
-    const char *sql = first ? "SELECT seq, entry FROM (SELECT seq, entry FROM audit_log ORDER BY seq DESC LIMIT ?1) "
-                              "ORDER BY seq"
-                            : "SELECT seq, entry FROM audit_log WHERE seq > ?2 ORDER BY seq LIMIT ?1";
-    if (sqlite3_prepare_v2(nc_db_handle(db), sql, -1, &st, NULL) != SQLITE_OK) {
+    nc_auditlog_range range = {.limit = limit, .entries = true};
+    if (first)
+        range.newest = true;
+    else
+        range.from = (uint64_t)(*last + 1);
+    if (limit == 0)
+        return CLI_OK;   /* a limit of 0 would mean all of them */
+    tail_ctx t = {json, last};
+    if (nc_auditlog_each(db, &range, tail_line, &t) != NC_OK) {
         snprintf(msg, msg_len, "cannot read the audit log: %s", nc_db_errmsg(db));
-        goto done;
+        return CLI_FAIL;
     }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)limit);
-    if (!first)
-        sqlite3_bind_int64(st, 2, *last);
-    int step;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t seq = sqlite3_column_int64(st, 0);
-        const void *e = sqlite3_column_blob(st, 1);
-        size_t len = (size_t)sqlite3_column_bytes(st, 1);
-        if (json)
-            print_entry_json(e ? e : "", len);
-        else
-            print_entry_line(seq, e ? e : "", len);
-        if (seq > *last)
-            *last = seq;
-    }
-    if (step != SQLITE_DONE) {
-        snprintf(msg, msg_len, "cannot read the audit log: %s", nc_db_errmsg(db));
-        goto done;
-    }
-    rc = CLI_OK;
-done:
-    sqlite3_finalize(st);
-    return rc;
+    return CLI_OK;
 }
 
 int cmd_audit_tail(cli_ctx *ctx, const cli_args *a)
@@ -887,11 +888,14 @@ int cmd_audit_tail(cli_ctx *ctx, const cli_args *a)
         rc = tail_batch(db, ctx->json, true, n, &last, msg, sizeof msg);
     if (rc == CLI_OK && n == 0 && last < 0) {
         /* -n 0: start after the newest entry */
-        sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(nc_db_handle(db), "SELECT max(seq) FROM audit_log", -1, &st, NULL) == SQLITE_OK &&
-            sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-            last = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
+        uint64_t newest;
+        nc_err err = nc_auditlog_last_seq(db, &newest);
+        if (err == NC_OK)
+            last = (int64_t)newest;
+        else if (err != NC_ERR_NOT_FOUND) {
+            snprintf(msg, sizeof msg, "cannot read the audit log: %s", nc_db_errmsg(db));
+            rc = CLI_FAIL;
+        }
     }
     while (rc == CLI_OK && cli_has(a, AUDIT_TAIL_FOLLOW)) {
         if (fflush(stdout) != 0)

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "audit/audit.h"
 #include "common/fs.h"
 #include "console/console.h"
+#include "store/auditlog.h"
 #include "store/db.h"
 
 #define NC_HOME_AUDIT_CHECKPOINT "state/audit.checkpoint"
@@ -49,44 +49,37 @@ static int64_t today_start(void)
     return (int64_t)mktime(&tm);
 }
 
+typedef struct {
+    const con_ctx *c;
+    json_t *o;
+} checkpoint_ctx;
+
+static nc_err checkpoint_json(const nc_auditlog_checkpoint *cp, void *ctx)
+{
+    checkpoint_ctx *x = ctx;
+    char key[256] = "", origin[96];
+    snprintf(origin, sizeof origin, "nightcore/%s", x->c->worker_id);
+    if (nc_audit_verifier_key(origin, x->c->worker_pk, key, sizeof key) != NC_OK)
+        key[0] = '\0';
+    x->o = json_pack("{s:s%, s:I, s:I, s:s}", "note", cp->note, cp->note_len, "size", (json_int_t)cp->size,
+                     "created_at", (json_int_t)cp->created_at, "verifier_key", key);
+    return x->o ? NC_OK : NC_ERR_NOMEM;
+}
+
 static json_t *latest_checkpoint(nc_db *db, const con_ctx *c)
 {
-    sqlite3_stmt *st = NULL;
-    json_t *o = NULL;
-    if (sqlite3_prepare_v2(nc_db_handle(db),
-                           "SELECT size, note, created_at FROM audit_checkpoints ORDER BY size DESC LIMIT 1", -1, &st,
-                           NULL) != SQLITE_OK)
-        goto done;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const char *note = (const char *)sqlite3_column_text(st, 1);
-        char key[256] = "", origin[96];
-        snprintf(origin, sizeof origin, "nightcore/%s", c->worker_id);
-        if (nc_audit_verifier_key(origin, c->worker_pk, key, sizeof key) != NC_OK)
-            key[0] = '\0';
-        o = json_pack("{s:s, s:I, s:I, s:s}", "note", note ? note : "", "size",
-                      (json_int_t)sqlite3_column_int64(st, 0), "created_at", (json_int_t)sqlite3_column_int64(st, 2),
-                      "verifier_key", key);
+    checkpoint_ctx x = {c, NULL};
+    if (nc_auditlog_checkpoint_latest(db, checkpoint_json, &x) != NC_OK) {
+        json_decref(x.o);
+        return NULL;
     }
-done:
-    sqlite3_finalize(st);
-    return o;
+    return x.o;
 }
 
 static int64_t refused_since(nc_db *db, int64_t since)
 {
-    sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-    if (sqlite3_prepare_v2(nc_db_handle(db),
-                           "SELECT count(*) FROM audit_log WHERE json_valid(entry) AND "
-                           "json_extract(entry, '$.type') = 'refused' AND json_extract(entry, '$.time') >= ?1",
-                           -1, &st, NULL) != SQLITE_OK)
-        goto done;
-    sqlite3_bind_int64(st, 1, since);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-done:
-    sqlite3_finalize(st);
-    return n;
+    uint64_t n;
+    return nc_auditlog_count_kind_since(db, "refused", since, &n) == NC_OK ? (int64_t)n : -1;
 }
 
 /* The service deployment: the database is the worker's alone; it verifies. */
@@ -136,7 +129,7 @@ static json_t *verify_now(const con_ctx *c)
     if (nc_home_path(&c->home, NC_HOME_DB, path, sizeof path) != NC_OK ||
         nc_db_open_readonly(path, &db, msg, sizeof msg) != NC_OK)
         goto done;
-    if (sqlite3_exec(nc_db_handle(db), "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+    if (nc_db_snapshot_begin(db) != NC_OK) {
         snprintf(msg, sizeof msg, "cannot read the database: %s", nc_db_errmsg(db));
         goto done;
     }
@@ -149,8 +142,7 @@ static json_t *verify_now(const con_ctx *c)
     refused = refused_since(db, today_start());
 done:
     if (db) {
-        if (!sqlite3_get_autocommit(nc_db_handle(db)))
-            sqlite3_exec(nc_db_handle(db), "ROLLBACK", NULL, NULL, NULL);
+        nc_db_snapshot_end(db);
         nc_db_close(db);
     }
     free(anchor);

@@ -1,57 +1,22 @@
+/* The worker's state in SQLite (store/db.h): the schema and its migrations,
+ * opening and transactions, submissions, approvals, runs, agents. The audit
+ * log's tables are read and written in auditlog.c. */
 #include "store/db.h"
-#include <sqlite3.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "store/internal.h"
 
-struct nc_db {
-    sqlite3 *h;
-    uint64_t commits;   /* successful COMMITs on this connection */
-    char fail[256];   /* the last failure, kept past the rollback that follows it */
-};
-
-/* A SQLite call failed: the cause as an nc_err (a full disk and a corrupt
- * file named as such), and its message kept for nc_db_errmsg(). */
+/* This file's short names for the helpers of internal.h. */
 static nc_err db_fail(nc_db *db)
 {
-    int rc = sqlite3_extended_errcode(db->h);
-    int sys = sqlite3_system_errno(db->h);
-    nc_err err;
-    switch (rc & 0xff) {
-    case SQLITE_FULL:
-        err = NC_ERR_NO_SPACE;
-        break;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        err = NC_ERR_CORRUPT;
-        break;
-    case SQLITE_NOMEM:
-        err = NC_ERR_NOMEM;
-        break;
-    case SQLITE_IOERR:
-        err = sys == ENOSPC || sys == EDQUOT ? NC_ERR_NO_SPACE : NC_ERR_IO;
-        break;
-    case SQLITE_OK:
-    case SQLITE_ROW:
-    case SQLITE_DONE:
-        /* not SQLite's failure (a caller's bound or a statement that would
-         * not fit); nothing to add */
-        snprintf(db->fail, sizeof db->fail, "%s", "a database operation failed");
-        return NC_ERR_IO;
-    default:
-        err = NC_ERR_IO;
-        break;
-    }
-    if (err == NC_ERR_NO_SPACE)
-        snprintf(db->fail, sizeof db->fail, "no space left on the device holding the database (%s)",
-                 sqlite3_errmsg(db->h));
-    else if (sys)
-        snprintf(db->fail, sizeof db->fail, "%s (%s)", sqlite3_errmsg(db->h), strerror(sys));
-    else
-        snprintf(db->fail, sizeof db->fail, "%s", sqlite3_errmsg(db->h));
-    return err;
+    return nc_store_fail(db);
+}
+
+static nc_err prepare(nc_db *db, const char *sql, sqlite3_stmt **st)
+{
+    return nc_store_prepare(db, sql, st);
 }
 
 /* Each entry moves the schema from version i to i+1. Never edit a shipped one. */
@@ -102,12 +67,15 @@ static const char *const migrations[] = {
     "CREATE INDEX audit_kind_ref ON audit_log(kind, ref);",
     /* 5: the version of the policy an approval was checked against */
     "ALTER TABLE approvals ADD COLUMN policy_version INTEGER NOT NULL DEFAULT 1;",
+    /* 6: the audit tree's interior nodes: the root of every complete subtree,
+     * (level >= 1, idx) covering leaves [idx << level, (idx + 1) << level),
+     * written with the append that completes it, so that an inclusion proof
+     * reads O(log n) rows (level 0 is audit_log.leaf). A log that has entries
+     * gets its nodes at the worker's next start (src/audit builds them from
+     * the stored leaves in one transaction: SQL cannot hash). */
+    "CREATE TABLE audit_nodes(level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
+    "  PRIMARY KEY(level, idx)) WITHOUT ROWID;",
 };
-
-struct sqlite3 *nc_db_handle(nc_db *db)
-{
-    return db->h;
-}
 
 const char *nc_db_errmsg(nc_db *db)
 {
@@ -138,25 +106,24 @@ uint64_t nc_db_commits(const nc_db *db)
     return db->commits;
 }
 
+/* A savepoint, so that snapshots nest: outside a transaction it begins a
+ * deferred one (the snapshot is taken at the first read); inside one, it
+ * reads what that transaction sees. */
 nc_err nc_db_snapshot_begin(nc_db *db)
 {
-    return exec(db, "BEGIN");
+    db->fail[0] = '\0';
+    return exec(db, "SAVEPOINT nc_snapshot");
 }
 
 void nc_db_snapshot_end(nc_db *db)
 {
-    nc_db_rollback(db);
+    sqlite3_exec(db->h, "ROLLBACK TO nc_snapshot; RELEASE nc_snapshot", NULL, NULL, NULL);
 }
 
 void nc_db_rollback(nc_db *db)
 {
     if (!sqlite3_get_autocommit(db->h))
         sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
-}
-
-static nc_err prepare(nc_db *db, const char *sql, sqlite3_stmt **st)
-{
-    return sqlite3_prepare_v2(db->h, sql, -1, st, NULL) == SQLITE_OK ? NC_OK : db_fail(db);
 }
 
 static int user_version(nc_db *db)
@@ -289,6 +256,8 @@ void nc_db_close(nc_db *db)
 {
     if (!db)
         return;
+    for (unsigned i = 0; i < NC_KEPT_COUNT; i++)
+        sqlite3_finalize(db->kept[i]);
     sqlite3_close(db->h);
     free(db);
 }

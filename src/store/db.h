@@ -1,7 +1,8 @@
-/* The worker's state in SQLite (WAL): submissions, approvals, runs. One
- * connection, used from the worker's event-loop thread only. Schema and
- * migrations in db.c; objects come back as JSON in the shapes of
- * docs/protocol.md. */
+/* The worker's state in SQLite (WAL): submissions, approvals, runs; the
+ * audit log's tables in store/auditlog.h. One connection, used from the
+ * worker's event-loop thread only. Schema and migrations in db.c; objects
+ * come back as JSON in the shapes of docs/protocol.md. Only src/store talks
+ * to SQLite. */
 #ifndef NC_STORE_DB_H
 #define NC_STORE_DB_H
 #include <jansson.h>
@@ -28,12 +29,14 @@ NC_MUST_CHECK nc_err nc_db_commit(nc_db *db);
 uint64_t nc_db_commits(const nc_db *db);
 void nc_db_rollback(nc_db *db);
 /* A read snapshot: everything read until snapshot_end is of one moment, with
- * the worker appending meanwhile (WAL). */
+ * the worker appending meanwhile (WAL). Snapshots nest (a savepoint): one
+ * taken inside another, or inside a transaction, reads what that one does;
+ * snapshot_end undoes anything written since its snapshot_begin. */
 NC_MUST_CHECK nc_err nc_db_snapshot_begin(nc_db *db);
 void nc_db_snapshot_end(nc_db *db);
+/* The last failure's message (kept past a rollback); valid until the next
+ * call on db. */
 const char *nc_db_errmsg(nc_db *db);
-/* The raw connection, for modules that own their own tables (src/audit). */
-struct sqlite3 *nc_db_handle(nc_db *db);
 
 /* ---- submissions ---- */
 typedef struct {

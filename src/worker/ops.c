@@ -1,7 +1,6 @@
 /* Operator ops that answer at once (docs/protocol.md). The two that wait for
  * the thread pool (run, approval.submit) are in run.c. */
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 #include "common/json.h"
 #include "common/limits.h"
+#include "store/auditlog.h"
 #include "store/blobs.h"
 #include "trust/sshsig.h"
 #include "trust/statement.h"
@@ -721,8 +721,8 @@ static void op_run_receipt(nc_client *c, json_t *id, json_t *req)
     static const char *const p[] = {"run", NULL};
     nc_worker *w = c->w;
     char note[NC_AUDIT_MAX_NOTE_BYTES], hex[NC_SHA256_HEX_LEN + 1];
-    uint8_t proof[NC_AUDIT_MAX_LEVELS][NC_SHA256_LEN], leaf[NC_SHA256_LEN];
-    size_t n = 0;
+    uint8_t proof[NC_AUDIT_MAX_LEVELS][NC_SHA256_LEN], leaf[NC_SHA256_LEN], root[NC_SHA256_LEN], *bytes = NULL;
+    size_t n = 0, len = 0;
     uint64_t seq;
     if (!nc_params_ok(c, id, req, p))
         return;
@@ -738,20 +738,21 @@ static void op_run_receipt(nc_client *c, json_t *id, json_t *req)
         return;
     }
     uint64_t size = w->audit.tree.size;
-    sqlite3_stmt *st;
     json_t *entry = NULL;
-    if (sqlite3_prepare_v2(nc_db_handle(w->db), "SELECT entry, leaf FROM audit_log WHERE seq=?", -1, &st, NULL) ==
-        SQLITE_OK) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 1) == NC_SHA256_LEN) {
-            entry = json_stringn((const char *)sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-            memcpy(leaf, sqlite3_column_blob(st, 1), NC_SHA256_LEN);
-        }
-        sqlite3_finalize(st);
-    }
+    if (nc_auditlog_entry(w->db, seq, &bytes, &len, leaf) == NC_OK)
+        entry = json_stringn((const char *)bytes, len);
+    free(bytes);
     if (!entry || nc_audit_inclusion_proof(w->db, seq, size, proof, NC_AUDIT_MAX_LEVELS, &n) != NC_OK) {
         json_decref(entry);
         nc_reply_error(c, id, NC_ERR_INTERNAL, "cannot build the inclusion proof");
+        return;
+    }
+    /* made of stored nodes: held against the tree's own root before it goes out */
+    nc_audit_tree_root(&w->audit.tree, root);
+    if (!nc_audit_inclusion_check(seq, size, leaf, (const uint8_t(*)[NC_SHA256_LEN])proof, n, root)) {
+        json_decref(entry);
+        nc_reply_error(c, id, NC_ERR_INTERNAL, "the stored audit tree does not prove entry %llu: run `nightcore "
+                       "audit verify`", (unsigned long long)seq);
         return;
     }
     json_t *arr = json_array();

@@ -79,13 +79,15 @@ def frontier(leaves):
 
 def truncate_consistently(h, keep):
     """What an attacker who understands the log does: drop the newest
-    entries and every checkpoint covering them, then rebuild the stored
-    right edge so that steps 1-5 of verification pass."""
+    entries, every checkpoint covering them and the stored tree nodes over
+    them, then rebuild the stored right edge so that every check but the
+    anchor's passes."""
     leaves = [bytes(l) for (l,) in rows(h, "SELECT leaf FROM audit_log WHERE seq < ? ORDER BY seq", (keep,))]
     assert len(leaves) == keep
     db = sqlite3.connect(db_path(h))
     db.execute("DELETE FROM audit_log WHERE seq >= ?", (keep,))
     db.execute("DELETE FROM audit_checkpoints WHERE size > ?", (keep,))
+    db.execute("DELETE FROM audit_nodes WHERE ((idx + 1) << level) > ?", (keep,))
     db.execute("DELETE FROM audit_frontier")
     for level, hsh in frontier(leaves).items():
         db.execute("INSERT INTO audit_frontier(level, hash) VALUES(?, ?)", (level, hsh))
@@ -457,6 +459,87 @@ def test_checkpoint_makes_an_anchor_with_or_without_worker(worker, tmp_path):
     bad.write_text(note[:i] + flip(note[i]) + note[i + 1:])
     rc, rep = verify(worker, "--anchor", str(bad))
     assert rc == 1 and rep["error"].startswith("anchor: ")
+
+
+# ---- 10. the stored tree nodes ----
+
+def count_nodes(h):
+    return rows(h, "SELECT count(*) FROM audit_nodes")[0][0]
+
+
+def complete_subtrees(n):
+    return n - bin(n).count("1")
+
+
+def test_edited_tree_node_is_named_and_refused_at_start(worker):
+    flow(worker)
+    stop(worker)
+    n = rows(worker, "SELECT count(*) FROM audit_log")[0][0]
+    assert n >= 2 and count_nodes(worker) == complete_subtrees(n)
+    edit_db(worker, ("UPDATE audit_nodes SET hash = ? WHERE level = 1 AND idx = 0", (os.urandom(32),)))
+    rc, rep = verify(worker)
+    assert rc == 1 and rep["ok"] is False and rep["bad_seq"] == 0
+    assert "stored tree node over entries 0 to 1 does not match them" in rep["error"]
+    assert rep["entries"] == n   # the entries themselves verified
+    p = worker.nc("worker", "start", timeout=60)
+    assert p.returncode != 0
+    with open(os.path.join(worker.path, "logs", "worker.log"), "rb") as f:
+        log = f.read()
+    assert b"Refusing to start" in log and b"stored tree node over entries 0 to 1" in log
+
+
+def test_log_from_before_the_tree_nodes_gets_them_at_start(worker):
+    """A database of schema 5 (no stored nodes): read as it is by `audit
+    verify`, migrated and given its nodes by the worker's next start."""
+    run = flow(worker)
+    stop(worker)
+    edit_db(worker, ("DROP TABLE audit_nodes", ()), ("PRAGMA user_version = 5", ()))
+    rc, rep = verify(worker)
+    assert rc == 0 and rep["ok"] is True, rep
+    worker.nc("worker", "start", check=True)
+    rc, rec = worker.ncj("runs", "show", run["id"], "--receipt")
+    assert rc == 0 and rec["verified"] is True, rec
+    stop(worker)
+    assert rows(worker, "PRAGMA user_version")[0][0] == 6
+    n = rows(worker, "SELECT count(*) FROM audit_log")[0][0]
+    assert count_nodes(worker) == complete_subtrees(n)
+    rc, rep = verify(worker)
+    assert rc == 0 and rep["ok"] is True, rep
+
+
+# ---- 11. a corrupt database ----
+
+def test_corrupt_database_is_never_intact(worker, tmp_path):
+    """A bad sector in a table the log does not even read (approvals): `audit
+    verify` says the database is corrupt and fails, never "intact"."""
+    flow(worker)
+    for i in range(12):
+        sub = worker.submit("hello", f"m{i}")
+        worker.approve(sub["id"])
+    stop(worker)
+    db = sqlite3.connect(db_path(worker))
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    pages = [p for (p,) in db.execute("SELECT pageno FROM dbstat WHERE name = 'approvals' AND pagetype = 'leaf'")]
+    db.close()
+    assert len(pages) >= 2
+    with open(db_path(worker), "r+b") as f:
+        for p in pages:
+            f.seek((p - 1) * page_size)
+            f.write(b"\x5a" * page_size)
+    assert not os.path.exists(db_path(worker) + "-wal") or os.path.getsize(db_path(worker) + "-wal") == 0
+
+    rc, rep = verify(worker)
+    assert rc == 1 and rep["ok"] is False and rep["bad_seq"] is None
+    assert rep["error"].startswith("the database is corrupt: ") and "restore it from a backup" in rep["error"]
+    p = worker.nc("audit", "verify")
+    assert p.returncode == 1
+    assert p.stdout.decode().startswith("audit log not verified: the database is corrupt: ")
+    assert b"intact" not in p.stdout
+    out = tmp_path / "audit.jsonl"
+    p = worker.nc("audit", "export", "--format", "jsonl", "--out", str(out))
+    assert p.returncode == 1 and b"audit log BROKEN: the database is corrupt" in p.stderr
+    assert json.loads(out.read_bytes().split(b"\n")[-2])["verify"]["ok"] is False
 
 
 @pytest.mark.parametrize("words", [["audit", "verify"], ["audit", "checkpoint"], ["audit", "export"],

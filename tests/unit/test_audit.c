@@ -1,6 +1,8 @@
 /* The audit log: the Merkle tree against the RFC 6962 definition, inclusion
- * proofs, signed checkpoints, and verification of a log in SQLite against
- * every kind of tampering. */
+ * proofs (made from the stored nodes, compared with the definition's),
+ * signed checkpoints, the nodes of a log stored before them, and
+ * verification of a log in SQLite against every kind of tampering and a
+ * corrupt file. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -138,9 +140,39 @@ static nc_audit_report verify(fixture_log *f, const char *anchor)
     return rep;
 }
 
+/* An edit behind the store's back, on a connection of its own, as anyone
+ * who can write the file could make. */
 static void exec_sql(fixture_log *f, const char *sql)
 {
-    assert_int_equal(sqlite3_exec(nc_db_handle(f->db), sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(f->path, &h), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    if (sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+    sqlite3_close(h);
+}
+
+typedef struct {
+    uint8_t (*leaves)[32];
+    size_t n, max;
+} leaf_list;
+
+static nc_err collect_leaf(const nc_auditlog_row *row, void *ctx)
+{
+    leaf_list *l = ctx;
+    assert_non_null(row->leaf);
+    assert_true(l->n < l->max);
+    memcpy(l->leaves[l->n++], row->leaf, 32);
+    return NC_OK;
+}
+
+/* The stored leaves of entries [0, size) (size 0: all), through the store. */
+static size_t read_leaves(fixture_log *f, uint64_t size, uint8_t (*leaves)[32], size_t max)
+{
+    leaf_list l = {leaves, 0, max};
+    nc_auditlog_range r = {.to = size};
+    assert_int_equal(nc_auditlog_each(f->db, &r, collect_leaf, &l), NC_OK);
+    return l.n;
 }
 
 static void test_intact_log_and_proofs(void **state)
@@ -159,15 +191,9 @@ static void test_intact_log_and_proofs(void **state)
     for (uint64_t size = 1; size <= 37; size += 6) {
         nc_audit_tree t;
         nc_audit_tree_init(&t);
-        sqlite3_stmt *st;
-        assert_int_equal(sqlite3_prepare_v2(nc_db_handle(f.db), "SELECT leaf FROM audit_log WHERE seq<? ORDER BY seq", -1,
-                                            &st, NULL), SQLITE_OK);
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
         uint8_t leaves[64][32];
-        size_t k = 0;
-        while (sqlite3_step(st) == SQLITE_ROW)
-            memcpy(leaves[k++], sqlite3_column_blob(st, 0), 32);
-        sqlite3_finalize(st);
+        size_t k = read_leaves(&f, size, leaves, 64);
+        assert_int_equal(k, size);
         for (size_t i = 0; i < k; i++)
             nc_audit_tree_append(&t, leaves[i]);
         nc_audit_tree_root(&t, root);
@@ -233,32 +259,338 @@ static void test_consistent_truncation_needs_anchor(void **state)
     log_fill(&f, 20, 0);
     assert_int_equal(nc_audit_checkpoint(&f.a, f.sk, 0, anchor, sizeof anchor), NC_OK);
     log_fill(&f, 10, 0);
-    /* the attacker rewrites history back to 15 entries */
+    /* the attacker rewrites history back to 15 entries: the entries, their
+     * checkpoints, the right edge ... */
     exec_sql(&f, "DELETE FROM audit_log WHERE seq>=15; DELETE FROM audit_checkpoints;");
     nc_audit_tree t;
     nc_audit_tree_init(&t);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(nc_db_handle(f.db), "SELECT leaf FROM audit_log ORDER BY seq", -1, &st, NULL),
-                     SQLITE_OK);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        nc_audit_tree_append(&t, sqlite3_column_blob(st, 0));
-    sqlite3_finalize(st);
+    uint8_t leaves[32][32];
+    size_t k = read_leaves(&f, 0, leaves, 32);
+    for (size_t i = 0; i < k; i++)
+        nc_audit_tree_append(&t, leaves[i]);
     exec_sql(&f, "DELETE FROM audit_frontier");
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(f.path, &h), SQLITE_OK);
     for (unsigned l = 0; l < 64; l++) {
         if (!((t.size >> l) & 1))
             continue;
-        assert_int_equal(sqlite3_prepare_v2(nc_db_handle(f.db), "INSERT INTO audit_frontier VALUES(?, ?)", -1, &st, NULL),
-                         SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(h, "INSERT INTO audit_frontier VALUES(?, ?)", -1, &st, NULL), SQLITE_OK);
         sqlite3_bind_int(st, 1, (int)l);
         sqlite3_bind_blob(st, 2, t.frontier[l], 32, SQLITE_STATIC);
         assert_int_equal(sqlite3_step(st), SQLITE_DONE);
         sqlite3_finalize(st);
     }
-    assert_true(verify(&f, NULL).ok);
-    nc_audit_report rep = verify(&f, anchor);
+    sqlite3_close(h);
+    /* ... which the stored nodes over the deleted entries still give away */
+    nc_audit_report rep = verify(&f, NULL);
+    assert_false(rep.ok);
+    assert_int_equal(rep.bad_seq, 15);
+    assert_non_null(strstr(rep.error, "entries deleted from the end"));
+    /* and the nodes too */
+    exec_sql(&f, "DELETE FROM audit_nodes WHERE ((idx + 1) << level) > 15");
+    rep = verify(&f, anchor);
     assert_false(rep.ok);
     assert_non_null(strstr(rep.error, "anchor"));
     log_close(&f);
+}
+
+/* PATH(m, D[n]) by the definition (RFC 6962 §2.1.1), recursively. */
+static size_t ref_path(const uint8_t (*leaves)[32], uint64_t m, uint64_t n, uint8_t (*out)[32])
+{
+    if (n <= 1)
+        return 0;
+    uint64_t k = 1;
+    while (k << 1 < n)
+        k <<= 1;
+    size_t c;
+    if (m < k) {
+        c = ref_path(leaves, m, k, out);
+        mth(leaves + k, n - k, out[c]);
+    } else {
+        c = ref_path(leaves + k, m - k, n - k, out);
+        mth(leaves, k, out[c]);
+    }
+    return c + 1;
+}
+
+/* Every proof of every entry at every size is the definition's, byte for byte. */
+static void check_proofs(fixture_log *f, uint64_t max_size)
+{
+    uint8_t leaves[128][32], want[64][32], got[64][32];
+    assert_true(max_size <= 128);
+    assert_int_equal(read_leaves(f, max_size, leaves, 128), max_size);
+    for (uint64_t size = 1; size <= max_size; size++)
+        for (uint64_t seq = 0; seq < size; seq++) {
+            size_t n = 99, wn = ref_path((const uint8_t(*)[32])leaves, seq, size, want);
+            assert_int_equal(nc_audit_inclusion_proof(f->db, seq, size, got, 64, &n), NC_OK);
+            if (n != wn || (n && memcmp(got, want, n * 32) != 0))
+                fail_msg("proof of %llu in %llu: %zu hashes, want %zu", (unsigned long long)seq,
+                         (unsigned long long)size, n, wn);
+        }
+}
+
+/* Every stored node is the root of its leaves, and there is one for each
+ * complete subtree: n - popcount(n) of them. */
+static void check_nodes(fixture_log *f)
+{
+    uint64_t size = f->a.tree.size, count;
+    uint8_t leaves[128][32], root[32];
+    assert_true(size <= 128);
+    assert_int_equal(read_leaves(f, 0, leaves, 128), size);
+    assert_int_equal(nc_auditlog_nodes_count(f->db, &count), NC_OK);
+    assert_int_equal(count, size - (uint64_t)__builtin_popcountll(size));
+    nc_auditlog_nodes *r;
+    assert_int_equal(nc_auditlog_nodes_open(f->db, &r), NC_OK);
+    uint64_t seen = 0;
+    for (unsigned level = 1; level < 8; level++) {
+        nc_auditlog_node x = {.level = level};
+        uint64_t want = 0;
+        nc_err err;
+        while ((err = nc_auditlog_nodes_next(r, &x)) == NC_OK) {
+            assert_int_equal(x.index, want++);
+            mth((const uint8_t(*)[32])leaves + (x.index << level), (size_t)1 << level, root);
+            assert_memory_equal(x.hash, root, 32);
+            seen++;
+        }
+        assert_int_equal(err, NC_ERR_NOT_FOUND);
+        assert_int_equal(nc_auditlog_nodes_next(r, &x), NC_ERR_NOT_FOUND);   /* stays at the end */
+        assert_int_equal(want, size >> level);
+    }
+    nc_auditlog_nodes_close(r);
+    assert_int_equal(seen, count);
+}
+
+static void test_proofs_from_stored_nodes(void **state)
+{
+    (void)state;
+    fixture_log f;
+    log_open(&f);
+    /* appends in transactions of several sizes; one rolled back leaves no node behind */
+    log_fill(&f, 1, 0);
+    log_fill(&f, 22, 0);
+    assert_int_equal(nc_db_begin(f.db), NC_OK);
+    for (int i = 0; i < 9; i++) {
+        json_t *fields = json_pack("{s:i}", "n", i);
+        assert_int_equal(nc_audit_append(&f.a, "run.end", 1, fields, NULL), NC_OK);
+        json_decref(fields);
+    }
+    nc_db_rollback(f.db);
+    assert_int_equal(nc_audit_reload(&f.a), NC_OK);
+    assert_int_equal(f.a.tree.size, 23);
+    check_nodes(&f);
+    log_fill(&f, 48, 0);
+    check_nodes(&f);
+    check_proofs(&f, 71);
+    /* what a proof cannot be made of */
+    uint8_t proof[64][32];
+    size_t n = 7;
+    assert_int_equal(nc_audit_inclusion_proof(f.db, 71, 71, proof, 64, &n), NC_ERR_USAGE);
+    assert_int_equal(n, 0);
+    assert_int_equal(nc_audit_inclusion_proof(f.db, 3, 80, proof, 64, &n), NC_ERR_NOT_FOUND);   /* beyond the log */
+    assert_int_equal(nc_audit_inclusion_proof(f.db, 3, 71, proof, 2, &n), NC_ERR_TOO_LARGE);     /* no room */
+    assert_true(verify(&f, NULL).ok);
+    log_close(&f);
+}
+
+/* A log stored before the nodes were (schema 5): read-only readers verify it
+ * as it is, the migration adds the table, and opening the log builds them. */
+static void test_older_log_gets_its_nodes(void **state)
+{
+    (void)state;
+    fixture_log f;
+    char msg[256];
+    log_open(&f);
+    log_fill(&f, 77, 20);
+    nc_db_close(f.db);
+    exec_sql(&f, "DROP TABLE audit_nodes; PRAGMA user_version=5;");
+
+    nc_db *ro;
+    assert_int_equal(nc_db_open_readonly(f.path, &ro, msg, sizeof msg), NC_OK);
+    nc_audit_report rep;
+    assert_int_equal(nc_audit_verify(ro, "nightcore/w_test", f.pk, NULL, 0, &rep), NC_OK);
+    assert_true(rep.ok);
+    assert_int_equal(rep.entries, 77);
+    nc_db_close(ro);
+
+    assert_int_equal(nc_db_open(f.path, &f.db, msg, sizeof msg), NC_OK);   /* migrates: no nodes yet */
+    uint64_t count;
+    assert_int_equal(nc_auditlog_nodes_count(f.db, &count), NC_OK);
+    assert_int_equal(count, 0);
+    assert_true(verify(&f, NULL).ok);   /* nothing stored to hold against the entries */
+    assert_int_equal(nc_audit_open(f.db, "w_test", &f.a), NC_OK);
+    check_nodes(&f);
+    check_proofs(&f, 77);
+    assert_true(verify(&f, NULL).ok);
+    char inner[256];
+    assert_int_equal(nc_audit_check_leaves(&f.a, NULL, inner, sizeof inner), NC_OK);
+    /* built once: a second open finds them */
+    assert_int_equal(nc_audit_open(f.db, "w_test", &f.a), NC_OK);
+    check_nodes(&f);
+    /* and appends go on from there */
+    log_fill(&f, 30, 0);
+    check_proofs(&f, 107);
+    assert_true(verify(&f, NULL).ok);
+    log_close(&f);
+}
+
+/* Leaves that do not make the stored edge: the nodes are not built from them. */
+static void test_nodes_not_built_from_an_edited_log(void **state)
+{
+    (void)state;
+    fixture_log f;
+    char msg[256];
+    log_open(&f);
+    log_fill(&f, 40, 0);
+    nc_db_close(f.db);
+    exec_sql(&f, "DELETE FROM audit_nodes; UPDATE audit_log SET leaf=zeroblob(32) WHERE seq=5;");
+    assert_int_equal(nc_db_open(f.path, &f.db, msg, sizeof msg), NC_OK);
+    assert_int_equal(nc_audit_open(f.db, "w_test", &f.a), NC_ERR_MALFORMED);
+    uint64_t count;
+    assert_int_equal(nc_auditlog_nodes_count(f.db, &count), NC_OK);
+    assert_int_equal(count, 0);   /* rolled back, all of it */
+    exec_sql(&f, "DELETE FROM audit_log WHERE seq=6;");
+    assert_int_equal(nc_audit_open(f.db, "w_test", &f.a), NC_ERR_MALFORMED);
+    log_close(&f);
+}
+
+/* Verification and the start-up check never trust the stored nodes: each
+ * kind of edit to them is named, after the entries themselves pass. */
+static void test_edited_nodes_are_named(void **state)
+{
+    (void)state;
+    struct {
+        const char *what, *sql;
+        int64_t bad_seq;
+        const char *words;
+    } cases[] = {
+        {"changed node", "UPDATE audit_nodes SET hash=zeroblob(32) WHERE level=2 AND idx=1", 4,
+         "node over entries 4 to 7 does not match them"},
+        {"deleted node", "DELETE FROM audit_nodes WHERE level=1 AND idx=3", 6, "node over entries 6 to 7 is missing"},
+        {"damaged node", "UPDATE audit_nodes SET hash=x'00' WHERE level=3 AND idx=0", 0,
+         "node over entries 0 to 7 is damaged"},
+        {"added node", "INSERT INTO audit_nodes VALUES(1, 1000, zeroblob(32))", 30, "1 nodes its 30 entries do not make"},
+        {"node of a level that cannot be", "INSERT INTO audit_nodes VALUES(9, 0, zeroblob(32))", 30,
+         "1 nodes its 30 entries do not make"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fixture_log f;
+        char msg[256];
+        log_open(&f);
+        log_fill(&f, 30, 10);
+        exec_sql(&f, cases[i].sql);
+        nc_audit_report rep = verify(&f, NULL);
+        if (rep.ok || rep.bad_seq != cases[i].bad_seq || !strstr(rep.error, cases[i].words))
+            fail_msg("%s: ok=%d bad_seq=%lld (%s)", cases[i].what, rep.ok, (long long)rep.bad_seq, rep.error);
+        assert_int_equal(rep.entries, 30);   /* every entry was checked */
+        assert_int_equal(nc_audit_check_leaves(&f.a, NULL, msg, sizeof msg), NC_ERR_MALFORMED);
+        if (!strstr(msg, cases[i].words))
+            fail_msg("%s at start-up: %s", cases[i].what, msg);
+        log_close(&f);
+    }
+    /* a proof made of an edited node does not check against the root */
+    fixture_log f;
+    log_open(&f);
+    log_fill(&f, 30, 0);
+    exec_sql(&f, "UPDATE audit_nodes SET hash=zeroblob(32) WHERE level=2 AND idx=1");
+    uint8_t proof[64][32], leaf[32], root[32], *entry;
+    size_t n, len;
+    assert_int_equal(nc_audit_inclusion_proof(f.db, 0, 30, proof, 64, &n), NC_OK);
+    assert_int_equal(nc_auditlog_entry(f.db, 0, &entry, &len, leaf), NC_OK);
+    free(entry);
+    nc_audit_tree_root(&f.a.tree, root);
+    assert_false(nc_audit_inclusion_check(0, 30, leaf, (const uint8_t(*)[32])proof, n, root));
+    /* all of them gone reads as not built yet; the next open builds them again */
+    exec_sql(&f, "DELETE FROM audit_nodes");
+    assert_true(verify(&f, NULL).ok);
+    assert_int_equal(nc_audit_open(f.db, "w_test", &f.a), NC_OK);
+    check_nodes(&f);
+    log_close(&f);
+}
+
+/* Overwrites the leaf pages of a table (or WITHOUT ROWID index) with
+ * garbage, the way a bad sector would, with nobody holding the file. */
+static void corrupt_table(const char *path, const char *table)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    long pages[256];
+    int n = 0;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT pageno FROM dbstat WHERE name=? AND pagetype='leaf'", -1, &st, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW && n < 256)
+        pages[n++] = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    assert_true(n >= 2);
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    char junk[4096];
+    memset(junk, 0x5a, sizeof junk);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(fseek(fp, (pages[i] - 1) * 4096L, SEEK_SET), 0);
+        assert_int_equal(fwrite(junk, 1, sizeof junk, fp), sizeof junk);
+    }
+    assert_int_equal(fclose(fp), 0);
+}
+
+/* Enough approvals for the table to span pages. */
+static void add_approvals(nc_db *db)
+{
+    nc_db_submission s = {.id = "s_1", .name = "m", .sha256 = "aa", .source = "operator", .description = "",
+                          .size = 1, .created_at = 1, .drift_state = "new", .requested = json_object(),
+                          .drift_changes = json_null(), .analysis = json_object(), .threat = json_object()};
+    assert_int_equal(nc_db_submission_insert(db, &s), NC_OK);
+    json_decref(s.requested);
+    json_decref(s.analysis);
+    json_decref(s.threat);
+    json_t *caps = json_object(), *limits = json_object(), *inv = json_pack("[s]", "operator");
+    for (int i = 0; i < 200; i++) {
+        nc_db_approval a;
+        memset(&a, 0, sizeof a);
+        snprintf(a.id, sizeof a.id, "%064x", i);
+        snprintf(a.submission, sizeof a.submission, "s_1");
+        snprintf(a.name, sizeof a.name, "m");
+        memset(a.sha256, 'a', 64);
+        snprintf(a.policy, sizeof a.policy, "default");
+        a.statement = (uint8_t *)"{}";
+        a.statement_len = 2;
+        a.signature = (uint8_t *)"sig";
+        a.signature_len = 3;
+        a.max_runs = 5;
+        memset(a.artifact_sha256, 'b', 64);
+        assert_int_equal(nc_db_approval_insert(db, &a, caps, limits, inv), NC_OK);
+    }
+    json_decref(caps);
+    json_decref(limits);
+    json_decref(inv);
+}
+
+/* A corrupt database is never called intact, whichever table is hit, one
+ * the log does not read included: the structure check comes first and says
+ * what SQLite found. */
+static void test_corrupt_database_is_not_intact(void **state)
+{
+    (void)state;
+    static const char *const tables[] = {"approvals", "audit_nodes", "audit_checkpoints"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        fixture_log f;
+        char msg[256];
+        log_open(&f);
+        add_approvals(f.db);
+        log_fill(&f, 3000, 20);
+        nc_db_close(f.db);
+        corrupt_table(f.path, tables[i]);
+        assert_int_equal(nc_db_open_readonly(f.path, &f.db, msg, sizeof msg), NC_OK);
+        nc_audit_report rep = verify(&f, NULL);
+        if (rep.ok || rep.bad_seq != -1 || strncmp(rep.error, "the database is corrupt: ", 25) != 0)
+            fail_msg("%s: ok=%d bad_seq=%lld (%s)", tables[i], rep.ok, (long long)rep.bad_seq, rep.error);
+        assert_non_null(strstr(rep.error, "restore it from a backup"));
+        log_close(&f);
+    }
 }
 
 /* 100,000 entries verify, and how fast (the benchmark has the real figures). */
@@ -290,6 +622,11 @@ int main(void)
         cmocka_unit_test(test_intact_log_and_proofs),
         cmocka_unit_test(test_tampering_detected),
         cmocka_unit_test(test_consistent_truncation_needs_anchor),
+        cmocka_unit_test(test_proofs_from_stored_nodes),
+        cmocka_unit_test(test_older_log_gets_its_nodes),
+        cmocka_unit_test(test_nodes_not_built_from_an_edited_log),
+        cmocka_unit_test(test_edited_nodes_are_named),
+        cmocka_unit_test(test_corrupt_database_is_not_intact),
         cmocka_unit_test(test_large_log_verifies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <cmocka.h>
 #include "cli/audit_fmt.h"
 #include "common/json.h"
@@ -148,18 +147,13 @@ typedef struct {
 
 static json_t *receipt_for(fixture *f, uint64_t seq, const char *run, const char *note)
 {
-    sqlite3_stmt *st;
     char hex[65];
-    uint8_t proof[NC_AUDIT_MAX_LEVELS][32];
-    size_t n = 0;
-    assert_int_equal(sqlite3_prepare_v2(nc_db_handle(f->db), "SELECT entry, leaf FROM audit_log WHERE seq=?", -1, &st,
-                                        NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    json_t *entry = json_stringn(sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
-    nc_hex(sqlite3_column_blob(st, 1), 32, hex);
-    sqlite3_finalize(st);
+    uint8_t proof[NC_AUDIT_MAX_LEVELS][32], leaf[32], *bytes;
+    size_t n = 0, len;
+    assert_int_equal(nc_auditlog_entry(f->db, seq, &bytes, &len, leaf), NC_OK);
+    json_t *entry = json_stringn((const char *)bytes, len);
+    free(bytes);
+    nc_hex(leaf, 32, hex);
     assert_non_null(entry);
     assert_int_equal(nc_audit_inclusion_proof(f->db, seq, f->audit.tree.size, proof, NC_AUDIT_MAX_LEVELS, &n), NC_OK);
     json_t *arr = json_array();
