@@ -342,7 +342,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* libmicrohttpd's own messages, at most LOG_LINES_PER_MINUTE a minute: a
  * flood of refused connections must not fill the disk through stderr. */
-static void on_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

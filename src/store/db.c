@@ -73,8 +73,8 @@ static const char *const migrations[] = {
      * reads O(log n) rows (level 0 is audit_log.leaf). A log that has entries
      * gets its nodes at the worker's next start (src/audit builds them from
      * the stored leaves in one transaction: SQL cannot hash). */
-    "CREATE TABLE audit_nodes(level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
-    "  PRIMARY KEY(level, idx)) WITHOUT ROWID;",
+    ("CREATE TABLE audit_nodes(level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
+     "  PRIMARY KEY(level, idx)) WITHOUT ROWID;"),
 };
 
 const char *nc_db_errmsg(nc_db *db)
