@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_TYPE ?= RelWithDebInfo
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all deps engine configure test unit asan fuzz fuzz-smoke bench bench-smoke conformance run demo clean
+.PHONY: all deps engine guest-kernel configure test unit asan fuzz fuzz-smoke bench bench-smoke conformance run demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -19,9 +19,13 @@ deps:
 engine: deps
 	@scripts/engine >/dev/null
 
-configure: engine
+# Prints nothing but fetches (or finds) the cached guest kernel of the vm tier.
+guest-kernel: deps
+	@scripts/guest-kernel >/dev/null
+
+configure: engine guest-kernel
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(CMAKE_TYPE) \
-	  -DNC_ENGINE_DIR="$$(scripts/engine)" >/dev/null
+	  -DNC_ENGINE_DIR="$$(scripts/engine)" -DNC_GUEST_KERNEL_DIR="$$(scripts/guest-kernel)" >/dev/null
 
 test: all
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -23,6 +23,8 @@
     X(NC_ERR_ARTIFACT, "internal", "precompiled artifact missing or corrupt")         \
     X(NC_ERR_CHILD, "internal", "sandbox child failed before running the module")     \
     X(NC_ERR_ISOLATION, "internal", "could not set up process isolation")             \
+    X(NC_ERR_TIER_UNAVAILABLE, "tier_unavailable",                                     \
+      "the isolation tier this run requires is not available on this host")           \
     X(NC_ERR_NOT_FOUND, "not_found", "not found")                                     \
     X(NC_ERR_BUSY, "busy", "too many runs in progress")                               \
     X(NC_ERR_RATE_LIMITED, "rate_limited", "too many requests; wait and retry")       \

@@ -41,6 +41,15 @@
 #define NC_CHILD_HEAP_SLACK (256ull * 1024 * 1024)    /* RLIMIT_DATA above linear memory */
 #define NC_ARTIFACT_IMAGES 32u                         /* sealed artifact copies the supervisor keeps */
 #define NC_ARTIFACT_IMAGE_BYTES (512ull * 1024 * 1024) /* their total size */
+/* The vm tier (docs/sandbox.md, "vm") */
+#define NC_VM_OVERHEAD_BYTES (160ull * 1024 * 1024)  /* guest kernel, initramfs, runner, engine */
+#define NC_VM_MAX_MEMORY_MIB (8u * 1024)              /* no VM is given more */
+#define NC_VM_PROBE_MEMORY_MIB 160u                   /* the KVM probe guest */
+#define NC_VM_POOL_ARTIFACT_BYTES (16ull * 1024 * 1024) /* artifact room in a VM the pool boots */
+#define NC_VM_BOOT_TIMEOUT_MS 120000u                 /* spawn until the guest's hello */
+#define NC_VM_KVM_PROBE_MS 10000u                     /* a KVM guest that is not up by then hangs */
+#define NC_VM_KILL_GRACE_MS 10000u                    /* backstop above timeout + child grace: load in the guest */
+#define NC_VM_KILL_GRACE_PER_MIB_MS 200u              /* and per MiB of artifact sent */
 #define NC_WASI_MAX_FDS 64u           /* guest descriptor table */
 #define NC_WASI_MAX_DENIED 32u        /* denied calls kept in detail (all are counted) */
 #define NC_WASI_MAX_IOVS 1024u

@@ -107,7 +107,26 @@ typedef struct {
     bool fuel;                             /* compiled with fuel metering */
 } nc_artifact;
 
+typedef enum { NC_TIER_PROCESS = 0, NC_TIER_INPROCESS, NC_TIER_VM } nc_tier;
+const char *nc_tier_name(nc_tier t);
+
+/* The vm tier's accelerator. */
+typedef enum {
+    NC_VM_ACCEL_NONE = 0,   /* not a vm run, or no accelerator works */
+    NC_VM_ACCEL_PROBING,    /* still finding out */
+    NC_VM_ACCEL_KVM,
+    NC_VM_ACCEL_TCG,
+} nc_vm_accel;
+const char *nc_vm_accel_name(nc_vm_accel a);
+
 typedef struct {
+    /* Set by the supervisor: the tier the run happened in, and for the vm
+     * tier its accelerator, whether the VM came from the pool, its memory. */
+    nc_tier tier;
+    nc_vm_accel accel;
+    bool vm_pooled;
+    uint32_t vm_memory_mib;
+    /* Reported by the sandbox child (in the vm tier: the one in the guest). */
     bool userns, netns, no_new_privs, caps_dropped, rlimits, seccomp;
     int landlock_abi;    /* 0 = not available / not applied */
 } nc_isolation_report;
@@ -135,8 +154,6 @@ typedef struct {
 } nc_run_result;
 
 void nc_run_result_cleanup(nc_run_result *r);
-
-typedef enum { NC_TIER_PROCESS = 0, NC_TIER_INPROCESS } nc_tier;
 
 typedef struct {
     nc_tier tier;

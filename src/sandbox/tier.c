@@ -1,0 +1,22 @@
+/* Names of the isolation tiers and of the vm tier's accelerators. */
+#include "sandbox/sandbox.h"
+
+const char *nc_tier_name(nc_tier t)
+{
+    switch (t) {
+    case NC_TIER_PROCESS: return "process";
+    case NC_TIER_INPROCESS: return "inprocess";
+    case NC_TIER_VM: return "vm";
+    default: return "?";
+    }
+}
+
+const char *nc_vm_accel_name(nc_vm_accel a)
+{
+    switch (a) {
+    case NC_VM_ACCEL_KVM: return "kvm";
+    case NC_VM_ACCEL_TCG: return "tcg";
+    case NC_VM_ACCEL_PROBING: return "probing";
+    default: return "none";
+    }
+}
