@@ -275,6 +275,12 @@ static void copy_field(char *dst, size_t dst_len, const json_t *v)
 
 nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result, nc_rpc_error *err)
 {
+    return nc_rpc_call_events(rpc, op, params, NULL, NULL, result, err);
+}
+
+nc_err nc_rpc_call_events(nc_rpc *rpc, const char *op, json_t *params, nc_rpc_event_fn on_event, void *ctx,
+                          json_t **result, nc_rpc_error *err)
+{
     json_t *req = params, *resp = NULL;
     char *text = NULL;
     nc_err e = NC_ERR_USAGE;
@@ -340,7 +346,10 @@ nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result,
             goto done;
         }
         if (json_object_get(resp, "event") && !json_object_get(resp, "id")) {
-            json_decref(resp);   /* an event for a subscribed connection: not ours */
+            const json_t *ev = json_object_get(resp, "event");
+            if (on_event && json_is_object(ev))
+                on_event(ctx, ev);   /* ours (a streamed run), or a subscription's */
+            json_decref(resp);
             resp = NULL;
             continue;
         }
@@ -377,6 +386,7 @@ nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result,
     if (err) {
         copy_field(err->code, sizeof err->code, code);
         copy_field(err->message, sizeof err->message, json_object_get(eo, "message"));
+        copy_field(err->run_id, sizeof err->run_id, json_object_get(eo, "run_id"));
     }
     e = NC_RPC_REFUSED;
 done:
