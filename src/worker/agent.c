@@ -188,22 +188,20 @@ static void a_run(nc_client *c, json_t *id, json_t *req, const char *agent, cons
 
 static void a_run_get(nc_client *c, json_t *id, json_t *req, const char *agent, const char *source)
 {
-    static const char *const p[] = {"token", "run", NULL};
     (void)agent;
-    if (!nc_params_ok(c, id, req, p))
-        return;
-    const char *rid = nc_str_param(req, "run");
-    json_t *r = NULL;
-    nc_err err = rid ? nc_db_run_get(c->w->db, rid, &r) : NC_ERR_NOT_FOUND;
-    const char *inv = err == NC_OK ? json_string_value(json_object_get(r, "invoker")) : NULL;
-    if (err == NC_OK && (!inv || strcmp(inv, source) != 0))
-        err = NC_ERR_NOT_FOUND;
-    if (err != NC_OK) {
-        json_decref(r);
-        nc_reply_db_error(c, id, err, "run of yours");
-        return;
-    }
-    nc_reply(c, id, r);
+    nc_run_get_as(c, id, req, source);   /* only the agent's own runs */
+}
+
+static void a_run_start(nc_client *c, json_t *id, json_t *req, const char *agent, const char *source)
+{
+    (void)agent;
+    nc_run_start_as(c, id, req, source);
+}
+
+static void a_run_cancel(nc_client *c, json_t *id, json_t *req, const char *agent, const char *source)
+{
+    (void)agent;
+    nc_run_cancel_as(c, id, req, source);   /* only the agent's own runs */
 }
 
 static const struct {
@@ -215,7 +213,9 @@ static const struct {
     {"submission.get", a_submission_get},
     {"submissions.list", a_submissions_list},
     {"run", a_run},
+    {"run.start", a_run_start},
     {"run.get", a_run_get},
+    {"run.cancel", a_run_cancel},
 };
 
 void nc_agent_dispatch(nc_client *c, json_t *req)
