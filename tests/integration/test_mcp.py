@@ -453,13 +453,13 @@ def test_agent_flow_through_raw_jsonrpc(worker):
     lst = m.call_tool("list_submissions", {})
     assert [s["id"] for s in lst["structuredContent"]["items"]] == [sub["id"]]
     # nothing runs before a human approves it
-    assert tool_error(m.call_tool("run_module", {"ref": "hello"}))["code"] == "not_approved"
+    assert tool_error(m.call_tool("run_module", {"ref": "hello"}))["code"] == "pending_review"
     # the operator sees the agent's submission in the inbox
     rc, inbox = worker.ncj("inbox")
     assert rc == 0 and [s["id"] for s in inbox["items"]] == [sub["id"]]
     # approved, but not for this agent: still refused
     worker.approve(sub["id"])
-    assert tool_error(m.call_tool("run_module", {"ref": "hello"}))["code"] in ("not_invoker", "not_approved")
+    assert tool_error(m.call_tool("run_module", {"ref": "hello"}))["code"] == "not_approved_for_you"
     # an operator's submission is not the agent's to see
     op = worker.submit("hello", "operator-hello")
     assert tool_error(m.call_tool("get_submission", {"submission_id": op["id"]}))["code"] == "not_found"

@@ -48,7 +48,7 @@ def test_sdk_client_submit_then_run_after_human_approval(worker):
     assert s["get"] == {"isError": False, "id": sid, "status": "pending"}
     assert s["list"]["isError"] is False and s["list"]["ids"] == [sid] and s["list"]["total"] == 1
     # nothing runs before a human approves it: a tool error, not a protocol error
-    assert s["run"]["isError"] is True and s["run"]["code"] == "not_approved", s["run"]
+    assert s["run"]["isError"] is True and s["run"]["code"] == "pending_review", s["run"]
     assert s["not_found"]["isError"] is True and s["not_found"]["code"] == "not_found"
 
     # The operator sees it in the inbox and approves it, naming the agent.
@@ -77,4 +77,4 @@ def test_sdk_client_refused_when_approval_does_not_name_the_agent(worker):
     sid = s["submit"]["id"]
     worker.approve(sid)                       # for the operator only
     r = node_client(worker, agent["token"], "run", "--submission", sid)
-    assert r["run"]["isError"] is True and r["run"]["code"] == "not_approved", r["run"]
+    assert r["run"]["isError"] is True and r["run"]["code"] == "not_approved_for_you", r["run"]
