@@ -273,7 +273,8 @@ static void copy_field(char *dst, size_t dst_len, const json_t *v)
     snprintf(dst, dst_len, "%s", json_is_string(v) ? json_string_value(v) : "");
 }
 
-nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result, nc_rpc_error *err)
+static nc_err call_impl(nc_rpc *rpc, const char *op, json_t *params, nc_rpc_event_fn on_event, void *ctx,
+                        json_t **result, nc_rpc_error *err)
 {
     json_t *req = params, *resp = NULL;
     char *text = NULL;
@@ -340,7 +341,10 @@ nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result,
             goto done;
         }
         if (json_object_get(resp, "event") && !json_object_get(resp, "id")) {
-            json_decref(resp);   /* an event for a subscribed connection: not ours */
+            /* an event: the op's own (a streamed run), or a subscription's */
+            if (on_event && json_is_object(json_object_get(resp, "event")))
+                on_event(ctx, json_object_get(resp, "event"));
+            json_decref(resp);
             resp = NULL;
             continue;
         }
@@ -384,6 +388,17 @@ done:
     json_decref(resp);
     free(text);
     return e;
+}
+
+nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result, nc_rpc_error *err)
+{
+    return call_impl(rpc, op, params, NULL, NULL, result, err);
+}
+
+nc_err nc_rpc_call_events(nc_rpc *rpc, const char *op, json_t *params, nc_rpc_event_fn on_event, void *ctx,
+                          json_t **result, nc_rpc_error *err)
+{
+    return call_impl(rpc, op, params, on_event, ctx, result, err);
 }
 
 nc_err nc_rpc_read_event(nc_rpc *rpc, json_t **event, int timeout_ms)

@@ -76,6 +76,13 @@ void nc_rpc_set_timeout(nc_rpc *rpc, int timeout_ms);
 NC_MUST_CHECK nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result,
                                  nc_rpc_error *err);
 
+/* The same, for an op that sends event lines before its response (a run
+ * with "stream": true): on_event(ctx, inner event object) for each, on the
+ * calling thread, before the response is returned. */
+typedef void (*nc_rpc_event_fn)(void *ctx, const json_t *event);
+NC_MUST_CHECK nc_err nc_rpc_call_events(nc_rpc *rpc, const char *op, json_t *params, nc_rpc_event_fn on_event,
+                                        void *ctx, json_t **result, nc_rpc_error *err);
+
 /* After a successful "events.subscribe" call: waits up to timeout_ms (-1: for
  * ever, 0: only what is already available) for the next event line
  * {"event": {...}} and returns the inner object in *event (new reference).
