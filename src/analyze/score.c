@@ -37,8 +37,8 @@ static const struct {
     {NC_SF_CAP_RANDOM, NC_WASM_CAP_RANDOM},
 };
 
-static const char *const outcomes[] = {"ok",     "exit",         "trap",  "timeout",    "fuel",
-                                       "memory", "output_limit", "crash", "interrupted"};
+static const char *const outcomes[] = {"ok",     "exit",         "trap",  "timeout",     "fuel",
+                                       "memory", "output_limit", "crash", "interrupted", "cancelled"};
 
 #define PAGE_BYTES UINT64_C(65536)
 #define MIB (UINT64_C(1024) * 1024)

@@ -137,6 +137,9 @@ int cli_connect(cli_ctx *ctx, nc_rpc **rpc);
  * errors. Returns CLI_OK, CLI_FAIL (transport, not_found, internal) or
  * CLI_REFUSED (every other refusal code). params stolen. */
 int cli_call(cli_ctx *ctx, nc_rpc *rpc, const char *op, json_t *params, json_t **result);
+/* The same, with the event lines before the response handed to on_event. */
+int cli_call_events(cli_ctx *ctx, nc_rpc *rpc, const char *op, json_t *params, nc_rpc_event_fn on_event, void *ev_ctx,
+                    json_t **result);
 /* Connect, call, close. */
 int cli_request(cli_ctx *ctx, const char *op, json_t *params, json_t **result);
 /* A listing: requests it; under --json prints it, and with no items prints
@@ -203,6 +206,7 @@ int cmd_revoke(cli_ctx *ctx, const cli_args *a);
 int cmd_run(cli_ctx *ctx, const cli_args *a);
 int cmd_runs(cli_ctx *ctx, const cli_args *a);
 int cmd_runs_show(cli_ctx *ctx, const cli_args *a);
+int cmd_runs_cancel(cli_ctx *ctx, const cli_args *a);
 int cmd_policy_list(cli_ctx *ctx, const cli_args *a);
 int cmd_policy_show(cli_ctx *ctx, const cli_args *a);
 int cmd_policy_add(cli_ctx *ctx, const cli_args *a);

@@ -108,6 +108,54 @@ static void print_run_summary(const json_t *run)
     free(id);
 }
 
+/* The module's output as the worker streams it (run.output events), written
+ * through at once: written[0] stdout, written[1] stderr, counted so the final
+ * reply can fill in anything the events did not carry. */
+typedef struct {
+    uint64_t written[2];
+    bool ended_with_newline;   /* stderr's last byte, for the summary line */
+    bool bad;
+} run_stream;
+
+static void on_run_event(void *vctx, const json_t *ev)
+{
+    run_stream *st = vctx;
+    const char *type = cli_jstr(ev, "type"), *stream = cli_jstr(ev, "stream"), *b64 = cli_jstr(ev, "data_b64");
+    if (!type || strcmp(type, "run.output") != 0)
+        return;   /* run.progress: nothing to show */
+    int k = stream && strcmp(stream, "stdout") == 0 ? 0 : stream && strcmp(stream, "stderr") == 0 ? 1 : -1;
+    const json_t *off = json_object_get(ev, "offset");
+    if (k < 0 || !b64 || !json_is_integer(off) || (uint64_t)json_integer_value(off) != st->written[k]) {
+        st->bad = true;   /* out of order or malformed: the final reply is used instead */
+        return;
+    }
+    size_t blen = strlen(b64), cap = blen / 4 * 3 + 3, n = 0;
+    uint8_t *buf = cli_xmalloc(cap);
+    const char *end = NULL;
+    if (sodium_base642bin(buf, cap, b64, blen, NULL, &n, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+        end != b64 + blen) {
+        st->bad = true;
+        free(buf);
+        return;
+    }
+    FILE *f = k == 0 ? stdout : stderr;
+    if (n && fwrite(buf, 1, n, f) != n)
+        cli_error("cannot write the module's %s", k == 0 ? "stdout" : "stderr");
+    fflush(f);
+    if (k == 1 && n)
+        st->ended_with_newline = buf[n - 1] == '\n';
+    st->written[k] += n;
+    free(buf);
+}
+
+/* Writes out[from..len) to f: what the stream did not carry. */
+static void write_rest(FILE *f, const uint8_t *out, size_t len, uint64_t from)
+{
+    if (from < len && fwrite(out + from, 1, len - (size_t)from, f) != len - (size_t)from)
+        cli_error("cannot write the module's output");
+    fflush(f);
+}
+
 int cmd_run(cli_ctx *ctx, const cli_args *a)
 {
     const char *ref = a->pos[0], *stdin_path = cli_val(a, RUN_STDIN);
@@ -161,7 +209,17 @@ int cmd_run(cli_ctx *ctx, const cli_args *a)
             cli_oom();
         free(b64);
     }
-    rc = cli_request(ctx, "run", params, &run);
+    /* Without --json the module's output is shown as it comes (stream). */
+    run_stream st = {{0, 0}, true, false};
+    if (!ctx->json && json_object_set_new(params, "stream", json_true()) != 0)
+        cli_oom();
+    nc_rpc *rpc = NULL;
+    rc = cli_connect(ctx, &rpc);
+    if (rc == CLI_OK)
+        rc = cli_call_events(ctx, rpc, "run", params, ctx->json ? NULL : on_run_event, &st, &run);
+    else
+        json_decref(params);
+    nc_rpc_free(rpc);
     params = NULL;
     if (rc != CLI_OK)
         goto done;
@@ -175,13 +233,14 @@ int cmd_run(cli_ctx *ctx, const cli_args *a)
             rc = CLI_FAIL;
             goto done;
         }
-        /* The module's bytes, exactly: the user asked to run it. */
-        if (out_len && fwrite(out, 1, out_len, stdout) != out_len)
-            cli_error("cannot write the module's stdout");
-        fflush(stdout);
-        if (err_len)
-            fwrite(err_bytes, 1, err_len, stderr);
-        if (err_len && err_bytes[err_len - 1] != '\n')
+        /* The module's bytes, exactly: what the stream showed, then what it
+         * did not (nothing, unless an event went missing). */
+        if (st.bad)
+            cli_error("the worker's output events were out of order; the rest of the output follows as recorded");
+        write_rest(stdout, out, out_len, st.written[0]);
+        write_rest(stderr, err_bytes, err_len, st.written[1]);
+        bool nl = err_len > st.written[1] ? err_bytes[err_len - 1] == '\n' : st.ended_with_newline;
+        if (err_len && !nl)
             fputc('\n', stderr);
         print_run_summary(run);
     }
@@ -378,6 +437,29 @@ int cmd_runs_show(cli_ctx *ctx, const cli_args *a)
     free(ap);
     free(sha);
     free(inv);
+    json_decref(r);
+    return CLI_OK;
+}
+
+int cmd_runs_cancel(cli_ctx *ctx, const cli_args *a)
+{
+    const char *id = a->pos[0];
+    json_t *r = NULL;
+    if (!cli_id_ok(id))
+        return cli_usage_error(a->cmd, "RUN must be a run id (see `nightcore runs`)");
+    int rc = cli_request(ctx, "run.cancel", json_pack("{s:s}", "run", id), &r);
+    if (rc != CLI_OK)
+        return rc;
+    if (ctx->json) {
+        cli_print_json(r);
+    } else {
+        char *rid = cli_safe(cli_jstr(r, "run_id") ? cli_jstr(r, "run_id") : id);
+        if (cli_jbool(r, "cancelled"))
+            printf("run %s cancelled\n", rid);
+        else
+            printf("run %s already finished; nothing to cancel (`nightcore runs show %s`)\n", rid, rid);
+        free(rid);
+    }
     json_decref(r);
     return CLI_OK;
 }

@@ -203,10 +203,16 @@ static const cli_cmd commands[] = {
     {"run", "REF [--stdin FILE] [--json] [-- ARGS...]", "run an approved module",
      "REF is an approval id (or the 12+ digits `nightcore approvals` shows), a module name or a\n"
      "module sha256 prefix of 12+ hex digits (the newest approval that passes every check).\n"
-     "The module's stdout and stderr are passed through byte for byte; a summary line follows\n"
-     "on stderr. Exit code 0 if it ran and exited 0, 1 if it ran and did not (non-zero\n"
-     "exit, trap, limit, crash), 3 if the worker refused to run it.",
+     "The module's stdout and stderr are passed through byte for byte as the module writes them\n"
+     "(streamed by the worker); a summary line follows on stderr. Exit code 0 if it ran and\n"
+     "exited 0, 1 if it ran and did not (non-zero exit, trap, limit, crash, cancelled), 3 if the\n"
+     "worker refused to run it.",
      run_opts, 1, 1, true, cmd_run},
+    {"runs cancel", "RUN [--json]", "cancel a run that is queued or running",
+     "A queued run leaves the queue and is given back to its approval; a running one is killed\n"
+     "(it counts as used). Either way its outcome is `cancelled` and the audit log records who\n"
+     "cancelled it (run.cancel). A run that already finished is left as it is (exit 0).",
+     json_only, 1, 1, false, cmd_runs_cancel},
     {"runs", "[--limit N] [--name NAME] [--json]", "run history, newest first", NULL, runs_opts, 0, 0, false,
      cmd_runs},
     {"runs show", "RUN [--receipt] [--json]", "one run in full, or its verified receipt",

@@ -273,8 +273,13 @@ static void copy_field(char *dst, size_t dst_len, const json_t *v)
     snprintf(dst, dst_len, "%s", json_is_string(v) ? json_string_value(v) : "");
 }
 
-static nc_err call_impl(nc_rpc *rpc, const char *op, json_t *params, nc_rpc_event_fn on_event, void *ctx,
-                        json_t **result, nc_rpc_error *err)
+nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result, nc_rpc_error *err)
+{
+    return nc_rpc_call_events(rpc, op, params, NULL, NULL, result, err);
+}
+
+nc_err nc_rpc_call_events(nc_rpc *rpc, const char *op, json_t *params, nc_rpc_event_fn on_event, void *ctx,
+                          json_t **result, nc_rpc_error *err)
 {
     json_t *req = params, *resp = NULL;
     char *text = NULL;
@@ -341,9 +346,9 @@ static nc_err call_impl(nc_rpc *rpc, const char *op, json_t *params, nc_rpc_even
             goto done;
         }
         if (json_object_get(resp, "event") && !json_object_get(resp, "id")) {
-            /* an event: the op's own (a streamed run), or a subscription's */
-            if (on_event && json_is_object(json_object_get(resp, "event")))
-                on_event(ctx, json_object_get(resp, "event"));
+            const json_t *ev = json_object_get(resp, "event");
+            if (on_event && json_is_object(ev))
+                on_event(ctx, ev);   /* ours (a streamed run), or a subscription's */
             json_decref(resp);
             resp = NULL;
             continue;
@@ -381,6 +386,7 @@ static nc_err call_impl(nc_rpc *rpc, const char *op, json_t *params, nc_rpc_even
     if (err) {
         copy_field(err->code, sizeof err->code, code);
         copy_field(err->message, sizeof err->message, json_object_get(eo, "message"));
+        copy_field(err->run_id, sizeof err->run_id, json_object_get(eo, "run_id"));
     }
     e = NC_RPC_REFUSED;
 done:
@@ -388,17 +394,6 @@ done:
     json_decref(resp);
     free(text);
     return e;
-}
-
-nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result, nc_rpc_error *err)
-{
-    return call_impl(rpc, op, params, NULL, NULL, result, err);
-}
-
-nc_err nc_rpc_call_events(nc_rpc *rpc, const char *op, json_t *params, nc_rpc_event_fn on_event, void *ctx,
-                          json_t **result, nc_rpc_error *err)
-{
-    return call_impl(rpc, op, params, on_event, ctx, result, err);
 }
 
 nc_err nc_rpc_read_event(nc_rpc *rpc, json_t **event, int timeout_ms)

@@ -41,6 +41,7 @@ typedef struct nc_rpc nc_rpc;
 typedef struct {
     char code[64];      /* wire code of a refusal ("busy", "not_found", ...); "" for transport errors */
     char message[512];  /* the worker's message, or what went wrong in transport; NUL-terminated */
+    char run_id[48];    /* busy because of a run in progress: its id (the error's "run_id"), else "" */
 } nc_rpc_error;
 
 /* Connects to a Unix stream socket (CLOEXEC). NC_ERR_NOT_FOUND when nothing
@@ -76,9 +77,9 @@ void nc_rpc_set_timeout(nc_rpc *rpc, int timeout_ms);
 NC_MUST_CHECK nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result,
                                  nc_rpc_error *err);
 
-/* The same, for an op that sends event lines before its response (a run
- * with "stream": true): on_event(ctx, inner event object) for each, on the
- * calling thread, before the response is returned. */
+/* The same, and every event line that arrives before the response (a
+ * streamed run's run.progress and run.output) is handed to on_event (the
+ * inner {"type": ...} object, borrowed for the call) instead of skipped. */
 typedef void (*nc_rpc_event_fn)(void *ctx, const json_t *event);
 NC_MUST_CHECK nc_err nc_rpc_call_events(nc_rpc *rpc, const char *op, json_t *params, nc_rpc_event_fn on_event,
                                         void *ctx, json_t **result, nc_rpc_error *err);

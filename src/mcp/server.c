@@ -954,8 +954,8 @@ void nc_mcp_feed_state(nc_mcp_server *s, bool up)
 void nc_mcp_on_event(nc_mcp_server *s, const json_t *ev)
 {
     const char *type = json_string_value(json_object_get(ev, "type"));
-    if (!type)
-        return;
+    if (!type || strcmp(type, "run.progress") == 0)
+        return;   /* a run's progress reaches its caller through the streamed run */
     pthread_mutex_lock(&s->mu);
     s->event_gen++;
     pthread_cond_broadcast(&s->cond);

@@ -484,22 +484,22 @@ static void a_run(nc_client *c, json_t *id, json_t *req, const char *agent, cons
 
 static void a_run_get(nc_client *c, json_t *id, json_t *req, const char *agent, const char *source)
 {
-    static const char *const p[] = {"token", "run", NULL};
     (void)agent;
-    if (!nc_params_ok(c, id, req, p))
+    nc_run_get_as(c, id, req, source);   /* only the agent's own runs */
+}
+
+static void a_run_start(nc_client *c, json_t *id, json_t *req, const char *agent, const char *source)
+{
+    (void)agent;
+    if (run_refused_early(c, id, req, source))
         return;
-    const char *rid = nc_str_param(req, "run");
-    json_t *r = NULL;
-    nc_err err = rid ? nc_db_run_get(c->w->db, rid, &r) : NC_ERR_NOT_FOUND;
-    const char *inv = err == NC_OK ? json_string_value(json_object_get(r, "invoker")) : NULL;
-    if (err == NC_OK && (!inv || strcmp(inv, source) != 0))
-        err = NC_ERR_NOT_FOUND;
-    if (err != NC_OK) {
-        json_decref(r);
-        nc_reply_db_error(c, id, err, "run of yours");
-        return;
-    }
-    nc_reply(c, id, r);
+    nc_run_start_as(c, id, req, source);
+}
+
+static void a_run_cancel(nc_client *c, json_t *id, json_t *req, const char *agent, const char *source)
+{
+    (void)agent;
+    nc_run_cancel_as(c, id, req, source);   /* only the agent's own runs */
 }
 
 static const struct {
@@ -511,7 +511,9 @@ static const struct {
     {"submission.get", a_submission_get},
     {"submissions.list", a_submissions_list},
     {"run", a_run},
+    {"run.start", a_run_start},
     {"run.get", a_run_get},
+    {"run.cancel", a_run_cancel},
     {"approvals.list", a_approvals_list},
     {"events.subscribe", a_events_subscribe},
 };
@@ -615,11 +617,15 @@ json_t *nc_agent_events_for(nc_client *c, const char *type, const json_t *ev)
                             false, out);
     } else if (strcmp(type, "approval.revoked") == 0) {
         add_approval_events(c, json_string_value(json_object_get(ev, "id")), "revoked", false, out);
+    } else if (strcmp(type, "run.progress") == 0) {
+        const char *inv = json_string_value(json_object_get(ev, "invoker"));
+        if (inv && strcmp(inv, c->agent_source) == 0)
+            json_array_append_new(out, json_deep_copy(ev));
     } else if (strcmp(type, "run.started") == 0 || strcmp(type, "run.finished") == 0) {
         bool started = type[4] == 's';
         const json_t *run = started ? ev : json_object_get(ev, "run");
         const char *inv = json_string_value(json_object_get(run, "invoker"));
-        const char *aid = json_string_value(json_object_get(run, started ? "approval_id" : "approval_id"));
+        const char *aid = json_string_value(json_object_get(run, "approval_id"));
         if (inv && strcmp(inv, c->agent_source) == 0)
             json_array_append_new(out, json_deep_copy(ev));
         /* any invoker's run counts against an approval that also names the agent */

@@ -758,21 +758,6 @@ static void op_runs_list(nc_client *c, json_t *id, json_t *req)
     name_list(c, id, req, nc_db_run_list, "run");
 }
 
-static void op_run_get(nc_client *c, json_t *id, json_t *req)
-{
-    static const char *const p[] = {"run", NULL};
-    if (!nc_params_ok(c, id, req, p))
-        return;
-    const char *rid = nc_str_param(req, "run");
-    json_t *r;
-    nc_err err = rid ? nc_db_run_get(c->w->db, rid, &r) : NC_ERR_NOT_FOUND;
-    if (err != NC_OK) {
-        nc_reply_db_error(c, id, err, "run");
-        return;
-    }
-    nc_reply(c, id, r);
-}
-
 /* ---- audit ---- */
 
 static void op_audit_checkpoint(nc_client *c, json_t *id, json_t *req)
@@ -882,8 +867,10 @@ static const struct {
     {"approval.get", op_approval_get},
     {"approval.revoke", op_approval_revoke},
     {"run", nc_op_run},
+    {"run.start", nc_op_run_start},
+    {"run.cancel", nc_op_run_cancel},
     {"runs.list", op_runs_list},
-    {"run.get", op_run_get},
+    {"run.get", nc_op_run_get},
     {"policy.list", nc_op_policy_list},
     {"policy.get", nc_op_policy_get},
     {"policy.prepare", nc_op_policy_prepare},

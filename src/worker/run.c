@@ -1,5 +1,6 @@
 /* Runs and approvals: verified on the loop thread, executed (or compiled) in
  * the thread pool, recorded back on the loop thread. */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,26 @@ struct nc_queued_run {
     bool rebuilt;
     char rebuilt_from[NC_SHA256_HEX_LEN + 1], rebuild_reason[256];
     uint64_t received_ns;   /* the request reached the worker (for the gate's own cost) */
+    /* live state (loop thread unless said otherwise) */
+    enum { RUN_QUEUED, RUN_RUNNING } state;
+    bool stream;            /* q->c gets run.progress and run.output events */
+    bool cancel_queued;     /* cancelled before it started: given back */
+    uint64_t accepted_ms;   /* uv_now when accepted (elapsed_ms counts from here) */
+    nc_run_cancel *cancel;
+    nc_queued_run *active_next;
+    struct nc_cancel_waiter *waiters;   /* run.cancel requests answered at the end */
+    uint64_t out_sent, err_sent;        /* bytes sent in run.output events */
+    /* written by the sandbox thread, read by the loop, under mu */
+    pthread_mutex_t mu;
+    uint64_t live_out, live_err;        /* output so far */
+    nc_buf pend_out, pend_err;          /* not yet sent to the streaming client */
 };
+
+typedef struct nc_cancel_waiter {
+    struct nc_cancel_waiter *next;
+    nc_client *c;
+    json_t *id;
+} nc_cancel_waiter;
 
 static uint64_t mono_ns(void)
 {
@@ -57,6 +77,10 @@ static void free_strv(char **v, size_t n)
 
 static void queued_free(nc_queued_run *q)
 {
+    nc_run_cancel_free(q->cancel);
+    pthread_mutex_destroy(&q->mu);
+    nc_buf_cleanup(&q->pend_out);
+    nc_buf_cleanup(&q->pend_err);
     free_strv(q->argv, q->spec.nargs);
     free_strv(q->env, q->spec.nenv);
     free(q->dirs);
@@ -205,6 +229,7 @@ struct nc_unrecorded {
     nc_unrecorded *next;
     char run_id[40], outcome[24], approval_id[65];
     bool refund;        /* it could not run through no doing of the module: the run is given back */
+    char refund_reason[64];
     json_t *rebuilt;    /* artifact.rebuilt fields, or NULL */
     char artifact_file[300], artifact_sha256[NC_SHA256_HEX_LEN + 1];
     int64_t finished_at, duration_ms;
@@ -237,7 +262,7 @@ static nc_err record_end(nc_worker *w, nc_unrecorded *u)
         err = nc_db_approval_refund_run(w->db, u->approval_id);
         if (err == NC_OK)
             err = nc_log(w, "run.refund", json_pack("{s:s, s:s, s:s}", "run", u->run_id, "approval_id",
-                                                    u->approval_id, "reason", "it could not run (see run.end)"),
+                                                    u->approval_id, "reason", u->refund_reason),
                          NULL);
     }
     if (err == NC_OK)
@@ -261,7 +286,8 @@ static void emit_finished(nc_worker *w, const json_t *run)
     json_object_del(listing, "stderr");
     json_object_del(listing, "stdout_b64");
     json_object_del(listing, "stderr_b64");
-    nc_emit(w, "run.finished", json_pack("{s:o}", "run", listing));
+    nc_emit(w, "run.finished", json_pack("{s:O?, s:O?, s:o}", "run_id", json_object_get(run, "id"), "invoker",
+                                         json_object_get(run, "invoker"), "run", listing));
 }
 
 void nc_runs_record_pending(nc_worker *w, bool last)
@@ -287,6 +313,148 @@ void nc_runs_record_pending(nc_worker *w, bool last)
     }
 }
 
+/* ---- runs in progress: output and progress ---- */
+
+/* A run the worker holds (queued or running), or NULL. */
+static nc_queued_run *find_live(nc_worker *w, const char *run_id)
+{
+    for (nc_queued_run *q = w->queue_head; q; q = q->next)
+        if (strcmp(q->run_id, run_id) == 0)
+            return q;
+    for (nc_queued_run *q = w->active; q; q = q->active_next)
+        if (strcmp(q->run_id, run_id) == 0)
+            return q;
+    return NULL;
+}
+
+/* The invoker's run in progress (an agent has at most one), or NULL. */
+static nc_queued_run *live_of(nc_worker *w, const char *invoker)
+{
+    for (nc_queued_run *q = w->queue_head; q; q = q->next)
+        if (strcmp(q->invoker, invoker) == 0)
+            return q;
+    for (nc_queued_run *q = w->active; q; q = q->active_next)
+        if (strcmp(q->invoker, invoker) == 0)
+            return q;
+    return NULL;
+}
+
+/* On the sandbox thread: counted, kept for a streaming client, and the loop
+ * woken (uv_async_send coalesces). */
+static void on_run_output(void *ctx, int stream, const uint8_t *data, size_t len)
+{
+    nc_queued_run *q = ctx;
+    pthread_mutex_lock(&q->mu);
+    if (stream == 1)
+        q->live_out += len;
+    else
+        q->live_err += len;
+    if (q->stream) {
+        /* within the run's caps by construction (the sandbox checks them) */
+        nc_err e = nc_buf_append(stream == 1 ? &q->pend_out : &q->pend_err, data, len);
+        (void)e;
+    }
+    pthread_mutex_unlock(&q->mu);
+    uv_async_send(&q->w->run_async);
+}
+
+static json_t *progress_fields(const nc_queued_run *q, uint64_t now_ms, uint64_t out, uint64_t err)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "run_id", q->run_id, "invoker", q->invoker, "state",
+                     q->state == RUN_RUNNING ? "running" : "queued", "elapsed_ms",
+                     (json_int_t)(now_ms - q->accepted_ms), "stdout_bytes", (json_int_t)out, "stderr_bytes",
+                     (json_int_t)err);
+}
+
+/* run.progress to the run's streaming client and to subscribers. */
+static void emit_progress(nc_worker *w, nc_queued_run *q)
+{
+    pthread_mutex_lock(&q->mu);
+    uint64_t out = q->live_out, err = q->live_err;
+    pthread_mutex_unlock(&q->mu);
+    uint64_t now = uv_now(w->loop);
+    if (q->stream && q->c)
+        nc_send_event(q->c, "run.progress", progress_fields(q, now, out, err));
+    nc_emit(w, "run.progress", progress_fields(q, now, out, err));
+}
+
+static json_t *b64_json(const uint8_t *p, size_t n);
+
+/* What the module wrote since the last call, to the streaming client as
+ * run.output events of at most NC_WORKER_OUTPUT_CHUNK bytes. */
+static void drain_output(nc_queued_run *q)
+{
+    if (!q->stream)
+        return;
+    uint8_t *d[2];
+    size_t n[2];
+    pthread_mutex_lock(&q->mu);
+    d[0] = nc_buf_steal(&q->pend_out, &n[0]);
+    d[1] = nc_buf_steal(&q->pend_err, &n[1]);
+    pthread_mutex_unlock(&q->mu);
+    for (int k = 0; k < 2; k++) {
+        uint64_t *sent = k == 0 ? &q->out_sent : &q->err_sent;
+        for (size_t off = 0; off < n[k] && q->c;) {
+            size_t take = n[k] - off > NC_WORKER_OUTPUT_CHUNK ? NC_WORKER_OUTPUT_CHUNK : n[k] - off;
+            nc_send_event(q->c, "run.output",
+                          json_pack("{s:s, s:s, s:s, s:I, s:o}", "run_id", q->run_id, "invoker", q->invoker,
+                                    "stream", k == 0 ? "stdout" : "stderr", "offset", (json_int_t)*sent,
+                                    "data_b64", b64_json(d[k] + off, take)));
+            *sent += take;
+            off += take;
+        }
+        free(d[k]);
+    }
+}
+
+static void on_run_async(uv_async_t *a)
+{
+    nc_worker *w = a->data;
+    for (nc_queued_run *q = w->active; q; q = q->active_next)
+        drain_output(q);
+}
+
+/* Every NC_WORKER_PROGRESS_MS while runs are in progress. */
+static void on_progress_timer(uv_timer_t *t)
+{
+    nc_worker *w = t->data;
+    for (nc_queued_run *q = w->active; q; q = q->active_next) {
+        drain_output(q);
+        emit_progress(w, q);
+    }
+}
+
+static void active_add(nc_worker *w, nc_queued_run *q)
+{
+    q->active_next = w->active;
+    w->active = q;
+    if (!uv_is_active((uv_handle_t *)&w->progress_timer))
+        uv_timer_start(&w->progress_timer, on_progress_timer, NC_WORKER_PROGRESS_MS, NC_WORKER_PROGRESS_MS);
+}
+
+static void active_remove(nc_worker *w, nc_queued_run *q)
+{
+    nc_queued_run **pp = &w->active;
+    while (*pp && *pp != q)
+        pp = &(*pp)->active_next;
+    if (*pp)
+        *pp = q->active_next;
+    q->active_next = NULL;
+    if (!w->active)
+        uv_timer_stop(&w->progress_timer);
+}
+
+nc_err nc_runs_init(nc_worker *w)
+{
+    if (uv_async_init(w->loop, &w->run_async, on_run_async) != 0 || uv_timer_init(w->loop, &w->progress_timer) != 0)
+        return NC_ERR_INTERNAL;
+    w->run_async.data = w;
+    w->progress_timer.data = w;
+    uv_unref((uv_handle_t *)&w->run_async);
+    uv_unref((uv_handle_t *)&w->progress_timer);
+    return NC_OK;
+}
+
 /* On the thread pool. An artifact that is missing or fails its own digest
  * (a moved home, a cleaned cache, a bad disk) is compiled again from the
  * module bytes the verification pipeline just checked against the approved
@@ -295,7 +463,8 @@ void nc_runs_record_pending(nc_worker *w, bool last)
 static void run_work(uv_work_t *req)
 {
     nc_queued_run *q = req->data;
-    q->err = nc_sandbox_run(q->w->sandbox, &q->art, &q->spec, &q->res, q->msg, sizeof q->msg);
+    nc_run_hooks hooks = {.on_output = on_run_output, .ctx = q, .cancel = q->cancel};
+    q->err = nc_sandbox_run_ex(q->w->sandbox, &q->art, &q->spec, &hooks, &q->res, q->msg, sizeof q->msg);
     if (q->err != NC_ERR_ARTIFACT || !q->module)
         return;
     nc_artifact fresh;
@@ -311,8 +480,10 @@ static void run_work(uv_work_t *req)
     q->rebuilt = true;
     nc_run_result_cleanup(&q->res);
     memset(&q->res, 0, sizeof q->res);
-    q->err = nc_sandbox_run(q->w->sandbox, &q->art, &q->spec, &q->res, q->msg, sizeof q->msg);
+    q->err = nc_sandbox_run_ex(q->w->sandbox, &q->art, &q->spec, &hooks, &q->res, q->msg, sizeof q->msg);
 }
+
+static void run_finish(nc_worker *w, nc_queued_run *q);
 
 static void run_done(uv_work_t *req, int status)
 {
@@ -320,6 +491,29 @@ static void run_done(uv_work_t *req, int status)
     nc_worker *w = q->w;
     (void)status;
     w->running--;
+    active_remove(w, q);
+    run_finish(w, q);
+}
+
+/* run.cancel requests waiting for this run's end. */
+static void answer_cancel_waiters(nc_queued_run *q)
+{
+    while (q->waiters) {
+        nc_cancel_waiter *cw = q->waiters;
+        q->waiters = cw->next;
+        nc_reply(cw->c, cw->id, json_pack("{s:s, s:s, s:b}", "run_id", q->run_id, "state", "finished", "cancelled",
+                                          q->res.outcome == NC_OUTCOME_CANCELLED));
+        json_decref(cw->id);
+        nc_client_done(cw->c);
+        free(cw);
+    }
+}
+
+/* A run's end, whether it ran or was cancelled in the queue: recorded, and
+ * answered to whoever waits for it. */
+static void run_finish(nc_worker *w, nc_queued_run *q)
+{
+    drain_output(q);   /* every output event before the final reply */
     int64_t now = nc_unix_now();
     if (q->err != NC_OK) {
         /* It could not run at all: record that, as a crash with the reason. */
@@ -345,8 +539,11 @@ static void run_done(uv_work_t *req, int status)
         snprintf(u->run_id, sizeof u->run_id, "%s", q->run_id);
         snprintf(u->approval_id, sizeof u->approval_id, "%s", q->approval_id);
         snprintf(u->outcome, sizeof u->outcome, "%s", nc_outcome_name(q->res.outcome));
-        /* Our failure (the module never ran) does not use up a run. */
-        u->refund = q->err != NC_OK;
+        /* Our failure (the module never ran) does not use up a run, nor
+         * does a cancel before it started. */
+        u->refund = q->err != NC_OK || q->cancel_queued;
+        snprintf(u->refund_reason, sizeof u->refund_reason, "%s",
+                 q->cancel_queued ? "cancelled before it started" : "it could not run (see run.end)");
         json_object_set_new(run, "refunded", json_boolean(u->refund));
         if (q->rebuilt) {
             const char *slash = strrchr(q->art.path, '/');
@@ -377,22 +574,27 @@ static void run_done(uv_work_t *req, int status)
             w->nunrecorded++;
             fprintf(stderr, "nightcore-worker: run %s finished (%s) but could not be recorded: %s; it will be "
                     "recorded when that is fixed\n", q->run_id, u->outcome, why);
-            nc_reply_error(q->c, q->id, err, "the run finished (%s) but could not be recorded yet: %s. It is kept "
-                           "and recorded as soon as that is fixed (see `nightcore runs`)", u->outcome, why);
-        } else {
+            if (q->c)
+                nc_reply_error(q->c, q->id, err, "the run finished (%s) but could not be recorded yet: %s. It is "
+                               "kept and recorded as soon as that is fixed (see `nightcore runs`)", u->outcome, why);
+        } else if (q->c) {
             nc_reply_error(q->c, q->id, err, "the run finished but could not be recorded: %s", why);
         }
     } else {
         free_unrecorded(u);
         emit_finished(w, run);
-        if (q->err != NC_OK)
+        if (!q->c)
+            ;   /* run.start: nobody waits for the end */
+        else if (q->err != NC_OK)
             nc_reply_error(q->c, q->id, q->err, "%s (the module did not run; the run was given back to the approval: "
                            "see `nightcore runs show %s`)", q->msg, q->run_id);
         else
             nc_reply(q->c, q->id, json_incref(run));
     }
     json_decref(run);
-    nc_client_done(q->c);
+    answer_cancel_waiters(q);
+    if (q->c)
+        nc_client_done(q->c);
     queued_free(q);
     start_next(w);
     nc_worker_maybe_stop(w);
@@ -411,8 +613,10 @@ void nc_runs_drop_undurable(nc_worker *w)
         if (!w->queue_head)
             w->queue_tail = NULL;
         w->queued--;
-        nc_reply_error(q->c, q->id, NC_ERR_IO, "the run was not started: its record could not be flushed to disk");
-        nc_client_done(q->c);
+        if (q->c) {
+            nc_reply_error(q->c, q->id, NC_ERR_IO, "the run was not started: its record could not be flushed to disk");
+            nc_client_done(q->c);
+        }
         queued_free(q);
     }
 }
@@ -432,6 +636,9 @@ static void start_next(nc_worker *w)
             w->queue_tail = NULL;
         w->queued--;
         w->running++;
+        q->state = RUN_RUNNING;
+        active_add(w, q);
+        emit_progress(w, q);
         q->work.data = q;
         if (uv_queue_work(w->loop, &q->work, run_work, run_done) != 0) {
             q->err = NC_ERR_INTERNAL;
@@ -647,13 +854,34 @@ static bool refused(nc_err e)
     return e != NC_ERR_NOMEM && e != NC_ERR_IO && e != NC_ERR_INTERNAL && e != NC_ERR_NO_SPACE && e != NC_ERR_CORRUPT;
 }
 
+typedef enum { RUN_WAIT, RUN_START } run_mode;
+static void run_request(nc_client *c, json_t *id, json_t *req, const char *invoker, run_mode mode);
+
 void nc_op_run(nc_client *c, json_t *id, json_t *req)
 {
-    nc_run_as(c, id, req, "operator");
+    run_request(c, id, req, "operator", RUN_WAIT);
+}
+
+void nc_op_run_start(nc_client *c, json_t *id, json_t *req)
+{
+    run_request(c, id, req, "operator", RUN_START);
 }
 
 void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
 {
+    run_request(c, id, req, invoker, RUN_WAIT);
+}
+
+void nc_run_start_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
+{
+    run_request(c, id, req, invoker, RUN_START);
+}
+
+/* run (answered at the end; with stream: true, progress and output events
+ * before that) and run.start (answered once the run is recorded and queued). */
+static void run_request(nc_client *c, json_t *id, json_t *req, const char *invoker, run_mode mode)
+{
+    const char *opname = mode == RUN_START ? "run.start" : "run";
     uint64_t received_ns = mono_ns();
     nc_worker *w = c->w;
     nc_queued_run *q = NULL;
@@ -670,11 +898,18 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
     json_t *v;
     json_object_foreach(req, key, v) {
         if (strcmp(key, "id") && strcmp(key, "op") && strcmp(key, "ref") && strcmp(key, "args") &&
-            strcmp(key, "stdin_b64") && (strcmp(key, "token") || !c->agent_socket)) {
-            nc_reply_error(c, id, NC_ERR_USAGE, "unknown parameter \"%.64s\" for run", key);
+            strcmp(key, "stdin_b64") && (strcmp(key, "token") || !c->agent_socket) &&
+            (strcmp(key, "stream") || mode != RUN_WAIT)) {
+            nc_reply_error(c, id, NC_ERR_USAGE, "unknown parameter \"%.64s\" for %s", key, opname);
             return;
         }
     }
+    json_t *stream_param = json_object_get(req, "stream");
+    if (stream_param && !json_is_boolean(stream_param)) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "stream must be true or false");
+        return;
+    }
+    bool stream = json_is_true(stream_param);
     const char *ref = json_string_value(json_object_get(req, "ref"));
     json_t *args = json_object_get(req, "args");
     const char *stdin_b64 = json_string_value(json_object_get(req, "stdin_b64"));
@@ -723,7 +958,15 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
             goto done;
         }
         if (mine >= NC_WORKER_AGENT_MAX_RUNS) {
-            nc_reply_error(c, id, NC_ERR_BUSY, "%s already has a run in progress; wait for it to finish", invoker);
+            const nc_queued_run *busy = live_of(w, invoker);
+            if (!busy) {
+                nc_reply_error(c, id, NC_ERR_BUSY, "%s already has a run in progress; wait for it to finish",
+                               invoker);
+                goto done;
+            }
+            nc_reply_error_fields(c, id, NC_ERR_BUSY, json_pack("{s:s}", "run_id", busy->run_id),
+                                  "%s already has a run in progress (%s); wait for it to finish (run.get) or "
+                                  "cancel it (run.cancel)", invoker, busy->run_id);
             goto done;
         }
     }
@@ -734,6 +977,16 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
     }
     q->w = w;
     q->received_ns = received_ns;
+    q->accepted_ms = uv_now(w->loop);
+    q->state = RUN_QUEUED;
+    q->stream = stream;
+    pthread_mutex_init(&q->mu, NULL);
+    nc_buf_init(&q->pend_out, NC_MAX_OUTPUT_BYTES);
+    nc_buf_init(&q->pend_err, NC_MAX_OUTPUT_BYTES);
+    if (nc_run_cancel_new(&q->cancel) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_INTERNAL, "cannot prepare the run (no event descriptor)");
+        goto done;
+    }
     /* Agents resolve only among approvals that name them; the operator among all. */
     nc_caps want = {.args = args && json_array_size(args) > 0, .stdin = stdin_len > 0};
     nc_err err = nc_worker_trust_load(w, &ts, msg, sizeof msg);
@@ -797,14 +1050,19 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
         q->err = NC_ERR_INTERNAL;
         snprintf(q->msg, sizeof q->msg, "cannot prepare the run");
     }
-    q->c = c;
-    q->id = json_incref(id);
-    nc_client_ref(c);
-    c->busy = true;
+    if (mode == RUN_WAIT) {   /* answered at the end */
+        q->c = c;
+        q->id = json_incref(id);
+        nc_client_ref(c);
+        c->busy = true;
+    }
     nc_emit(w, "run.started", json_pack("{s:s, s:s, s:s, s:s}", "run_id", q->run_id, "approval_id", q->approval_id,
                                         "name", q->name, "invoker", invoker));
+    char run_id[sizeof q->run_id];
+    snprintf(run_id, sizeof run_id, "%s", q->run_id);
     if (q->err != NC_OK) {
         w->running++;
+        active_add(w, q);
         run_done(&q->work, 0);
     } else {
         q->gen = nc_db_commits(w->db);
@@ -814,9 +1072,16 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
             w->queue_head = q;
         w->queue_tail = q;
         w->queued++;
+        emit_progress(w, q);   /* queued */
         start_next(w);
     }
     q = NULL;
+    if (mode == RUN_START) {
+        /* Sent once the run.start record is on disk (replies wait for it). */
+        const nc_queued_run *live = find_live(w, run_id);
+        nc_reply(c, id, json_pack("{s:s, s:s}", "run_id", run_id, "state",
+                                  !live ? "finished" : live->state == RUN_RUNNING ? "running" : "queued"));
+    }
     goto done;
 done:
     if (q)
@@ -828,6 +1093,223 @@ done:
     if (have_row)
         nc_db_approval_cleanup(&row);
     free(stdin_data);
+}
+
+/* ---- run.get, run.cancel ---- */
+
+/* key ("stdout"/"stderr") of a finished run, sliced to [offset, offset +
+ * limit) when asked (limit < 0: to the end), with KEY_total: the whole
+ * output's size. The exact bytes come from KEY_b64. */
+static void slice_output(json_t *r, const char *key, int64_t offset, int64_t limit, bool slice)
+{
+    char b64key[16], totalkey[16];
+    snprintf(b64key, sizeof b64key, "%s_b64", key);
+    snprintf(totalkey, sizeof totalkey, "%s_total", key);
+    const json_t *b = json_object_get(r, b64key);
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    if (json_is_string(b) && json_string_length(b)) {
+        size_t blen = json_string_length(b), cap = blen / 4 * 3 + 3;
+        bytes = malloc(cap);
+        if (!bytes || sodium_base642bin(bytes, cap, json_string_value(b), blen, NULL, &n, NULL,
+                                        sodium_base64_VARIANT_ORIGINAL) != 0)
+            n = 0;
+    }
+    json_object_set_new(r, totalkey, json_integer((json_int_t)n));
+    if (slice) {
+        size_t from = (uint64_t)offset < n ? (size_t)offset : n;
+        size_t len = limit < 0 || (uint64_t)limit > n - from ? n - from : (size_t)limit;
+        json_object_set_new(r, b64key, b64_json(bytes ? bytes + from : NULL, len));
+        json_object_set_new(r, key, utf8_text(bytes ? bytes + from : (const uint8_t *)"", len));
+    }
+    free(bytes);
+}
+
+/* A run's state and progress for run.get: held by the worker (queued or
+ * running), finished (recorded, or waiting to be recorded), or running
+ * according to the database alone. */
+static void add_state(nc_worker *w, json_t *r, const nc_queued_run *q)
+{
+    if (q) {
+        pthread_mutex_lock((pthread_mutex_t *)&q->mu);
+        uint64_t out = q->live_out, err = q->live_err;
+        pthread_mutex_unlock((pthread_mutex_t *)&q->mu);
+        json_object_set_new(r, "state", json_string(q->state == RUN_RUNNING ? "running" : "queued"));
+        json_object_set_new(r, "progress", json_pack("{s:I, s:I, s:I}", "elapsed_ms",
+                                                     (json_int_t)(uv_now(w->loop) - q->accepted_ms), "stdout_bytes",
+                                                     (json_int_t)out, "stderr_bytes", (json_int_t)err));
+        return;
+    }
+    bool finished = json_object_get(r, "finished_at") != NULL;
+    json_object_set_new(r, "state", json_string(finished ? "finished" : "running"));
+}
+
+static nc_unrecorded *find_unrecorded(nc_worker *w, const char *run_id)
+{
+    for (nc_unrecorded *u = w->unrecorded; u; u = u->next)
+        if (strcmp(u->run_id, run_id) == 0)
+            return u;
+    return NULL;
+}
+
+/* The run as the database has it, or a finished one waiting to be recorded;
+ * agents see only their own (others are not_found). */
+static nc_err load_run(nc_worker *w, const char *rid, const char *agent, json_t **out)
+{
+    *out = NULL;
+    nc_unrecorded *u = find_unrecorded(w, rid);
+    nc_err err = NC_OK;
+    if (u)
+        *out = json_deep_copy(u->run);
+    else
+        err = nc_db_run_get(w->db, rid, out);
+    if (err == NC_OK && !*out)
+        err = NC_ERR_NOMEM;
+    if (err == NC_OK && agent) {
+        const char *inv = json_string_value(json_object_get(*out, "invoker"));
+        if (!inv || strcmp(inv, agent) != 0)
+            err = NC_ERR_NOT_FOUND;   /* another invoker's run: as if it did not exist */
+    }
+    if (err != NC_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return err;
+}
+
+static void run_get(nc_client *c, json_t *id, json_t *req, const char *agent)
+{
+    static const char *const p[] = {"run", "stdout_offset", "stdout_limit", "stderr_offset", "stderr_limit",
+                                    "token", NULL};
+    static const char *const op[] = {"run", "stdout_offset", "stdout_limit", "stderr_offset", "stderr_limit", NULL};
+    nc_worker *w = c->w;
+    int64_t so, sl, eo, el;
+    if (!nc_params_ok(c, id, req, agent ? p : op) ||
+        !nc_int_param(c, id, req, "stdout_offset", 0, 0, NC_MAX_OUTPUT_BYTES, &so) ||
+        !nc_int_param(c, id, req, "stdout_limit", -1, 0, NC_MAX_OUTPUT_BYTES, &sl) ||
+        !nc_int_param(c, id, req, "stderr_offset", 0, 0, NC_MAX_OUTPUT_BYTES, &eo) ||
+        !nc_int_param(c, id, req, "stderr_limit", -1, 0, NC_MAX_OUTPUT_BYTES, &el))
+        return;
+    const char *rid = nc_str_param(req, "run");
+    json_t *r = NULL;
+    nc_err err = rid ? load_run(w, rid, agent, &r) : NC_ERR_NOT_FOUND;
+    if (err != NC_OK) {
+        nc_reply_db_error(c, id, err, agent ? "run of yours" : "run");
+        return;
+    }
+    const nc_queued_run *q = find_live(w, rid);
+    add_state(w, r, q);
+    if (!q && json_object_get(r, "finished_at")) {
+        bool slice_out = json_object_get(req, "stdout_offset") || json_object_get(req, "stdout_limit");
+        bool slice_err = json_object_get(req, "stderr_offset") || json_object_get(req, "stderr_limit");
+        slice_output(r, "stdout", so, sl, slice_out);
+        slice_output(r, "stderr", eo, el, slice_err);
+        json_object_set_new(r, "progress", json_pack("{s:O?, s:O, s:O}", "elapsed_ms",
+                                                     json_object_get(r, "duration_ms"), "stdout_bytes",
+                                                     json_object_get(r, "stdout_total"), "stderr_bytes",
+                                                     json_object_get(r, "stderr_total")));
+    }
+    nc_reply(c, id, r);
+}
+
+void nc_op_run_get(nc_client *c, json_t *id, json_t *req)
+{
+    run_get(c, id, req, NULL);
+}
+
+void nc_run_get_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
+{
+    run_get(c, id, req, invoker);
+}
+
+/* run.cancel: a queued run leaves the queue, is recorded cancelled and given
+ * back to its approval; a running one is killed (cancelled, and it counts).
+ * Who asked is in the audit log (run.cancel) before anything changes; the
+ * answer comes once the run's end is recorded. */
+static void run_cancel(nc_client *c, json_t *id, json_t *req, const char *agent)
+{
+    static const char *const p[] = {"run", "token", NULL};
+    static const char *const op[] = {"run", NULL};
+    nc_worker *w = c->w;
+    if (!nc_params_ok(c, id, req, agent ? p : op))
+        return;
+    const char *rid = nc_str_param(req, "run");
+    nc_queued_run *q = rid ? find_live(w, rid) : NULL;
+    if (q && agent && strcmp(q->invoker, agent) != 0)
+        q = NULL;
+    if (!q) {   /* not in progress: finished, someone else's, or nothing */
+        json_t *r = NULL;
+        nc_err err = rid ? load_run(w, rid, agent, &r) : NC_ERR_NOT_FOUND;
+        if (err != NC_OK) {
+            nc_reply_db_error(c, id, err, agent ? "run of yours" : "run");
+            return;
+        }
+        bool finished = json_object_get(r, "finished_at") != NULL;
+        nc_reply(c, id, json_pack("{s:s, s:s, s:b}", "run_id", rid, "state", finished ? "finished" : "running",
+                                  "cancelled", 0));
+        json_decref(r);
+        return;
+    }
+    if (nc_run_cancel_fired(q->cancel)) {   /* already being cancelled: wait with the others */
+        goto wait;
+    }
+    const char *was = q->state == RUN_RUNNING ? "running" : "queued";
+    nc_err err = nc_db_begin(w->db);
+    if (err == NC_OK)
+        err = nc_log(w, "run.cancel", json_pack("{s:s, s:s, s:s, s:s}", "run", q->run_id, "approval_id",
+                                                q->approval_id, "by", agent ? agent : "operator", "state", was),
+                     NULL);
+    if (err == NC_OK)
+        err = nc_db_commit(w->db);
+    if (err != NC_OK) {
+        nc_log_abort(w);
+        nc_reply_store_error(c, id, err, "the cancellation (the run goes on)");
+        return;
+    }
+    nc_run_cancel_fire(q->cancel);
+    if (q->state == RUN_QUEUED) {
+        nc_queued_run **pp = &w->queue_head, *prev = NULL;
+        while (*pp && *pp != q) {
+            prev = *pp;
+            pp = &(*pp)->next;
+        }
+        *pp = q->next;
+        if (w->queue_tail == q)
+            w->queue_tail = prev;
+        q->next = NULL;
+        w->queued--;
+        q->cancel_queued = true;
+        q->res.outcome = NC_OUTCOME_CANCELLED;
+        snprintf(q->res.message, sizeof q->res.message, "cancelled before it started (by %s)",
+                 agent ? agent : "operator");
+        char run_id[sizeof q->run_id];
+        snprintf(run_id, sizeof run_id, "%s", q->run_id);
+        run_finish(w, q);   /* recorded, given back, and answered */
+        nc_reply(c, id, json_pack("{s:s, s:s, s:b}", "run_id", run_id, "state", "finished", "cancelled", 1));
+        return;
+    }
+wait:;
+    nc_cancel_waiter *cw = calloc(1, sizeof *cw);
+    if (!cw) {
+        nc_reply(c, id, json_pack("{s:s, s:s, s:b}", "run_id", q->run_id, "state", "running", "cancelled", 1));
+        return;
+    }
+    cw->c = c;
+    cw->id = json_incref(id);
+    cw->next = q->waiters;
+    q->waiters = cw;
+    nc_client_ref(c);
+    c->busy = true;   /* answered from run_finish */
+}
+
+void nc_op_run_cancel(nc_client *c, json_t *id, json_t *req)
+{
+    run_cancel(c, id, req, NULL);
+}
+
+void nc_run_cancel_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
+{
+    run_cancel(c, id, req, invoker);
 }
 
 /* ---- approval.submit ---- */

@@ -259,6 +259,33 @@ __attribute__((format(printf, 4, 0))) static void reply_error_v(nc_client *c, js
         send_json(c, msg);
 }
 
+void nc_reply_error_fields(nc_client *c, json_t *id, nc_err code, json_t *fields, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    const char *wire = nc_errcode(code == NC_OK ? NC_ERR_INTERNAL : code);
+    nc_log_refused(c->w, c, wire, text);
+    json_t *err = fields ? fields : json_object();
+    json_object_set_new(err, "code", json_string(wire));
+    json_object_set_new(err, "message", json_string(text));
+    json_t *msg = json_pack("{s:O?, s:b, s:o}", "id", id, "ok", 0, "error", err);
+    if (msg)
+        send_json(c, msg);
+}
+
+void nc_send_event(nc_client *c, const char *type, json_t *fields)
+{
+    json_t *ev = fields ? fields : json_object();
+    json_object_set_new(ev, "type", json_string(type));
+    json_object_set_new(ev, "at", json_integer(nc_unix_now()));
+    json_t *msg = json_pack("{s:o}", "event", ev);
+    if (msg)
+        send_json(c, msg);
+}
+
 void nc_reply_error(nc_client *c, json_t *id, nc_err code, const char *fmt, ...)
 {
     va_list ap;

@@ -29,6 +29,10 @@
 #define NC_WORKER_AGENT_RATE_PER_SEC 0.2
 #define NC_WORKER_AGENT_MAX_PENDING 20
 #define NC_WORKER_AGENT_MAX_RUNS 1
+/* Streamed runs (docs/protocol.md): output events carry at most this many
+ * bytes; progress comes at most this often while a run is in progress. */
+#define NC_WORKER_OUTPUT_CHUNK (64u * 1024)
+#define NC_WORKER_PROGRESS_MS 250u
 #define NC_WORKER_MAX_OPERATORS 16
 /* Connections (docs/protocol.md "Limits"): agent.sock is capped globally and
  * per peer uid, below the descriptors the worker has, so control.sock and the
@@ -130,6 +134,12 @@ struct nc_worker {
     int sync_errno;
     uv_work_t sync_req;
     struct nc_write *deferred_head, *deferred_tail;
+    /* runs in progress (run.c): their output and progress reach the loop
+     * from the sandbox threads through run_async; progress_timer ticks
+     * while any runs */
+    nc_queued_run *active;
+    uv_async_t run_async;
+    uv_timer_t progress_timer;
     /* runs that finished but could not be recorded yet (run.c) */
     nc_unrecorded *unrecorded;
     unsigned nunrecorded;
@@ -158,6 +168,13 @@ void nc_reply_error(nc_client *c, json_t *id, nc_err code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void nc_reply_error_code(nc_client *c, json_t *id, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A refusal whose error object carries more fields (stolen; may be NULL)
+ * beside code and message, e.g. {"run_id": ...} for busy. */
+void nc_reply_error_fields(nc_client *c, json_t *id, nc_err code, json_t *fields, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* One event line {"event": {type, at, ...fields}} to this connection alone,
+ * in order with its replies (a streamed run's output and progress). */
+void nc_send_event(nc_client *c, const char *type, json_t *fields /* stolen */);
 /* A failure to read or record state, by cause (no space, corrupt, ...):
  * "could not read or record WHAT: WHY". */
 void nc_reply_store_error(nc_client *c, json_t *id, nc_err err, const char *what);
@@ -217,7 +234,17 @@ void nc_log_start_timer(nc_worker *w);
 void nc_op_audit_verify(nc_client *c, json_t *id, json_t *req);
 
 /* run.c */
+/* The loop's handles for runs in progress; call once the loop exists. */
+NC_MUST_CHECK nc_err nc_runs_init(nc_worker *w);
 void nc_op_run(nc_client *c, json_t *id, json_t *req);
+void nc_op_run_start(nc_client *c, json_t *id, json_t *req);
+void nc_op_run_get(nc_client *c, json_t *id, json_t *req);
+void nc_op_run_cancel(nc_client *c, json_t *id, json_t *req);
+/* run.start, run.get, run.cancel on behalf of an agent ("agent:NAME"): only
+ * its own runs; anything else is not_found. */
+void nc_run_start_as(nc_client *c, json_t *id, json_t *req, const char *invoker);
+void nc_run_get_as(nc_client *c, json_t *id, json_t *req, const char *invoker);
+void nc_run_cancel_as(nc_client *c, json_t *id, json_t *req, const char *invoker);
 /* Records the runs that finished while the database could not take their
  * end (a full disk): called every second, and once more before the worker
  * stops. */
