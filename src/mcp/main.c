@@ -711,7 +711,7 @@ int main(int argc, char **argv)
     }
 
     out.fd = out_fd;
-    nc_mcp_backend be = {.call = link_call, .call_stream = NULL, .log = log_line, .send = send_line,
+    nc_mcp_backend be = {.call = link_call, .call_stream = link_call_stream, .log = log_line, .send = send_line,
                          .spawn = spawn_thread, .ctx = &link};
     /* the link and the output are two contexts: the backend's send gets the channel */
     be.ctx = &link;

@@ -96,7 +96,7 @@ static const uint8_t *stream_bytes(const json_t *run, const char *name, size_t *
 }
 
 static bool page_stream(json_t *view, const json_t *run, const char *name, int64_t offset, int64_t limit,
-                        bool binary)
+                        bool binary, bool worker_paged)
 {
     char key[40];
     size_t len;
@@ -107,14 +107,11 @@ static bool page_stream(json_t *view, const json_t *run, const char *name, int64
     int64_t total, start = offset;
     const uint8_t *page;
     size_t page_len;
-    char b64_key[40];
-    snprintf(b64_key, sizeof b64_key, "%s_b64", name);
-    if (json_is_integer(worker_total) && !json_is_string(json_object_get(run, b64_key))) {
-        /* the worker cut the page itself (run.get with offsets): take it as it is */
-        total = json_integer_value(worker_total);
-        snprintf(key, sizeof key, "%s_offset", name);
-        if (json_is_integer(json_object_get(run, key)))
-            start = json_integer_value(json_object_get(run, key));
+    if (worker_paged) {
+        /* the worker cut the page itself: its bytes start at offset */
+        total = json_is_integer(worker_total) ? json_integer_value(worker_total) : offset + (int64_t)len;
+        if (start > total)
+            start = total;
         page = bytes;
         page_len = len > (size_t)limit ? (size_t)limit : len;
     } else {
@@ -162,8 +159,8 @@ json_t *nc_mcp_run_view(const json_t *run, const nc_mcp_page *page)
                         : outcome && strcmp(outcome, "running") != 0 && strcmp(outcome, "queued") != 0;
     if (!json_object_get(view, "state"))
         json_object_set_new(view, "state", json_string(finished ? "finished" : "running"));
-    if (!page_stream(view, run, "stdout", page->stdout_offset, page->stdout_limit, page->binary) ||
-        !page_stream(view, run, "stderr", page->stderr_offset, page->stderr_limit, page->binary)) {
+    if (!page_stream(view, run, "stdout", page->stdout_offset, page->stdout_limit, page->binary, page->worker_paged) ||
+        !page_stream(view, run, "stderr", page->stderr_offset, page->stderr_limit, page->binary, page->worker_paged)) {
         json_decref(view);
         return NULL;
     }

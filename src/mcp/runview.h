@@ -15,10 +15,12 @@
 typedef struct {
     int64_t stdout_offset, stdout_limit, stderr_offset, stderr_limit;
     bool binary;   /* include the pages' bytes in base64 (stdout_b64, stderr_b64) */
+    bool worker_paged;   /* run.get was asked for these pages: its output is the page, not the whole */
 } nc_mcp_page;
 
 /* The worker's run object (run.get or run: full output in stdout_b64 /
- * stderr_b64, or a page the worker already cut, with stdout_total) as the
+ * stderr_b64, or with worker_paged the page the worker cut, with
+ * stdout_total) as the
  * agent's view: everything but the output, plus for each stream the page
  * asked for as text (stdout), where it starts (stdout_offset), how much
  * there is (stdout_total), whether more follows (stdout_more) and, with

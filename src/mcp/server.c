@@ -39,7 +39,11 @@ struct job {
     char approval_id[72];        /* an approval's tool: the approval it runs */
     char name[80];               /* the tool's name, for the log */
     bool cancelled;              /* notifications/cancelled: no response is sent */
+    char run_id[48];             /* a run's id, once the worker has accepted it */
+    bool cancel_sent;            /* run.cancel was asked for */
     double progress;             /* the last progress value sent */
+    char progress_state[16];     /* the run state last reported */
+    uint64_t progress_ms;        /* when */
 };
 
 struct nc_mcp_server {
@@ -212,6 +216,12 @@ static void send_notification(nc_mcp_server *s, const char *method, json_t *para
     send_json(s, m);
 }
 
+static bool id_ok_str(const char *p)
+{
+    size_t n = strlen(p);
+    return n >= 1 && n <= 40 && strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
 static int64_t now_s(void)
 {
     return (int64_t)time(NULL);
@@ -331,10 +341,11 @@ static void job_progress(job *j, double progress, const char *fmt, ...)
 {
     char message[256];
     va_list ap;
+    (void)progress;
     if (!j->progress_token || job_cancelled(j))
         return;
-    if (progress <= j->progress)
-        progress = j->progress + 1;
+    /* a count: each notification is one step on (the message says what it is) */
+    progress = j->progress + 1;
     j->progress = progress;
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
@@ -422,7 +433,9 @@ static json_t *run_result(job *j, json_t *run /* stolen */, const nc_mcp_page *p
     return tool_success_text(view, summary);
 }
 
-static const nc_mcp_page first_page = {0, NC_MCP_RESULT_PAGE_BYTES, 0, NC_MCP_RESULT_PAGE_BYTES, false};
+static const nc_mcp_page first_page = {0, NC_MCP_RESULT_PAGE_BYTES, 0, NC_MCP_RESULT_PAGE_BYTES, false, false};
+/* the same page, cut by the worker (run.get with offsets) */
+static const nc_mcp_page first_page_paged = {0, NC_MCP_RESULT_PAGE_BYTES, 0, NC_MCP_RESULT_PAGE_BYTES, false, true};
 
 static json_t *do_run(job *j)
 {
@@ -458,15 +471,23 @@ static json_t *do_run(job *j)
 static json_t *do_get_run(job *j)
 {
     json_t *res = NULL, *out;
-    if ((out = job_call(j, "run.get", nc_mcp_tool_params(j->tool, j->args), &res)) != NULL)
-        return out;
     nc_mcp_page page = {
         .stdout_offset = int_arg(j->args, "stdout_offset", 0),
         .stdout_limit = int_arg(j->args, "stdout_limit", NC_MCP_DEFAULT_PAGE_BYTES),
         .stderr_offset = int_arg(j->args, "stderr_offset", 0),
         .stderr_limit = int_arg(j->args, "stderr_limit", NC_MCP_DEFAULT_PAGE_BYTES),
         .binary = json_is_true(json_object_get(j->args, "binary")),
+        .worker_paged = true,   /* the worker cuts the pages: only they cross the socket */
     };
+    json_t *params = nc_mcp_tool_params(j->tool, j->args);
+    if (params)
+        json_object_update_new(params, json_pack("{s:I, s:I, s:I, s:I}", "stdout_offset",
+                                                 (json_int_t)page.stdout_offset, "stdout_limit",
+                                                 (json_int_t)page.stdout_limit, "stderr_offset",
+                                                 (json_int_t)page.stderr_offset, "stderr_limit",
+                                                 (json_int_t)page.stderr_limit));
+    if ((out = job_call(j, "run.get", params, &res)) != NULL)
+        return out;
     return run_result(j, res, &page);
 }
 
@@ -587,25 +608,74 @@ static void job_main(void *arg)
 /* A run, streamed when the backend can (progress: started, elapsed, output
  * so far), else one call that answers when the run ends. */
 typedef struct {
-    job *j;
-    uint64_t start_ms;
-} run_stream;
+    nc_mcp_server *s;
+    char run_id[48];
+} cancel_req;
 
+/* run.cancel for a run whose caller cancelled its request. */
+static void cancel_main(void *arg)
+{
+    cancel_req *c = arg;
+    nc_rpc_error rerr;
+    json_t *res = NULL;
+    memset(&rerr, 0, sizeof rerr);
+    nc_err e = c->s->be.call(c->s->be.ctx, "run.cancel", json_pack("{s:s}", "run", c->run_id), &res, &rerr);
+    if (e == NC_OK)
+        logf_(c->s, "run %s: cancelled (%s)", c->run_id,
+              json_is_true(json_object_get(res, "cancelled")) ? "stopped" : "it had already finished");
+    else
+        logf_(c->s, "run %s: cannot cancel it: %s: %s", c->run_id, rerr.code, rerr.message);
+    json_decref(res);
+    free(c);
+}
+
+static void send_run_cancel(nc_mcp_server *s, const char *run_id)
+{
+    cancel_req *c = calloc(1, sizeof *c);
+    if (!c)
+        return;
+    c->s = s;
+    snprintf(c->run_id, sizeof c->run_id, "%s", run_id);
+    if (!s->be.spawn || !s->be.spawn(s->be.ctx, cancel_main, c))
+        cancel_main(c);
+}
+
+/* A streamed run's events: its id (for cancelling), and progress for the
+ * caller (when the state changes, and at most once a second meanwhile). */
 static void on_run_event(void *ctx, const json_t *ev)
 {
-    run_stream *rs = ctx;
+    job *j = ctx;
+    nc_mcp_server *s = j->s;
     const char *type = json_string_value(json_object_get(ev, "type"));
-    if (!type)
+    const char *rid = json_string_value(json_object_get(ev, "run_id"));
+    if (!type || !rid || !id_ok_str(rid))
         return;
-    if (strcmp(type, "run.progress") == 0) {
-        const json_t *p = json_object_get(ev, "progress");
-        const char *state = json_string_value(json_object_get(ev, "state"));
-        json_int_t elapsed = json_integer_value(json_object_get(p, "elapsed_ms"));
-        job_progress(rs->j, (double)elapsed / 1000.0, "%s: %lld ms, %lld bytes of stdout, %lld of stderr so far",
-                     state ? state : "running", (long long)elapsed,
-                     (long long)json_integer_value(json_object_get(p, "stdout_bytes")),
-                     (long long)json_integer_value(json_object_get(p, "stderr_bytes")));
-    }
+    pthread_mutex_lock(&s->mu);
+    if (!j->run_id[0])
+        snprintf(j->run_id, sizeof j->run_id, "%s", rid);
+    bool cancel_now = j->cancelled && !j->cancel_sent;
+    if (cancel_now)
+        j->cancel_sent = true;
+    pthread_mutex_unlock(&s->mu);
+    if (cancel_now)
+        send_run_cancel(s, rid);
+    if (strcmp(type, "run.progress") != 0)
+        return;
+    const char *state = json_string_value(json_object_get(ev, "state"));
+    uint64_t now = mono_ms();
+    bool changed = state && strcmp(state, j->progress_state) != 0;
+    if (!changed && now < j->progress_ms + 1000)
+        return;
+    snprintf(j->progress_state, sizeof j->progress_state, "%s", state ? state : "");
+    j->progress_ms = now;
+    json_int_t elapsed = json_integer_value(json_object_get(ev, "elapsed_ms"));
+    json_int_t out = json_integer_value(json_object_get(ev, "stdout_bytes"));
+    json_int_t err = json_integer_value(json_object_get(ev, "stderr_bytes"));
+    if (state && strcmp(state, "queued") == 0)
+        job_progress(j, 0, "run %s queued (waiting for a free sandbox), %lld ms", rid, (long long)elapsed);
+    else
+        job_progress(j, 0, "run %s %s: %lld ms, %lld bytes of stdout and %lld of stderr so far", rid,
+                     changed ? "started" : "running", (long long)elapsed, (long long)out, (long long)err);
 }
 
 static json_t *run_call(job *j, const char *op, json_t *params, json_t **res)
@@ -614,10 +684,9 @@ static json_t *run_call(job *j, const char *op, json_t *params, json_t **res)
     if (!s->be.call_stream || !params)
         return job_call(j, op, params, res);
     nc_rpc_error rerr;
-    run_stream rs = {.j = j, .start_ms = mono_ms()};
     memset(&rerr, 0, sizeof rerr);
     json_object_set_new(params, "stream", json_true());
-    nc_err e = s->be.call_stream(s->be.ctx, op, params, on_run_event, &rs, res, &rerr);
+    nc_err e = s->be.call_stream(s->be.ctx, op, params, on_run_event, j, res, &rerr);
     if (e == NC_OK && !json_is_object(*res)) {
         json_decref(*res);
         *res = NULL;
@@ -729,14 +798,21 @@ static void cancel_request(nc_mcp_server *s, const json_t *params)
     const json_t *rid = json_object_get(params, "requestId");
     if (!json_is_string(rid) && !json_is_integer(rid))
         return;
+    char run_id[48] = "";
     pthread_mutex_lock(&s->mu);
     for (job *j = s->jobs; j; j = j->next)
         if (json_equal(j->id, (json_t *)rid) && !j->cancelled) {
             j->cancelled = true;
             logf_(s, "%s: the client cancelled it", j->name);
+            if (j->run_id[0] && !j->cancel_sent) {   /* else its first event sends run.cancel */
+                j->cancel_sent = true;
+                snprintf(run_id, sizeof run_id, "%s", j->run_id);
+            }
         }
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->mu);
+    if (run_id[0])
+        send_run_cancel(s, run_id);
 }
 
 /* ---- tools/list ---- */
@@ -884,11 +960,15 @@ static json_t *resources_read(nc_mcp_server *s, const json_t *id, const json_t *
     nc_rpc_error rerr;
     nc_err e;
     json_t *res = call_sync(s, kind == 's' ? "submission.get" : "run.get",
-                            json_pack("{s:s}", kind == 's' ? "submission" : "run", rid), &rerr, &e);
+                            kind == 's' ? json_pack("{s:s}", "submission", rid)
+                                        : json_pack("{s:s, s:i, s:i, s:i, s:i}", "run", rid, "stdout_offset", 0,
+                                                    "stdout_limit", NC_MCP_RESULT_PAGE_BYTES, "stderr_offset", 0,
+                                                    "stderr_limit", NC_MCP_RESULT_PAGE_BYTES),
+                            &rerr, &e);
     if (!res)
         return resource_error(id, uri, e, &rerr);
     if (kind == 'r') {
-        json_t *view = nc_mcp_run_view(res, &first_page);
+        json_t *view = nc_mcp_run_view(res, &first_page_paged);
         json_decref(res);
         res = view;
     }

@@ -134,6 +134,9 @@ struct nc_mcp_tool {
     "\"sha256\":{\"type\":\"string\"},"                                                                     \
     "\"invoker\":{\"type\":\"string\"},"                                                                    \
     "\"state\":{\"type\":\"string\",\"enum\":[\"queued\",\"running\",\"finished\"]},"                      \
+    "\"progress\":{\"type\":\"object\",\"description\":\"elapsed_ms, stdout_bytes, stderr_bytes so far\","   \
+    "\"properties\":{\"elapsed_ms\":{\"type\":\"integer\"},\"stdout_bytes\":{\"type\":\"integer\"},"       \
+    "\"stderr_bytes\":{\"type\":\"integer\"}}},"                                                          \
     "\"outcome\":{\"type\":\"string\",\"description\":\"ok, exit (non-zero exit code), trap, timeout, "    \
     "fuel, memory, output_limit, crash, interrupted, cancelled; running or queued while it runs\"},"     \
     "\"exit_code\":" NULLABLE("integer", "the module's exit code; null unless it exited (a trap or a "    \
@@ -147,6 +150,19 @@ struct nc_mcp_tool {
     "\"threat\":{\"anyOf\":[{\"type\":\"object\"},{\"type\":\"null\"}]},"                                  \
     "\"started_at\":{\"type\":\"integer\"},"                                                                \
     "\"finished_at\":" NULLABLE("integer", "Unix time") "}}"
+
+#define START_OBJECT                                                                                       \
+    "{\"type\":\"object\",\"required\":[\"run_id\",\"state\"],\"properties\":{"                        \
+    "\"run_id\":{\"type\":\"string\",\"description\":\"the run's id: get_run follows it, cancel_run "        \
+    "stops it\"},"                                                                                        \
+    "\"state\":{\"type\":\"string\",\"enum\":[\"queued\",\"running\",\"finished\"]}}}"
+
+#define CANCEL_OBJECT                                                                                      \
+    "{\"type\":\"object\",\"required\":[\"run_id\",\"cancelled\"],\"properties\":{"                    \
+    "\"run_id\":{\"type\":\"string\"},"                                                                     \
+    "\"state\":{\"type\":\"string\",\"enum\":[\"queued\",\"running\",\"finished\"]},"                      \
+    "\"cancelled\":{\"type\":\"boolean\",\"description\":\"false: it had already finished, and nothing "    \
+    "changed\"}}}"
 
 #define OUTPUT_SCHEMA(success) "{\"type\":\"object\",\"anyOf\":[" success "," ERROR_BRANCH "]}"
 
@@ -164,6 +180,15 @@ struct nc_mcp_tool {
     "\"" s "_limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":" STRINGIFY(NC_MCP_MAX_PAGE_BYTES)    \
     ",\"description\":\"at most this many bytes of " s " (default " STRINGIFY(NC_MCP_DEFAULT_PAGE_BYTES)   \
     ")\"},"
+
+#define RUN_ARGS                                                                                           \
+    "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"ref\"],\"properties\":{"         \
+    "\"ref\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":128,\"description\":\"the module name, "     \
+    "or an approval id (64 hex)\"},"                                                                       \
+    "\"args\":{\"type\":\"array\",\"maxItems\":255,\"items\":{\"type\":\"string\",\"maxLength\":4096},"     \
+    "\"description\":\"command-line arguments (only if the approval grants args)\"},"                     \
+    "\"stdin_base64\":{\"type\":\"string\",\"maxLength\":22369624,\"contentEncoding\":\"base64\","        \
+    "\"description\":\"standard input, base64 (only if the approval grants stdin; at most 16 MiB)\"}}}"
 
 static const nc_mcp_tool tools[] = {
     {
@@ -315,25 +340,52 @@ static const nc_mcp_tool tools[] = {
             "progress), capability_denied (args or stdin the approval does not grant). The module runs in a "
             "sandbox with exactly the capabilities and limits the human approved, and no network. Returns the "
             "outcome, exit code (null unless the module exited), and the first page of stdout and stderr; page "
-            "through the rest with get_run. Sends progress notifications if you give a progressToken.",
-        .input_schema =
-            "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"ref\"],\"properties\":{"
-            "\"ref\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":128,\"description\":\"the module name, "
-            "or an approval id (64 hex)\"},"
-            "\"args\":{\"type\":\"array\",\"maxItems\":255,\"items\":{\"type\":\"string\",\"maxLength\":4096},"
-            "\"description\":\"command-line arguments (only if the approval grants args)\"},"
-            "\"stdin_base64\":{\"type\":\"string\",\"maxLength\":22369624,\"contentEncoding\":\"base64\","
-            "\"description\":\"standard input, base64 (only if the approval grants stdin; at most 16 MiB)\"}}}",
+            "through the rest with get_run. Sends progress notifications (queued, started, elapsed, output so far) if "
+            "you give a progressToken; cancelling the request cancels the run. start_run does the same without "
+            "waiting.",
+        .input_schema = RUN_ARGS,
         .output_schema = OUTPUT_SCHEMA(RUN_OBJECT),
         .read_only = false, .destructive = true, .idempotent = false,
         .renames = {{"ref", "ref"}, {"args", "args"}, {"stdin_base64", "stdin_b64"}, {NULL, NULL}},
+    },
+    {
+        .name = "start_run",
+        .title = "Start a run of a module approved for you, without waiting",
+        .op = "run.start",
+        .kind = NC_MCP_KIND_CALL,
+        .description =
+            "Start a run as run_module does (the same ref, args and stdin_base64, the same verification and the same "
+            "refusals), but return at once with its run_id, once Night Core has verified the approval and recorded "
+            "the run: follow it with get_run (state queued, running or finished; progress; then the result and its "
+            "output, paged) and stop it with cancel_run. You can have one run in progress at a time (busy names "
+            "the one running).",
+        .input_schema = RUN_ARGS,
+        .output_schema = OUTPUT_SCHEMA(START_OBJECT),
+        .read_only = false, .destructive = true, .idempotent = false,
+        .renames = {{"ref", "ref"}, {"args", "args"}, {"stdin_base64", "stdin_b64"}, {NULL, NULL}},
+    },
+    {
+        .name = "cancel_run",
+        .title = "Cancel one of your runs",
+        .op = "run.cancel",
+        .kind = NC_MCP_KIND_CALL,
+        .description = "Stop one of your runs: a queued run leaves the queue and is given back to its approval; a "
+                       "running one is killed (outcome cancelled) and counts as used. Answers once the run's end is "
+                       "recorded; a run that had already finished is left as it was (cancelled: false). Cancelling "
+                       "a run_module call from your client (notifications/cancelled) does the same.",
+        .input_schema = "{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"run_id\"],"
+                        "\"properties\":{\"run_id\":" ID_PROPERTY("the id start_run or a run returned (r_...)") "}}",
+        .output_schema = OUTPUT_SCHEMA(CANCEL_OBJECT),
+        .read_only = false, .destructive = true, .idempotent = true,
+        .renames = {{"run_id", "run"}, {NULL, NULL}},
     },
     {
         .name = "get_run",
         .title = "Get one of your runs, and page through its output",
         .op = "run.get",
         .kind = NC_MCP_KIND_GET_RUN,
-        .description = "Look up one of your own runs by id: outcome, exit code, limits hit, denied calls, threat "
+        .description = "Look up one of your own runs by id: state (queued, running, finished) and progress while it "
+                       "runs; once finished, outcome, exit code, limits hit, denied calls, threat "
                        "score, and one page of stdout and stderr (by default the first 16384 bytes of each; "
                        "stdout_total says how much there is, stdout_more whether more follows: ask for the next "
                        "page with stdout_offset). binary: true adds the page's exact bytes in base64. Read-only; "
