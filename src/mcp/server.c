@@ -1105,9 +1105,13 @@ static json_t *initialize(nc_mcp_server *s, const json_t *id, const json_t *para
 
 /* server/discover (2026-07-28) is declined the way that protocol's clients
  * read as "speak initialize instead": -32022 naming the versions we speak. */
-static json_t *discover(const json_t *id, const json_t *params)
+static json_t *discover(nc_mcp_server *s, const json_t *id, const json_t *params)
 {
     const json_t *asked = json_object_get(json_object_get(params, "_meta"), "io.modelcontextprotocol/protocolVersion");
+    char shown[SHOWN_NAME_MAX + 8];
+    printable(json_is_string(asked) ? json_string_value(asked) : "?", json_is_string(asked) ? json_string_length(asked) : 1,
+              shown, sizeof shown);
+    logf_(s, "server/discover for protocol %s: declined (-32022); the client can initialize instead", shown);
     json_t *r = error_response(id, NC_JSONRPC_UNSUPPORTED_VERSION,
                                "Unsupported protocol version: this server speaks %s, %s and %s, through initialize",
                                protocol_versions[0], protocol_versions[1], protocol_versions[2]);
@@ -1130,7 +1134,7 @@ static json_t *dispatch(nc_mcp_server *s, const char *method, const json_t *id, 
     if (strcmp(method, "ping") == 0)
         return result_response(id, json_object());
     if (strcmp(method, "server/discover") == 0)
-        return discover(id, params);
+        return discover(s, id, params);
     static const char *const methods[] = {"tools/list", "tools/call", "resources/list", "resources/templates/list",
                                           "resources/read", "resources/subscribe", "resources/unsubscribe", NULL};
     bool known = false;

@@ -103,8 +103,8 @@ static const char *const migrations[] = {
     /* 5: the version of the policy an approval was checked against */
     "ALTER TABLE approvals ADD COLUMN policy_version INTEGER NOT NULL DEFAULT 1;",
     /* 6: a new review of the same bytes links the submission it follows */
-    "ALTER TABLE submissions ADD COLUMN previous_submission TEXT;"
-    "CREATE INDEX approvals_submission ON approvals(submission, created_at);",
+    ("ALTER TABLE submissions ADD COLUMN previous_submission TEXT;"
+     "CREATE INDEX approvals_submission ON approvals(submission, created_at);"),
 };
 
 struct sqlite3 *nc_db_handle(nc_db *db)
