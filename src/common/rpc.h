@@ -23,6 +23,7 @@
 #define NC_COMMON_RPC_H
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "common/error.h"
 
@@ -79,10 +80,17 @@ NC_MUST_CHECK nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, js
 
 /* The same, and every event line that arrives before the response (a
  * streamed run's run.progress and run.output) is handed to on_event (the
- * inner {"type": ...} object, borrowed for the call) instead of skipped. */
-typedef void (*nc_rpc_event_fn)(void *ctx, const json_t *event);
-NC_MUST_CHECK nc_err nc_rpc_call_events(nc_rpc *rpc, const char *op, json_t *params, nc_rpc_event_fn on_event,
-                                        void *ctx, json_t **result, nc_rpc_error *err);
+ * inner {"type": ...} object, borrowed for the call) instead of skipped. An
+ * event line with "bytes": N is followed by N raw bytes (a run with output
+ * "raw"): they are read (at most NC_RPC_MAX_RAW_EVENT_BYTES) and handed over
+ * as raw/raw_len (else NULL/0). With in_data != NULL the request carries
+ * "stdin_bytes": in_len and the bytes follow its line raw (at most
+ * 16 MiB; docs/protocol.md). */
+#define NC_RPC_MAX_RAW_EVENT_BYTES (1024u * 1024)
+typedef void (*nc_rpc_event_fn)(void *ctx, const json_t *event, const uint8_t *raw, size_t raw_len);
+NC_MUST_CHECK nc_err nc_rpc_call_events(nc_rpc *rpc, const char *op, json_t *params, const uint8_t *in_data,
+                                        size_t in_len, nc_rpc_event_fn on_event, void *ctx, json_t **result,
+                                        nc_rpc_error *err);
 
 /* After a successful "events.subscribe" call: waits up to timeout_ms (-1: for
  * ever, 0: only what is already available) for the next event line

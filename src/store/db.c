@@ -308,7 +308,7 @@ static json_t *load_col(sqlite3_stmt *st, int col)
     const unsigned char *t = sqlite3_column_text(st, col);
     if (!t)
         return json_null();
-    json_t *v = json_loads((const char *)t, JSON_DECODE_ANY, NULL);
+    json_t *v = json_loads((const char *)t, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     return v ? v : json_null();
 }
 

@@ -41,6 +41,7 @@ struct nc_queued_run {
     /* live state (loop thread unless said otherwise) */
     enum { RUN_QUEUED, RUN_RUNNING } state;
     bool stream;            /* q->c gets run.progress and run.output events */
+    bool raw_output;        /* run.output events carry raw bytes; the reply no output */
     bool cancel_queued;     /* cancelled before it started: given back */
     uint64_t accepted_ms;   /* uv_now when accepted (elapsed_ms counts from here) */
     nc_run_cancel *cancel;
@@ -186,6 +187,12 @@ static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *thr
                                                    (json_int_t)(r->t_instantiate_ns / 1000), "execute",
                                                    (json_int_t)(r->t_execute_ns / 1000), "total",
                                                    (json_int_t)(r->t_total_ns / 1000)));
+    /* the limits it ran under, to name the one it hit */
+    const nc_limits *l = &q->spec.limits;
+    json_object_set_new(o, "limits", json_pack("{s:I, s:I, s:I, s:I, s:I}", "timeout_ms", (json_int_t)l->timeout_ms,
+                                               "memory_bytes", (json_int_t)l->memory_bytes, "fuel",
+                                               (json_int_t)l->fuel, "stdout_bytes", (json_int_t)l->stdout_bytes,
+                                               "stderr_bytes", (json_int_t)l->stderr_bytes));
     json_object_set_new(o, "threat", threat ? threat : json_null());
     json_object_set_new(o, "started_at", json_integer(q->started_at));
     json_object_set_new(o, "finished_at", json_integer(finished_at));
@@ -276,6 +283,21 @@ static nc_err record_end(nc_worker *w, nc_unrecorded *u)
     if (err != NC_OK)
         nc_log_abort(w);
     return err;
+}
+
+/* A copy of the run without its output, with the output's sizes. */
+static json_t *without_output(const json_t *run, const nc_run_result *r)
+{
+    json_t *o = json_deep_copy(run);
+    if (!o)
+        return NULL;
+    json_object_del(o, "stdout");
+    json_object_del(o, "stderr");
+    json_object_del(o, "stdout_b64");
+    json_object_del(o, "stderr_b64");
+    json_object_set_new(o, "stdout_total", json_integer((json_int_t)r->out_len));
+    json_object_set_new(o, "stderr_total", json_integer((json_int_t)r->err_len));
+    return o;
 }
 
 /* run.finished for the console and subscribers: the listing, without output. */
@@ -396,10 +418,14 @@ static void drain_output(nc_queued_run *q)
         uint64_t *sent = k == 0 ? &q->out_sent : &q->err_sent;
         for (size_t off = 0; off < n[k] && q->c;) {
             size_t take = n[k] - off > NC_WORKER_OUTPUT_CHUNK ? NC_WORKER_OUTPUT_CHUNK : n[k] - off;
-            nc_send_event(q->c, "run.output",
-                          json_pack("{s:s, s:s, s:s, s:I, s:o}", "run_id", q->run_id, "invoker", q->invoker,
-                                    "stream", k == 0 ? "stdout" : "stderr", "offset", (json_int_t)*sent,
-                                    "data_b64", b64_json(d[k] + off, take)));
+            json_t *f = json_pack("{s:s, s:s, s:s, s:I}", "run_id", q->run_id, "invoker", q->invoker, "stream",
+                                  k == 0 ? "stdout" : "stderr", "offset", (json_int_t)*sent);
+            if (q->raw_output) {
+                nc_send_event_raw(q->c, "run.output", f, d[k] + off, take);
+            } else {
+                json_object_set_new(f, "data_b64", b64_json(d[k] + off, take));
+                nc_send_event(q->c, "run.output", f);
+            }
             *sent += take;
             off += take;
         }
@@ -588,6 +614,8 @@ static void run_finish(nc_worker *w, nc_queued_run *q)
         else if (q->err != NC_OK)
             nc_reply_error(q->c, q->id, q->err, "%s (the module did not run; the run was given back to the approval: "
                            "see `nightcore runs show %s`)", q->msg, q->run_id);
+        else if (q->raw_output)   /* the client has the output from the events */
+            nc_reply(q->c, q->id, without_output(run, &q->res));
         else
             nc_reply(q->c, q->id, json_incref(run));
     }
@@ -649,7 +677,7 @@ static void start_next(nc_worker *w)
 }
 
 /* Builds the sandbox specification from the verified statement. */
-static nc_err build_spec(nc_queued_run *q, const nc_statement *st, json_t *args, const uint8_t *stdin_data,
+static nc_err build_spec(nc_queued_run *q, const nc_statement *st, json_t *args, uint8_t **stdin_data,
                          size_t stdin_len)
 {
     size_t nargs = 1 + (args ? json_array_size(args) : 0);
@@ -687,12 +715,8 @@ static nc_err build_spec(nc_queued_run *q, const nc_statement *st, json_t *args,
     q->spec.env = (const char *const *)q->env;
     q->spec.dirs = q->dirs;
     q->spec.ndirs = q->granted.ndirs;
-    if (stdin_len) {
-        q->stdin_data = malloc(stdin_len);
-        if (!q->stdin_data)
-            return NC_ERR_NOMEM;
-        memcpy(q->stdin_data, stdin_data, stdin_len);
-    }
+    q->stdin_data = *stdin_data;   /* taken, not copied (up to 16 MiB) */
+    *stdin_data = NULL;
     q->spec.stdin_data = q->stdin_data;
     q->spec.stdin_len = stdin_len;
     nc_limits_default(&q->spec.limits);
@@ -898,8 +922,8 @@ static void run_request(nc_client *c, json_t *id, json_t *req, const char *invok
     json_t *v;
     json_object_foreach(req, key, v) {
         if (strcmp(key, "id") && strcmp(key, "op") && strcmp(key, "ref") && strcmp(key, "args") &&
-            strcmp(key, "stdin_b64") && (strcmp(key, "token") || !c->agent_socket) &&
-            (strcmp(key, "stream") || mode != RUN_WAIT)) {
+            strcmp(key, "stdin_b64") && strcmp(key, "stdin_bytes") && (strcmp(key, "token") || !c->agent_socket) &&
+            ((strcmp(key, "stream") && strcmp(key, "output")) || mode != RUN_WAIT)) {
             nc_reply_error(c, id, NC_ERR_USAGE, "unknown parameter \"%.64s\" for %s", key, opname);
             return;
         }
@@ -910,6 +934,19 @@ static void run_request(nc_client *c, json_t *id, json_t *req, const char *invok
         return;
     }
     bool stream = json_is_true(stream_param);
+    const char *output = json_string_value(json_object_get(req, "output"));
+    if (json_object_get(req, "output") &&
+        (!output || (strcmp(output, "raw") && strcmp(output, "json")) || (!strcmp(output, "raw") && !stream))) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "output must be \"json\" or \"raw\" (raw only with stream: true)");
+        return;
+    }
+    bool raw_output = output && strcmp(output, "raw") == 0;
+    /* stdin as raw bytes after the request line (the server read them) */
+    bool raw_stdin = json_object_get(req, "stdin_bytes") != NULL;
+    if (raw_stdin && json_object_get(req, "stdin_b64")) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "give stdin_b64 or stdin_bytes, not both");
+        return;
+    }
     const char *ref = json_string_value(json_object_get(req, "ref"));
     json_t *args = json_object_get(req, "args");
     const char *stdin_b64 = json_string_value(json_object_get(req, "stdin_b64"));
@@ -933,7 +970,17 @@ static void run_request(nc_client *c, json_t *id, json_t *req, const char *invok
         nc_reply_error(c, id, NC_ERR_USAGE, "stdin_b64 must be a base64 string");
         return;
     }
-    if (stdin_b64) {
+    if (raw_stdin) {
+        stdin_len = c->raw_len;
+        if (stdin_len) {
+            stdin_data = malloc(stdin_len);
+            if (!stdin_data) {
+                nc_reply_error(c, id, NC_ERR_NOMEM, "out of memory");
+                return;
+            }
+            memcpy(stdin_data, c->raw, stdin_len);
+        }
+    } else if (stdin_b64) {
         size_t n = strlen(stdin_b64);
         if (n / 4 * 3 > NC_MAX_STDIN_BYTES + 3) {
             nc_reply_error(c, id, NC_ERR_TOO_LARGE, "stdin larger than %u bytes", NC_MAX_STDIN_BYTES);
@@ -980,6 +1027,7 @@ static void run_request(nc_client *c, json_t *id, json_t *req, const char *invok
     q->accepted_ms = uv_now(w->loop);
     q->state = RUN_QUEUED;
     q->stream = stream;
+    q->raw_output = raw_output;
     pthread_mutex_init(&q->mu, NULL);
     nc_buf_init(&q->pend_out, NC_MAX_OUTPUT_BYTES);
     nc_buf_init(&q->pend_err, NC_MAX_OUTPUT_BYTES);
@@ -1045,7 +1093,7 @@ static void run_request(nc_client *c, json_t *id, json_t *req, const char *invok
         q->art.path[0] = '\0';   /* fails as a missing artifact, and is rebuilt */
     q->art.fuel = row.artifact_fuel;
     if (nc_unhex(row.artifact_sha256, strlen(row.artifact_sha256), q->art.sha256, sizeof q->art.sha256) != NC_OK ||
-        build_spec(q, &vo.statement, args, stdin_data, stdin_len) != NC_OK) {
+        build_spec(q, &vo.statement, args, &stdin_data, stdin_len) != NC_OK) {
         /* the run was counted and recorded: finish it as failed, never drop it */
         q->err = NC_ERR_INTERNAL;
         snprintf(q->msg, sizeof q->msg, "cannot prepare the run");

@@ -68,6 +68,11 @@ struct nc_client {
     uid_t uid;          /* the peer's (SO_PEERCRED) */
     bool authenticated; /* agent.sock: a request with a valid token was seen */
     nc_buf in;
+    size_t scanned;     /* bytes of `in` already searched for a newline */
+    /* A request with "stdin_bytes": N is followed by N raw bytes (the
+     * server reads them before dispatching): borrowed for the op's call. */
+    const uint8_t *raw;
+    size_t raw_len;
     bool busy;          /* an asynchronous op is in progress: later lines wait */
     bool paused;        /* too many replies unread: not reading requests */
     bool close_after_write;
@@ -175,6 +180,9 @@ void nc_reply_error_fields(nc_client *c, json_t *id, nc_err code, json_t *fields
 /* One event line {"event": {type, at, ...fields}} to this connection alone,
  * in order with its replies (a streamed run's output and progress). */
 void nc_send_event(nc_client *c, const char *type, json_t *fields /* stolen */);
+/* The same with len raw bytes after the line; the line says "bytes": len. */
+void nc_send_event_raw(nc_client *c, const char *type, json_t *fields /* stolen */, const uint8_t *data,
+                       size_t len);
 /* A failure to read or record state, by cause (no space, corrupt, ...):
  * "could not read or record WHAT: WHY". */
 void nc_reply_store_error(nc_client *c, json_t *id, nc_err err, const char *what);

@@ -262,3 +262,98 @@ def test_cli_streams_and_cancels(worker, tmp_path):
     assert b"cancelled" in p.stdout
     assert worker.nc("runs", "cancel", "r_nosuch").returncode == 1
     assert worker.nc("runs", "cancel").returncode == 2
+
+
+def test_raw_stdin_and_output(worker):
+    sub = worker.submit("wasi_stdio", "echo")   # copies stdin to stdout
+    worker.approve(sub["id"])
+    c = worker.sock()
+    data = bytes(range(256)) * 1000 + b"\n"
+    # stdin as raw bytes after the line, sent in pieces; output as raw bytes after each event
+    line = json.dumps({"id": 1, "op": "run", "ref": "echo", "stdin_bytes": len(data), "stream": True,
+                       "output": "raw"}).encode() + b"\n"
+    c.send_raw(line + data[:1000])
+    c.send_raw(data[1000:])
+    got = {"stdout": b"", "stderr": b""}
+    while True:
+        nl = c.buf.find(b"\n")
+        while nl < 0:
+            c.buf += c.s.recv(65536)
+            nl = c.buf.find(b"\n")
+        msg = json.loads(c.buf[:nl])
+        c.buf = c.buf[nl + 1:]
+        if "event" not in msg:
+            break
+        ev = msg["event"]
+        if ev["type"] == "run.output":
+            assert ev["offset"] == len(got[ev["stream"]]) and "data_b64" not in ev
+            while len(c.buf) < ev["bytes"]:
+                c.buf += c.s.recv(65536)
+            got[ev["stream"]] += c.buf[:ev["bytes"]]
+            c.buf = c.buf[ev["bytes"]:]
+    assert msg["ok"], msg
+    run = msg["result"]
+    assert "stdout" not in run and "stdout_b64" not in run
+    assert got["stdout"] == b"hello stdout\n" + data and run["stdout_total"] == len(got["stdout"])
+    assert got["stderr"] == b"hello stderr\n" and run["stderr_total"] == 13
+    # what was recorded is the same bytes
+    full = c.call("run.get", run=run["id"])["result"]
+    assert base64.b64decode(full["stdout_b64"]) == got["stdout"]
+    # the receipt's stdin digest is of the raw bytes
+    end = [e for e in audit_entries(worker, "run.end") if e["run"] == run["id"]][0]
+    import hashlib
+    assert end["stdin_sha256"] == hashlib.sha256(data).hexdigest()
+    # refusals that keep the connection: both kinds of stdin, raw output without stream
+    r = c.call("run", ref="echo", stdin_b64="aGk=", stdin_bytes=0)
+    assert r["error"]["code"] == "invalid_request"
+    r = c.call("run", ref="echo", output="raw")
+    assert r["error"]["code"] == "invalid_request"
+    r = c.call("run", ref="echo", output="binary", stream=True)
+    assert r["error"]["code"] == "invalid_request"
+    # stdin_bytes on an op that takes none: its bytes are skipped, the op refuses the parameter
+    c.send_raw(json.dumps({"id": 5, "op": "hello", "stdin_bytes": 3}).encode() + b"\n{}\n")
+    r = c.read_line()
+    assert r["id"] == 5 and r["error"]["code"] == "invalid_request"
+    assert c.call("hello")["ok"]
+    c.close()
+
+
+@pytest.mark.parametrize("bad", [-1, 16 * 1024 * 1024 + 1, "10", 1.5, None])
+def test_bad_stdin_bytes_closes_the_connection(worker, bad):
+    c = worker.sock()
+    c.send_raw(json.dumps({"id": 1, "op": "run", "ref": "x", "stdin_bytes": bad}).encode() + b"\nanything\n")
+    r = c.read_line()
+    assert r["ok"] is False and r["error"]["code"] == "invalid_request" and "stdin_bytes" in r["error"]["message"]
+    with pytest.raises((EOFError, ConnectionResetError)):
+        c.read_line()
+    c.close()
+    assert worker.sock().call("hello")["ok"]   # the worker is unharmed
+
+
+def test_cli_piped_stdin(worker):
+    sub = worker.submit("wasi_stdio", "echo")
+    worker.approve(sub["id"])
+    p = worker.nc("run", "echo", input=b"from a pipe\n")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"hello stdout\nfrom a pipe\n"
+    # an approval without stdin: piped input is refused, saying how
+    sub = worker.submit("wasi_stdio", "echo-nostdin")
+    worker.approve(sub["id"], "--no-stdin")
+    p = worker.nc("run", "echo-nostdin", input=b"x")
+    assert p.returncode == 3, p.stderr
+    assert b"does not grant stdin" in p.stderr and b"</dev/null" in p.stderr
+    assert worker.nc("run", "echo-nostdin").returncode == 0   # stdin /dev/null: nothing to give
+
+
+def test_cli_exit_code_and_limit_summary(worker):
+    sub = worker.submit("exit_code", "exiter")
+    worker.approve(sub["id"])
+    p = worker.nc("run", "exiter")
+    code = json.loads(worker.nc("runs", "--json").stdout)["items"][0]["exit_code"]
+    assert p.returncode == 1 and code >= 1
+    assert worker.nc("run", "exiter", "--exit-code").returncode == min(4 + code, 255)
+    sub = worker.submit("memory_bomb", "bomb")
+    worker.approve(sub["id"])
+    p = worker.nc("run", "bomb")
+    last = p.stderr.decode().splitlines()[-1]
+    assert p.returncode == 1 and "memory (memory_bytes " in last, last
