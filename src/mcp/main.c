@@ -231,7 +231,7 @@ static nc_err link_call_stream(void *ctx, const char *op, json_t *params, nc_mcp
     }
     bool is_run = strcmp(op, "run") == 0;
     nc_rpc_set_timeout(conn, is_run ? RUN_TIMEOUT_MS : CALL_TIMEOUT_MS);
-    e = on_event ? nc_rpc_call_events(conn, op, params, on_event, cb_ctx, result, err)
+    e = on_event ? nc_rpc_call_events(conn, op, params, NULL, 0, on_event, cb_ctx, result, err)
                  : nc_rpc_call(conn, op, params, result, err);
     if (e == NC_OK || e == NC_RPC_REFUSED) {
         link_give_back(l, conn);

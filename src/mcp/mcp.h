@@ -54,8 +54,8 @@
  *             the worker cannot be reached. */
 typedef nc_err (*nc_mcp_call_fn)(void *ctx, const char *op, json_t *params, json_t **result, nc_rpc_error *err);
 /* Like call, for an op that sends event lines before its response (a run
- * with "stream": true): on_event gets each one, on the calling thread.
- * May be NULL (the core then calls without streaming). */
+ * with "stream": true): on_event gets each one (nc_rpc_event_fn), on the
+ * calling thread. May be NULL (the core then calls without streaming). */
 typedef nc_rpc_event_fn nc_mcp_event_cb;
 typedef nc_err (*nc_mcp_call_stream_fn)(void *ctx, const char *op, json_t *params, nc_mcp_event_cb on_event,
                                         void *cb_ctx, json_t **result, nc_rpc_error *err);

@@ -642,9 +642,11 @@ static void send_run_cancel(nc_mcp_server *s, const char *run_id)
 
 /* A streamed run's events: its id (for cancelling), and progress for the
  * caller (when the state changes, and at most once a second meanwhile). */
-static void on_run_event(void *ctx, const json_t *ev)
+static void on_run_event(void *ctx, const json_t *ev, const uint8_t *raw, size_t raw_len)
 {
     job *j = ctx;
+    (void)raw;       /* the output comes with the reply (a run streamed without output "raw") */
+    (void)raw_len;
     nc_mcp_server *s = j->s;
     const char *type = json_string_value(json_object_get(ev, "type"));
     const char *rid = json_string_value(json_object_get(ev, "run_id"));
