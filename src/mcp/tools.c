@@ -636,12 +636,20 @@ json_t *nc_mcp_approval_tools(const json_t *approvals, const char *agent)
         char base[TOOL_NAME_MAX - 8], name[TOOL_NAME_MAX + 1];
         if (!module || !aid || strlen(aid) < 12)
             continue;
+        bool seen = false;   /* the same approval listed twice: one tool */
+        size_t k;
+        const json_t *made;
+        json_array_foreach(out, k, made) {
+            seen |= strcmp(nc_mcp_approval_tool_id(made), aid) == 0;
+        }
+        if (seen)
+            continue;
         tool_base_name(module, base, sizeof base);
         snprintf(name, sizeof name, "%s", base);
         if (name_taken(out, name))
             snprintf(name, sizeof name, "%s_%.8s", base, aid);
         if (name_taken(out, name))
-            continue;   /* the same approval listed twice */
+            continue;   /* two approvals whose ids start alike under one name: the newest keeps it */
         json_t *t = approval_tool(a, name, agent);
         if (!t || json_array_append_new(out, t) != 0) {
             json_decref(out);

@@ -143,7 +143,7 @@ def test_initialize_needs_protocol_version(raw):
 
 
 BUILTIN_TOOLS = ["submit_module", "get_submission", "list_submissions", "wait_for_submission", "list_approvals",
-                 "run_module", "get_run"]
+                 "run_module", "start_run", "cancel_run", "get_run"]
 
 
 def test_tools_list(mcp):
