@@ -178,6 +178,11 @@ class Events:
 def test_agent_events_only_about_its_own(worker):
     claude = add_agent(worker, "claude")
     other = add_agent(worker, "other")
+    bad = worker.sock("agent")
+    r = bad.call("events.subscribe", token=claude, all=True)
+    assert r["ok"] is False and r["error"]["code"] == "invalid_request", r
+    assert bad.call("events.subscribe", token="nca_" + "B" * 43)["error"]["code"] == "unauthorized"
+    bad.close()
     ev = Events(worker, claude)
     a = worker.sock("agent")
     # someone else's submissions, approvals and runs: nothing

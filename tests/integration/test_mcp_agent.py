@@ -426,3 +426,24 @@ def test_schemas_have_single_types_and_every_result_matches(worker):
     ]
     assert [r["isError"] for r in results] == [False] * 5 + [True] + [False] + [True] * 3
     s.close()
+
+
+def test_an_expired_approval_leaves_the_tools_and_says_so(worker):
+    """The shortest approval lasts 60 s: the tool goes when it expires, without
+    any event from the worker (nightcore-mcp re-reads the approvals then)."""
+    s = Session(worker, add_agent(worker))
+    sub = submit(s, "hello", "brief")
+    worker.approve(sub["id"], "--allow-agent", "claude", "--expires", "60s")
+    s.note("notifications/tools/list_changed")
+    assert "brief" in {t["name"] for t in s.tools()}
+    s.note("notifications/tools/list_changed", timeout=240)
+    assert "brief" not in {t["name"] for t in s.tools()}
+    st = s.call("get_submission", {"submission_id": sub["id"]})["structuredContent"]["agent_state"]
+    assert st["state"] == "expired" and "review_again" in st["message"]
+    err = tool_error(s.call("run_module", {"ref": "brief"}))
+    assert err["code"] == "expired"
+    again = s.call("submit_module", {"name": "brief", "wasm_base64": b64file(fixture("hello")),
+                                     "review_again": True})["structuredContent"]
+    assert again["previous_submission"] == sub["id"] and again["agent_state"]["state"] == "pending"
+    assert tool_error(s.call("run_module", {"ref": "brief"}))["code"] == "pending_review"
+    s.close()
