@@ -161,7 +161,7 @@ static const char *unusable_state(const json_t *a, int64_t now, nc_err *code)
 
 typedef struct {
     const char *state;     /* pending, rejected, approved_for_you, approved_not_for_you, used_up, expired, revoked */
-    nc_err code;           /* the refusal a run of it gets (NC_OK: it can run) */
+    nc_err code;           /* the refusal a run of it meets (NC_OK: it can run) */
     json_t *approval;      /* borrowed from approvals: the approval the state is about, or NULL */
     json_t *approvals;     /* owned */
 } agent_view;
