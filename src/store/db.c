@@ -1,6 +1,7 @@
 #include "store/db.h"
 #include <sqlite3.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1011,27 +1012,34 @@ nc_err nc_db_run_start(nc_db *db, const char *id, const char *approval_id, const
     return err;
 }
 
-nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t finished_at, int64_t duration_ms,
-                        int64_t score, json_t *result, uint64_t audit_seq)
+nc_err nc_db_run_finish_text(nc_db *db, const char *id, const char *outcome, int64_t finished_at,
+                             int64_t duration_ms, int64_t score, const char *result, size_t len, uint64_t audit_seq)
 {
     sqlite3_stmt *st;
-    char *r = dump(result);
-    if (!r)
-        return NC_ERR_NOMEM;
+    if (len > INT_MAX)
+        return NC_ERR_TOO_LARGE;
     if (prepare(db, "UPDATE runs SET status='finished', outcome=?, finished_at=?, duration_ms=?, score=?, result=?, "
-                    "audit_seq=? WHERE id=?", &st) != NC_OK) {
-        free(r);
+                    "audit_seq=? WHERE id=?", &st) != NC_OK)
         return db_fail(db);
-    }
     sqlite3_bind_text(st, 1, outcome, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, finished_at);
     sqlite3_bind_int64(st, 3, duration_ms);
     sqlite3_bind_int64(st, 4, score);
-    sqlite3_bind_text(st, 5, r, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, result, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)audit_seq);
     sqlite3_bind_text(st, 7, id, -1, SQLITE_STATIC);
     nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : db_fail(db);
     sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t finished_at, int64_t duration_ms,
+                        int64_t score, json_t *result, uint64_t audit_seq)
+{
+    char *r = dump(result);
+    if (!r)
+        return NC_ERR_NOMEM;
+    nc_err err = nc_db_run_finish_text(db, id, outcome, finished_at, duration_ms, score, r, strlen(r), audit_seq);
     free(r);
     return err;
 }

@@ -118,6 +118,11 @@ NC_MUST_CHECK nc_err nc_db_count_approvals(nc_db *db, int64_t *out);
 /* ---- runs ---- */
 NC_MUST_CHECK nc_err nc_db_run_start(nc_db *db, const char *id, const char *approval_id, const char *name,
                                      const char *sha256, const char *invoker, int64_t started_at);
+/* The same with the result already as JSON text (len bytes; a run's output
+ * makes it large, and its caller writes it without re-escaping). */
+NC_MUST_CHECK nc_err nc_db_run_finish_text(nc_db *db, const char *id, const char *outcome, int64_t finished_at,
+                                           int64_t duration_ms, int64_t score, const char *result, size_t len,
+                                           uint64_t audit_seq);
 NC_MUST_CHECK nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t finished_at,
                                       int64_t duration_ms, int64_t score, json_t *result, uint64_t audit_seq);
 /* The run's run.end entry in the audit log; NC_ERR_NOT_FOUND if it has none. */

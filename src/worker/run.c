@@ -48,6 +48,11 @@ struct nc_queued_run {
     nc_queued_run *active_next;
     struct nc_cancel_waiter *waiters;   /* run.cancel requests answered at the end */
     uint64_t out_sent, err_sent;        /* bytes sent in run.output events */
+    /* a large stdin is hashed for the receipt on another pool thread while
+     * the module runs; the run is finished once both are done */
+    uv_work_t hash_work;
+    bool hashing, run_over;
+    char stdin_hex[65];
     /* written by the sandbox thread, read by the loop, under mu */
     pthread_mutex_t mu;
     uint64_t live_out, live_err;        /* output so far */
@@ -93,15 +98,27 @@ static void queued_free(nc_queued_run *q)
     free(q);
 }
 
-/* Valid UTF-8 copy (invalid bytes become U+FFFD) for the text fields. */
+/* Valid UTF-8 copy (invalid bytes become U+FFFD) for the text fields: runs
+ * of valid bytes are copied whole, into one buffer sized for the worst case. */
 static json_t *utf8_text(const uint8_t *p, size_t n)
 {
-    nc_buf b;
-    nc_buf_init(&b, n * 3 + 1);
-    size_t i = 0;
+    if (n > (SIZE_MAX - 1) / 3)
+        return json_null();
+    char *out = malloc(n * 3 + 1);
+    if (!out)
+        return json_null();
+    size_t i = 0, o = 0;
     while (i < n) {
+        size_t run = i;
+        while (run < n && p[run] < 0x80)   /* ASCII, the common case */
+            run++;
+        memcpy(out + o, p + i, run - i);
+        o += run - i;
+        i = run;
+        if (i >= n)
+            break;
         uint8_t c = p[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
         bool ok = len > 0 && len <= n - i;
         for (size_t k = 1; ok && k < len; k++)
             ok = (p[i + k] & 0xc0) == 0x80;
@@ -117,31 +134,117 @@ static json_t *utf8_text(const uint8_t *p, size_t n)
             ok = cp >= 0x10000 && cp <= 0x10ffff;
         }
         if (ok) {
-            if (nc_buf_append(&b, p + i, len) != NC_OK)
-                break;
+            memcpy(out + o, p + i, len);
+            o += len;
             i += len;
         } else {
-            if (nc_buf_append(&b, "\xef\xbf\xbd", 3) != NC_OK)
-                break;
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
             i++;
         }
     }
-    json_t *s = json_stringn(b.data ? (const char *)b.data : "", b.len);
-    nc_buf_cleanup(&b);
-    return s;
+    /* valid UTF-8 by construction: no second check */
+    json_t *s = json_stringn_nocheck(out, o);
+    free(out);
+    return s ? s : json_null();
+}
+
+/* Standard base64 with padding (RFC 4648 §4), by table: a run's output is
+ * not secret, so it needs none of sodium's constant-time encoding, which
+ * costs several times more per megabyte. */
+static size_t b64_encode(const uint8_t *p, size_t n, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0, i = 0;
+    for (; n - i >= 3; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = tab[v >> 18];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = tab[v >> 6 & 63];
+        out[o++] = tab[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        out[o++] = tab[v >> 18];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = '=';
+        out[o++] = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        out[o++] = tab[v >> 18];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = tab[v >> 6 & 63];
+        out[o++] = '=';
+    }
+    return o;
 }
 
 static json_t *b64_json(const uint8_t *p, size_t n)
 {
-    size_t cap = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
-    char *s = malloc(cap);
+    if (n > SIZE_MAX / 4 * 3 - 3)
+        return json_null();
+    char *s = malloc((n + 2) / 3 * 4 + 1);
     if (!s)
         return json_null();
-    sodium_bin2base64(s, cap, p ? p : (const uint8_t *)"", n, sodium_base64_VARIANT_ORIGINAL);
-    json_t *v = json_string(s);
+    size_t len = b64_encode(p ? p : (const uint8_t *)"", n, s);
+    json_t *v = json_stringn_nocheck(s, len);   /* base64 is ASCII */
     free(s);
-    return v;
+    return v ? v : json_null();
 }
+
+/* The exact bytes of a run's KEY_b64 field (malloc'd; NULL and 0 if none). */
+static uint8_t *b64_bytes(const json_t *run, const char *b64key, size_t *n)
+{
+    const json_t *b = json_object_get(run, b64key);
+    *n = 0;
+    if (!json_is_string(b) || !json_string_length(b))
+        return NULL;
+    size_t blen = json_string_length(b), cap = blen / 4 * 3 + 3;
+    uint8_t *bytes = malloc(cap);
+    if (!bytes || sodium_base642bin(bytes, cap, json_string_value(b), blen, NULL, n, NULL,
+                                    sodium_base64_VARIANT_ORIGINAL) != 0) {
+        free(bytes);
+        *n = 0;
+        return NULL;
+    }
+    return bytes;
+}
+
+/* The text fields (stdout, stderr) are not recorded: they are derived from
+ * the exact bytes (stdout_b64, stderr_b64) when a run is shown. */
+static void add_text(json_t *run)
+{
+    static const char *const keys[][2] = {{"stdout", "stdout_b64"}, {"stderr", "stderr_b64"}};
+    for (int k = 0; k < 2; k++) {
+        if (json_object_get(run, keys[k][0]) || !json_object_get(run, keys[k][1]))
+            continue;
+        size_t n;
+        uint8_t *bytes = b64_bytes(run, keys[k][1], &n);
+        json_object_set_new(run, keys[k][0], utf8_text(bytes ? bytes : (const uint8_t *)"", n));
+        free(bytes);
+    }
+}
+
+/* A shallow copy of the run without the keys given (the big strings are
+ * shared, not copied). */
+static json_t *run_without(const json_t *run, const char *const *drop)
+{
+    json_t *o = json_object();
+    const char *key;
+    json_t *v;
+    if (!o)
+        return NULL;
+    json_object_foreach((json_t *)run, key, v) {
+        bool skip = false;
+        for (const char *const *d = drop; *d && !skip; d++)
+            skip = strcmp(key, *d) == 0;
+        if (!skip)
+            json_object_set(o, key, v);
+    }
+    return o;
+}
+
+static const char *const output_keys[] = {"stdout", "stderr", "stdout_b64", "stderr_b64", NULL};
 
 static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *threat)
 {
@@ -159,12 +262,11 @@ static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *thr
     /* an exit code only when the module exited (ok is exit 0); traps, limits and crashes have none */
     json_t *exit_code = r->outcome == NC_OUTCOME_OK || r->outcome == NC_OUTCOME_EXIT ? json_integer(r->exit_code)
                                                                                      : json_null();
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:I, s:o,"
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:b, s:b, s:I, s:o,"
                           " s:I, s:o, s:o, s:I, s:I}",
                           "id", q->run_id, "approval_id", q->approval_id, "name", q->name, "sha256", q->sha256,
                           "invoker", q->invoker, "outcome", nc_outcome_name(r->outcome), "exit_code", exit_code,
-                          "trap_kind", r->trap_kind, "message", r->message, "stdout", utf8_text(r->out, r->out_len),
-                          "stderr", utf8_text(r->err, r->err_len), "stdout_b64", b64_json(r->out, r->out_len),
+                          "trap_kind", r->trap_kind, "message", r->message, "stdout_b64", b64_json(r->out, r->out_len),
                           "stderr_b64", b64_json(r->err, r->err_len), "stdout_truncated", r->out_truncated,
                           "stderr_truncated", r->err_truncated, "duration_ms", (json_int_t)(r->t_total_ns / 1000000),
                           "limits_hit", limits, "denied_calls", (json_int_t)r->denied_total, "denied", denied,
@@ -221,7 +323,9 @@ static json_t *receipt_json(const nc_queued_run *q, json_t *run, json_int_t scor
     json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:O, s:O, s:O, s:I, s:O}", "run", q->run_id,
                           "approval_id", q->approval_id, "name", q->name, "module_sha256", q->sha256,
                           "capability_digest", q->cap_digest, "args_sha256", hex_digest(args.data, args.len),
-                          "stdin_sha256", hex_digest(q->stdin_data, q->spec.stdin_len), "stdout_sha256",
+                          "stdin_sha256",
+                          q->stdin_hex[0] ? json_string(q->stdin_hex) : hex_digest(q->stdin_data, q->spec.stdin_len),
+                          "stdout_sha256",
                           hex_digest(q->res.out, q->res.out_len), "stderr_sha256", hex_digest(q->res.err, q->res.err_len),
                           "outcome", json_object_get(run, "outcome"), "exit_code", json_object_get(run, "exit_code"),
                           "limits_hit", json_object_get(run, "limits_hit"), "threat_score", score, "denied_calls",
@@ -254,6 +358,59 @@ static void free_unrecorded(nc_unrecorded *u)
     free(u);
 }
 
+/* The run as JSON text for its row: the output (base64, which needs no
+ * escaping) written as it is, the rest by jansson. Escaping megabytes of
+ * output character by character cost more than the run itself. */
+static nc_err run_text(const json_t *run, char **text, size_t *len)
+{
+    static const char *const b64keys[] = {"stderr_b64", "stdout_b64", NULL};
+    *text = NULL;
+    *len = 0;
+    json_t *small = run_without(run, b64keys);
+    char *rest = small ? json_dumps(small, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(small);
+    if (!rest)
+        return NC_ERR_NOMEM;
+    size_t rlen = strlen(rest), total = rlen + 1;
+    const char *val[2];
+    size_t vlen[2];
+    for (int k = 0; k < 2; k++) {
+        const json_t *v = json_object_get(run, b64keys[k]);
+        val[k] = json_is_string(v) ? json_string_value(v) : "";
+        vlen[k] = json_is_string(v) ? json_string_length(v) : 0;
+        if (strspn(val[k], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != vlen[k]) {
+            free(rest);   /* not base64: never written unescaped */
+            return NC_ERR_INTERNAL;
+        }
+        total += strlen(b64keys[k]) + vlen[k] + 6;
+    }
+    char *out = malloc(total + 1);
+    if (!out) {
+        free(rest);
+        return NC_ERR_NOMEM;
+    }
+    size_t o = 0;
+    out[o++] = '{';
+    for (int k = 0; k < 2; k++) {
+        o += (size_t)snprintf(out + o, total + 1 - o, "\"%s\":\"", b64keys[k]);
+        memcpy(out + o, val[k], vlen[k]);
+        o += vlen[k];
+        out[o++] = '"';
+        out[o++] = ',';
+    }
+    if (rlen > 2) {   /* the rest's members, after its '{' */
+        memcpy(out + o, rest + 1, rlen - 1);
+        o += rlen - 1;
+    } else {
+        out[o - 1] = '}';
+    }
+    out[o] = '\0';
+    free(rest);
+    *text = out;
+    *len = o;
+    return NC_OK;
+}
+
 /* A run's end: its receipt in the audit log and its row finished, in one
  * transaction; with it, a rebuilt artifact and a run given back. */
 static nc_err record_end(nc_worker *w, nc_unrecorded *u)
@@ -276,7 +433,13 @@ static nc_err record_end(nc_worker *w, nc_unrecorded *u)
         err = nc_log(w, "run.end", json_incref(u->receipt), &seq);
     if (err == NC_OK) {
         json_object_set_new(u->run, "audit_seq", json_integer((json_int_t)seq));
-        err = nc_db_run_finish(w->db, u->run_id, u->outcome, u->finished_at, u->duration_ms, u->score, u->run, seq);
+        char *text = NULL;
+        size_t len = 0;
+        err = run_text(u->run, &text, &len);
+        if (err == NC_OK)
+            err = nc_db_run_finish_text(w->db, u->run_id, u->outcome, u->finished_at, u->duration_ms, u->score, text,
+                                        len, seq);
+        free(text);
     }
     if (err == NC_OK)
         err = nc_db_commit(w->db);
@@ -288,26 +451,28 @@ static nc_err record_end(nc_worker *w, nc_unrecorded *u)
 /* A copy of the run without its output, with the output's sizes. */
 static json_t *without_output(const json_t *run, const nc_run_result *r)
 {
-    json_t *o = json_deep_copy(run);
+    json_t *o = run_without(run, output_keys);
     if (!o)
         return NULL;
-    json_object_del(o, "stdout");
-    json_object_del(o, "stderr");
-    json_object_del(o, "stdout_b64");
-    json_object_del(o, "stderr_b64");
     json_object_set_new(o, "stdout_total", json_integer((json_int_t)r->out_len));
     json_object_set_new(o, "stderr_total", json_integer((json_int_t)r->err_len));
+    return o;
+}
+
+/* The run as answered: with its output as text beside the exact bytes. */
+static json_t *with_text(const json_t *run)
+{
+    static const char *const none[] = {NULL};
+    json_t *o = run_without(run, none);
+    if (o)
+        add_text(o);
     return o;
 }
 
 /* run.finished for the console and subscribers: the listing, without output. */
 static void emit_finished(nc_worker *w, const json_t *run)
 {
-    json_t *listing = json_deep_copy(run);
-    json_object_del(listing, "stdout");
-    json_object_del(listing, "stderr");
-    json_object_del(listing, "stdout_b64");
-    json_object_del(listing, "stderr_b64");
+    json_t *listing = run_without(run, output_keys);
     nc_emit(w, "run.finished", json_pack("{s:O?, s:O?, s:o}", "run_id", json_object_get(run, "id"), "invoker",
                                          json_object_get(run, "invoker"), "run", listing));
 }
@@ -516,10 +681,36 @@ static void run_done(uv_work_t *req, int status)
     nc_queued_run *q = req->data;
     nc_worker *w = q->w;
     (void)status;
-    w->running--;
     active_remove(w, q);
+    if (q->hashing) {   /* hash_done finishes it */
+        q->run_over = true;
+        return;
+    }
+    w->running--;
     run_finish(w, q);
 }
+
+static void hash_work(uv_work_t *req)
+{
+    nc_queued_run *q = req->data;
+    uint8_t h[NC_SHA256_LEN];
+    if (nc_sha256(q->stdin_data, q->spec.stdin_len, h) == NC_OK)
+        nc_hex(h, sizeof h, q->stdin_hex);
+}
+
+static void hash_done(uv_work_t *req, int status)
+{
+    nc_queued_run *q = req->data;
+    (void)status;
+    q->hashing = false;
+    if (q->run_over) {
+        q->w->running--;
+        run_finish(q->w, q);
+    }
+}
+
+/* Stdin this large is hashed beside the run rather than after it. */
+#define PARALLEL_HASH_BYTES (256u * 1024)
 
 /* run.cancel requests waiting for this run's end. */
 static void answer_cancel_waiters(nc_queued_run *q)
@@ -617,7 +808,7 @@ static void run_finish(nc_worker *w, nc_queued_run *q)
         else if (q->raw_output)   /* the client has the output from the events */
             nc_reply(q->c, q->id, without_output(run, &q->res));
         else
-            nc_reply(q->c, q->id, json_incref(run));
+            nc_reply(q->c, q->id, with_text(run));
     }
     json_decref(run);
     answer_cancel_waiters(q);
@@ -672,7 +863,12 @@ static void start_next(nc_worker *w)
             q->err = NC_ERR_INTERNAL;
             snprintf(q->msg, sizeof q->msg, "cannot schedule the run");
             run_done(&q->work, 0);
+            continue;
         }
+        q->hash_work.data = q;
+        if (q->spec.stdin_len >= PARALLEL_HASH_BYTES &&
+            uv_queue_work(w->loop, &q->hash_work, hash_work, hash_done) == 0)
+            q->hashing = true;   /* else the receipt hashes it when the run ends */
     }
 }
 
@@ -1252,6 +1448,7 @@ static void run_get(nc_client *c, json_t *id, json_t *req, const char *agent)
         bool slice_err = json_object_get(req, "stderr_offset") || json_object_get(req, "stderr_limit");
         slice_output(r, "stdout", so, sl, slice_out);
         slice_output(r, "stderr", eo, el, slice_err);
+        add_text(r);   /* the whole output's text where it was not sliced */
         json_object_set_new(r, "progress", json_pack("{s:O?, s:O, s:O}", "elapsed_ms",
                                                      json_object_get(r, "duration_ms"), "stdout_bytes",
                                                      json_object_get(r, "stdout_total"), "stderr_bytes",

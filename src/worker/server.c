@@ -444,14 +444,29 @@ static void process_lines(nc_client *c)
     if (start) {
         memmove(c->in.data, c->in.data + start, c->in.len - start);
         c->in.len -= start;
+        if (c->in.len == 0 && c->in.cap > (1u << 20)) {   /* a large request is done: give its memory back */
+            size_t max = c->in.max;
+            nc_buf_cleanup(&c->in);
+            nc_buf_init(&c->in, max);
+        }
     }
 }
 
+/* Reads go straight into the connection's buffer (growing as data arrives,
+ * never ahead of it: a declared size reserves nothing); at the cap, into a
+ * slab, and on_read refuses the line. */
+static char slab[65536];   /* the loop is single-threaded; data is copied out at once */
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)h;
+    nc_client *c = h->data;
     (void)suggested;
-    static char slab[65536];   /* the loop is single-threaded; data is copied out at once */
+    /* room to read grows with what is buffered (4 KiB .. 1 MiB a read) */
+    size_t room = c->in.max - c->in.len, chunk = c->in.len < 4096 ? 4096 : c->in.len < (1u << 20) ? c->in.len : 1u << 20;
+    if (room > 0 && nc_buf_reserve(&c->in, c->in.len + (room < chunk ? room : chunk)) == NC_OK) {
+        *buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len));
+        return;
+    }
     *buf = uv_buf_init(slab, sizeof slab);
 }
 
@@ -465,7 +480,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n == 0)
         return;
     c->last_activity_ms = uv_now(c->w->loop);
-    if (nc_buf_append(&c->in, buf->base, (size_t)n) != NC_OK) {
+    if (buf->base != slab && (const uint8_t *)buf->base == c->in.data + c->in.len && (size_t)n <= c->in.cap - c->in.len) {
+        c->in.len += (size_t)n;   /* read in place */
+    } else if (nc_buf_append(&c->in, buf->base, (size_t)n) != NC_OK) {
         /* Over the frame cap without a newline: refuse before buffering more. */
         nc_reply_error(c, NULL, NC_ERR_TOO_LARGE, "request line longer than %u bytes", NC_WORKER_MAX_LINE);
         nc_buf_cleanup(&c->in);   /* what it sent is not kept while the answer waits */

@@ -1122,3 +1122,16 @@ def test_run_writes_raw_events_as_they_come(fake, inited):
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"one \xff\x00two\n"
     assert r.stderr.startswith(b"warn\nnightcore: run r_ab12 ok")
+
+
+def test_inbox_show_lists_each_import_once(fake, inited):
+    imports = [{"module": "wasi_snapshot_preview1", "name": n, "kind": "func", "capability": "stdio"}
+               for n in ("fd_write", "fd_close", "fd_write")]
+    sub = dict(SUB, analysis=dict(SUB["analysis"], imports=imports))
+    fake({"submission.get": lambda r: sub})
+    r = nc(["inbox", "show", SUB["id"]], home=inited)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert "imports (3)" in out and "(2 distinct; repeated imports listed once)" in out
+    line = [l for l in out.splitlines() if l.strip().startswith("stdio:")][0]
+    assert line.count("fd_write") == 1 and "fd_close" in line

@@ -268,7 +268,7 @@ def test_raw_stdin_and_output(worker):
     sub = worker.submit("wasi_stdio", "echo")   # copies stdin to stdout
     worker.approve(sub["id"])
     c = worker.sock()
-    data = bytes(range(256)) * 1000 + b"\n"
+    data = bytes(range(256)) * 1100 + b"\n"   # over 256 KiB: hashed beside the run
     # stdin as raw bytes after the line, sent in pieces; output as raw bytes after each event
     line = json.dumps({"id": 1, "op": "run", "ref": "echo", "stdin_bytes": len(data), "stream": True,
                        "output": "raw"}).encode() + b"\n"
@@ -357,3 +357,21 @@ def test_cli_exit_code_and_limit_summary(worker):
     p = worker.nc("run", "bomb")
     last = p.stderr.decode().splitlines()[-1]
     assert p.returncode == 1 and "memory (memory_bytes " in last, last
+
+
+def test_recorded_output_is_exact_at_every_length(worker):
+    """The worker's own base64 and the row's text as written: every length
+    modulo 3, bytes that are not UTF-8, NUL, quotes and backslashes."""
+    sub = worker.submit("wasi_stdio", "echo")
+    worker.approve(sub["id"])
+    c = worker.sock()
+    for tail in (b"", b"\x00", b"\xff\"", b"\\\n\x01", b"\xe2\x82"):
+        r = c.call("run", ref="echo", stdin_b64=base64.b64encode(tail).decode())["result"]
+        want = b"hello stdout\n" + tail
+        assert base64.b64decode(r["stdout_b64"]) == want
+        g = c.call("run.get", run=r["id"])["result"]
+        assert base64.b64decode(g["stdout_b64"]) == want and g["stdout_total"] == len(want)
+        assert g["stdout"] == r["stdout"]   # derived from the same bytes, invalid ones as U+FFFD
+        assert g["stdout"].encode() == want if tail in (b"", b"\x00", b"\\\n\x01") else "\ufffd" in g["stdout"]
+        listing = c.call("runs.list", limit=1)["result"]["items"][0]
+        assert listing["id"] == r["id"] and "stdout_b64" not in listing
