@@ -26,6 +26,7 @@ configure: engine
 test: all
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	@scripts/npm-test-deps
+	@scripts/py-test-deps
 	NC_BIN=$(CURDIR)/$(BUILD)/bin NC_FIXTURES=$(CURDIR)/$(BUILD)/fixtures \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 	scripts/check-banned

@@ -355,6 +355,15 @@ void nc_emit(nc_worker *w, const char *type, json_t *fields)
             close_client(c);   /* too far behind: it can resubscribe and re-read state */
             continue;
         }
+        if (c->agent_socket) {   /* an agent sees only what concerns it (agent.c) */
+            json_t *evs = nc_agent_events_for(c, type, ev), *e;
+            size_t i;
+            json_array_foreach(evs, i, e) {
+                send_json(c, json_pack("{s:O}", "event", e));
+            }
+            json_decref(evs);
+            continue;
+        }
         send_json(c, json_pack("{s:O}", "event", ev));
     }
     json_decref(ev);

@@ -78,6 +78,7 @@ struct nc_client {
     bool close_after_write;
     char op[40];        /* the op being answered (for the audit log's refusals) */
     bool subscribed;
+    char agent_source[96];   /* agent.sock: "agent:NAME" once a request carried its token */
     bool closing;
     unsigned pending_writes;
     unsigned deferred;      /* of those, held until durable (durable.c) */
@@ -262,10 +263,19 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker);
 typedef struct {
     double burst, per_sec;          /* token bucket */
     int64_t max_pending;            /* pending submissions from this source */
+    bool agent;                     /* an agent's: a WASI command with provided imports only; answered with the
+                                       analysis and agent_state, without approval ids */
 } nc_submit_limits;
 void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const nc_submit_limits *lim);
 /* agent.c */
 void nc_agent_dispatch(nc_client *c, json_t *req);
+/* sub (stolen) as its agent sees it: without approval ids, with agent_state
+ * (docs/protocol.md "Agent ops"). */
+json_t *nc_agent_submission_view(nc_worker *w, json_t *sub, const char *source);
+/* An event for an agent's subscription (c->agent_source): NULL when it is
+ * not about the agent's own submissions, runs or approvals; otherwise an
+ * array of the events to send (new reference). */
+json_t *nc_agent_events_for(nc_client *c, const char *type, const json_t *ev);
 void nc_op_agent_add(nc_client *c, json_t *id, json_t *req);
 void nc_op_agent_list(nc_client *c, json_t *id, json_t *req);
 void nc_op_agent_remove(nc_client *c, json_t *id, json_t *req);
