@@ -30,6 +30,7 @@ configure: engine guest-kernel
 test: all
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	@scripts/npm-test-deps
+	@scripts/py-test-deps
 	NC_BIN=$(CURDIR)/$(BUILD)/bin NC_FIXTURES=$(CURDIR)/$(BUILD)/fixtures \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 	scripts/check-banned

@@ -38,11 +38,12 @@ def sh(*cmd, **kw):
 
 
 class Home:
-    def __init__(self):
+    def __init__(self, bin_dir=None):
         self.path = tempfile.mkdtemp(prefix="nc-report-")
+        self.bin = bin_dir or BIN
 
     def nc(self, *args, env=None, check=True):
-        p = subprocess.run([os.path.join(BIN, "nightcore"), "--home", self.path, *args], capture_output=True,
+        p = subprocess.run([os.path.join(self.bin, "nightcore"), "--home", self.path, *args], capture_output=True,
                            stdin=subprocess.DEVNULL, timeout=600, env=env)
         if check and p.returncode != 0:
             sys.exit(f"nightcore {' '.join(args)}: {p.stderr.decode()}")
@@ -234,10 +235,72 @@ def real_programs(home, wasmtime, work, q):
     return res
 
 
+def real_only(names, before, runs_override):
+    """Some real programs only: `nightcore run` (this build, and another
+    build's bin/ with --before) against the peer, all in turns in one loop.
+    Prints a table; for measuring a change without the whole report."""
+    wasmtime = sh(os.path.join(ROOT, "scripts", "peer-wasmtime")).stdout.decode().strip()
+    guests = sh(os.path.join(ROOT, "bench", "guests", "build.sh")).stdout.decode().strip()
+    work = tempfile.mkdtemp(prefix="nc-report-work-")
+    homes = [Home()] + ([Home(before)] if before else [])
+    big = os.path.join(work, "stdin-16MiB.bin")
+    with open(big, "wb") as f:   # the same bytes as the full report
+        block = bytes((i * 131 + (i >> 8) * 7) & 0xFF for i in range(1 << 16))
+        for _ in range(256):
+            f.write(block)
+    rows = []
+    try:
+        for h in homes:
+            h.nc("init", "--generate-key", "--no-passphrase", "--principal", "bench@nightcore")
+            h.nc("worker", "start")
+        for prog, module, args, stdin, runs in PROGRAMS:
+            if prog not in names:
+                continue
+            path = os.path.join(guests, module)
+            cwasm = os.path.join(work, module.replace(".wasm", ".cwasm"))
+            if not os.path.exists(cwasm):
+                sh(wasmtime, "compile", path, "-o", cwasm)
+            name = "g-" + prog.replace("_", "-")
+            cmds = []
+            for h in homes:
+                h.add(path, name)
+                cmds.append([os.path.join(h.bin, "nightcore"), "--home", h.path, "run", name,
+                             *(["--stdin", "-"] if stdin else []), "--", *args])
+            cmds += [[wasmtime, "run", "--allow-precompiled", cwasm, *args], [wasmtime, "run", path, *args]]
+            src = (big if stdin == "16MiB" else os.path.join(guests, stdin)) if stdin else None
+            res = interleaved(cmds, runs_override or runs[0], stdin=src)
+            rows.append((prog, res))
+    finally:
+        for h in homes:
+            h.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    labels = ["nightcore run"] + (["nightcore run (before)"] if before else []) + ["wasmtime precompiled",
+                                                                                 "wasmtime run"]
+    print("| program | " + " | ".join(f"{l} ms" for l in labels) + " | ratio to precompiled" +
+          (" | before ratio" if before else "") + " |")
+    print("|---" * (len(labels) + (3 if before else 2)) + "|")
+    for prog, res in rows:
+        med = [x["p50_ms"] for x in res]
+        pre = med[-2]
+        line = f"| {prog} | " + " | ".join(f"{m:.1f}" for m in med) + f" | {med[0] / pre:.3f}"
+        if before:
+            line += f" | {med[1] / pre:.3f}"
+        print(line + " |")
+    print(f"\n(medians of {runs_override or 'the default'} interleaved runs each; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--real-only", metavar="PROGS",
+                    help="comma-separated real programs only (" + ", ".join(p[0] for p in PROGRAMS) + "): a table on "
+                         "stdout, no report written")
+    ap.add_argument("--before", metavar="BIN_DIR", help="with --real-only: another build's bin/ measured alongside")
+    ap.add_argument("--runs", type=int, help="with --real-only: runs of each command")
     args = ap.parse_args()
+    if args.real_only:
+        real_only(args.real_only.split(","), args.before, args.runs)
+        return
     q = args.quick
     wasmtime = sh(os.path.join(ROOT, "scripts", "peer-wasmtime")).stdout.decode().strip()
     wt_version = sh(wasmtime, "--version").stdout.decode().strip()

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "common/limits.h"
 
@@ -20,25 +21,8 @@ const nc_score_weight *nc_score_weights(size_t *count)
     return weights;
 }
 
-/* The capability each capability factor scores, in table order. stdio and
- * proc_exit are not scored: every run has them. */
-static const struct {
-    nc_score_factor_id factor;
-    nc_wasm_cap cap;
-} cap_factors[] = {
-    {NC_SF_CAP_NETWORK, NC_WASM_CAP_NETWORK},
-    {NC_SF_CAP_OUTSIDE_WASI, NC_WASM_CAP_OUTSIDE_WASI},
-    {NC_SF_CAP_SIGNALS, NC_WASM_CAP_SIGNALS},
-    {NC_SF_CAP_FILESYSTEM, NC_WASM_CAP_FILESYSTEM},
-    {NC_SF_CAP_ENV, NC_WASM_CAP_ENV},
-    {NC_SF_CAP_ARGS, NC_WASM_CAP_ARGS},
-    {NC_SF_CAP_POLL, NC_WASM_CAP_POLL},
-    {NC_SF_CAP_CLOCKS, NC_WASM_CAP_CLOCKS},
-    {NC_SF_CAP_RANDOM, NC_WASM_CAP_RANDOM},
-};
-
-static const char *const outcomes[] = {"ok",     "exit",         "trap",  "timeout",    "fuel",
-                                       "memory", "output_limit", "crash", "interrupted"};
+static const char *const outcomes[] = {"ok",     "exit",         "trap",  "timeout",     "fuel",
+                                       "memory", "output_limit", "crash", "interrupted", "cancelled"};
 
 #define PAGE_BYTES UINT64_C(65536)
 #define MIB (UINT64_C(1024) * 1024)
@@ -115,11 +99,47 @@ static const char *list_end(listbuf *b)
     return b->text;
 }
 
+static bool same_import(const nc_wasm_import *x, const nc_wasm_import *y)
+{
+    return strcmp(x->module, y->module) == 0 && strcmp(x->name, y->name) == 0;
+}
+
+static int import_cmp(const void *a, const void *b)
+{
+    const nc_wasm_import *x = *(const nc_wasm_import *const *)a, *y = *(const nc_wasm_import *const *)b;
+    int c = strcmp(x->module, y->module);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* Imports counted once per (module, name): a module may import the same
+ * function twice (Go's runtime imports fd_write twice). */
+static size_t distinct_imports(const nc_analysis *a)
+{
+    if (a->nimports < 2)
+        return a->nimports;
+    const nc_wasm_import **v = malloc(a->nimports * sizeof *v);
+    if (!v)
+        return a->nimports;
+    for (size_t i = 0; i < a->nimports; i++)
+        v[i] = &a->imports[i];
+    qsort(v, a->nimports, sizeof *v, import_cmp);
+    size_t n = 1;
+    for (size_t i = 1; i < a->nimports; i++)
+        n += !same_import(v[i - 1], v[i]);
+    free(v);
+    return n;
+}
+
 static void imports_with(const nc_analysis *a, nc_wasm_cap cap, listbuf *b)
 {
     for (size_t i = 0; i < a->nimports; i++) {
         const nc_wasm_import *im = &a->imports[i];
         if (im->capability != cap)
+            continue;
+        bool seen = false;   /* listed once (a short scan: details stop at 160 bytes) */
+        for (size_t j = 0; j < i && !seen && !b->left_out; j++)
+            seen = a->imports[j].capability == cap && same_import(&a->imports[j], im);
+        if (seen)
             continue;
         if (cap == NC_WASM_CAP_OUTSIDE_WASI)
             list_add(b, im->module, ".", im->name);
@@ -146,32 +166,17 @@ bool nc_score_sensitive_dir(const char *host)
     return false;
 }
 
-static bool granted_covers(const nc_caps *g, nc_wasm_cap cap)
-{
-    switch (cap) {
-    case NC_WASM_CAP_FILESYSTEM: return g->ndirs > 0;
-    case NC_WASM_CAP_ENV: return g->nenv > 0;
-    case NC_WASM_CAP_ARGS: return g->args;
-    case NC_WASM_CAP_NETWORK:       /* never granted (DESIGN.md §4) */
-    case NC_WASM_CAP_SIGNALS:       /* proc_raise is always refused */
-    case NC_WASM_CAP_OUTSIDE_WASI:  /* Night Core provides nothing else */
-        return false;
-    default:                        /* stdio, clocks, random, proc_exit, poll: every run */
-        return true;
-    }
-}
-
 static void static_factors(const nc_score_input *in, nc_score *s, uint64_t imports_added)
 {
     const nc_analysis *a = in->analysis;
 
-    for (size_t i = 0; i < sizeof cap_factors / sizeof cap_factors[0]; i++) {
-        nc_wasm_cap c = cap_factors[i].cap;
-        if (!(a->capabilities & NC_WASM_CAP_BIT(c)))
-            continue;
+    /* Imports are what the toolchain links in, not requests (a Go program
+     * imports the filesystem and environment functions whatever it does):
+     * only an import that cannot run here scores. */
+    if (a->capabilities & NC_WASM_CAP_BIT(NC_WASM_CAP_OUTSIDE_WASI)) {
         listbuf b = {.len = 0};
-        imports_with(a, c, &b);
-        add(s, cap_factors[i].factor, 1, "imports %s: %s", nc_wasm_cap_name(c), list_end(&b));
+        imports_with(a, NC_WASM_CAP_OUTSIDE_WASI, &b);
+        add(s, NC_SF_CAP_OUTSIDE_WASI, 1, "imports outside_wasi: %s", list_end(&b));
     }
 
     if (in->requested && in->requested->ndirs) {
@@ -182,6 +187,9 @@ static void static_factors(const nc_score_input *in, nc_score *s, uint64_t impor
             in->requested->ndirs == 1 ? "y" : "ies");
         add(s, NC_SF_REQUESTED_RW, rw, "%llu of them read-write", (unsigned long long)rw);
     }
+    if (in->requested && in->requested->nenv)
+        add(s, NC_SF_REQUESTED_ENV, in->requested->nenv, "asks for %zu environment variable%s", in->requested->nenv,
+            in->requested->nenv == 1 ? "" : "s");
     if (in->granted) {
         uint64_t rw = 0, sensitive = 0;
         const char *which = NULL;
@@ -198,17 +206,6 @@ static void static_factors(const nc_score_input *in, nc_score *s, uint64_t impor
         add(s, NC_SF_GRANTED_ENV, in->granted->nenv, "%zu environment variable%s granted", in->granted->nenv,
             in->granted->nenv == 1 ? "" : "s");
     }
-    if (in->granted) {
-        listbuf b = {.len = 0};
-        uint64_t n = 0;
-        for (unsigned c = 0; c < NC_WASM_CAP_COUNT; c++)
-            if ((a->capabilities & NC_WASM_CAP_BIT(c)) && !granted_covers(in->granted, c)) {
-                list_add(&b, nc_wasm_cap_name(c), "", NULL);
-                n++;
-            }
-        add(s, NC_SF_UNGRANTED, n, "requested but not granted: %s", list_end(&b));
-    }
-
     uint64_t pages = 0, max_over = 0;
     bool mem64 = false, shared = false;
     for (size_t i = 0; i < a->nmemories; i++) {
@@ -235,8 +232,8 @@ static void static_factors(const nc_score_input *in, nc_score *s, uint64_t impor
         big_table);
 
     add(s, NC_SF_MODULE_SIZE, a->size / MIB, "module size: %zu bytes", a->size);
-    add(s, NC_SF_MANY_IMPORTS, a->nimports > 32 ? a->nimports - 32 : 0, "imports: %zu",
-        a->nimports);
+    size_t distinct = distinct_imports(a);
+    add(s, NC_SF_MANY_IMPORTS, distinct > 32 ? distinct - 32 : 0, "distinct imports: %zu", distinct);
     add(s, NC_SF_START_FUNCTION, a->has_start, "runs a start function while being instantiated");
 
     listbuf cb = {.len = 0};
@@ -266,6 +263,13 @@ static void dynamic_factors(const nc_score_run *run, nc_score *s)
     const char *outcome = run->outcome;
     add(s, NC_SF_DENIED, run->denied_total, "calls refused for lack of a capability: %" PRIu32,
         run->denied_total);
+    add(s, NC_SF_TRIED_NETWORK, run->denied_network > 0,
+        "tried the network %" PRIu32 " time%s (never granted)", run->denied_network,
+        run->denied_network == 1 ? "" : "s");
+    add(s, NC_SF_TRIED_ESCAPE, run->denied_escape > 0,
+        "tried %" PRIu32 " path%s outside its granted directories", run->denied_escape,
+        run->denied_escape == 1 ? "" : "s");
+    add(s, NC_SF_TRIED_SIGNAL, run->denied_signal > 0, "tried to raise a signal");
     if (strcmp(outcome, "trap") == 0)
         add(s, NC_SF_TRAP, 1, "trapped: %s",
             run->trap_kind && run->trap_kind[0] ? run->trap_kind : "unknown");

@@ -18,21 +18,13 @@
 
 /* X(symbol, factor id, weight, cap, what n counts) */
 #define NC_SCORE_FACTORS(X)                                                                        \
-    /* static: what the module asks for */                                                          \
-    X(NC_SF_CAP_NETWORK, "capability_network", 25, 25, "imports a sock_* function")               \
+    /* static: what the module is (an import is not a request: only one     \
+     * that cannot run here scores) and what its manifest asks for */       \
     X(NC_SF_CAP_OUTSIDE_WASI, "capability_outside_wasi", 25, 25,                                   \
       "imports something WASI preview 1 does not define")                                          \
-    X(NC_SF_CAP_SIGNALS, "capability_signals", 10, 10, "imports proc_raise")                        \
-    X(NC_SF_CAP_FILESYSTEM, "capability_filesystem", 10, 10, "imports a filesystem function")      \
-    X(NC_SF_CAP_ENV, "capability_env", 5, 5, "imports environ_*")                                   \
-    X(NC_SF_CAP_ARGS, "capability_args", 2, 2, "imports args_*")                                    \
-    X(NC_SF_CAP_POLL, "capability_poll", 2, 2, "imports poll_oneoff or sched_yield")                \
-    X(NC_SF_CAP_CLOCKS, "capability_clocks", 1, 1, "imports clock_*")                               \
-    X(NC_SF_CAP_RANDOM, "capability_random", 1, 1, "imports random_get")                            \
-    X(NC_SF_UNGRANTED, "ungranted_capabilities", 10, 30,                                            \
-      "capabilities requested that the granted set does not cover")                               \
     X(NC_SF_REQUESTED_DIRS, "requested_dirs", 5, 15, "directories the manifest asks for")          \
     X(NC_SF_REQUESTED_RW, "requested_rw_dirs", 10, 20, "of those, read-write")                     \
+    X(NC_SF_REQUESTED_ENV, "requested_env", 2, 10, "environment variables the manifest asks for")  \
     X(NC_SF_GRANTED_RW, "granted_rw_dirs", 10, 20, "read-write directories granted")               \
     X(NC_SF_GRANTED_SENSITIVE, "granted_sensitive_dir", 30, 30,                                    \
       "granted directories that are, or hold, a home or system directory")                         \
@@ -45,7 +37,7 @@
     X(NC_SF_LARGE_TABLE, "large_table", 10, 10,                                                    \
       "a table starts above the default 100000-element limit")                                     \
     X(NC_SF_MODULE_SIZE, "module_size", 1, 10, "whole MiB of module size")                         \
-    X(NC_SF_MANY_IMPORTS, "many_imports", 1, 10, "imports beyond the first 32")                    \
+    X(NC_SF_MANY_IMPORTS, "many_imports", 1, 10, "distinct imports beyond the first 32")           \
     X(NC_SF_START_FUNCTION, "start_function", 5, 5,                                                \
       "has a start function (runs during instantiation)")                                         \
     X(NC_SF_UNUSUAL_CUSTOM, "unusual_custom_sections", 2, 10,                                      \
@@ -60,6 +52,9 @@
     X(NC_SF_NEW_SUBMITTER, "new_submitter", 10, 10, "first submission from this source")           \
     /* dynamic: what a run did */                                                                   \
     X(NC_SF_DENIED, "denied_calls", 5, 30, "calls refused for lack of a capability")               \
+    X(NC_SF_TRIED_NETWORK, "tried_network", 25, 25, "1 if a call was refused: network is never granted") \
+    X(NC_SF_TRIED_ESCAPE, "tried_escape", 15, 15, "1 if a path was refused for leaving its directory") \
+    X(NC_SF_TRIED_SIGNAL, "tried_signal", 10, 10, "1 if proc_raise was refused")                     \
     X(NC_SF_TRAP, "trap", 10, 10, "the run trapped")                                               \
     X(NC_SF_TIMEOUT, "timeout", 10, 10, "the run timed out")                                       \
     X(NC_SF_CRASH, "crash", 30, 30, "the sandbox child crashed")                                   \
@@ -92,8 +87,10 @@ typedef enum { NC_DRIFT_NEW = 0, NC_DRIFT_KNOWN, NC_DRIFT_DRIFT } nc_drift_state
 
 /* What a run did (CONTRACT.md run shape). */
 typedef struct {
-    const char *outcome;     /* ok|exit|trap|timeout|fuel|memory|output_limit|crash|interrupted */
+    const char *outcome;     /* ok|exit|trap|timeout|fuel|memory|output_limit|crash|interrupted|cancelled */
     uint32_t denied_total;   /* calls refused for lack of a capability */
+    /* of those (as far as the run kept them), refused because: */
+    uint32_t denied_network, denied_escape, denied_signal;
     uint32_t limits_hit;     /* how many distinct limits were hit */
     const char *trap_kind;   /* for outcome trap; may be NULL */
     bool stdout_truncated, stderr_truncated;

@@ -108,8 +108,8 @@ const char *cli_audit_class_name(cli_audit_class c)
 
 static cli_audit_class classify(const char *type, const json_t *e)
 {
-    static const char *const amber[] = {"exit", "trap", "timeout", "fuel", "memory", "output_limit", "interrupted",
-                                        NULL};
+    static const char *const amber[] = {"exit",         "trap",        "timeout",   "fuel", "memory",
+                                        "output_limit", "interrupted", "cancelled", NULL};
     static const char *const grants[] = {"approval", NULL};
     static const char *const withdrawals[] = {"rejection", "revocation", NULL};
     const char *outcome = str(e, "outcome");

@@ -50,6 +50,7 @@ typedef struct {
     nc_home home;
     bool home_resolved;
     bool json;                  /* --json given to this command */
+    char refusal[64];           /* the code of the last refusal cli_call printed, "" if none */
 } cli_ctx;
 
 struct cli_cmd {
@@ -137,6 +138,10 @@ int cli_connect(cli_ctx *ctx, nc_rpc **rpc);
  * errors. Returns CLI_OK, CLI_FAIL (transport, not_found, internal) or
  * CLI_REFUSED (every other refusal code). params stolen. */
 int cli_call(cli_ctx *ctx, nc_rpc *rpc, const char *op, json_t *params, json_t **result);
+/* The same, with raw stdin after the request (in_data may be NULL) and the
+ * event lines before the response handed to on_event (nc_rpc_call_events). */
+int cli_call_events(cli_ctx *ctx, nc_rpc *rpc, const char *op, json_t *params, const uint8_t *in_data,
+                    size_t in_len, nc_rpc_event_fn on_event, void *ev_ctx, json_t **result);
 /* Connect, call, close. */
 int cli_request(cli_ctx *ctx, const char *op, json_t *params, json_t **result);
 /* A listing: requests it; under --json prints it, and with no items prints
@@ -203,6 +208,7 @@ int cmd_revoke(cli_ctx *ctx, const cli_args *a);
 int cmd_run(cli_ctx *ctx, const cli_args *a);
 int cmd_runs(cli_ctx *ctx, const cli_args *a);
 int cmd_runs_show(cli_ctx *ctx, const cli_args *a);
+int cmd_runs_cancel(cli_ctx *ctx, const cli_args *a);
 int cmd_policy_list(cli_ctx *ctx, const cli_args *a);
 int cmd_policy_show(cli_ctx *ctx, const cli_args *a);
 int cmd_policy_add(cli_ctx *ctx, const cli_args *a);
@@ -236,7 +242,7 @@ enum { APPROVE_POLICY, APPROVE_MAX_RUNS, APPROVE_EXPIRES, APPROVE_ALLOW_AGENT, A
        APPROVE_STATEMENT_OUT, APPROVE_STATEMENT, APPROVE_SIGNATURE, APPROVE_PRINCIPAL, APPROVE_JSON, APPROVE_DIR,
        APPROVE_ENV, APPROVE_NO_ARGS, APPROVE_NO_STDIN, APPROVE_GRANT_REQUESTED };
 enum { APPROVALS_JSON, APPROVALS_NAME, APPROVALS_LIMIT };
-enum { RUN_STDIN, RUN_JSON };
+enum { RUN_STDIN, RUN_JSON, RUN_EXIT_CODE };
 enum { RUNS_JSON, RUNS_LIMIT, RUNS_NAME };
 enum { TRUST_ADD_PRINCIPAL, TRUST_ADD_APPROVER_ONLY, TRUST_ADD_REQUIRE_UV, TRUST_ADD_KEY, TRUST_ADD_APPROVER,
        TRUST_ADD_YES, TRUST_ADD_EXPIRES, TRUST_ADD_STATEMENT_OUT, TRUST_ADD_STATEMENT, TRUST_ADD_SIGNATURE,

@@ -210,6 +210,16 @@ static const char *wasi_capability(const char *module, const char *name)
     return "other WASI";
 }
 
+/* Sorting import indices by their printed name (qsort has no context). */
+static char **sort_names;
+
+static int by_name(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int c = strcmp(sort_names[x], sort_names[y]);
+    return c ? c : (x > y) - (x < y);
+}
+
 /* analysis.imports: strings "module.name" or objects {module, name, [capability]}. */
 static void print_imports(const json_t *imports)
 {
@@ -254,12 +264,30 @@ static void print_imports(const json_t *imports)
         if (c == ncaps && ncaps < 64)
             caps[ncaps++] = of[i];
     }
+    /* A module may import the same function twice (Go's runtime does): each
+     * is listed once. */
+    bool *dup = cli_xmalloc(n * sizeof *dup);
+    size_t *order = cli_xmalloc(n * sizeof *order);
+    for (size_t i = 0; i < n; i++) {
+        dup[i] = false;
+        order[i] = i;
+    }
+    sort_names = names;
+    qsort(order, n, sizeof *order, by_name);
+    size_t distinct = n;
+    for (size_t k = 1; k < n; k++)
+        if (strcmp(names[order[k]], names[order[k - 1]]) == 0) {
+            dup[order[k]] = true;   /* the later one: ties are in original order */
+            distinct--;
+        }
+    if (distinct < n)
+        printf("    (%zu distinct; repeated imports listed once)\n", distinct);
     for (size_t c = 0; c < ncaps; c++) {
         char *cs = cli_safe(caps[c]);
         printf("    %s:", cs);
         free(cs);
         for (size_t i = 0; i < n; i++)
-            if (strcmp(of[i], caps[c]) == 0)
+            if (!dup[i] && strcmp(of[i], caps[c]) == 0)
                 printf(" %s", names[i]);
         printf("\n");
     }
@@ -267,6 +295,8 @@ static void print_imports(const json_t *imports)
         free(names[i]);
     free(names);
     free(of);
+    free(dup);
+    free(order);
 }
 
 static void print_string_list(const char *label, const json_t *arr)

@@ -1,4 +1,5 @@
 /* nightcore run, runs, runs show. */
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +75,77 @@ static void outcome_words(const json_t *run, char *out, size_t n)
     free(o);
 }
 
-static void print_run_summary(const json_t *run)
+/* A limit hit, with the run's value of it: "memory_bytes 64 MiB". */
+static void limit_words(const char *limit, const json_t *limits, char *out, size_t n)
 {
+    static const struct {
+        const char *hit, *key;
+        bool bytes;
+    } known[] = {{"memory_bytes", "memory_bytes", true}, {"stdout_bytes", "stdout_bytes", true},
+                 {"stderr_bytes", "stderr_bytes", true}, {"timeout", "timeout_ms", false},
+                 {"fuel", "fuel", false}};
+    char *l = cli_safe(limit);
+    snprintf(out, n, "%s", l);
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        const json_t *v = json_object_get(limits, known[i].key);
+        if (strcmp(limit, known[i].hit) != 0 || !json_is_integer(v) || json_integer_value(v) <= 0)
+            continue;
+        char val[32];
+        if (known[i].bytes)
+            cli_fmt_size((uint64_t)json_integer_value(v), val, sizeof val);
+        else
+            snprintf(val, sizeof val, "%lld", (long long)json_integer_value(v));
+        snprintf(out, n, "%s %s", known[i].key, val);
+    }
+    free(l);
+}
+
+/* The summary's headline: the limit that stopped the run when there was one
+ * ("memory (memory_bytes 64 MiB), exit 2" for a program whose allocator gave
+ * up at the cap), else the outcome. */
+static void headline(const json_t *run, char *out, size_t n)
+{
+    static const struct {
+        const char *limit, *word;
+    } order[] = {{"memory_bytes", "memory"},   {"timeout", "timeout"},          {"fuel", "fuel"},
+                 {"stdout_bytes", "output_limit"}, {"stderr_bytes", "output_limit"}, {"stack", "stack"}};
+    const char *outcome = cli_jstr(run, "outcome");
+    const json_t *hit = json_object_get(run, "limits_hit");
     char words[160];
     outcome_words(run, words, sizeof words);
+    if (!outcome || strcmp(outcome, "ok") == 0 || !json_array_size(hit)) {
+        snprintf(out, n, "%s", words);
+        return;
+    }
+    const char *first = NULL, *word = NULL;
+    for (size_t k = 0; k < sizeof order / sizeof order[0] && !first; k++)
+        for (size_t i = 0; i < json_array_size(hit); i++)
+            if (json_is_string(json_array_get(hit, i)) &&
+                strcmp(json_string_value(json_array_get(hit, i)), order[k].limit) == 0) {
+                first = order[k].limit;
+                word = order[k].word;
+                break;
+            }
+    if (!first) {   /* another limit: name it after the outcome */
+        first = json_string_value(json_array_get(hit, 0));
+        word = NULL;
+    }
+    if (!first) {
+        snprintf(out, n, "%s", words);
+        return;
+    }
+    char lw[96];
+    limit_words(first, json_object_get(run, "limits"), lw, sizeof lw);
+    if (!word || strcmp(word, outcome) == 0)
+        snprintf(out, n, "%s (%s)", word ? word : words, lw);
+    else   /* e.g. the module exited after its allocator hit the cap */
+        snprintf(out, n, "%s (%s), %s", word, lw, words);
+}
+
+static void print_run_summary(const json_t *run)
+{
+    char words[320];
+    headline(run, words, sizeof words);
     char *id = cli_safe(cli_jstr(run, "id"));
     fprintf(stderr, "nightcore: run %s %s in %lld ms, threat %lld", id, words, (long long)cli_jint(run, "duration_ms", 0),
             (long long)cli_jint(json_object_get(run, "threat"), "score", 0));
@@ -97,6 +165,15 @@ static void print_run_summary(const json_t *run)
         fprintf(stderr, ": %s", m);
         free(m);
     }
+    if (outcome && strcmp(outcome, "ok") == 0) {   /* coped with a limit (a quota, a refused grow) */
+        const json_t *hit = json_object_get(run, "limits_hit");
+        for (size_t i = 0; i < json_array_size(hit); i++) {
+            char lw[96];
+            limit_words(json_string_value(json_array_get(hit, i)) ? json_string_value(json_array_get(hit, i)) : "?",
+                        json_object_get(run, "limits"), lw, sizeof lw);
+            fprintf(stderr, "%s%s", i ? ", " : "; limit hit: ", lw);
+        }
+    }
     if (cli_jbool(run, "stdout_truncated"))
         fprintf(stderr, "; stdout truncated");
     if (cli_jbool(run, "stderr_truncated"))
@@ -108,30 +185,88 @@ static void print_run_summary(const json_t *run)
     free(id);
 }
 
+/* The module's output as the worker streams it (run.output events with raw
+ * bytes), written through at once; counted, so the end can check that all
+ * of it came. */
+typedef struct {
+    uint64_t written[2];
+    bool ended_with_newline;   /* stderr's last byte, for the summary line */
+    bool bad;
+} run_stream;
+
+static void on_run_event(void *vctx, const json_t *ev, const uint8_t *raw, size_t raw_len)
+{
+    run_stream *st = vctx;
+    const char *type = cli_jstr(ev, "type"), *stream = cli_jstr(ev, "stream");
+    if (!type || strcmp(type, "run.output") != 0)
+        return;   /* run.progress: nothing to show */
+    int k = stream && strcmp(stream, "stdout") == 0 ? 0 : stream && strcmp(stream, "stderr") == 0 ? 1 : -1;
+    const json_t *off = json_object_get(ev, "offset");
+    if (k < 0 || !raw || !json_is_integer(off) || (uint64_t)json_integer_value(off) != st->written[k]) {
+        st->bad = true;   /* out of order or malformed */
+        return;
+    }
+    FILE *f = k == 0 ? stdout : stderr;
+    if (raw_len && fwrite(raw, 1, raw_len, f) != raw_len)
+        cli_error("cannot write the module's %s", k == 0 ? "stdout" : "stderr");
+    fflush(f);
+    if (k == 1 && raw_len)
+        st->ended_with_newline = raw[raw_len - 1] == '\n';
+    st->written[k] += raw_len;
+}
+
+/* stdin for the module: --stdin FILE, --stdin - or, when this program's
+ * stdin is not a terminal, whatever is piped in. */
+static int read_stdin(const cli_args *a, uint8_t **in, size_t *in_len, bool *piped)
+{
+    const char *path = cli_val(a, RUN_STDIN);
+    *piped = false;
+    if (!path && (isatty(STDIN_FILENO) || fcntl(STDIN_FILENO, F_GETFD) < 0))
+        return CLI_OK;   /* a terminal, or no stdin at all: nothing to give */
+    if (!path || strcmp(path, "-") == 0) {
+        nc_err e = nc_read_fd(STDIN_FILENO, NC_MAX_STDIN_BYTES, in, in_len);
+        if (e == NC_ERR_TOO_LARGE) {
+            cli_error("stdin is larger than a run takes (16 MiB)");
+            return CLI_FAIL;
+        }
+        if (e != NC_OK) {
+            cli_error("cannot read stdin (at most 16 MiB)");
+            return CLI_FAIL;
+        }
+        *piped = !path;
+        return CLI_OK;
+    }
+    return cli_read_file(path, NC_MAX_STDIN_BYTES, "a run's stdin", in, in_len);
+}
+
+/* The exit code for a run (docs/cli.md): 0 ok, 1 anything else; with
+ * --exit-code, 4+N for a module that exited N >= 1. */
+static int run_exit(const json_t *run, bool module_code)
+{
+    const char *outcome = cli_jstr(run, "outcome");
+    if (outcome && strcmp(outcome, "ok") == 0)
+        return CLI_OK;
+    const json_t *ec = json_object_get(run, "exit_code");
+    if (module_code && outcome && strcmp(outcome, "exit") == 0 && json_is_integer(ec) && json_integer_value(ec) != 0) {
+        json_int_t v = json_integer_value(ec);
+        return v < 1 || v > 251 ? 255 : (int)(4 + v);
+    }
+    return CLI_FAIL;
+}
+
 int cmd_run(cli_ctx *ctx, const cli_args *a)
 {
-    const char *ref = a->pos[0], *stdin_path = cli_val(a, RUN_STDIN);
+    const char *ref = a->pos[0];
     uint8_t *in = NULL, *out = NULL, *err_bytes = NULL;
     size_t in_len = 0, out_len = 0, err_len = 0;
     json_t *params = NULL, *run = NULL;
+    bool piped = false;
     int rc;
 
     if (!ref_ok(ref))
         return cli_usage_error(a->cmd, "REF must be an approval id, a module name or a sha256 prefix");
     if (a->nrest > NC_MAX_ARGS)
         return cli_usage_error(a->cmd, "at most %d module arguments", NC_MAX_ARGS);
-    if (stdin_path) {
-        if (strcmp(stdin_path, "-") == 0) {
-            if (nc_read_fd(STDIN_FILENO, NC_MAX_STDIN_BYTES, &in, &in_len) != NC_OK) {
-                cli_error("cannot read stdin (at most 16 MiB)");
-                return CLI_FAIL;
-            }
-        } else {
-            rc = cli_read_file(stdin_path, NC_MAX_STDIN_BYTES, "a run's stdin", &in, &in_len);
-            if (rc != CLI_OK)
-                return rc;
-        }
-    }
     params = json_pack("{s:s}", "ref", ref);
     if (!params)
         cli_oom();
@@ -153,39 +288,64 @@ int cmd_run(cli_ctx *ctx, const cli_args *a)
                 cli_oom();
         }
     }
-    if (stdin_path) {
-        size_t b64_len = sodium_base64_ENCODED_LEN(in_len, sodium_base64_VARIANT_ORIGINAL);
-        char *b64 = cli_xmalloc(b64_len);
-        sodium_bin2base64(b64, b64_len, in_len ? in : (const uint8_t *)"", in_len, sodium_base64_VARIANT_ORIGINAL);
-        if (json_object_set_new(params, "stdin_b64", json_string(b64)) != 0)
-            cli_oom();
-        free(b64);
-    }
-    rc = cli_request(ctx, "run", params, &run);
-    params = NULL;
+    rc = read_stdin(a, &in, &in_len, &piped);
     if (rc != CLI_OK)
         goto done;
-    const char *outcome = cli_jstr(run, "outcome");
+    /* Without --json the module's output is shown as it comes: raw bytes
+     * after each event line, no base64 (stream, output "raw"). */
+    run_stream st = {{0, 0}, true, false};
+    if (!ctx->json && (json_object_set_new(params, "stream", json_true()) != 0 ||
+                       json_object_set_new(params, "output", json_string("raw")) != 0))
+        cli_oom();
+    nc_rpc *rpc = NULL;
+    rc = cli_connect(ctx, &rpc);
+    if (rc == CLI_OK)
+        /* stdin goes raw after the request line (stdin_bytes): no base64 */
+        rc = cli_call_events(ctx, rpc, "run", params, in_len || cli_has(a, RUN_STDIN) ? (in ? in : (const uint8_t *)"") : NULL,
+                             in_len, ctx->json ? NULL : on_run_event, &st, &run);
+    else
+        json_decref(params);
+    nc_rpc_free(rpc);
+    params = NULL;
+    if (rc == CLI_REFUSED && piped && strcmp(ctx->refusal, "capability_denied") == 0)
+        cli_error("this program's stdin is not a terminal, so it was given to the module, and the approval does not "
+                  "grant stdin: approve the module with stdin granted, or give it no input (</dev/null)");
+    if (rc != CLI_OK)
+        goto done;
     if (ctx->json) {
         cli_print_json(run);
     } else {
-        if (!run_output(run, "stdout_b64", "stdout", &out, &out_len) ||
-            !run_output(run, "stderr_b64", "stderr", &err_bytes, &err_len)) {
-            cli_error("the worker sent output that is not valid base64");
-            rc = CLI_FAIL;
-            goto done;
+        int64_t want_out = cli_jint(run, "stdout_total", -1), want_err = cli_jint(run, "stderr_total", -1);
+        if (json_object_get(run, "stdout_b64") || json_object_get(run, "stdout")) {
+            /* a worker that sent the output in the reply: show what the events did not */
+            if (!run_output(run, "stdout_b64", "stdout", &out, &out_len) ||
+                !run_output(run, "stderr_b64", "stderr", &err_bytes, &err_len)) {
+                cli_error("the worker sent output that is not valid base64");
+                rc = CLI_FAIL;
+                goto done;
+            }
+            if (out_len > st.written[0] && fwrite(out + st.written[0], 1, out_len - st.written[0], stdout) !=
+                                                   out_len - st.written[0])
+                cli_error("cannot write the module's stdout");
+            fflush(stdout);
+            if (err_len > st.written[1]) {
+                fwrite(err_bytes + st.written[1], 1, err_len - st.written[1], stderr);
+                st.ended_with_newline = err_bytes[err_len - 1] == '\n';
+            }
+            st.written[0] = out_len > st.written[0] ? out_len : st.written[0];
+            st.written[1] = err_len > st.written[1] ? err_len : st.written[1];
+        } else if (st.bad || (want_out >= 0 && (uint64_t)want_out != st.written[0]) ||
+                   (want_err >= 0 && (uint64_t)want_err != st.written[1])) {
+            char *id = cli_safe(cli_jstr(run, "id"));
+            cli_error("the output shown is incomplete (the worker's events were out of order); `nightcore runs "
+                      "show %s --json` has all of it", id);
+            free(id);
         }
-        /* The module's bytes, exactly: the user asked to run it. */
-        if (out_len && fwrite(out, 1, out_len, stdout) != out_len)
-            cli_error("cannot write the module's stdout");
-        fflush(stdout);
-        if (err_len)
-            fwrite(err_bytes, 1, err_len, stderr);
-        if (err_len && err_bytes[err_len - 1] != '\n')
+        if (st.written[1] && !st.ended_with_newline)
             fputc('\n', stderr);
         print_run_summary(run);
     }
-    rc = outcome && strcmp(outcome, "ok") == 0 ? CLI_OK : CLI_FAIL;
+    rc = run_exit(run, cli_has(a, RUN_EXIT_CODE));
 done:
     json_decref(params);
     json_decref(run);
@@ -378,6 +538,29 @@ int cmd_runs_show(cli_ctx *ctx, const cli_args *a)
     free(ap);
     free(sha);
     free(inv);
+    json_decref(r);
+    return CLI_OK;
+}
+
+int cmd_runs_cancel(cli_ctx *ctx, const cli_args *a)
+{
+    const char *id = a->pos[0];
+    json_t *r = NULL;
+    if (!cli_id_ok(id))
+        return cli_usage_error(a->cmd, "RUN must be a run id (see `nightcore runs`)");
+    int rc = cli_request(ctx, "run.cancel", json_pack("{s:s}", "run", id), &r);
+    if (rc != CLI_OK)
+        return rc;
+    if (ctx->json) {
+        cli_print_json(r);
+    } else {
+        char *rid = cli_safe(cli_jstr(r, "run_id") ? cli_jstr(r, "run_id") : id);
+        if (cli_jbool(r, "cancelled"))
+            printf("run %s cancelled\n", rid);
+        else
+            printf("run %s already finished; nothing to cancel (`nightcore runs show %s`)\n", rid, rid);
+        free(rid);
+    }
     json_decref(r);
     return CLI_OK;
 }

@@ -77,6 +77,8 @@ static const cli_opt approvals_opts[] = {
 static const cli_opt run_opts[] = {
     [RUN_STDIN] = {"stdin", true, false, "FILE: bytes for the module's stdin (\"-\": this program's stdin)"},
     [RUN_JSON] = {"json", false, false, "print the run object as JSON instead of the module's output"},
+    [RUN_EXIT_CODE] = {"exit-code", false, false,
+                       "exit 4+N when the module exits N (1-251; 255 beyond); 0-3 keep their meaning"},
     {NULL, false, false, NULL},
 };
 static const cli_opt runs_opts[] = {
@@ -200,13 +202,23 @@ static const cli_cmd commands[] = {
      cmd_approvals},
     {"revoke", "APPROVAL_ID [--json]", "revoke an approval (it can never run again)", NULL, json_only, 1, 1, false,
      cmd_revoke},
-    {"run", "REF [--stdin FILE] [--json] [-- ARGS...]", "run an approved module",
+    {"run", "REF [--stdin FILE] [--exit-code] [--json] [-- ARGS...]", "run an approved module",
      "REF is an approval id (or the 12+ digits `nightcore approvals` shows), a module name or a\n"
      "module sha256 prefix of 12+ hex digits (the newest approval that passes every check).\n"
-     "The module's stdout and stderr are passed through byte for byte; a summary line follows\n"
-     "on stderr. Exit code 0 if it ran and exited 0, 1 if it ran and did not (non-zero\n"
-     "exit, trap, limit, crash), 3 if the worker refused to run it.",
+     "The module's stdout and stderr are passed through byte for byte as the module writes them\n"
+     "(streamed by the worker); a summary line follows on stderr, naming the limit when one was\n"
+     "hit. This program's stdin, when it is not a terminal, is the module's stdin (the approval\n"
+     "must grant stdin; </dev/null gives none); --stdin FILE reads a file instead.\n"
+     "Exit code 0 if it ran and exited 0, 1 if it ran and did not (non-zero exit, trap, limit,\n"
+     "crash, cancelled), 2 for usage errors, 3 if the worker refused to run it. With --exit-code a\n"
+     "module that exits N (N >= 1) makes this exit 4+N (at most 255), so the module's own code\n"
+     "is $? - 4 and never collides with 1-3; a run that did not exit (trap, limit, crash) is 1.",
      run_opts, 1, 1, true, cmd_run},
+    {"runs cancel", "RUN [--json]", "cancel a run that is queued or running",
+     "A queued run leaves the queue and is given back to its approval; a running one is killed\n"
+     "(it counts as used). Either way its outcome is `cancelled` and the audit log records who\n"
+     "cancelled it (run.cancel). A run that already finished is left as it is (exit 0).",
+     json_only, 1, 1, false, cmd_runs_cancel},
     {"runs", "[--limit N] [--name NAME] [--json]", "run history, newest first", NULL, runs_opts, 0, 0, false,
      cmd_runs},
     {"runs show", "RUN [--receipt] [--json]", "one run in full, or its verified receipt",

@@ -532,8 +532,17 @@ int cli_refusal_exit(const char *code)
 
 int cli_call(cli_ctx *ctx, nc_rpc *rpc, const char *op, json_t *params, json_t **result)
 {
+    return cli_call_events(ctx, rpc, op, params, NULL, 0, NULL, NULL, result);
+}
+
+int cli_call_events(cli_ctx *ctx, nc_rpc *rpc, const char *op, json_t *params, const uint8_t *in_data,
+                    size_t in_len, nc_rpc_event_fn on_event, void *ev_ctx, json_t **result)
+{
     nc_rpc_error rerr;
-    nc_err err = nc_rpc_call(rpc, op, params, result, &rerr);
+    nc_err err = nc_rpc_call_events(rpc, op, params, in_data, in_len, on_event, ev_ctx, result, &rerr);
+    ctx->refusal[0] = '\0';
+    if (err == NC_RPC_REFUSED)
+        snprintf(ctx->refusal, sizeof ctx->refusal, "%s", rerr.code);
     if (err == NC_OK)
         return CLI_OK;
     if (err == NC_RPC_REFUSED) {

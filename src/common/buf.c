@@ -38,6 +38,13 @@ static nc_err reserve(nc_buf *b, size_t need)
     return NC_OK;
 }
 
+nc_err nc_buf_reserve(nc_buf *b, size_t need)
+{
+    if (need > b->max)
+        return NC_ERR_TOO_LARGE;
+    return reserve(b, need);
+}
+
 nc_err nc_buf_append(nc_buf *b, const void *p, size_t n)
 {
     size_t room = b->max - b->len;

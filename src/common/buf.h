@@ -25,6 +25,9 @@ NC_MUST_CHECK nc_err nc_buf_put_u32be(nc_buf *b, uint32_t v);
 NC_MUST_CHECK nc_err nc_buf_put_u64be(nc_buf *b, uint64_t v);
 /* u32be length prefix + bytes */
 NC_MUST_CHECK nc_err nc_buf_put_string(nc_buf *b, const void *p, size_t n);
+/* Room for at least need bytes in all (at most max: NC_ERR_TOO_LARGE
+ * beyond), for a caller that writes into data + len itself. */
+NC_MUST_CHECK nc_err nc_buf_reserve(nc_buf *b, size_t need);
 /* Hands the data to the caller (free()); leaves b empty. */
 uint8_t *nc_buf_steal(nc_buf *b, size_t *len);
 

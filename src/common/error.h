@@ -74,7 +74,12 @@
       "the statement was prepared for an earlier state; prepare and sign it again")   \
     X(NC_ERR_REPLAYED, "replayed", "this signed statement has been used already")      \
     X(NC_ERR_TAMPERED, "tampered",                                                     \
-      "the worker's state disagrees with its audit log (edited outside Night Core)")
+      "the worker's state disagrees with its audit log (edited outside Night Core)")  \
+    /* an agent's run of a module it submitted, with no approval naming it */          \
+    X(NC_ERR_PENDING_REVIEW, "pending_review", "the submission is waiting for a human to review it") \
+    X(NC_ERR_REJECTED, "rejected", "a human rejected the submission")                  \
+    X(NC_ERR_NOT_APPROVED_FOR_YOU, "not_approved_for_you",                             \
+      "the submission was approved, but not for this agent")
 
 typedef enum {
 #define NC_ERR_ENUM(sym, code, msg) sym,

@@ -275,6 +275,62 @@ static void copy_field(char *dst, size_t dst_len, const json_t *v)
 
 nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result, nc_rpc_error *err)
 {
+    return nc_rpc_call_events(rpc, op, params, NULL, 0, NULL, NULL, result, err);
+}
+
+/* Exactly n raw bytes after the line just read: *out points into the buffer
+ * until the next read. */
+static nc_err read_raw(nc_rpc *rpc, int64_t deadline, size_t n, const uint8_t **out, nc_rpc_error *err)
+{
+    *out = NULL;
+    while (rpc->len - rpc->start < n) {
+        if (rpc->eof) {
+            set_msg(err, "the worker closed the connection in the middle of an event");
+            return NC_ERR_IO;
+        }
+        if (rpc->start) {
+            memmove(rpc->buf, rpc->buf + rpc->start, rpc->len - rpc->start);
+            rpc->len -= rpc->start;
+            rpc->start = 0;
+        }
+        if (rpc->cap < n) {
+            char *nb = realloc(rpc->buf, n + 1);
+            if (!nb) {
+                set_msg(err, "out of memory reading the worker's response");
+                return NC_ERR_NOMEM;
+            }
+            rpc->buf = nb;
+            rpc->cap = n;
+        }
+        struct pollfd pfd = {.fd = rpc->fd, .events = POLLIN};
+        int prc = poll(&pfd, 1, remaining_ms(deadline));
+        if (prc < 0 && errno == EINTR)
+            continue;
+        if (prc <= 0) {
+            set_msg(err, prc == 0 ? "timed out reading from the worker" : "poll failed while reading from the worker");
+            return NC_ERR_IO;
+        }
+        ssize_t r = recv(rpc->fd, rpc->buf + rpc->len, rpc->cap - rpc->len, MSG_DONTWAIT);
+        if (r < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                continue;
+            if (err)
+                snprintf(err->message, sizeof err->message, "reading from the worker: %s", strerror(errno));
+            return NC_ERR_IO;
+        }
+        if (r == 0)
+            rpc->eof = true;
+        rpc->len += (size_t)r;
+    }
+    *out = (const uint8_t *)rpc->buf + rpc->start;
+    rpc->start += n;
+    rpc->scanned = 0;
+    return NC_OK;
+}
+
+nc_err nc_rpc_call_events(nc_rpc *rpc, const char *op, json_t *params, const uint8_t *in_data, size_t in_len,
+                          nc_rpc_event_fn on_event, void *ctx, json_t **result, nc_rpc_error *err)
+{
     json_t *req = params, *resp = NULL;
     char *text = NULL;
     nc_err e = NC_ERR_USAGE;
@@ -298,6 +354,8 @@ nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result,
     json_int_t id = rpc->next_id++;
     if (json_object_set_new(req, "id", json_integer(id)) != 0 || json_object_set_new(req, "op", json_string(op)) != 0)
         goto done;
+    if (in_data && json_object_set_new(req, "stdin_bytes", json_integer((json_int_t)in_len)) != 0)
+        goto done;
     /* Compact: jansson escapes control characters in strings, so the request
      * is one line. */
     text = json_dumps(req, JSON_COMPACT);
@@ -315,6 +373,8 @@ nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result,
     e = send_all(rpc, text, tlen, deadline, err);
     if (e == NC_OK)
         e = send_all(rpc, "\n", 1, deadline, err);
+    if (e == NC_OK && in_data && in_len)
+        e = send_all(rpc, (const char *)in_data, in_len, deadline, err);
     if (e != NC_OK) {
         rpc->broken = true;
         goto done;
@@ -340,7 +400,28 @@ nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result,
             goto done;
         }
         if (json_object_get(resp, "event") && !json_object_get(resp, "id")) {
-            json_decref(resp);   /* an event for a subscribed connection: not ours */
+            const json_t *ev = json_object_get(resp, "event");
+            const json_t *nb = json_object_get(ev, "bytes");
+            const uint8_t *raw = NULL;
+            size_t raw_len = 0;
+            if (nb) {   /* raw bytes follow the line */
+                if (!json_is_integer(nb) || json_integer_value(nb) < 0 ||
+                    json_integer_value(nb) > (json_int_t)NC_RPC_MAX_RAW_EVENT_BYTES) {
+                    set_msg(err, "the worker sent an event with a bad raw byte count");
+                    e = NC_ERR_MALFORMED;
+                    rpc->broken = true;
+                    goto done;
+                }
+                raw_len = (size_t)json_integer_value(nb);
+                e = read_raw(rpc, deadline, raw_len, &raw, err);
+                if (e != NC_OK) {
+                    rpc->broken = true;
+                    goto done;
+                }
+            }
+            if (on_event && json_is_object(ev))
+                on_event(ctx, ev, raw, raw_len);   /* ours (a streamed run), or a subscription's */
+            json_decref(resp);
             resp = NULL;
             continue;
         }
@@ -377,6 +458,7 @@ nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result,
     if (err) {
         copy_field(err->code, sizeof err->code, code);
         copy_field(err->message, sizeof err->message, json_object_get(eo, "message"));
+        copy_field(err->run_id, sizeof err->run_id, json_object_get(eo, "run_id"));
     }
     e = NC_RPC_REFUSED;
 done:

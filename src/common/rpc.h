@@ -23,6 +23,7 @@
 #define NC_COMMON_RPC_H
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "common/error.h"
 
@@ -41,6 +42,7 @@ typedef struct nc_rpc nc_rpc;
 typedef struct {
     char code[64];      /* wire code of a refusal ("busy", "not_found", ...); "" for transport errors */
     char message[512];  /* the worker's message, or what went wrong in transport; NUL-terminated */
+    char run_id[48];    /* busy because of a run in progress: its id (the error's "run_id"), else "" */
 } nc_rpc_error;
 
 /* Connects to a Unix stream socket (CLOEXEC). NC_ERR_NOT_FOUND when nothing
@@ -75,6 +77,20 @@ void nc_rpc_set_timeout(nc_rpc *rpc, int timeout_ms);
  * separate connection for subscriptions. err may be NULL. */
 NC_MUST_CHECK nc_err nc_rpc_call(nc_rpc *rpc, const char *op, json_t *params, json_t **result,
                                  nc_rpc_error *err);
+
+/* The same, and every event line that arrives before the response (a
+ * streamed run's run.progress and run.output) is handed to on_event (the
+ * inner {"type": ...} object, borrowed for the call) instead of skipped. An
+ * event line with "bytes": N is followed by N raw bytes (a run with output
+ * "raw"): they are read (at most NC_RPC_MAX_RAW_EVENT_BYTES) and handed over
+ * as raw/raw_len (else NULL/0). With in_data != NULL the request carries
+ * "stdin_bytes": in_len and the bytes follow its line raw (at most
+ * 16 MiB; docs/protocol.md). */
+#define NC_RPC_MAX_RAW_EVENT_BYTES (1024u * 1024)
+typedef void (*nc_rpc_event_fn)(void *ctx, const json_t *event, const uint8_t *raw, size_t raw_len);
+NC_MUST_CHECK nc_err nc_rpc_call_events(nc_rpc *rpc, const char *op, json_t *params, const uint8_t *in_data,
+                                        size_t in_len, nc_rpc_event_fn on_event, void *ctx, json_t **result,
+                                        nc_rpc_error *err);
 
 /* After a successful "events.subscribe" call: waits up to timeout_ms (-1: for
  * ever, 0: only what is already available) for the next event line

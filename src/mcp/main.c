@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 #include "common/home.h"
 #include "common/limits.h"
@@ -33,14 +36,27 @@
 
 #define WORKER_DOWN_MESSAGE "the Night Core worker is not running; ask the operator to start it (nightcore worker start)"
 
+#define POOL_MAX 8          /* idle worker connections kept for later calls */
+#define FEED_POLL_MS 1000   /* the event feed wakes this often (expiries, stopping) */
+#define FEED_BACKOFF_MAX_MS 30000
+
 typedef struct {
     char socket_path[PATH_MAX];
     uid_t worker_uid;  /* who must serve agent.sock (a planted socket never sees the token) */
     char agent[72];
     char *token;       /* sodium_malloc'd, NUL-terminated; never printed */
     size_t token_len;
-    nc_rpc *conn;      /* NULL before the first call and after a transport error */
+    pthread_mutex_t mu;          /* the pool */
+    nc_rpc *idle[POOL_MAX];      /* checked connections not in use; one call at a time each */
+    unsigned nidle;
 } worker_link;
+
+/* stdout: one writer at a time, whole lines */
+typedef struct {
+    int fd;
+    pthread_mutex_t mu;
+    bool broken;
+} out_channel;
 
 /* ---- diagnostics: stderr only; stdout carries nothing but protocol ---- */
 
@@ -77,12 +93,6 @@ static void set_error(nc_rpc_error *err, const char *code, const char *fmt, ...)
     va_end(ap);
 }
 
-static void link_drop(worker_link *l)
-{
-    nc_rpc_free(l->conn);
-    l->conn = NULL;
-}
-
 static json_t *token_params(const worker_link *l, json_t *params /* stolen; may be NULL */)
 {
     json_t *tok = json_stringn(l->token, l->token_len);
@@ -98,7 +108,7 @@ static json_t *token_params(const worker_link *l, json_t *params /* stolen; may 
 /* hello on the current connection: proves it is alive and that the token is
  * this agent's. NC_RPC_REFUSED / NC_ERR_UNAUTHORIZED: a refusal to give the
  * agent (err set); any other failure is a transport error (err set too). */
-static nc_err link_hello(worker_link *l, nc_rpc_error *err)
+static nc_err link_hello(worker_link *l, nc_rpc *conn, nc_rpc_error *err)
 {
     json_t *res = NULL, *params = token_params(l, NULL);
     nc_err e;
@@ -106,8 +116,8 @@ static nc_err link_hello(worker_link *l, nc_rpc_error *err)
         set_error(err, "internal", "%s", "out of memory");
         return NC_ERR_NOMEM;
     }
-    nc_rpc_set_timeout(l->conn, HELLO_TIMEOUT_MS);
-    e = nc_rpc_call(l->conn, "hello", params, &res, err);
+    nc_rpc_set_timeout(conn, HELLO_TIMEOUT_MS);
+    e = nc_rpc_call(conn, "hello", params, &res, err);
     if (e == NC_RPC_REFUSED) {
         if (strcmp(err->code, "unauthorized") == 0)
             snprintf(err->message, sizeof err->message,
@@ -141,18 +151,33 @@ static bool is_refusal(nc_err e)
     return e == NC_RPC_REFUSED || e == NC_ERR_UNAUTHORIZED;
 }
 
-/* A live, checked connection in l->conn, reconnecting if it dropped. */
-static nc_err link_ready(worker_link *l, nc_rpc_error *err)
+/* A live connection whose hello passed: an idle one from the pool (checked
+ * again: the worker may have restarted), else a new one. */
+static nc_err link_take(worker_link *l, nc_rpc **out, nc_rpc_error *err)
 {
     char msg[512];
     nc_err e;
-    if (l->conn) {
-        e = link_hello(l, err);
-        if (e == NC_OK || is_refusal(e))
+    *out = NULL;
+    for (;;) {
+        nc_rpc *conn = NULL;
+        pthread_mutex_lock(&l->mu);
+        if (l->nidle > 0)
+            conn = l->idle[--l->nidle];
+        pthread_mutex_unlock(&l->mu);
+        if (!conn)
+            break;
+        e = link_hello(l, conn, err);
+        if (e == NC_OK) {
+            *out = conn;
             return e;
-        link_drop(l);   /* the worker restarted or went away: try once afresh */
+        }
+        nc_rpc_free(conn);
+        if (is_refusal(e))
+            return e;
+        /* the worker restarted or went away: try the next one, then afresh */
     }
-    e = nc_rpc_connect_as(l->socket_path, l->worker_uid, &l->conn, msg, sizeof msg);
+    nc_rpc *conn = NULL;
+    e = nc_rpc_connect_as(l->socket_path, l->worker_uid, &conn, msg, sizeof msg);
     if (e == NC_ERR_NOT_FOUND) {
         set_error(err, "unavailable", "%s", WORKER_DOWN_MESSAGE);
         return e;
@@ -161,47 +186,186 @@ static nc_err link_ready(worker_link *l, nc_rpc_error *err)
         set_error(err, "unavailable", "cannot reach the Night Core worker (%s); ask the operator to check it", msg);
         return e;
     }
-    e = link_hello(l, err);
-    if (e != NC_OK && !is_refusal(e)) {
-        link_drop(l);
-        char why[sizeof err->message];
-        snprintf(why, sizeof why, "%s", err->message);
-        set_error(err, "unavailable", "the Night Core worker did not answer (%s); ask the operator to check it "
-                                      "(nightcore worker status)", why);
+    e = link_hello(l, conn, err);
+    if (e != NC_OK) {
+        nc_rpc_free(conn);
+        if (!is_refusal(e)) {
+            char why[sizeof err->message];
+            snprintf(why, sizeof why, "%s", err->message);
+            set_error(err, "unavailable", "the Night Core worker did not answer (%s); ask the operator to check it "
+                                          "(nightcore worker status)", why);
+        }
+        return e;
     }
-    return e;
+    *out = conn;
+    return NC_OK;
 }
 
-static nc_err link_call(void *ctx, const char *op, json_t *params, json_t **result, nc_rpc_error *err)
+static void link_give_back(worker_link *l, nc_rpc *conn)
+{
+    pthread_mutex_lock(&l->mu);
+    if (l->nidle < POOL_MAX) {
+        l->idle[l->nidle++] = conn;
+        conn = NULL;
+    }
+    pthread_mutex_unlock(&l->mu);
+    nc_rpc_free(conn);
+}
+
+static nc_err link_call_stream(void *ctx, const char *op, json_t *params, nc_mcp_event_cb on_event, void *cb_ctx,
+                               json_t **result, nc_rpc_error *err)
 {
     worker_link *l = ctx;
+    nc_rpc *conn = NULL;
     *result = NULL;
     memset(err, 0, sizeof *err);
-    nc_err e = link_ready(l, err);
+    nc_err e = link_take(l, &conn, err);
     if (e != NC_OK) {
         json_decref(params);
         return e;
     }
     if (!(params = token_params(l, params))) {
+        link_give_back(l, conn);
         set_error(err, "internal", "%s", "out of memory");
         return NC_ERR_NOMEM;
     }
-    nc_rpc_set_timeout(l->conn, strcmp(op, "run") == 0 ? RUN_TIMEOUT_MS : CALL_TIMEOUT_MS);
-    e = nc_rpc_call(l->conn, op, params, result, err);
-    if (e == NC_OK || e == NC_RPC_REFUSED)
+    bool is_run = strcmp(op, "run") == 0;
+    nc_rpc_set_timeout(conn, is_run ? RUN_TIMEOUT_MS : CALL_TIMEOUT_MS);
+    e = on_event ? nc_rpc_call_events(conn, op, params, NULL, 0, on_event, cb_ctx, result, err)
+                 : nc_rpc_call(conn, op, params, result, err);
+    if (e == NC_OK || e == NC_RPC_REFUSED) {
+        link_give_back(l, conn);
         return e;
-    link_drop(l);
+    }
+    nc_rpc_free(conn);
     char why[sizeof err->message];
     snprintf(why, sizeof why, "%s", err->message);
     if (e == NC_ERR_TOO_LARGE)
         set_error(err, "too_large", "%s", why);
-    else if (strcmp(op, "run") == 0)
+    else if (is_run)
         set_error(err, "unavailable", "lost the connection to the Night Core worker during the run (%s); it may "
                                       "have stopped: ask the operator to check it (nightcore worker status)", why);
     else
         set_error(err, "unavailable", "lost the connection to the Night Core worker (%s); ask the operator to "
                                       "check it (nightcore worker status)", why);
     return e;
+}
+
+static nc_err link_call(void *ctx, const char *op, json_t *params, json_t **result, nc_rpc_error *err)
+{
+    return link_call_stream(ctx, op, params, NULL, NULL, result, err);
+}
+
+static void link_cleanup(worker_link *l)
+{
+    for (unsigned i = 0; i < l->nidle; i++)
+        nc_rpc_free(l->idle[i]);
+    l->nidle = 0;
+}
+
+/* ---- the worker's agent events: a subscription kept open on its own
+ * connection, re-established when it drops ---- */
+
+typedef struct {
+    worker_link *link;
+    nc_mcp_server *server;
+    atomic_bool stop;
+} feed;
+
+static void feed_sleep(feed *f, unsigned ms)
+{
+    for (unsigned slept = 0; slept < ms && !atomic_load(&f->stop); slept += 100) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *feed_main(void *arg)
+{
+    feed *f = arg;
+    worker_link *l = f->link;
+    unsigned backoff = 1000;
+    bool said_down = false;
+    while (!atomic_load(&f->stop)) {
+        nc_rpc *conn = NULL;
+        nc_rpc_error err;
+        json_t *res = NULL;
+        memset(&err, 0, sizeof err);
+        nc_err e = link_take(l, &conn, &err);
+        json_t *params = e == NC_OK ? token_params(l, NULL) : NULL;
+        if (e == NC_OK && params) {
+            nc_rpc_set_timeout(conn, CALL_TIMEOUT_MS);
+            e = nc_rpc_call(conn, "events.subscribe", params, &res, &err);
+            json_decref(res);
+        } else if (e == NC_OK) {
+            e = NC_ERR_NOMEM;
+        }
+        if (e == NC_OK) {
+            log_line(NULL, "subscribed to the worker's events for this agent");
+            said_down = false;
+            backoff = 1000;
+            nc_mcp_feed_state(f->server, true);
+            while (!atomic_load(&f->stop)) {
+                json_t *ev = NULL;
+                e = nc_rpc_read_event(conn, &ev, FEED_POLL_MS);
+                if (e != NC_OK)
+                    break;
+                if (ev)
+                    nc_mcp_on_event(f->server, ev);
+                json_decref(ev);
+                nc_mcp_tick(f->server);
+            }
+            nc_mcp_feed_state(f->server, false);
+            if (!atomic_load(&f->stop))
+                log_line(NULL, "lost the worker's event subscription; reconnecting");
+        } else if (!said_down) {
+            char line[700];
+            snprintf(line, sizeof line, "cannot subscribe to the worker's events (%s: %s); retrying", err.code,
+                     err.message);
+            log_line(NULL, line);
+            said_down = true;
+        }
+        nc_rpc_free(conn);
+        feed_sleep(f, backoff);
+        backoff = backoff * 2 > FEED_BACKOFF_MAX_MS ? FEED_BACKOFF_MAX_MS : backoff * 2;
+    }
+    return NULL;
+}
+
+/* ---- threads for tool calls ---- */
+
+typedef struct {
+    void (*fn)(void *);
+    void *arg;
+} spawned;
+
+static void *spawned_main(void *p)
+{
+    spawned sp = *(spawned *)p;
+    free(p);
+    sp.fn(sp.arg);
+    return NULL;
+}
+
+static bool spawn_thread(void *ctx, void (*fn)(void *), void *arg)
+{
+    (void)ctx;
+    pthread_t t;
+    pthread_attr_t attr;
+    spawned *sp = malloc(sizeof *sp);
+    if (!sp)
+        return false;
+    sp->fn = fn;
+    sp->arg = arg;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, spawned_main, sp);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        free(sp);
+        return false;
+    }
+    return true;
 }
 
 /* ---- stdin lines ---- */
@@ -341,13 +505,26 @@ static bool write_message(int fd, const char *msg, size_t len)
     return true;
 }
 
-static int serve(nc_mcp_server *s, int in_fd, int out_fd)
+static bool send_line(void *ctx, const char *msg, size_t len)
+{
+    out_channel *o = ctx;
+    pthread_mutex_lock(&o->mu);
+    bool ok = !o->broken && write_message(o->fd, msg, len);
+    if (!ok && !o->broken) {
+        o->broken = true;
+        log_line(NULL, "stdout closed; nothing more can be sent");
+    }
+    pthread_mutex_unlock(&o->mu);
+    return ok;
+}
+
+static int serve(nc_mcp_server *s, int in_fd)
 {
     line_reader r = {.fd = in_fd};
     int status = 1;
     for (;;) {
-        char *line, *reply = NULL;
-        size_t len, reply_len = 0;
+        char *line;
+        size_t len;
         nc_err e;
         int got = next_line(&r, &line, &len);
         if (got == LINE_EOF) {
@@ -359,29 +536,29 @@ static int serve(nc_mcp_server *s, int in_fd, int out_fd)
             break;
         }
         if (got == LINE_TOO_LONG)
-            e = nc_mcp_error_reply(NC_JSONRPC_INVALID_REQUEST,
-                                   "Invalid Request: message longer than 32 MiB (33554432 bytes); it was skipped",
-                                   &reply, &reply_len);
+            e = nc_mcp_send_error(s, NC_JSONRPC_INVALID_REQUEST,
+                                  "Invalid Request: message longer than 32 MiB (33554432 bytes); it was skipped");
         else
-            e = nc_mcp_handle_message(s, line, len, &reply, &reply_len);
-        if (e != NC_OK) {
+            e = nc_mcp_handle_message(s, line, len);
+        if (e != NC_OK)
             /* Out of memory: answering is impossible; the client sees its
              * request time out, and later ones may still succeed. */
             log_line(NULL, "out of memory handling a message");
-            continue;
-        }
-        if (reply) {
-            bool ok = write_message(out_fd, reply, reply_len);
-            free(reply);
-            if (!ok) {
-                log_line(NULL, "stdout closed; stopping");
-                status = 0;
-                break;
-            }
-        }
     }
     free(r.buf);
+    /* End of input: calls in progress answer first (waiting ones at once). */
+    nc_mcp_wait_idle(s);
     return status;
+}
+
+/* The backend has one context (the link); the output channel is reached
+ * through this, set once before any thread starts. */
+static out_channel *backend_out;
+
+static bool send_via_channel(void *ctx, const char *msg, size_t len)
+{
+    (void)ctx;
+    return send_line(backend_out, msg, len);
 }
 
 /* ---- start-up ---- */
@@ -393,8 +570,9 @@ static void usage(FILE *f)
             "       nightcore-mcp --help | --version\n"
             "\n"
             "The MCP server (stdio) through which agent NAME submits WebAssembly modules to the\n"
-            "Night Core inbox and runs the ones a human approved for it. It holds no key: it cannot\n"
-            "approve, sign, trust or change policy. Speak MCP on its stdin/stdout; it logs to stderr.\n"
+            "Night Core inbox, waits for a human's decision, and runs the ones a human approved for it\n"
+            "(each approval is also a tool of its own). It holds no key: it cannot approve, sign,\n"
+            "trust or change policy. Speak MCP on its stdin/stdout; it logs to stderr.\n"
             "\n"
             "  --agent NAME   the agent (1-64 of a-z 0-9 _ -), as created with `nightcore agent add NAME`\n"
             "  --home DIR     the Night Core home (default $NIGHTCORE_HOME, else ~/.nightcore)\n"
@@ -451,8 +629,11 @@ int main(int argc, char **argv)
     nc_home home;
     char msg[512];
     int status = 1, out_fd = -1;
+    out_channel out = {.fd = -1};
 
     memset(&link, 0, sizeof link);
+    pthread_mutex_init(&link.mu, NULL);
+    pthread_mutex_init(&out.mu, NULL);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool missing;
@@ -530,16 +711,32 @@ int main(int argc, char **argv)
         goto done;
     }
 
-    nc_mcp_backend be = {.call = link_call, .log = log_line, .ctx = &link};
+    out.fd = out_fd;
+    nc_mcp_backend be = {.call = link_call, .call_stream = link_call_stream, .log = log_line, .send = send_line,
+                         .spawn = spawn_thread, .ctx = &link};
+    /* the link and the output are two contexts: the backend's send gets the channel */
+    be.ctx = &link;
+    backend_out = &out;
+    be.send = send_via_channel;
     if (nc_mcp_server_new(agent, &be, &server, msg, sizeof msg) != NC_OK) {
         fprintf(stderr, "nightcore-mcp: internal error: %s\n", msg);
         goto done;
     }
     fprintf(stderr, "nightcore-mcp %s: agent %s, worker at %s\n", NC_VERSION, agent, link.socket_path);
-    status = serve(server, STDIN_FILENO, out_fd);
+    feed f = {.link = &link, .server = server};
+    atomic_init(&f.stop, false);
+    pthread_t feed_thread;
+    bool feeding = pthread_create(&feed_thread, NULL, feed_main, &f) == 0;
+    if (!feeding)
+        log_line(NULL, "cannot start the event thread: approvals will not appear as tools until tools/list");
+    status = serve(server, STDIN_FILENO);
+    if (feeding) {
+        atomic_store(&f.stop, true);
+        pthread_join(feed_thread, NULL);
+    }
 done:
     nc_mcp_server_free(server);
-    nc_rpc_free(link.conn);
+    link_cleanup(&link);
     sodium_free(link.token);   /* wipes it */
     if (out_fd >= 0)
         close(out_fd);

@@ -20,16 +20,9 @@
 
 #define CHILD_SOCK 3
 
-/* Writes the whole result frame; async-signal-safe (the deadline's handler
- * sends through here too). stdout and stderr go out from where they are. */
-static void send_result(nc_err status, const nc_run_result *res)
+/* Writes all of iov to the supervisor; async-signal-safe. */
+static void write_iov(struct iovec *v, int n)
 {
-    static uint8_t scratch[NC_WIRE_RESULT_FIXED_MAX];
-    struct iovec iov[NC_WIRE_RESULT_IOVS];
-    if (nc_wire_result_frame(status, res, scratch, sizeof scratch, iov) != NC_OK)
-        _exit(3);   /* the supervisor reports the run as a crash */
-    struct iovec *v = iov;
-    int n = NC_WIRE_RESULT_IOVS;
     while (n > 0) {
         ssize_t w = writev(CHILD_SOCK, v, n);
         if (w < 0 && errno == EINTR)
@@ -46,6 +39,36 @@ static void send_result(nc_err status, const nc_run_result *res)
             v->iov_base = (uint8_t *)v->iov_base + left;
             v->iov_len -= left;
         }
+    }
+}
+
+/* Writes the whole result frame; async-signal-safe (the deadline's handler
+ * sends through here too). stdout and stderr go out from where they are. */
+static void send_result(nc_err status, const nc_run_result *res)
+{
+    static uint8_t scratch[NC_WIRE_RESULT_FIXED_MAX];
+    struct iovec iov[NC_WIRE_RESULT_IOVS];
+    if (nc_wire_result_frame(status, res, scratch, sizeof scratch, iov) != NC_OK)
+        _exit(3);   /* the supervisor reports the run as a crash */
+    write_iov(iov, NC_WIRE_RESULT_IOVS);
+}
+
+/* Output as the module writes it (the spec asked for a stream), in chunks
+ * of at most NC_WIRE_CHUNK_MAX, during the host call that wrote it. A
+ * deadline meanwhile only marks the run (see nc_wasi_in_host_call), so a
+ * chunk is never cut by the result frame. */
+static void send_output(void *ctx, int stream, const uint8_t *data, size_t len)
+{
+    (void)ctx;
+    while (len > 0) {
+        size_t n = len > NC_WIRE_CHUNK_MAX ? NC_WIRE_CHUNK_MAX : len;
+        uint8_t hdr[NC_WIRE_CHUNK_HEADER];
+        if (nc_wire_chunk_header((unsigned)stream, n, hdr) != NC_OK)
+            _exit(3);
+        struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)data, n}};
+        write_iov(iov, 2);
+        data += n;
+        len -= n;
     }
 }
 
@@ -271,8 +294,8 @@ static void child_main(void)
     nc_exec_artifact art = {.sealed_fd = fds[0]};
     res.isolation = iso;   /* for a report from the deadline's handler */
     child_result = &res;
-    status = nc_exec_run(&art, ws.fuel, &ws.spec, fds + 1, NC_TIMER_SIGNAL, report_deadline, &res,
-                         res.message, sizeof res.message);
+    status = nc_exec_run(&art, ws.fuel, &ws.spec, fds + 1, NC_TIMER_SIGNAL, report_deadline,
+                         ws.stream ? send_output : NULL, NULL, &res, res.message, sizeof res.message);
     child_result = NULL;
 reply:
     res.isolation = iso;

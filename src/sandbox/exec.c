@@ -488,6 +488,7 @@ static wasmtime_error_t *load_module(wasm_engine_t *engine, const nc_exec_artifa
 
 nc_err nc_exec_run(const nc_exec_artifact *artifact, bool fuel, const nc_run_spec *spec,
                    const int *dir_fds, nc_timer_kind timer, nc_deadline_report report,
+                   nc_output_fn on_output, void *output_ctx,
                    nc_run_result *res, char *msg, size_t msg_len)
 {
     nightcore_limits_t lim = {
@@ -538,6 +539,7 @@ nc_err nc_exec_run(const nc_exec_artifact *artifact, bool fuel, const nc_run_spe
         .stdout_cap = spec->limits.stdout_bytes, .stderr_cap = spec->limits.stderr_bytes,
         .preopens = pre, .npreopens = spec->ndirs,
         .deadline_ns = nc_now_ns() + (uint64_t)spec->limits.timeout_ms * 1000000ull,
+        .on_output = on_output, .output_ctx = output_ctx,
     };
     err = nc_wasi_new(&wc, &w);
     if (err != NC_OK)

@@ -35,11 +35,13 @@ typedef void (*nc_deadline_report)(const nc_run_result *partial);
 /* Runs an artifact in this process. dir_fds[i] correspond to spec->dirs[i].
  * Fills res (outcome, output, observations, timings for load/instantiate/
  * execute). Returns an error only when the module could not be run at all.
+ * on_output (may be NULL) sees the output as the module writes it.
  * With a report function the deadline stops the guest wherever it is (see
  * exec.c); without one, at its next host call. */
 NC_MUST_CHECK nc_err nc_exec_run(const nc_exec_artifact *artifact, bool fuel,
                                  const nc_run_spec *spec, const int *dir_fds,
                                  nc_timer_kind timer, nc_deadline_report report,
+                                 nc_output_fn on_output, void *output_ctx,
                                  nc_run_result *res, char *msg, size_t msg_len);
 
 /* Isolation steps of the child (isolate.c). */
@@ -54,12 +56,16 @@ NC_MUST_CHECK nc_err nc_isolate_late(const nc_run_spec *spec, const int *dir_fds
 /* Wire format between supervisor and child (wire.c). Spec and result are
  * binary, length-prefixed; both sides parse with the bounded reader. The
  * supervisor treats everything the child sends as hostile. */
-#define NC_WIRE_SPEC_MAGIC 0x4e435332u   /* "NCS2": directories carry their quotas */
+#define NC_WIRE_SPEC_MAGIC 0x4e435333u   /* "NCS3": a flags byte (fuel, stream) */
 #define NC_WIRE_RESULT_MAGIC 0x4e435231u /* "NCR1" */
+#define NC_WIRE_CHUNK_MAGIC 0x4e434f31u  /* "NCO1": output as the module writes it */
+/* The spec's flags byte. */
+#define NC_WIRE_SPEC_FUEL 1u     /* the artifact was compiled with fuel metering */
+#define NC_WIRE_SPEC_STREAM 2u   /* send output chunks as the module writes */
 
 typedef struct {
     nc_run_spec spec;
-    bool fuel;
+    bool fuel, stream;
     uint8_t artifact_sha256[NC_SHA256_LEN];
     uint64_t sent_ns;
     /* storage owned by the decoded spec */
@@ -68,12 +74,13 @@ typedef struct {
     char **guest_store;
 } nc_wire_spec;
 
-NC_MUST_CHECK nc_err nc_wire_encode_spec(const nc_run_spec *spec, bool fuel,
+/* flags: NC_WIRE_SPEC_FUEL | NC_WIRE_SPEC_STREAM (a bool true is fuel alone). */
+NC_MUST_CHECK nc_err nc_wire_encode_spec(const nc_run_spec *spec, uint8_t flags,
                                          const uint8_t artifact_sha256[NC_SHA256_LEN],
                                          uint64_t sent_ns, nc_buf *out);
 /* The same body in three parts, so that stdin (up to 16 MiB) is sent from
  * where it is: head, then spec->stdin_data, then tail. */
-NC_MUST_CHECK nc_err nc_wire_encode_spec_parts(const nc_run_spec *spec, bool fuel,
+NC_MUST_CHECK nc_err nc_wire_encode_spec_parts(const nc_run_spec *spec, uint8_t flags,
                                                const uint8_t artifact_sha256[NC_SHA256_LEN],
                                                uint64_t sent_ns, nc_buf *head, nc_buf *tail);
 /* out->spec.stdin_data points into data: keep data until the spec is done with. */
@@ -97,5 +104,37 @@ NC_MUST_CHECK nc_err nc_wire_result_frame(nc_err status, const nc_run_result *r,
 NC_MUST_CHECK nc_err nc_wire_decode_result(const uint8_t *data, size_t len, size_t stdout_cap,
                                            size_t stderr_cap, nc_err *status,
                                            nc_run_result *out);
+
+/* Output chunks (child -> supervisor, only when the spec asked for a
+ * stream): a frame (u32be body length, then the body) whose body is the
+ * magic "NCO1", a stream byte (1 stdout, 2 stderr) and the bytes (u32be
+ * length, 1 .. NC_WIRE_CHUNK_MAX). Any number of them precede the result
+ * frame. The supervisor checks each against the run's caps and, at the end,
+ * that the result's output begins with exactly what was streamed. */
+#define NC_WIRE_CHUNK_MAX (64u * 1024)
+#define NC_WIRE_CHUNK_HEADER 13u   /* frame length + magic + stream + data length */
+/* The frame header for a chunk of len bytes (1 .. NC_WIRE_CHUNK_MAX) of
+ * stream; the data follows it on the wire. Async-signal-safe. */
+NC_MUST_CHECK nc_err nc_wire_chunk_header(unsigned stream, size_t len, uint8_t hdr[NC_WIRE_CHUNK_HEADER]);
+/* What was streamed so far, per stream, bounded by the run's caps. */
+typedef struct {
+    nc_buf out, err;
+} nc_wire_stream;
+void nc_wire_stream_init(nc_wire_stream *s, size_t stdout_cap, size_t stderr_cap);
+void nc_wire_stream_cleanup(nc_wire_stream *s);
+/* A frame body that starts with NC_WIRE_CHUNK_MAGIC? (Else it is a result.) */
+bool nc_wire_is_chunk(const uint8_t *body, size_t len);
+/* Parses a chunk frame body strictly and appends it to its stream.
+ * NC_ERR_MALFORMED for a bad stream byte, an empty or oversized chunk,
+ * trailing bytes, or bytes beyond the stream's cap (the child's own host
+ * never writes past it). *stream, *data, *len: the chunk (data borrowed from
+ * body). Nothing is appended on failure. */
+NC_MUST_CHECK nc_err nc_wire_stream_chunk(nc_wire_stream *s, const uint8_t *body, size_t len, unsigned *stream,
+                                          const uint8_t **data, size_t *data_len);
+/* The result agrees with the stream: its stdout and stderr each begin with
+ * exactly the bytes streamed (NC_ERR_MALFORMED otherwise). *out_from and
+ * *err_from: where the bytes never streamed begin. */
+NC_MUST_CHECK nc_err nc_wire_stream_check(const nc_wire_stream *s, const nc_run_result *r, size_t *out_from,
+                                          size_t *err_from);
 
 #endif

@@ -10,9 +10,11 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -127,6 +129,59 @@ void nc_run_result_cleanup(nc_run_result *r)
     free(r->out);
     free(r->err);
     memset(r, 0, sizeof *r);
+}
+
+/* ---- cancellation ---- */
+
+struct nc_run_cancel {
+    atomic_bool fired;
+    int efd;   /* readable once fired: wakes the supervisor's poll */
+};
+
+nc_err nc_run_cancel_new(nc_run_cancel **out)
+{
+    *out = NULL;
+    nc_run_cancel *c = calloc(1, sizeof *c);
+    if (!c)
+        return NC_ERR_NOMEM;
+    c->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->efd < 0) {
+        free(c);
+        return NC_ERR_IO;
+    }
+    atomic_init(&c->fired, false);
+    *out = c;
+    return NC_OK;
+}
+
+void nc_run_cancel_free(nc_run_cancel *c)
+{
+    if (!c)
+        return;
+    close(c->efd);
+    free(c);
+}
+
+void nc_run_cancel_fire(nc_run_cancel *c)
+{
+    if (!c || atomic_exchange(&c->fired, true))
+        return;
+    uint64_t one = 1;
+    ssize_t n = write(c->efd, &one, sizeof one);
+    (void)n;   /* the counter cannot overflow from one write; the flag is set either way */
+}
+
+bool nc_run_cancel_fired(const nc_run_cancel *c)
+{
+    return c && atomic_load(&((nc_run_cancel *)c)->fired);
+}
+
+static void set_cancelled(nc_run_result *res, const char *when)
+{
+    res->outcome = NC_OUTCOME_CANCELLED;
+    res->exit_code = 0;
+    res->trap_kind[0] = '\0';
+    snprintf(res->message, sizeof res->message, "cancelled %s", when);
 }
 
 /* ---- children ---- */
@@ -677,7 +732,7 @@ static void close_fds(int *fds, size_t n)
 }
 
 static nc_err run_inprocess(const nc_artifact *art, const nc_run_spec *spec, const int *dir_fds,
-                            nc_run_result *res, char *msg, size_t msg_len)
+                            const nc_run_hooks *hooks, nc_run_result *res, char *msg, size_t msg_len)
 {
     uint8_t *bytes = NULL;
     size_t len = 0;
@@ -693,7 +748,8 @@ static nc_err run_inprocess(const nc_artifact *art, const nc_run_spec *spec, con
         return NC_ERR_ARTIFACT;
     }
     nc_exec_artifact a = {.bytes = bytes, .len = len, .sealed_fd = -1};
-    err = nc_exec_run(&a, art->fuel, spec, dir_fds, NC_TIMER_THREAD, NULL, res, msg, msg_len);
+    err = nc_exec_run(&a, art->fuel, spec, dir_fds, NC_TIMER_THREAD, NULL, hooks ? hooks->on_output : NULL,
+                      hooks ? hooks->ctx : NULL, res, msg, msg_len);
     free(bytes);
     return err;
 }
@@ -763,31 +819,122 @@ static nc_err send_spec(const nc_child *c, const nc_buf *head, const nc_run_spec
     return send_all(c->sock, body, 3);
 }
 
-/* Reads exactly len bytes before the deadline. 1 = timed out, 0 = ok, -1 = EOF/error. */
-static int read_deadline(int fd, uint8_t *p, size_t len, uint64_t deadline_ns)
+/* Frames from the child, read through a buffer (output chunks are small and
+ * many). Every result of read_frame: */
+enum { FRAME_OK = 0, FRAME_TIMEOUT = 1, FRAME_CANCELLED = 2, FRAME_BAD = -1 };
+
+typedef struct {
+    int fd, cancel_fd;        /* cancel_fd: -1 for none */
+    uint64_t deadline_ns;
+    uint8_t buf[128 * 1024];
+    size_t start, end;        /* unread bytes: buf[start..end) */
+} frame_reader;
+
+/* Waits for the child's socket (or the cancel descriptor) and reads what is
+ * there into dst (at most cap bytes). */
+static int fill(frame_reader *fr, uint8_t *dst, size_t cap, size_t *got)
 {
-    size_t got = 0;
-    while (got < len) {
+    for (;;) {
         uint64_t now = nc_now_ns();
-        if (now >= deadline_ns)
-            return 1;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int ms = (int)((deadline_ns - now + 999999) / 1000000);
-        int rc = poll(&pfd, 1, ms);
+        if (now >= fr->deadline_ns)
+            return FRAME_TIMEOUT;
+        struct pollfd pfd[2] = {{fr->fd, POLLIN, 0}, {fr->cancel_fd, POLLIN, 0}};
+        int ms = (int)((fr->deadline_ns - now + 999999) / 1000000);
+        int rc = poll(pfd, fr->cancel_fd >= 0 ? 2 : 1, ms);
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc < 0)
-            return -1;
+            return FRAME_BAD;
         if (rc == 0)
             continue;
-        ssize_t n = read(fd, p + got, len - got);
+        if (fr->cancel_fd >= 0 && pfd[1].revents)
+            return FRAME_CANCELLED;
+        ssize_t n = read(fr->fd, dst, cap);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0)
-            return -1;
-        got += (size_t)n;
+            return FRAME_BAD;
+        *got = (size_t)n;
+        return FRAME_OK;
     }
-    return 0;
+}
+
+/* Exactly len bytes into p: first what is buffered, then straight from the
+ * socket (a large result is not copied twice). */
+static int read_exact_fr(frame_reader *fr, uint8_t *p, size_t len)
+{
+    size_t have = fr->end - fr->start, take = have < len ? have : len;
+    memcpy(p, fr->buf + fr->start, take);
+    fr->start += take;
+    size_t got = take;
+    while (got < len) {
+        size_t n = 0;
+        if (len - got < sizeof fr->buf) {   /* small: through the buffer, reading ahead */
+            fr->start = fr->end = 0;
+            int rc = fill(fr, fr->buf, sizeof fr->buf, &n);
+            if (rc != FRAME_OK)
+                return rc;
+            fr->end = n;
+            take = n < len - got ? n : len - got;
+            memcpy(p + got, fr->buf, take);
+            fr->start = take;
+            got += take;
+        } else {
+            int rc = fill(fr, p + got, len - got, &n);
+            if (rc != FRAME_OK)
+                return rc;
+            got += n;
+        }
+    }
+    return FRAME_OK;
+}
+
+/* One frame (u32be length, body) of at most cap bytes: the body in *body
+ * (pointing into the reader's buffer when it fits there, else into *owned,
+ * malloc'd). */
+static int read_frame(frame_reader *fr, size_t cap, const uint8_t **body, size_t *len, uint8_t **owned)
+{
+    uint8_t lenb[4];
+    *owned = NULL;
+    int rc = read_exact_fr(fr, lenb, 4);
+    if (rc != FRAME_OK)
+        return rc;
+    uint32_t n = (uint32_t)lenb[0] << 24 | (uint32_t)lenb[1] << 16 | (uint32_t)lenb[2] << 8 | lenb[3];
+    if (n > cap)
+        return FRAME_BAD;
+    *len = n;
+    if (n <= fr->end - fr->start) {   /* already buffered */
+        *body = fr->buf + fr->start;
+        fr->start += n;
+        return FRAME_OK;
+    }
+    if (n <= sizeof fr->buf) {   /* move what is buffered to the front, read the rest after it */
+        size_t have = fr->end - fr->start;
+        memmove(fr->buf, fr->buf + fr->start, have);
+        fr->start = 0;
+        fr->end = have;
+        while (fr->end < n) {
+            size_t got = 0;
+            rc = fill(fr, fr->buf + fr->end, sizeof fr->buf - fr->end, &got);
+            if (rc != FRAME_OK)
+                return rc;
+            fr->end += got;
+        }
+        *body = fr->buf;
+        fr->start = n;
+        return FRAME_OK;
+    }
+    *owned = malloc(n);
+    if (!*owned)
+        return FRAME_BAD;
+    rc = read_exact_fr(fr, *owned, n);
+    if (rc != FRAME_OK) {
+        free(*owned);
+        *owned = NULL;
+        return rc;
+    }
+    *body = *owned;
+    return FRAME_OK;
 }
 
 static void describe_death(nc_run_result *res, int status)
@@ -806,18 +953,39 @@ static void describe_death(nc_run_result *res, int status)
     }
 }
 
+/* The child killed before it reported: the run is cancelled, with what it
+ * streamed so far as its output (exactly the bytes the caller was given). */
+static void finish_cancelled(nc_run_result *res, nc_wire_stream *st)
+{
+    res->out = nc_buf_steal(&st->out, &res->out_len);
+    res->err = nc_buf_steal(&st->err, &res->err_len);
+    set_cancelled(res, "while running: the supervisor killed the sandbox child");
+}
+
 static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_spec *spec,
-                          const int *dir_fds, nc_run_result *res, char *msg, size_t msg_len)
+                          const int *dir_fds, const nc_run_hooks *hooks, nc_run_result *res, char *msg,
+                          size_t msg_len)
 {
     nc_child c = {-1, -1};
     nc_buf head, tail;
     int fds[1 + NC_MAX_DIRS];
-    uint8_t *reply = NULL;
+    uint8_t *owned = NULL;
+    frame_reader *fr = NULL;
+    nc_wire_stream st;
     nc_err err = NC_ERR_CHILD;
     uint64_t t0 = nc_now_ns();
+    bool streaming = hooks && (hooks->on_output || hooks->cancel);
+    uint8_t flags = (uint8_t)((art->fuel ? NC_WIRE_SPEC_FUEL : 0) | (streaming ? NC_WIRE_SPEC_STREAM : 0));
 
+    fds[0] = -1;
     nc_buf_init(&head, NC_MAX_SPEC_BYTES);
     nc_buf_init(&tail, NC_MAX_SPEC_BYTES);
+    nc_wire_stream_init(&st, spec->limits.stdout_bytes, spec->limits.stderr_bytes);
+    fr = malloc(sizeof *fr);
+    if (!fr) {
+        err = NC_ERR_NOMEM;
+        goto done;
+    }
     err = image_get(sb, art, &fds[0], msg, msg_len);
     if (err != NC_OK)
         goto done;
@@ -832,7 +1000,7 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
         res->t_spawn_ns = spawn_ns;
         nc_buf_reset(&head);
         nc_buf_reset(&tail);
-        err = nc_wire_encode_spec_parts(spec, art->fuel, art->sha256, nc_now_ns(), &head, &tail);
+        err = nc_wire_encode_spec_parts(spec, flags, art->sha256, nc_now_ns(), &head, &tail);
         if (err != NC_OK)
             goto done;
         err = send_spec(&c, &head, spec, &tail, fds, (uint32_t)(1 + spec->ndirs));
@@ -846,33 +1014,53 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
     }
 
     /* Backstop: the child's own deadline should fire first. */
-    uint64_t deadline = t0 + (uint64_t)(spec->limits.timeout_ms + NC_CHILD_KILL_GRACE_MS + 1000) * 1000000ull;
-    uint8_t lenb[4];
-    int rc = read_deadline(c.sock, lenb, 4, deadline);
-    uint32_t rlen = 0;
+    fr->fd = c.sock;
+    fr->cancel_fd = hooks && hooks->cancel ? hooks->cancel->efd : -1;
+    fr->deadline_ns = t0 + (uint64_t)(spec->limits.timeout_ms + NC_CHILD_KILL_GRACE_MS + 1000) * 1000000ull;
+    fr->start = fr->end = 0;
     size_t cap = (size_t)spec->limits.stdout_bytes + spec->limits.stderr_bytes + 64 * 1024;
-    if (rc == 0) {
-        rlen = (uint32_t)lenb[0] << 24 | (uint32_t)lenb[1] << 16 | (uint32_t)lenb[2] << 8 | lenb[3];
-        if (rlen > cap) {
-            rc = -1;
-        } else {
-            reply = malloc(rlen ? rlen : 1);
-            rc = reply ? read_deadline(c.sock, reply, rlen, deadline) : -1;
+    const uint8_t *body = NULL;
+    size_t blen = 0;
+    int rc;
+    /* Output chunks (hostile, checked against the caps), then the result. */
+    for (;;) {
+        rc = read_frame(fr, cap, &body, &blen, &owned);
+        if (rc != FRAME_OK || !streaming || !nc_wire_is_chunk(body, blen))
+            break;
+        unsigned which;
+        const uint8_t *data;
+        size_t dlen;
+        if (nc_wire_stream_chunk(&st, body, blen, &which, &data, &dlen) != NC_OK) {
+            rc = FRAME_BAD;   /* a child that lies about its output: a crash */
+            break;
         }
+        if (hooks->on_output)
+            hooks->on_output(hooks->ctx, (int)which, data, dlen);
+        free(owned);
+        owned = NULL;
     }
-    if (rc == 1) {   /* hung: kill it, report the timeout */
+    if (rc == FRAME_CANCELLED) {
+        kill(c.pid, SIGKILL);
+        reap_child(&c);
+        finish_cancelled(res, &st);
+        err = NC_OK;
+        goto done;
+    }
+    if (rc == FRAME_TIMEOUT) {   /* hung: kill it, report the timeout */
         kill(c.pid, SIGKILL);
         reap_child(&c);
         res->outcome = NC_OUTCOME_TIMEOUT;
         res->limits_hit |= NC_LIMIT(NC_LIMIT_TIMEOUT);
         res->term_signal = SIGKILL;
+        res->out = nc_buf_steal(&st.out, &res->out_len);
+        res->err = nc_buf_steal(&st.err, &res->err_len);
         snprintf(res->message, sizeof res->message,
                  "no result within %u ms; the supervisor killed the sandbox child",
                  spec->limits.timeout_ms + NC_CHILD_KILL_GRACE_MS + 1000);
         err = NC_OK;
         goto done;
     }
-    if (rc < 0) {    /* died, or sent garbage */
+    if (rc != FRAME_OK) {    /* died, or sent garbage */
         int status = 0;
         close(c.sock);
         c.sock = -1;
@@ -880,15 +1068,25 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
             ;
         c.pid = -1;
         describe_death(res, status);
+        res->out = nc_buf_steal(&st.out, &res->out_len);
+        res->err = nc_buf_steal(&st.err, &res->err_len);
         err = NC_OK;
         goto done;
     }
     nc_err status = NC_ERR_CHILD;
-    err = nc_wire_decode_result(reply, rlen, spec->limits.stdout_bytes, spec->limits.stderr_bytes,
+    size_t out_from = 0, err_from = 0;
+    err = nc_wire_decode_result(body, blen, spec->limits.stdout_bytes, spec->limits.stderr_bytes,
                                 &status, res);
+    if (err == NC_OK && streaming) {
+        err = nc_wire_stream_check(&st, res, &out_from, &err_from);
+        if (err != NC_OK)
+            nc_run_result_cleanup(res);
+    }
     retire_child(sb, &c);
     if (err != NC_OK) {
         res->outcome = NC_OUTCOME_CRASH;
+        res->out = nc_buf_steal(&st.out, &res->out_len);
+        res->err = nc_buf_steal(&st.err, &res->err_len);
         snprintf(res->message, sizeof res->message, "sandbox child sent a malformed result");
         err = NC_OK;
         goto done;
@@ -897,6 +1095,15 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
         snprintf(msg, msg_len, "%s", res->message[0] ? res->message : nc_strerror(status));
         err = status;
         goto done;
+    }
+    /* What the child never streamed (a deadline report is written from the
+     * signal handler with no chunks): the caller sees it now, so what it was
+     * shown is exactly what is recorded. */
+    if (hooks && hooks->on_output) {
+        if (res->out_len > out_from)
+            hooks->on_output(hooks->ctx, 1, res->out + out_from, res->out_len - out_from);
+        if (res->err_len > err_from)
+            hooks->on_output(hooks->ctx, 2, res->err + err_from, res->err_len - err_from);
     }
     err = NC_OK;
 done:
@@ -909,7 +1116,9 @@ done:
     }
     if (fds[0] >= 0)
         close(fds[0]);
-    free(reply);
+    free(owned);
+    free(fr);
+    nc_wire_stream_cleanup(&st);
     nc_buf_cleanup(&head);
     nc_buf_cleanup(&tail);
     res->t_total_ns = nc_now_ns() - t0;
@@ -919,6 +1128,12 @@ done:
 nc_err nc_sandbox_run(nc_sandbox *sb, const nc_artifact *art, const nc_run_spec *spec,
                       nc_run_result *out, char *msg, size_t msg_len)
 {
+    return nc_sandbox_run_ex(sb, art, spec, NULL, out, msg, msg_len);
+}
+
+nc_err nc_sandbox_run_ex(nc_sandbox *sb, const nc_artifact *art, const nc_run_spec *spec,
+                         const nc_run_hooks *hooks, nc_run_result *out, char *msg, size_t msg_len)
+{
     int dir_fds[NC_MAX_DIRS];
     memset(out, 0, sizeof *out);
     if (msg_len)
@@ -926,13 +1141,17 @@ nc_err nc_sandbox_run(nc_sandbox *sb, const nc_artifact *art, const nc_run_spec 
     nc_err err = check_spec(spec, msg, msg_len);
     if (err != NC_OK)
         return err;
+    if (hooks && nc_run_cancel_fired(hooks->cancel)) {
+        set_cancelled(out, "before it started");
+        return NC_OK;
+    }
     err = open_dirs(spec, dir_fds, msg, msg_len);
     if (err != NC_OK)
         return err;
     if (sb->tier == NC_TIER_INPROCESS)
-        err = run_inprocess(art, spec, dir_fds, out, msg, msg_len);
+        err = run_inprocess(art, spec, dir_fds, hooks, out, msg, msg_len);
     else
-        err = run_process(sb, art, spec, dir_fds, out, msg, msg_len);
+        err = run_process(sb, art, spec, dir_fds, hooks, out, msg, msg_len);
     close_fds(dir_fds, spec->ndirs);
     if (err != NC_OK) {
         nc_run_result_cleanup(out);

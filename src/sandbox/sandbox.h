@@ -29,7 +29,8 @@
     X(NC_OUTCOME_MEMORY, "memory")                                        \
     X(NC_OUTCOME_OUTPUT_LIMIT, "output_limit")                            \
     X(NC_OUTCOME_CRASH, "crash")                                          \
-    X(NC_OUTCOME_INTERRUPTED, "interrupted")
+    X(NC_OUTCOME_INTERRUPTED, "interrupted")                              \
+    X(NC_OUTCOME_CANCELLED, "cancelled")
 
 typedef enum {
 #define NC_OUTCOME_ENUM(sym, name) sym,
@@ -176,11 +177,40 @@ NC_MUST_CHECK nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, si
 /* Validates module bytes with the engine (no compilation). */
 NC_MUST_CHECK nc_err nc_module_validate(const uint8_t *wasm, size_t len, char *msg, size_t msg_len);
 
+/* Output as the module writes it, for a caller that shows it live. Called on
+ * the thread running nc_sandbox_run_ex(), in order; stream 1 is stdout, 2 is
+ * stderr. Per stream, the pieces put together are exactly the result's
+ * out/err (the caps hold: nothing beyond them is ever passed). The data is
+ * borrowed for the call. */
+typedef void (*nc_output_fn)(void *ctx, int stream, const uint8_t *data, size_t len);
+
+/* Cancels a run from any thread: nc_run_cancel_fire() kills the sandbox
+ * child (process tier) and the run's outcome is NC_OUTCOME_CANCELLED, with
+ * the output streamed until then. Fired before the run starts, the run never
+ * starts. The in-process tier (benchmarks, tests) honours it only before the
+ * module starts. */
+typedef struct nc_run_cancel nc_run_cancel;
+NC_MUST_CHECK nc_err nc_run_cancel_new(nc_run_cancel **out);
+void nc_run_cancel_free(nc_run_cancel *c);
+void nc_run_cancel_fire(nc_run_cancel *c);   /* thread-safe, idempotent */
+bool nc_run_cancel_fired(const nc_run_cancel *c);
+
+typedef struct {
+    nc_output_fn on_output;   /* NULL: output only in the result */
+    void *ctx;
+    nc_run_cancel *cancel;    /* NULL: not cancellable */
+} nc_run_hooks;
+
 /* Runs one module. Thread-safe. Returns NC_OK when the module ran (whatever its
  * outcome, including crash and timeout); an error when it could not be run at
  * all (bad spec, artifact corrupt, child could not start), with msg set. */
 NC_MUST_CHECK nc_err nc_sandbox_run(nc_sandbox *sb, const nc_artifact *art, const nc_run_spec *spec,
                                     nc_run_result *out, char *msg, size_t msg_len);
+/* The same, with output streamed to hooks->on_output and cancellable through
+ * hooks->cancel (hooks may be NULL). */
+NC_MUST_CHECK nc_err nc_sandbox_run_ex(nc_sandbox *sb, const nc_artifact *art, const nc_run_spec *spec,
+                                       const nc_run_hooks *hooks, nc_run_result *out, char *msg,
+                                       size_t msg_len);
 
 /* The sandbox child: call from main() when argv[1] is "sandbox-child".
  * Expects the supervisor's socket on fd 3. Never returns. */

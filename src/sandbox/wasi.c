@@ -206,6 +206,8 @@ struct nc_wasi_priv {
     struct grant_use grants[NC_WASI_MAX_FDS];
     const uint8_t *stdin_data;   /* borrowed for the run */
     size_t stdin_len, stdin_pos;
+    void (*on_output)(void *ctx, int stream, const uint8_t *data, size_t len);
+    void *output_ctx;
     char *args, *env;            /* NUL-terminated strings back to back */
     uint32_t nargs, args_bytes, nenv, env_bytes;
     struct iovec iov[NC_WASI_MAX_IOVS];
@@ -1361,21 +1363,33 @@ static uint32_t stdin_read(struct nc_wasi_priv *p, size_t niov)
 
 /* Appends the gathered iovecs to a capped output buffer. At the cap the guest
  * is stopped with a trap: what fit is kept, truncated is set. */
+/* What the output buffer took since `from`, to the caller's live view. */
+static void out_notify(struct call *c, const nc_buf *b, size_t from)
+{
+    if (c->p->on_output && b->len > from)
+        c->p->on_output(c->p->output_ctx, b == &c->w->out ? 1 : 2, b->data + from, b->len - from);
+}
+
 static uint16_t out_write(struct call *c, nc_buf *b, size_t niov, uint32_t *written)
 {
     uint64_t total = 0;
+    size_t from = b->len;
     *written = 0;
     for (size_t i = 0; i < niov; i++) {
         nc_err e = nc_buf_append(b, c->p->iov[i].iov_base, c->p->iov[i].iov_len);
         if (e == NC_ERR_TOO_LARGE) {
+            out_notify(c, b, from);
             c->w->stop = NC_WASI_STOP_OUTPUT_LIMIT;
             c->trap = wasmtime_trap_new("nightcore: output limit", 23);
             return W_FBIG;
         }
-        if (e != NC_OK)
+        if (e != NC_OK) {
+            out_notify(c, b, from);
             return W_NOMEM;
+        }
         total += c->p->iov[i].iov_len;
     }
+    out_notify(c, b, from);
     *written = (uint32_t)total;
     return W_SUCCESS;
 }
@@ -2538,6 +2552,8 @@ nc_err nc_wasi_new(const nc_wasi_config *cfg, nc_wasi **out)
         goto done;
     p->stdin_data = cfg->stdin_data;
     p->deadline_ns = cfg->deadline_ns;
+    p->on_output = cfg->on_output;
+    p->output_ctx = cfg->output_ctx;
     p->stdin_len = cfg->stdin_len;
 
     static const uint8_t stdio_kind[3] = {FDK_STDIN, FDK_STDOUT, FDK_STDERR};

@@ -91,6 +91,11 @@ typedef struct {
     size_t stdout_cap, stderr_cap;
     const nc_wasi_preopen *preopens; size_t npreopens;
     uint64_t deadline_ns;   /* CLOCK_MONOTONIC; 0 = none. Sleeps never pass it. */
+    /* Called after each write to stdout (stream 1) or stderr (2) with the
+     * bytes the output buffer took (never beyond the cap), during the host
+     * call; NULL for none. */
+    void (*on_output)(void *ctx, int stream, const uint8_t *data, size_t len);
+    void *output_ctx;
 } nc_wasi_config;
 
 /* Why the guest stopped from inside a host call (checked after a trap). */

@@ -22,7 +22,7 @@ static nc_err put_cstr(nc_buf *b, const char *s)
     return nc_buf_put_string(b, s, strlen(s));
 }
 
-nc_err nc_wire_encode_spec_parts(const nc_run_spec *spec, bool fuel,
+nc_err nc_wire_encode_spec_parts(const nc_run_spec *spec, uint8_t flags,
                                  const uint8_t artifact_sha256[NC_SHA256_LEN], uint64_t sent_ns,
                                  nc_buf *head, nc_buf *tail)
 {
@@ -30,9 +30,11 @@ nc_err nc_wire_encode_spec_parts(const nc_run_spec *spec, bool fuel,
     const nc_limits *l = &spec->limits;
     if (spec->stdin_len > UINT32_MAX)
         return NC_ERR_TOO_LARGE;
+    if (flags & ~(NC_WIRE_SPEC_FUEL | NC_WIRE_SPEC_STREAM))
+        return NC_ERR_USAGE;
     TRY(nc_buf_put_u32be(head, NC_WIRE_SPEC_MAGIC));
     TRY(nc_buf_put_u64be(head, sent_ns));
-    TRY(nc_buf_put_u8(head, fuel ? 1 : 0));
+    TRY(nc_buf_put_u8(head, flags));
     TRY(nc_buf_append(head, artifact_sha256, NC_SHA256_LEN));
     TRY(nc_buf_put_u32be(head, l->timeout_ms));
     TRY(nc_buf_put_u64be(head, l->fuel));
@@ -64,13 +66,13 @@ done:
     return err;
 }
 
-nc_err nc_wire_encode_spec(const nc_run_spec *spec, bool fuel,
+nc_err nc_wire_encode_spec(const nc_run_spec *spec, uint8_t flags,
                            const uint8_t artifact_sha256[NC_SHA256_LEN], uint64_t sent_ns,
                            nc_buf *out)
 {
     nc_buf tail;
     nc_buf_init(&tail, NC_MAX_SPEC_BYTES);
-    nc_err err = nc_wire_encode_spec_parts(spec, fuel, artifact_sha256, sent_ns, out, &tail);
+    nc_err err = nc_wire_encode_spec_parts(spec, flags, artifact_sha256, sent_ns, out, &tail);
     if (err == NC_OK && spec->stdin_len)
         err = nc_buf_append(out, spec->stdin_data, spec->stdin_len);
     if (err == NC_OK)
@@ -136,11 +138,12 @@ nc_err nc_wire_decode_spec(const uint8_t *data, size_t len, nc_wire_spec *out)
     }
     TRY(nc_read_u64be(&r, &out->sent_ns));
     TRY(nc_read_u8(&r, &u8));
-    if (u8 > 1) {
+    if (u8 & ~(NC_WIRE_SPEC_FUEL | NC_WIRE_SPEC_STREAM)) {
         err = NC_ERR_MALFORMED;
         goto done;
     }
-    out->fuel = u8;
+    out->fuel = u8 & NC_WIRE_SPEC_FUEL;
+    out->stream = (u8 & NC_WIRE_SPEC_STREAM) != 0;
     TRY(nc_read_bytes(&r, NC_SHA256_LEN, &p));
     memcpy(out->artifact_sha256, p, NC_SHA256_LEN);
     TRY(nc_read_u32be(&r, &l->timeout_ms));
@@ -433,6 +436,12 @@ nc_err nc_wire_decode_result(const uint8_t *data, size_t len, size_t stdout_cap,
         goto done;
     }
     out->outcome = (nc_outcome)v;
+    /* Only the supervisor cancels a run, and only the worker says a run
+     * was interrupted: a child claiming either is lying. */
+    if (v == NC_OUTCOME_CANCELLED || v == NC_OUTCOME_INTERRUPTED) {
+        err = NC_ERR_MALFORMED;
+        goto done;
+    }
     TRY(nc_read_u32be(&r, &v));
     out->exit_code = (int)v;
     TRY(read_into(&r, sizeof out->trap_kind - 1, out->trap_kind, sizeof out->trap_kind));
@@ -498,4 +507,88 @@ done:
     if (err != NC_OK)
         nc_run_result_cleanup(out);
     return err;
+}
+
+/* ---- output chunks ---- */
+
+nc_err nc_wire_chunk_header(unsigned stream, size_t len, uint8_t hdr[NC_WIRE_CHUNK_HEADER])
+{
+    if ((stream != 1 && stream != 2) || len == 0 || len > NC_WIRE_CHUNK_MAX)
+        return NC_ERR_USAGE;
+    uint32_t body = (uint32_t)(NC_WIRE_CHUNK_HEADER - 4 + len);
+    uint32_t v[2] = {body, NC_WIRE_CHUNK_MAGIC};
+    for (int i = 0; i < 2; i++) {
+        hdr[4 * i] = (uint8_t)(v[i] >> 24);
+        hdr[4 * i + 1] = (uint8_t)(v[i] >> 16);
+        hdr[4 * i + 2] = (uint8_t)(v[i] >> 8);
+        hdr[4 * i + 3] = (uint8_t)v[i];
+    }
+    hdr[8] = (uint8_t)stream;
+    hdr[9] = (uint8_t)(len >> 24);
+    hdr[10] = (uint8_t)(len >> 16);
+    hdr[11] = (uint8_t)(len >> 8);
+    hdr[12] = (uint8_t)len;
+    return NC_OK;
+}
+
+void nc_wire_stream_init(nc_wire_stream *s, size_t stdout_cap, size_t stderr_cap)
+{
+    nc_buf_init(&s->out, stdout_cap);
+    nc_buf_init(&s->err, stderr_cap);
+}
+
+void nc_wire_stream_cleanup(nc_wire_stream *s)
+{
+    nc_buf_cleanup(&s->out);
+    nc_buf_cleanup(&s->err);
+}
+
+bool nc_wire_is_chunk(const uint8_t *body, size_t len)
+{
+    nc_reader r;
+    uint32_t magic;
+    nc_reader_init(&r, body, len);
+    return nc_read_u32be(&r, &magic) == NC_OK && magic == NC_WIRE_CHUNK_MAGIC;
+}
+
+nc_err nc_wire_stream_chunk(nc_wire_stream *s, const uint8_t *body, size_t len, unsigned *stream,
+                            const uint8_t **data, size_t *data_len)
+{
+    nc_reader r;
+    uint32_t magic;
+    uint8_t which;
+    const uint8_t *p;
+    size_t n;
+    nc_err err = NC_OK;
+    *stream = 0;
+    *data = NULL;
+    *data_len = 0;
+    nc_reader_init(&r, body, len);
+    TRY(nc_read_u32be(&r, &magic));
+    TRY(nc_read_u8(&r, &which));
+    TRY(nc_read_string(&r, NC_WIRE_CHUNK_MAX, &p, &n));
+    TRY(nc_read_expect_end(&r));
+    if (magic != NC_WIRE_CHUNK_MAGIC || (which != 1 && which != 2) || n == 0)
+        return NC_ERR_MALFORMED;
+    nc_buf *b = which == 1 ? &s->out : &s->err;
+    if (n > b->max - b->len)
+        return NC_ERR_MALFORMED;   /* past the cap: the child's host never writes there */
+    TRY(nc_buf_append(b, p, n));
+    *stream = which;
+    *data = p;
+    *data_len = n;
+done:
+    return err == NC_ERR_TOO_LARGE ? NC_ERR_MALFORMED : err;
+}
+
+nc_err nc_wire_stream_check(const nc_wire_stream *s, const nc_run_result *r, size_t *out_from, size_t *err_from)
+{
+    *out_from = *err_from = 0;
+    if (r->out_len < s->out.len || r->err_len < s->err.len ||
+        (s->out.len && memcmp(r->out, s->out.data, s->out.len) != 0) ||
+        (s->err.len && memcmp(r->err, s->err.data, s->err.len) != 0))
+        return NC_ERR_MALFORMED;
+    *out_from = s->out.len;
+    *err_from = s->err.len;
+    return NC_OK;
 }

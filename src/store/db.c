@@ -2,6 +2,7 @@
  * opening and transactions, submissions, approvals, runs, agents. The audit
  * log's tables are read and written in auditlog.c. */
 #include "store/db.h"
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,9 @@ static const char *const migrations[] = {
      * the stored leaves in one transaction: SQL cannot hash). */
     ("CREATE TABLE audit_nodes(level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
      "  PRIMARY KEY(level, idx)) WITHOUT ROWID;"),
+    /* 7: a new review of the same bytes links the submission it follows */
+    ("ALTER TABLE submissions ADD COLUMN previous_submission TEXT;"
+     "CREATE INDEX approvals_submission ON approvals(submission, created_at);"),
 };
 
 const char *nc_db_errmsg(nc_db *db)
@@ -274,7 +278,7 @@ static json_t *load_col(sqlite3_stmt *st, int col)
     const unsigned char *t = sqlite3_column_text(st, col);
     if (!t)
         return json_null();
-    json_t *v = json_loads((const char *)t, JSON_DECODE_ANY, NULL);
+    json_t *v = json_loads((const char *)t, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     return v ? v : json_null();
 }
 
@@ -282,6 +286,12 @@ static json_t *text_col(sqlite3_stmt *st, int col)
 {
     const unsigned char *t = sqlite3_column_text(st, col);
     return t ? json_string((const char *)t) : json_null();
+}
+
+static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, n, "%s", t ? (const char *)t : "");
 }
 
 static nc_err count(nc_db *db, const char *sql, const char *arg, int64_t *out)
@@ -358,8 +368,8 @@ nc_err nc_db_submission_insert(nc_db *db, const nc_db_submission *s)
 {
     sqlite3_stmt *st;
     if (prepare(db, "INSERT INTO submissions(id,name,sha256,size,source,status,created_at,description,requested,"
-                    "reason,drift_state,previous_sha256,drift_changes,analysis,threat) "
-                    "VALUES(?,?,?,?,?,'pending',?,?,?,NULL,?,?,?,?,?)", &st) != NC_OK)
+                    "reason,drift_state,previous_sha256,drift_changes,analysis,threat,previous_submission) "
+                    "VALUES(?,?,?,?,?,'pending',?,?,?,NULL,?,?,?,?,?,?)", &st) != NC_OK)
         return db_fail(db);
     char *req = dump(s->requested), *chg = dump(s->drift_changes), *an = dump(s->analysis), *th = dump(s->threat);
     nc_err err = NC_ERR_NOMEM;
@@ -378,6 +388,8 @@ nc_err nc_db_submission_insert(nc_db *db, const nc_db_submission *s)
         sqlite3_bind_text(st, 11, chg, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 12, an, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 13, th, -1, SQLITE_STATIC);
+        if (s->previous_submission)
+            sqlite3_bind_text(st, 14, s->previous_submission, -1, SQLITE_STATIC);
         err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : db_fail(db);
     }
     sqlite3_finalize(st);
@@ -390,7 +402,7 @@ nc_err nc_db_submission_insert(nc_db *db, const nc_db_submission *s)
 
 #define SUBMISSION_COLS                                                                             \
     "s.id,s.name,s.sha256,s.size,s.source,s.status,s.created_at,s.description,s.requested,s.reason," \
-    "s.drift_state,s.previous_sha256,s.drift_changes,s.threat,s.analysis"
+    "s.drift_state,s.previous_sha256,s.drift_changes,s.threat,s.analysis,s.previous_submission"
 
 static json_t *submission_row(nc_db *db, sqlite3_stmt *st, bool full)
 {
@@ -412,6 +424,7 @@ static json_t *submission_row(nc_db *db, sqlite3_stmt *st, bool full)
     json_object_set_new(o, "drift", json_pack("{s:o, s:o, s:o}", "state", text_col(st, 10), "previous_sha256",
                                               text_col(st, 11), "changes", load_col(st, 12)));
     json_object_set_new(o, "threat", load_col(st, 13));
+    json_object_set_new(o, "previous_submission", text_col(st, 15));
     if (full) {
         json_object_set_new(o, "analysis", load_col(st, 14));
         json_t *ids = json_array();
@@ -502,6 +515,28 @@ nc_err nc_db_submission_find(nc_db *db, const char *source, const char *name, co
     nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : db_fail(db);
     if (err == NC_OK)
         snprintf(id_out, 40, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_submission_find_any(nc_db *db, const char *source, const char *name, const char *sha256,
+                                 char id_out[40], char status_out[16])
+{
+    sqlite3_stmt *st;
+    id_out[0] = '\0';
+    status_out[0] = '\0';
+    if (prepare(db, "SELECT id, status FROM submissions WHERE source=? AND name=? AND sha256=? "
+                    "ORDER BY created_at DESC, rowid DESC LIMIT 1", &st) != NC_OK)
+        return db_fail(db);
+    sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, sha256, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : db_fail(db);
+    if (err == NC_OK) {
+        copy_text(id_out, 40, st, 0);
+        copy_text(status_out, 16, st, 1);
+    }
     sqlite3_finalize(st);
     return err;
 }
@@ -599,12 +634,6 @@ nc_err nc_db_approval_insert(nc_db *db, const nc_db_approval *a, json_t *caps, j
     free(l);
     free(inv);
     return err;
-}
-
-static void copy_text(char *dst, size_t n, sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, n, "%s", t ? (const char *)t : "");
 }
 
 static uint8_t *copy_blob(sqlite3_stmt *st, int col, size_t *len)
@@ -779,6 +808,98 @@ nc_err nc_db_approval_candidates(nc_db *db, const char *ref, const char *invoker
     return *n ? NC_OK : NC_ERR_NOT_FOUND;
 }
 
+/* ---- an agent's view ---- */
+
+nc_err nc_db_submission_approvals(nc_db *db, const char *submission, json_t **items)
+{
+    sqlite3_stmt *st;
+    *items = NULL;
+    if (prepare(db, "SELECT " APPROVAL_COLS " FROM approvals WHERE submission=? "
+                    "ORDER BY created_at DESC, rowid DESC LIMIT 256", &st) != NC_OK)
+        return db_fail(db);
+    sqlite3_bind_text(st, 1, submission, -1, SQLITE_STATIC);
+    json_t *arr = json_array();
+    nc_err err = collect_rows(db, st, arr, approval_listing);
+    sqlite3_finalize(st);
+    if (err != NC_OK) {
+        json_decref(arr);
+        return err;
+    }
+    *items = arr;
+    return NC_OK;
+}
+
+static json_t *agent_approval_row(nc_db *db, sqlite3_stmt *st)
+{
+    json_t *a = approval_row(st);
+    (void)db;
+    if (!a)
+        return NULL;
+    json_object_set_new(a, "description", text_col(st, 17));
+    return a;
+}
+
+nc_err nc_db_agent_approvals(nc_db *db, const char *invoker, int64_t now, int64_t limit, json_t **items,
+                             int64_t *total)
+{
+#define AGENT_USABLE                                                                                    \
+    "a.revoked=0 AND a.runs<a.max_runs AND a.expires_at>?2 AND a.not_before<=?2 AND "                 \
+    "EXISTS (SELECT 1 FROM json_each(a.invokers) j WHERE j.value = ?1)"
+    sqlite3_stmt *st;
+    *items = NULL;
+    *total = 0;
+    if (prepare(db, "SELECT count(*) FROM approvals a WHERE " AGENT_USABLE, &st) != NC_OK)
+        return db_fail(db);
+    sqlite3_bind_text(st, 1, invoker, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    nc_err err = sqlite3_step(st) == SQLITE_ROW ? NC_OK : db_fail(db);
+    if (err == NC_OK)
+        *total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    if (err != NC_OK)
+        return err;
+    if (prepare(db, "SELECT a.id,a.submission,a.name,a.sha256,a.approver,a.key_fingerprint,a.policy,a.invokers,"
+                    "a.max_runs,a.runs,a.not_before,a.expires_at,a.revoked,a.created_at,a.capabilities,a.limits,"
+                    "a.policy_version,s.description FROM approvals a LEFT JOIN submissions s ON s.id=a.submission "
+                    "WHERE " AGENT_USABLE " ORDER BY a.created_at DESC, a.rowid DESC LIMIT ?3", &st) != NC_OK)
+        return db_fail(db);
+#undef AGENT_USABLE
+    sqlite3_bind_text(st, 1, invoker, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 3, limit);
+    json_t *arr = json_array();
+    err = collect_rows(db, st, arr, agent_approval_row);
+    sqlite3_finalize(st);
+    if (err != NC_OK) {
+        json_decref(arr);
+        return err;
+    }
+    *items = arr;
+    return NC_OK;
+}
+
+nc_err nc_db_submission_for_ref(nc_db *db, const char *source, const char *ref, json_t **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    /* by name; by a 12+ hex prefix of the module's sha256 or of one of its approvals' ids */
+    if (prepare(db, "SELECT " SUBMISSION_COLS " FROM submissions s WHERE s.source=?1 AND (s.name=?2 OR "
+                    "(?3 AND (substr(s.sha256, 1, ?4)=?2 OR EXISTS (SELECT 1 FROM approvals a WHERE "
+                    "a.submission=s.id AND substr(a.id, 1, ?4)=?2)))) "
+                    "ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1", &st) != NC_OK)
+        return db_fail(db);
+    sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, is_hex(ref, 12, 64));
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)strlen(ref));
+    int rc = sqlite3_step(st);
+    nc_err err = rc == SQLITE_ROW ? NC_OK : rc == SQLITE_DONE ? NC_ERR_NOT_FOUND : db_fail(db);
+    if (err == NC_OK && !(*out = submission_row(db, st, false)))
+        err = NC_ERR_NOMEM;
+    sqlite3_finalize(st);
+    return err;
+}
+
 nc_err nc_db_approval_revoke(nc_db *db, const char *id)
 {
     sqlite3_stmt *st;
@@ -860,27 +981,34 @@ nc_err nc_db_run_start(nc_db *db, const char *id, const char *approval_id, const
     return err;
 }
 
-nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t finished_at, int64_t duration_ms,
-                        int64_t score, json_t *result, uint64_t audit_seq)
+nc_err nc_db_run_finish_text(nc_db *db, const char *id, const char *outcome, int64_t finished_at,
+                             int64_t duration_ms, int64_t score, const char *result, size_t len, uint64_t audit_seq)
 {
     sqlite3_stmt *st;
-    char *r = dump(result);
-    if (!r)
-        return NC_ERR_NOMEM;
+    if (len > INT_MAX)
+        return NC_ERR_TOO_LARGE;
     if (prepare(db, "UPDATE runs SET status='finished', outcome=?, finished_at=?, duration_ms=?, score=?, result=?, "
-                    "audit_seq=? WHERE id=?", &st) != NC_OK) {
-        free(r);
+                    "audit_seq=? WHERE id=?", &st) != NC_OK)
         return db_fail(db);
-    }
     sqlite3_bind_text(st, 1, outcome, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, finished_at);
     sqlite3_bind_int64(st, 3, duration_ms);
     sqlite3_bind_int64(st, 4, score);
-    sqlite3_bind_text(st, 5, r, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, result, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 6, (sqlite3_int64)audit_seq);
     sqlite3_bind_text(st, 7, id, -1, SQLITE_STATIC);
     nc_err err = sqlite3_step(st) == SQLITE_DONE ? NC_OK : db_fail(db);
     sqlite3_finalize(st);
+    return err;
+}
+
+nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t finished_at, int64_t duration_ms,
+                        int64_t score, json_t *result, uint64_t audit_seq)
+{
+    char *r = dump(result);
+    if (!r)
+        return NC_ERR_NOMEM;
+    nc_err err = nc_db_run_finish_text(db, id, outcome, finished_at, duration_ms, score, r, strlen(r), audit_seq);
     free(r);
     return err;
 }

@@ -43,6 +43,7 @@ typedef struct {
     const char *id, *name, *sha256, *source, *description;
     int64_t size, created_at;
     const char *drift_state, *previous_sha256;   /* previous may be NULL */
+    const char *previous_submission;             /* a new review of the same bytes: the one it follows, or NULL */
     json_t *requested, *drift_changes, *analysis, *threat;   /* borrowed */
 } nc_db_submission;
 
@@ -57,6 +58,9 @@ NC_MUST_CHECK nc_err nc_db_count_pending(nc_db *db, const char *source /* NULL =
 /* An identical pending-or-approved submission (same source, name, sha256). */
 NC_MUST_CHECK nc_err nc_db_submission_find(nc_db *db, const char *source, const char *name, const char *sha256,
                                            char id_out[40]);
+/* The newest submission of any status with this source, name and sha256. */
+NC_MUST_CHECK nc_err nc_db_submission_find_any(nc_db *db, const char *source, const char *name, const char *sha256,
+                                               char id_out[40], char status_out[16]);
 /* Drift inputs: does any submission carry this name; the newest approved
  * sha256 for it (and its analysis), if any; is this sha256 approved for it. */
 NC_MUST_CHECK nc_err nc_db_name_history(nc_db *db, const char *name, bool *seen, char prev_sha[65],
@@ -93,6 +97,16 @@ NC_MUST_CHECK nc_err nc_db_approval_list(nc_db *db, const char *name, int64_t li
  * of approvals that are not theirs). NC_ERR_NOT_FOUND when there are none. */
 NC_MUST_CHECK nc_err nc_db_approval_candidates(nc_db *db, const char *ref, const char *invoker, int64_t now,
                                                char (*ids)[65], size_t max, size_t *n, bool *by_id);
+/* An agent's view. The approvals of one submission (approval objects),
+ * newest first. The usable approvals (not revoked, runs left, within
+ * not_before..expires_at) that list exactly `invoker`, newest first, each
+ * with its submission's "description". The newest submission of `source`
+ * that `ref` names (its module name; or a 12+ hex prefix of its sha256 or
+ * of one of its approvals' ids), listing form; NC_ERR_NOT_FOUND if none. */
+NC_MUST_CHECK nc_err nc_db_submission_approvals(nc_db *db, const char *submission, json_t **items);
+NC_MUST_CHECK nc_err nc_db_agent_approvals(nc_db *db, const char *invoker, int64_t now, int64_t limit,
+                                           json_t **items, int64_t *total);
+NC_MUST_CHECK nc_err nc_db_submission_for_ref(nc_db *db, const char *source, const char *ref, json_t **out);
 NC_MUST_CHECK nc_err nc_db_approval_revoke(nc_db *db, const char *id);
 /* Counts one more run if below max_runs and not revoked: NC_ERR_MAX_RUNS /
  * NC_ERR_REVOKED_APPROVAL otherwise (the check and the count are one statement). */
@@ -107,6 +121,11 @@ NC_MUST_CHECK nc_err nc_db_count_approvals(nc_db *db, int64_t *out);
 /* ---- runs ---- */
 NC_MUST_CHECK nc_err nc_db_run_start(nc_db *db, const char *id, const char *approval_id, const char *name,
                                      const char *sha256, const char *invoker, int64_t started_at);
+/* The same with the result already as JSON text (len bytes; a run's output
+ * makes it large, and its caller writes it without re-escaping). */
+NC_MUST_CHECK nc_err nc_db_run_finish_text(nc_db *db, const char *id, const char *outcome, int64_t finished_at,
+                                           int64_t duration_ms, int64_t score, const char *result, size_t len,
+                                           uint64_t audit_seq);
 NC_MUST_CHECK nc_err nc_db_run_finish(nc_db *db, const char *id, const char *outcome, int64_t finished_at,
                                       int64_t duration_ms, int64_t score, json_t *result, uint64_t audit_seq);
 /* The run's run.end entry in the audit log; NC_ERR_NOT_FOUND if it has none. */

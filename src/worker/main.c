@@ -281,6 +281,10 @@ static int serve(const serve_opts *o)
     }
     w->loop = uv_default_loop();
     w->started_at = nc_unix_now();
+    if (nc_runs_init(w) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: cannot set up the event loop's run handles\n");
+        goto done;
+    }
     signal(SIGPIPE, SIG_IGN);
     uv_signal_init(w->loop, &w->sigterm);
     uv_signal_init(w->loop, &w->sigint);

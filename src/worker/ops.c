@@ -226,9 +226,67 @@ static nc_err json_digest(const json_t *v, char hex[NC_SHA256_HEX_LEN + 1])
     return err;
 }
 
+/* The first line of a message, at most 300 bytes (Wasmtime's errors carry
+ * a multi-line backtrace-like dump). */
+static void one_line(char *msg)
+{
+    size_t n = strcspn(msg, "\r\n");
+    if (n > 300)
+        n = 300;
+    msg[n] = '\0';
+    while (n > 0 && (msg[n - 1] == ' ' || msg[n - 1] == ':'))
+        msg[--n] = '\0';
+}
+
+/* A module an agent may submit: a WASI command (a _start function) whose
+ * every import is a preview 1 function the worker provides. */
+static nc_err agent_module_ok(const nc_analysis *an, char *msg, size_t msg_len)
+{
+    bool has_start = false;
+    for (size_t i = 0; i < an->nexports; i++)
+        has_start |= an->exports[i].kind == NC_WASM_KIND_FUNC && strcmp(an->exports[i].name, "_start") == 0;
+    if (!has_start) {
+        snprintf(msg, msg_len, "the module exports no _start function: only WASI command modules can run (build "
+                 "it as a wasm32-wasip1 executable, not a library)");
+        return NC_ERR_NO_ENTRY;
+    }
+    for (size_t i = 0; i < an->nimports; i++) {
+        const nc_wasm_import *im = &an->imports[i];
+        if (im->legacy_wasi || strcmp(im->module, "wasi_snapshot_preview1") != 0 ||
+            im->capability == NC_WASM_CAP_OUTSIDE_WASI) {
+            snprintf(msg, msg_len, "the module imports %.64s.%.64s (%s), which Night Core never provides: only "
+                     "wasi_snapshot_preview1 functions can be imported (%zu import%s in all)",
+                     im->module, im->name, nc_wasm_kind_name(im->kind), an->nimports, an->nimports == 1 ? "" : "s");
+            return NC_ERR_UNSUPPORTED_IMPORT;
+        }
+    }
+    return NC_OK;
+}
+
+/* Parse and analyse (our own parser: one clear line for a file that is not
+ * a module), then what agents may submit, then Wasmtime's validation. */
+static nc_err submit_check_module(const uint8_t *wasm, size_t len, bool agent, nc_analysis **an, json_t **an_json,
+                                  char *msg, size_t msg_len)
+{
+    nc_err err = nc_threat_analyze(wasm, len, an, an_json, msg, msg_len);
+    if (err == NC_OK && agent)
+        err = agent_module_ok(*an, msg, msg_len);
+    if (err == NC_OK && (err = nc_module_validate(wasm, len, msg, msg_len)) != NC_OK)
+        err = NC_ERR_INVALID_MODULE;
+    if (err != NC_OK) {
+        one_line(msg);
+        if (err != NC_ERR_NOMEM && strncmp(msg, "invalid module", 14) != 0 && strncmp(msg, "the module", 10) != 0) {
+            char tmp[400];
+            snprintf(tmp, sizeof tmp, "%.300s", msg);
+            snprintf(msg, msg_len, "not a WebAssembly module Night Core accepts: %s", tmp);
+        }
+    }
+    return err;
+}
+
 void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const nc_submit_limits *lim)
 {
-    static const char *const p[] = {"name", "wasm_b64", "description", "requested", "token", NULL};
+    static const char *const p[] = {"name", "wasm_b64", "description", "requested", "token", "review_again", NULL};
     nc_worker *w = c->w;
     uint8_t *wasm = NULL, *prev = NULL;
     size_t wasm_len = 0, prev_len = 0;
@@ -247,6 +305,11 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const 
         return;
     const char *name = nc_str_param(req, "name"), *b64 = nc_str_param(req, "wasm_b64");
     const char *desc = nc_str_param(req, "description");
+    json_t *again = json_object_get(req, "review_again");
+    if (again && !json_is_boolean(again)) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "review_again must be true or false");
+        return;
+    }
     if (!name || !nc_module_name_ok(name)) {
         nc_reply_error(c, id, NC_ERR_USAGE, "name must be 1-64 of A-Z a-z 0-9 . _ - (not starting with . or -)");
         return;
@@ -298,20 +361,28 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const 
     if ((err = nc_sha256(wasm, wasm_len, sha)) != NC_OK)
         goto fail;
     nc_hex(sha, sizeof sha, sha_hex);
-    /* An identical resubmission returns the existing entry. */
-    err = nc_db_submission_find(w->db, source, name, sha_hex, sub_id);
-    if (err == NC_OK) {
-        if ((err = nc_db_submission_get(w->db, sub_id, false, &sub)) != NC_OK)
+    /* An identical resubmission returns the existing entry, unless a new
+     * review is asked for (the old approval used up, expired or revoked):
+     * then a new submission links the newest identical one. A pending one is
+     * already waiting for review and is returned as it is. */
+    char prev_status[16] = "", previous_sub[40] = "";
+    err = json_is_true(again) ? nc_db_submission_find_any(w->db, source, name, sha_hex, previous_sub, prev_status)
+                              : nc_db_submission_find(w->db, source, name, sha_hex, sub_id);
+    if (err == NC_OK && json_is_true(again) && strcmp(prev_status, "pending") == 0)
+        snprintf(sub_id, sizeof sub_id, "%s", previous_sub);
+    if (err == NC_OK && (!json_is_true(again) || strcmp(prev_status, "pending") == 0)) {
+        if ((err = nc_db_submission_get(w->db, sub_id, lim->agent, &sub)) != NC_OK)
             goto fail;
-        nc_reply(c, id, sub);
+        nc_reply(c, id, lim->agent ? nc_agent_submission_view(w, sub, source) : sub);
         sub = NULL;
         goto done;
     }
-    if (err != NC_ERR_NOT_FOUND)
+    if (err == NC_ERR_NOT_FOUND)
+        previous_sub[0] = '\0';
+    else if (err != NC_OK)
         goto fail;
-    if (nc_module_validate(wasm, wasm_len, msg, sizeof msg) != NC_OK ||
-        nc_threat_analyze(wasm, wasm_len, &an, &an_json, msg, sizeof msg) != NC_OK) {
-        nc_reply_error(c, id, NC_ERR_INVALID_MODULE, "%s", msg);
+    if ((err = submit_check_module(wasm, wasm_len, lim->agent, &an, &an_json, msg, sizeof msg)) != NC_OK) {
+        nc_reply_error(c, id, err == NC_ERR_NOMEM ? err : NC_ERR_INVALID_MODULE, "%s", msg);
         goto done;
     }
     /* Drift against the name's history. */
@@ -340,7 +411,7 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const 
         .size = (int64_t)wasm_len, .created_at = nc_unix_now(), .drift_state = drift_name,
         .previous_sha256 = seen && strcmp(prev_sha, sha_hex) != 0 ? prev_sha : NULL,
         .requested = requested_json, .drift_changes = changes ? changes : json_null(), .analysis = an_json,
-        .threat = threat,
+        .threat = threat, .previous_submission = previous_sub[0] ? previous_sub : NULL,
     };
     /* The audit entry carries a bounded summary of the analysis and the
      * drift, with the digests of the full ones (kept in the database), so
@@ -367,6 +438,9 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const 
                                log_changes, "changes_sha256", changes_digest, "threat", threat, "analysis",
                                log_analysis, "analysis_sha256", an_digest, "requested", requested_json),
                      NULL);
+    if (err == NC_OK && previous_sub[0])
+        err = nc_log(w, "submission.review_again", json_pack("{s:s, s:s}", "submission", sub_id, "previous",
+                                                             previous_sub), NULL);
     if (err == NC_OK)
         err = nc_db_commit(w->db);
     if (err != NC_OK) {
@@ -375,16 +449,21 @@ void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const 
             nc_blob_remove(w->blobs, sha_hex);
         goto fail;
     }
-    if ((err = nc_db_submission_get(w->db, sub_id, false, &sub)) != NC_OK) {
+    if ((err = nc_db_submission_get(w->db, sub_id, lim->agent, &sub)) != NC_OK) {
         what = "the submission (it was stored; `nightcore inbox` shows it)";
         goto fail;
     }
-    nc_emit(w, "submission.created", json_pack("{s:O}", "submission", sub));
+    {
+        json_t *listing = json_deep_copy(sub);
+        json_object_del(listing, "analysis");
+        json_object_del(listing, "approvals");
+        nc_emit(w, "submission.created", json_pack("{s:o}", "submission", listing));
+    }
     if (drift == NC_DRIFT_DRIFT)
         nc_emit(w, "alert", json_pack("{s:s, s:s, s:s, s:s}", "kind", "drift", "message",
                                        "a module name was resubmitted with different bytes", "submission", sub_id,
                                        "name", name));
-    nc_reply(c, id, sub);
+    nc_reply(c, id, lim->agent ? nc_agent_submission_view(w, sub, source) : sub);
     sub = NULL;
     goto done;
 fail:
@@ -412,7 +491,7 @@ static void op_submit(nc_client *c, json_t *id, json_t *req)
         return;
     }
     static const nc_submit_limits operator_limits = {NC_WORKER_RATE_BURST, NC_WORKER_RATE_PER_SEC,
-                                                     NC_WORKER_MAX_PENDING_PER_SOURCE};
+                                                     NC_WORKER_MAX_PENDING_PER_SOURCE, false};
     nc_submit(c, id, req, "operator", &operator_limits);
 }
 
@@ -679,21 +758,6 @@ static void op_runs_list(nc_client *c, json_t *id, json_t *req)
     name_list(c, id, req, nc_db_run_list, "run");
 }
 
-static void op_run_get(nc_client *c, json_t *id, json_t *req)
-{
-    static const char *const p[] = {"run", NULL};
-    if (!nc_params_ok(c, id, req, p))
-        return;
-    const char *rid = nc_str_param(req, "run");
-    json_t *r;
-    nc_err err = rid ? nc_db_run_get(c->w->db, rid, &r) : NC_ERR_NOT_FOUND;
-    if (err != NC_OK) {
-        nc_reply_db_error(c, id, err, "run");
-        return;
-    }
-    nc_reply(c, id, r);
-}
-
 /* ---- audit ---- */
 
 static void op_audit_checkpoint(nc_client *c, json_t *id, json_t *req)
@@ -804,8 +868,10 @@ static const struct {
     {"approval.get", op_approval_get},
     {"approval.revoke", op_approval_revoke},
     {"run", nc_op_run},
+    {"run.start", nc_op_run_start},
+    {"run.cancel", nc_op_run_cancel},
     {"runs.list", op_runs_list},
-    {"run.get", op_run_get},
+    {"run.get", nc_op_run_get},
     {"policy.list", nc_op_policy_list},
     {"policy.get", nc_op_policy_get},
     {"policy.prepare", nc_op_policy_prepare},

@@ -1,5 +1,6 @@
 /* Runs and approvals: verified on the loop thread, executed (or compiled) in
  * the thread pool, recorded back on the loop thread. */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,32 @@ struct nc_queued_run {
     bool rebuilt;
     char rebuilt_from[NC_SHA256_HEX_LEN + 1], rebuild_reason[256];
     uint64_t received_ns;   /* the request reached the worker (for the gate's own cost) */
+    /* live state (loop thread unless said otherwise) */
+    enum { RUN_QUEUED, RUN_RUNNING } state;
+    bool stream;            /* q->c gets run.progress and run.output events */
+    bool raw_output;        /* run.output events carry raw bytes; the reply no output */
+    bool cancel_queued;     /* cancelled before it started: given back */
+    uint64_t accepted_ms;   /* uv_now when accepted (elapsed_ms counts from here) */
+    nc_run_cancel *cancel;
+    nc_queued_run *active_next;
+    struct nc_cancel_waiter *waiters;   /* run.cancel requests answered at the end */
+    uint64_t out_sent, err_sent;        /* bytes sent in run.output events */
+    /* a large stdin is hashed for the receipt on another pool thread while
+     * the module runs; the run is finished once both are done */
+    uv_work_t hash_work;
+    bool hashing, run_over;
+    char stdin_hex[65];
+    /* written by the sandbox thread, read by the loop, under mu */
+    pthread_mutex_t mu;
+    uint64_t live_out, live_err;        /* output so far */
+    nc_buf pend_out, pend_err;          /* not yet sent to the streaming client */
 };
+
+typedef struct nc_cancel_waiter {
+    struct nc_cancel_waiter *next;
+    nc_client *c;
+    json_t *id;
+} nc_cancel_waiter;
 
 static uint64_t mono_ns(void)
 {
@@ -57,6 +83,10 @@ static void free_strv(char **v, size_t n)
 
 static void queued_free(nc_queued_run *q)
 {
+    nc_run_cancel_free(q->cancel);
+    pthread_mutex_destroy(&q->mu);
+    nc_buf_cleanup(&q->pend_out);
+    nc_buf_cleanup(&q->pend_err);
     free_strv(q->argv, q->spec.nargs);
     free_strv(q->env, q->spec.nenv);
     free(q->dirs);
@@ -68,15 +98,27 @@ static void queued_free(nc_queued_run *q)
     free(q);
 }
 
-/* Valid UTF-8 copy (invalid bytes become U+FFFD) for the text fields. */
+/* Valid UTF-8 copy (invalid bytes become U+FFFD) for the text fields: runs
+ * of valid bytes are copied whole, into one buffer sized for the worst case. */
 static json_t *utf8_text(const uint8_t *p, size_t n)
 {
-    nc_buf b;
-    nc_buf_init(&b, n * 3 + 1);
-    size_t i = 0;
+    if (n > (SIZE_MAX - 1) / 3)
+        return json_null();
+    char *out = malloc(n * 3 + 1);
+    if (!out)
+        return json_null();
+    size_t i = 0, o = 0;
     while (i < n) {
+        size_t run = i;
+        while (run < n && p[run] < 0x80)   /* ASCII, the common case */
+            run++;
+        memcpy(out + o, p + i, run - i);
+        o += run - i;
+        i = run;
+        if (i >= n)
+            break;
         uint8_t c = p[i];
-        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        size_t len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
         bool ok = len > 0 && len <= n - i;
         for (size_t k = 1; ok && k < len; k++)
             ok = (p[i + k] & 0xc0) == 0x80;
@@ -92,31 +134,117 @@ static json_t *utf8_text(const uint8_t *p, size_t n)
             ok = cp >= 0x10000 && cp <= 0x10ffff;
         }
         if (ok) {
-            if (nc_buf_append(&b, p + i, len) != NC_OK)
-                break;
+            memcpy(out + o, p + i, len);
+            o += len;
             i += len;
         } else {
-            if (nc_buf_append(&b, "\xef\xbf\xbd", 3) != NC_OK)
-                break;
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
             i++;
         }
     }
-    json_t *s = json_stringn(b.data ? (const char *)b.data : "", b.len);
-    nc_buf_cleanup(&b);
-    return s;
+    /* valid UTF-8 by construction: no second check */
+    json_t *s = json_stringn_nocheck(out, o);
+    free(out);
+    return s ? s : json_null();
+}
+
+/* Standard base64 with padding (RFC 4648 §4), by table: a run's output is
+ * not secret, so it needs none of sodium's constant-time encoding, which
+ * costs several times more per megabyte. */
+static size_t b64_encode(const uint8_t *p, size_t n, char *out)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0, i = 0;
+    for (; n - i >= 3; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        out[o++] = tab[v >> 18];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = tab[v >> 6 & 63];
+        out[o++] = tab[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        out[o++] = tab[v >> 18];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = '=';
+        out[o++] = '=';
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        out[o++] = tab[v >> 18];
+        out[o++] = tab[v >> 12 & 63];
+        out[o++] = tab[v >> 6 & 63];
+        out[o++] = '=';
+    }
+    return o;
 }
 
 static json_t *b64_json(const uint8_t *p, size_t n)
 {
-    size_t cap = sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL);
-    char *s = malloc(cap);
+    if (n > SIZE_MAX / 4 * 3 - 3)
+        return json_null();
+    char *s = malloc((n + 2) / 3 * 4 + 1);
     if (!s)
         return json_null();
-    sodium_bin2base64(s, cap, p ? p : (const uint8_t *)"", n, sodium_base64_VARIANT_ORIGINAL);
-    json_t *v = json_string(s);
+    size_t len = b64_encode(p ? p : (const uint8_t *)"", n, s);
+    json_t *v = json_stringn_nocheck(s, len);   /* base64 is ASCII */
     free(s);
-    return v;
+    return v ? v : json_null();
 }
+
+/* The exact bytes of a run's KEY_b64 field (malloc'd; NULL and 0 if none). */
+static uint8_t *b64_bytes(const json_t *run, const char *b64key, size_t *n)
+{
+    const json_t *b = json_object_get(run, b64key);
+    *n = 0;
+    if (!json_is_string(b) || !json_string_length(b))
+        return NULL;
+    size_t blen = json_string_length(b), cap = blen / 4 * 3 + 3;
+    uint8_t *bytes = malloc(cap);
+    if (!bytes || sodium_base642bin(bytes, cap, json_string_value(b), blen, NULL, n, NULL,
+                                    sodium_base64_VARIANT_ORIGINAL) != 0) {
+        free(bytes);
+        *n = 0;
+        return NULL;
+    }
+    return bytes;
+}
+
+/* The text fields (stdout, stderr) are not recorded: they are derived from
+ * the exact bytes (stdout_b64, stderr_b64) when a run is shown. */
+static void add_text(json_t *run)
+{
+    static const char *const keys[][2] = {{"stdout", "stdout_b64"}, {"stderr", "stderr_b64"}};
+    for (int k = 0; k < 2; k++) {
+        if (json_object_get(run, keys[k][0]) || !json_object_get(run, keys[k][1]))
+            continue;
+        size_t n;
+        uint8_t *bytes = b64_bytes(run, keys[k][1], &n);
+        json_object_set_new(run, keys[k][0], utf8_text(bytes ? bytes : (const uint8_t *)"", n));
+        free(bytes);
+    }
+}
+
+/* A shallow copy of the run without the keys given (the big strings are
+ * shared, not copied). */
+static json_t *run_without(const json_t *run, const char *const *drop)
+{
+    json_t *o = json_object();
+    const char *key;
+    json_t *v;
+    if (!o)
+        return NULL;
+    json_object_foreach((json_t *)run, key, v) {
+        bool skip = false;
+        for (const char *const *d = drop; *d && !skip; d++)
+            skip = strcmp(key, *d) == 0;
+        if (!skip)
+            json_object_set(o, key, v);
+    }
+    return o;
+}
+
+static const char *const output_keys[] = {"stdout", "stderr", "stdout_b64", "stderr_b64", NULL};
 
 static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *threat)
 {
@@ -134,12 +262,11 @@ static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *thr
     /* an exit code only when the module exited (ok is exit 0); traps, limits and crashes have none */
     json_t *exit_code = r->outcome == NC_OUTCOME_OK || r->outcome == NC_OUTCOME_EXIT ? json_integer(r->exit_code)
                                                                                      : json_null();
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:I, s:o,"
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:b, s:b, s:I, s:o,"
                           " s:I, s:o, s:o, s:I, s:I}",
                           "id", q->run_id, "approval_id", q->approval_id, "name", q->name, "sha256", q->sha256,
                           "invoker", q->invoker, "outcome", nc_outcome_name(r->outcome), "exit_code", exit_code,
-                          "trap_kind", r->trap_kind, "message", r->message, "stdout", utf8_text(r->out, r->out_len),
-                          "stderr", utf8_text(r->err, r->err_len), "stdout_b64", b64_json(r->out, r->out_len),
+                          "trap_kind", r->trap_kind, "message", r->message, "stdout_b64", b64_json(r->out, r->out_len),
                           "stderr_b64", b64_json(r->err, r->err_len), "stdout_truncated", r->out_truncated,
                           "stderr_truncated", r->err_truncated, "duration_ms", (json_int_t)(r->t_total_ns / 1000000),
                           "limits_hit", limits, "denied_calls", (json_int_t)r->denied_total, "denied", denied,
@@ -162,6 +289,12 @@ static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *thr
                                                    (json_int_t)(r->t_instantiate_ns / 1000), "execute",
                                                    (json_int_t)(r->t_execute_ns / 1000), "total",
                                                    (json_int_t)(r->t_total_ns / 1000)));
+    /* the limits it ran under, to name the one it hit */
+    const nc_limits *l = &q->spec.limits;
+    json_object_set_new(o, "limits", json_pack("{s:I, s:I, s:I, s:I, s:I}", "timeout_ms", (json_int_t)l->timeout_ms,
+                                               "memory_bytes", (json_int_t)l->memory_bytes, "fuel",
+                                               (json_int_t)l->fuel, "stdout_bytes", (json_int_t)l->stdout_bytes,
+                                               "stderr_bytes", (json_int_t)l->stderr_bytes));
     json_object_set_new(o, "threat", threat ? threat : json_null());
     json_object_set_new(o, "started_at", json_integer(q->started_at));
     json_object_set_new(o, "finished_at", json_integer(finished_at));
@@ -190,7 +323,9 @@ static json_t *receipt_json(const nc_queued_run *q, json_t *run, json_int_t scor
     json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:O, s:O, s:O, s:I, s:O}", "run", q->run_id,
                           "approval_id", q->approval_id, "name", q->name, "module_sha256", q->sha256,
                           "capability_digest", q->cap_digest, "args_sha256", hex_digest(args.data, args.len),
-                          "stdin_sha256", hex_digest(q->stdin_data, q->spec.stdin_len), "stdout_sha256",
+                          "stdin_sha256",
+                          q->stdin_hex[0] ? json_string(q->stdin_hex) : hex_digest(q->stdin_data, q->spec.stdin_len),
+                          "stdout_sha256",
                           hex_digest(q->res.out, q->res.out_len), "stderr_sha256", hex_digest(q->res.err, q->res.err_len),
                           "outcome", json_object_get(run, "outcome"), "exit_code", json_object_get(run, "exit_code"),
                           "limits_hit", json_object_get(run, "limits_hit"), "threat_score", score, "denied_calls",
@@ -205,6 +340,7 @@ struct nc_unrecorded {
     nc_unrecorded *next;
     char run_id[40], outcome[24], approval_id[65];
     bool refund;        /* it could not run through no doing of the module: the run is given back */
+    char refund_reason[64];
     json_t *rebuilt;    /* artifact.rebuilt fields, or NULL */
     char artifact_file[300], artifact_sha256[NC_SHA256_HEX_LEN + 1];
     int64_t finished_at, duration_ms;
@@ -222,6 +358,59 @@ static void free_unrecorded(nc_unrecorded *u)
     free(u);
 }
 
+/* The run as JSON text for its row: the output (base64, which needs no
+ * escaping) written as it is, the rest by jansson. Escaping megabytes of
+ * output character by character cost more than the run itself. */
+static nc_err run_text(const json_t *run, char **text, size_t *len)
+{
+    static const char *const b64keys[] = {"stderr_b64", "stdout_b64", NULL};
+    *text = NULL;
+    *len = 0;
+    json_t *small = run_without(run, b64keys);
+    char *rest = small ? json_dumps(small, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(small);
+    if (!rest)
+        return NC_ERR_NOMEM;
+    size_t rlen = strlen(rest), total = rlen + 1;
+    const char *val[2];
+    size_t vlen[2];
+    for (int k = 0; k < 2; k++) {
+        const json_t *v = json_object_get(run, b64keys[k]);
+        val[k] = json_is_string(v) ? json_string_value(v) : "";
+        vlen[k] = json_is_string(v) ? json_string_length(v) : 0;
+        if (strspn(val[k], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != vlen[k]) {
+            free(rest);   /* not base64: never written unescaped */
+            return NC_ERR_INTERNAL;
+        }
+        total += strlen(b64keys[k]) + vlen[k] + 6;
+    }
+    char *out = malloc(total + 1);
+    if (!out) {
+        free(rest);
+        return NC_ERR_NOMEM;
+    }
+    size_t o = 0;
+    out[o++] = '{';
+    for (int k = 0; k < 2; k++) {
+        o += (size_t)snprintf(out + o, total + 1 - o, "\"%s\":\"", b64keys[k]);
+        memcpy(out + o, val[k], vlen[k]);
+        o += vlen[k];
+        out[o++] = '"';
+        out[o++] = ',';
+    }
+    if (rlen > 2) {   /* the rest's members, after its '{' */
+        memcpy(out + o, rest + 1, rlen - 1);
+        o += rlen - 1;
+    } else {
+        out[o - 1] = '}';
+    }
+    out[o] = '\0';
+    free(rest);
+    *text = out;
+    *len = o;
+    return NC_OK;
+}
+
 /* A run's end: its receipt in the audit log and its row finished, in one
  * transaction; with it, a rebuilt artifact and a run given back. */
 static nc_err record_end(nc_worker *w, nc_unrecorded *u)
@@ -237,14 +426,20 @@ static nc_err record_end(nc_worker *w, nc_unrecorded *u)
         err = nc_db_approval_refund_run(w->db, u->approval_id);
         if (err == NC_OK)
             err = nc_log(w, "run.refund", json_pack("{s:s, s:s, s:s}", "run", u->run_id, "approval_id",
-                                                    u->approval_id, "reason", "it could not run (see run.end)"),
+                                                    u->approval_id, "reason", u->refund_reason),
                          NULL);
     }
     if (err == NC_OK)
         err = nc_log(w, "run.end", json_incref(u->receipt), &seq);
     if (err == NC_OK) {
         json_object_set_new(u->run, "audit_seq", json_integer((json_int_t)seq));
-        err = nc_db_run_finish(w->db, u->run_id, u->outcome, u->finished_at, u->duration_ms, u->score, u->run, seq);
+        char *text = NULL;
+        size_t len = 0;
+        err = run_text(u->run, &text, &len);
+        if (err == NC_OK)
+            err = nc_db_run_finish_text(w->db, u->run_id, u->outcome, u->finished_at, u->duration_ms, u->score, text,
+                                        len, seq);
+        free(text);
     }
     if (err == NC_OK)
         err = nc_db_commit(w->db);
@@ -253,15 +448,33 @@ static nc_err record_end(nc_worker *w, nc_unrecorded *u)
     return err;
 }
 
+/* A copy of the run without its output, with the output's sizes. */
+static json_t *without_output(const json_t *run, const nc_run_result *r)
+{
+    json_t *o = run_without(run, output_keys);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "stdout_total", json_integer((json_int_t)r->out_len));
+    json_object_set_new(o, "stderr_total", json_integer((json_int_t)r->err_len));
+    return o;
+}
+
+/* The run as answered: with its output as text beside the exact bytes. */
+static json_t *with_text(const json_t *run)
+{
+    static const char *const none[] = {NULL};
+    json_t *o = run_without(run, none);
+    if (o)
+        add_text(o);
+    return o;
+}
+
 /* run.finished for the console and subscribers: the listing, without output. */
 static void emit_finished(nc_worker *w, const json_t *run)
 {
-    json_t *listing = json_deep_copy(run);
-    json_object_del(listing, "stdout");
-    json_object_del(listing, "stderr");
-    json_object_del(listing, "stdout_b64");
-    json_object_del(listing, "stderr_b64");
-    nc_emit(w, "run.finished", json_pack("{s:o}", "run", listing));
+    json_t *listing = run_without(run, output_keys);
+    nc_emit(w, "run.finished", json_pack("{s:O?, s:O?, s:o}", "run_id", json_object_get(run, "id"), "invoker",
+                                         json_object_get(run, "invoker"), "run", listing));
 }
 
 void nc_runs_record_pending(nc_worker *w, bool last)
@@ -287,6 +500,152 @@ void nc_runs_record_pending(nc_worker *w, bool last)
     }
 }
 
+/* ---- runs in progress: output and progress ---- */
+
+/* A run the worker holds (queued or running), or NULL. */
+static nc_queued_run *find_live(nc_worker *w, const char *run_id)
+{
+    for (nc_queued_run *q = w->queue_head; q; q = q->next)
+        if (strcmp(q->run_id, run_id) == 0)
+            return q;
+    for (nc_queued_run *q = w->active; q; q = q->active_next)
+        if (strcmp(q->run_id, run_id) == 0)
+            return q;
+    return NULL;
+}
+
+/* The invoker's run in progress (an agent has at most one), or NULL. */
+static nc_queued_run *live_of(nc_worker *w, const char *invoker)
+{
+    for (nc_queued_run *q = w->queue_head; q; q = q->next)
+        if (strcmp(q->invoker, invoker) == 0)
+            return q;
+    for (nc_queued_run *q = w->active; q; q = q->active_next)
+        if (strcmp(q->invoker, invoker) == 0)
+            return q;
+    return NULL;
+}
+
+/* On the sandbox thread: counted, kept for a streaming client, and the loop
+ * woken (uv_async_send coalesces). */
+static void on_run_output(void *ctx, int stream, const uint8_t *data, size_t len)
+{
+    nc_queued_run *q = ctx;
+    pthread_mutex_lock(&q->mu);
+    if (stream == 1)
+        q->live_out += len;
+    else
+        q->live_err += len;
+    if (q->stream) {
+        /* within the run's caps by construction (the sandbox checks them) */
+        nc_err e = nc_buf_append(stream == 1 ? &q->pend_out : &q->pend_err, data, len);
+        (void)e;
+    }
+    pthread_mutex_unlock(&q->mu);
+    uv_async_send(&q->w->run_async);
+}
+
+static json_t *progress_fields(const nc_queued_run *q, uint64_t now_ms, uint64_t out, uint64_t err)
+{
+    return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "run_id", q->run_id, "invoker", q->invoker, "state",
+                     q->state == RUN_RUNNING ? "running" : "queued", "elapsed_ms",
+                     (json_int_t)(now_ms - q->accepted_ms), "stdout_bytes", (json_int_t)out, "stderr_bytes",
+                     (json_int_t)err);
+}
+
+/* run.progress to the run's streaming client and to subscribers. */
+static void emit_progress(nc_worker *w, nc_queued_run *q)
+{
+    pthread_mutex_lock(&q->mu);
+    uint64_t out = q->live_out, err = q->live_err;
+    pthread_mutex_unlock(&q->mu);
+    uint64_t now = uv_now(w->loop);
+    if (q->stream && q->c)
+        nc_send_event(q->c, "run.progress", progress_fields(q, now, out, err));
+    nc_emit(w, "run.progress", progress_fields(q, now, out, err));
+}
+
+static json_t *b64_json(const uint8_t *p, size_t n);
+
+/* What the module wrote since the last call, to the streaming client as
+ * run.output events of at most NC_WORKER_OUTPUT_CHUNK bytes. */
+static void drain_output(nc_queued_run *q)
+{
+    if (!q->stream)
+        return;
+    uint8_t *d[2];
+    size_t n[2];
+    pthread_mutex_lock(&q->mu);
+    d[0] = nc_buf_steal(&q->pend_out, &n[0]);
+    d[1] = nc_buf_steal(&q->pend_err, &n[1]);
+    pthread_mutex_unlock(&q->mu);
+    for (int k = 0; k < 2; k++) {
+        uint64_t *sent = k == 0 ? &q->out_sent : &q->err_sent;
+        for (size_t off = 0; off < n[k] && q->c;) {
+            size_t take = n[k] - off > NC_WORKER_OUTPUT_CHUNK ? NC_WORKER_OUTPUT_CHUNK : n[k] - off;
+            json_t *f = json_pack("{s:s, s:s, s:s, s:I}", "run_id", q->run_id, "invoker", q->invoker, "stream",
+                                  k == 0 ? "stdout" : "stderr", "offset", (json_int_t)*sent);
+            if (q->raw_output) {
+                nc_send_event_raw(q->c, "run.output", f, d[k] + off, take);
+            } else {
+                json_object_set_new(f, "data_b64", b64_json(d[k] + off, take));
+                nc_send_event(q->c, "run.output", f);
+            }
+            *sent += take;
+            off += take;
+        }
+        free(d[k]);
+    }
+}
+
+static void on_run_async(uv_async_t *a)
+{
+    nc_worker *w = a->data;
+    for (nc_queued_run *q = w->active; q; q = q->active_next)
+        drain_output(q);
+}
+
+/* Every NC_WORKER_PROGRESS_MS while runs are in progress. */
+static void on_progress_timer(uv_timer_t *t)
+{
+    nc_worker *w = t->data;
+    for (nc_queued_run *q = w->active; q; q = q->active_next) {
+        drain_output(q);
+        emit_progress(w, q);
+    }
+}
+
+static void active_add(nc_worker *w, nc_queued_run *q)
+{
+    q->active_next = w->active;
+    w->active = q;
+    if (!uv_is_active((uv_handle_t *)&w->progress_timer))
+        uv_timer_start(&w->progress_timer, on_progress_timer, NC_WORKER_PROGRESS_MS, NC_WORKER_PROGRESS_MS);
+}
+
+static void active_remove(nc_worker *w, nc_queued_run *q)
+{
+    nc_queued_run **pp = &w->active;
+    while (*pp && *pp != q)
+        pp = &(*pp)->active_next;
+    if (*pp)
+        *pp = q->active_next;
+    q->active_next = NULL;
+    if (!w->active)
+        uv_timer_stop(&w->progress_timer);
+}
+
+nc_err nc_runs_init(nc_worker *w)
+{
+    if (uv_async_init(w->loop, &w->run_async, on_run_async) != 0 || uv_timer_init(w->loop, &w->progress_timer) != 0)
+        return NC_ERR_INTERNAL;
+    w->run_async.data = w;
+    w->progress_timer.data = w;
+    uv_unref((uv_handle_t *)&w->run_async);
+    uv_unref((uv_handle_t *)&w->progress_timer);
+    return NC_OK;
+}
+
 /* On the thread pool. An artifact that is missing or fails its own digest
  * (a moved home, a cleaned cache, a bad disk) is compiled again from the
  * module bytes the verification pipeline just checked against the approved
@@ -295,7 +654,8 @@ void nc_runs_record_pending(nc_worker *w, bool last)
 static void run_work(uv_work_t *req)
 {
     nc_queued_run *q = req->data;
-    q->err = nc_sandbox_run(q->w->sandbox, &q->art, &q->spec, &q->res, q->msg, sizeof q->msg);
+    nc_run_hooks hooks = {.on_output = on_run_output, .ctx = q, .cancel = q->cancel};
+    q->err = nc_sandbox_run_ex(q->w->sandbox, &q->art, &q->spec, &hooks, &q->res, q->msg, sizeof q->msg);
     if (q->err != NC_ERR_ARTIFACT || !q->module)
         return;
     nc_artifact fresh;
@@ -311,15 +671,66 @@ static void run_work(uv_work_t *req)
     q->rebuilt = true;
     nc_run_result_cleanup(&q->res);
     memset(&q->res, 0, sizeof q->res);
-    q->err = nc_sandbox_run(q->w->sandbox, &q->art, &q->spec, &q->res, q->msg, sizeof q->msg);
+    q->err = nc_sandbox_run_ex(q->w->sandbox, &q->art, &q->spec, &hooks, &q->res, q->msg, sizeof q->msg);
 }
+
+static void run_finish(nc_worker *w, nc_queued_run *q);
 
 static void run_done(uv_work_t *req, int status)
 {
     nc_queued_run *q = req->data;
     nc_worker *w = q->w;
     (void)status;
+    active_remove(w, q);
+    if (q->hashing) {   /* hash_done finishes it */
+        q->run_over = true;
+        return;
+    }
     w->running--;
+    run_finish(w, q);
+}
+
+static void hash_work(uv_work_t *req)
+{
+    nc_queued_run *q = req->data;
+    uint8_t h[NC_SHA256_LEN];
+    if (nc_sha256(q->stdin_data, q->spec.stdin_len, h) == NC_OK)
+        nc_hex(h, sizeof h, q->stdin_hex);
+}
+
+static void hash_done(uv_work_t *req, int status)
+{
+    nc_queued_run *q = req->data;
+    (void)status;
+    q->hashing = false;
+    if (q->run_over) {
+        q->w->running--;
+        run_finish(q->w, q);
+    }
+}
+
+/* Stdin this large is hashed beside the run rather than after it. */
+#define PARALLEL_HASH_BYTES (256u * 1024)
+
+/* run.cancel requests waiting for this run's end. */
+static void answer_cancel_waiters(nc_queued_run *q)
+{
+    while (q->waiters) {
+        nc_cancel_waiter *cw = q->waiters;
+        q->waiters = cw->next;
+        nc_reply(cw->c, cw->id, json_pack("{s:s, s:s, s:b}", "run_id", q->run_id, "state", "finished", "cancelled",
+                                          q->res.outcome == NC_OUTCOME_CANCELLED));
+        json_decref(cw->id);
+        nc_client_done(cw->c);
+        free(cw);
+    }
+}
+
+/* A run's end, whether it ran or was cancelled in the queue: recorded, and
+ * answered to whoever waits for it. */
+static void run_finish(nc_worker *w, nc_queued_run *q)
+{
+    drain_output(q);   /* every output event before the final reply */
     int64_t now = nc_unix_now();
     if (q->err != NC_OK) {
         /* It could not run at all: record that, as a crash with the reason. */
@@ -345,8 +756,11 @@ static void run_done(uv_work_t *req, int status)
         snprintf(u->run_id, sizeof u->run_id, "%s", q->run_id);
         snprintf(u->approval_id, sizeof u->approval_id, "%s", q->approval_id);
         snprintf(u->outcome, sizeof u->outcome, "%s", nc_outcome_name(q->res.outcome));
-        /* Our failure (the module never ran) does not use up a run. */
-        u->refund = q->err != NC_OK;
+        /* Our failure (the module never ran) does not use up a run, nor
+         * does a cancel before it started. */
+        u->refund = q->err != NC_OK || q->cancel_queued;
+        snprintf(u->refund_reason, sizeof u->refund_reason, "%s",
+                 q->cancel_queued ? "cancelled before it started" : "it could not run (see run.end)");
         json_object_set_new(run, "refunded", json_boolean(u->refund));
         if (q->rebuilt) {
             const char *slash = strrchr(q->art.path, '/');
@@ -377,22 +791,29 @@ static void run_done(uv_work_t *req, int status)
             w->nunrecorded++;
             fprintf(stderr, "nightcore-worker: run %s finished (%s) but could not be recorded: %s; it will be "
                     "recorded when that is fixed\n", q->run_id, u->outcome, why);
-            nc_reply_error(q->c, q->id, err, "the run finished (%s) but could not be recorded yet: %s. It is kept "
-                           "and recorded as soon as that is fixed (see `nightcore runs`)", u->outcome, why);
-        } else {
+            if (q->c)
+                nc_reply_error(q->c, q->id, err, "the run finished (%s) but could not be recorded yet: %s. It is "
+                               "kept and recorded as soon as that is fixed (see `nightcore runs`)", u->outcome, why);
+        } else if (q->c) {
             nc_reply_error(q->c, q->id, err, "the run finished but could not be recorded: %s", why);
         }
     } else {
         free_unrecorded(u);
         emit_finished(w, run);
-        if (q->err != NC_OK)
+        if (!q->c)
+            ;   /* run.start: nobody waits for the end */
+        else if (q->err != NC_OK)
             nc_reply_error(q->c, q->id, q->err, "%s (the module did not run; the run was given back to the approval: "
                            "see `nightcore runs show %s`)", q->msg, q->run_id);
+        else if (q->raw_output)   /* the client has the output from the events */
+            nc_reply(q->c, q->id, without_output(run, &q->res));
         else
-            nc_reply(q->c, q->id, json_incref(run));
+            nc_reply(q->c, q->id, with_text(run));
     }
     json_decref(run);
-    nc_client_done(q->c);
+    answer_cancel_waiters(q);
+    if (q->c)
+        nc_client_done(q->c);
     queued_free(q);
     start_next(w);
     nc_worker_maybe_stop(w);
@@ -411,8 +832,10 @@ void nc_runs_drop_undurable(nc_worker *w)
         if (!w->queue_head)
             w->queue_tail = NULL;
         w->queued--;
-        nc_reply_error(q->c, q->id, NC_ERR_IO, "the run was not started: its record could not be flushed to disk");
-        nc_client_done(q->c);
+        if (q->c) {
+            nc_reply_error(q->c, q->id, NC_ERR_IO, "the run was not started: its record could not be flushed to disk");
+            nc_client_done(q->c);
+        }
         queued_free(q);
     }
 }
@@ -432,17 +855,25 @@ static void start_next(nc_worker *w)
             w->queue_tail = NULL;
         w->queued--;
         w->running++;
+        q->state = RUN_RUNNING;
+        active_add(w, q);
+        emit_progress(w, q);
         q->work.data = q;
         if (uv_queue_work(w->loop, &q->work, run_work, run_done) != 0) {
             q->err = NC_ERR_INTERNAL;
             snprintf(q->msg, sizeof q->msg, "cannot schedule the run");
             run_done(&q->work, 0);
+            continue;
         }
+        q->hash_work.data = q;
+        if (q->spec.stdin_len >= PARALLEL_HASH_BYTES &&
+            uv_queue_work(w->loop, &q->hash_work, hash_work, hash_done) == 0)
+            q->hashing = true;   /* else the receipt hashes it when the run ends */
     }
 }
 
 /* Builds the sandbox specification from the verified statement. */
-static nc_err build_spec(nc_queued_run *q, const nc_statement *st, json_t *args, const uint8_t *stdin_data,
+static nc_err build_spec(nc_queued_run *q, const nc_statement *st, json_t *args, uint8_t **stdin_data,
                          size_t stdin_len)
 {
     size_t nargs = 1 + (args ? json_array_size(args) : 0);
@@ -480,12 +911,8 @@ static nc_err build_spec(nc_queued_run *q, const nc_statement *st, json_t *args,
     q->spec.env = (const char *const *)q->env;
     q->spec.dirs = q->dirs;
     q->spec.ndirs = q->granted.ndirs;
-    if (stdin_len) {
-        q->stdin_data = malloc(stdin_len);
-        if (!q->stdin_data)
-            return NC_ERR_NOMEM;
-        memcpy(q->stdin_data, stdin_data, stdin_len);
-    }
+    q->stdin_data = *stdin_data;   /* taken, not copied (up to 16 MiB) */
+    *stdin_data = NULL;
     q->spec.stdin_data = q->stdin_data;
     q->spec.stdin_len = stdin_len;
     nc_limits_default(&q->spec.limits);
@@ -647,13 +1074,34 @@ static bool refused(nc_err e)
     return e != NC_ERR_NOMEM && e != NC_ERR_IO && e != NC_ERR_INTERNAL && e != NC_ERR_NO_SPACE && e != NC_ERR_CORRUPT;
 }
 
+typedef enum { RUN_WAIT, RUN_START } run_mode;
+static void run_request(nc_client *c, json_t *id, json_t *req, const char *invoker, run_mode mode);
+
 void nc_op_run(nc_client *c, json_t *id, json_t *req)
 {
-    nc_run_as(c, id, req, "operator");
+    run_request(c, id, req, "operator", RUN_WAIT);
+}
+
+void nc_op_run_start(nc_client *c, json_t *id, json_t *req)
+{
+    run_request(c, id, req, "operator", RUN_START);
 }
 
 void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
 {
+    run_request(c, id, req, invoker, RUN_WAIT);
+}
+
+void nc_run_start_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
+{
+    run_request(c, id, req, invoker, RUN_START);
+}
+
+/* run (answered at the end; with stream: true, progress and output events
+ * before that) and run.start (answered once the run is recorded and queued). */
+static void run_request(nc_client *c, json_t *id, json_t *req, const char *invoker, run_mode mode)
+{
+    const char *opname = mode == RUN_START ? "run.start" : "run";
     uint64_t received_ns = mono_ns();
     nc_worker *w = c->w;
     nc_queued_run *q = NULL;
@@ -670,10 +1118,30 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
     json_t *v;
     json_object_foreach(req, key, v) {
         if (strcmp(key, "id") && strcmp(key, "op") && strcmp(key, "ref") && strcmp(key, "args") &&
-            strcmp(key, "stdin_b64") && (strcmp(key, "token") || !c->agent_socket)) {
-            nc_reply_error(c, id, NC_ERR_USAGE, "unknown parameter \"%.64s\" for run", key);
+            strcmp(key, "stdin_b64") && strcmp(key, "stdin_bytes") && (strcmp(key, "token") || !c->agent_socket) &&
+            ((strcmp(key, "stream") && strcmp(key, "output")) || mode != RUN_WAIT)) {
+            nc_reply_error(c, id, NC_ERR_USAGE, "unknown parameter \"%.64s\" for %s", key, opname);
             return;
         }
+    }
+    json_t *stream_param = json_object_get(req, "stream");
+    if (stream_param && !json_is_boolean(stream_param)) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "stream must be true or false");
+        return;
+    }
+    bool stream = json_is_true(stream_param);
+    const char *output = json_string_value(json_object_get(req, "output"));
+    if (json_object_get(req, "output") &&
+        (!output || (strcmp(output, "raw") && strcmp(output, "json")) || (!strcmp(output, "raw") && !stream))) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "output must be \"json\" or \"raw\" (raw only with stream: true)");
+        return;
+    }
+    bool raw_output = output && strcmp(output, "raw") == 0;
+    /* stdin as raw bytes after the request line (the server read them) */
+    bool raw_stdin = json_object_get(req, "stdin_bytes") != NULL;
+    if (raw_stdin && json_object_get(req, "stdin_b64")) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "give stdin_b64 or stdin_bytes, not both");
+        return;
     }
     const char *ref = json_string_value(json_object_get(req, "ref"));
     json_t *args = json_object_get(req, "args");
@@ -698,7 +1166,17 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
         nc_reply_error(c, id, NC_ERR_USAGE, "stdin_b64 must be a base64 string");
         return;
     }
-    if (stdin_b64) {
+    if (raw_stdin) {
+        stdin_len = c->raw_len;
+        if (stdin_len) {
+            stdin_data = malloc(stdin_len);
+            if (!stdin_data) {
+                nc_reply_error(c, id, NC_ERR_NOMEM, "out of memory");
+                return;
+            }
+            memcpy(stdin_data, c->raw, stdin_len);
+        }
+    } else if (stdin_b64) {
         size_t n = strlen(stdin_b64);
         if (n / 4 * 3 > NC_MAX_STDIN_BYTES + 3) {
             nc_reply_error(c, id, NC_ERR_TOO_LARGE, "stdin larger than %u bytes", NC_MAX_STDIN_BYTES);
@@ -723,7 +1201,15 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
             goto done;
         }
         if (mine >= NC_WORKER_AGENT_MAX_RUNS) {
-            nc_reply_error(c, id, NC_ERR_BUSY, "%s already has a run in progress; wait for it to finish", invoker);
+            const nc_queued_run *busy = live_of(w, invoker);
+            if (!busy) {
+                nc_reply_error(c, id, NC_ERR_BUSY, "%s already has a run in progress; wait for it to finish",
+                               invoker);
+                goto done;
+            }
+            nc_reply_error_fields(c, id, NC_ERR_BUSY, json_pack("{s:s}", "run_id", busy->run_id),
+                                  "%s already has a run in progress (%s); wait for it to finish (run.get) or "
+                                  "cancel it (run.cancel)", invoker, busy->run_id);
             goto done;
         }
     }
@@ -734,6 +1220,17 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
     }
     q->w = w;
     q->received_ns = received_ns;
+    q->accepted_ms = uv_now(w->loop);
+    q->state = RUN_QUEUED;
+    q->stream = stream;
+    q->raw_output = raw_output;
+    pthread_mutex_init(&q->mu, NULL);
+    nc_buf_init(&q->pend_out, NC_MAX_OUTPUT_BYTES);
+    nc_buf_init(&q->pend_err, NC_MAX_OUTPUT_BYTES);
+    if (nc_run_cancel_new(&q->cancel) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_INTERNAL, "cannot prepare the run (no event descriptor)");
+        goto done;
+    }
     /* Agents resolve only among approvals that name them; the operator among all. */
     nc_caps want = {.args = args && json_array_size(args) > 0, .stdin = stdin_len > 0};
     nc_err err = nc_worker_trust_load(w, &ts, msg, sizeof msg);
@@ -792,19 +1289,24 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
         q->art.path[0] = '\0';   /* fails as a missing artifact, and is rebuilt */
     q->art.fuel = row.artifact_fuel;
     if (nc_unhex(row.artifact_sha256, strlen(row.artifact_sha256), q->art.sha256, sizeof q->art.sha256) != NC_OK ||
-        build_spec(q, &vo.statement, args, stdin_data, stdin_len) != NC_OK) {
+        build_spec(q, &vo.statement, args, &stdin_data, stdin_len) != NC_OK) {
         /* the run was counted and recorded: finish it as failed, never drop it */
         q->err = NC_ERR_INTERNAL;
         snprintf(q->msg, sizeof q->msg, "cannot prepare the run");
     }
-    q->c = c;
-    q->id = json_incref(id);
-    nc_client_ref(c);
-    c->busy = true;
+    if (mode == RUN_WAIT) {   /* answered at the end */
+        q->c = c;
+        q->id = json_incref(id);
+        nc_client_ref(c);
+        c->busy = true;
+    }
     nc_emit(w, "run.started", json_pack("{s:s, s:s, s:s, s:s}", "run_id", q->run_id, "approval_id", q->approval_id,
                                         "name", q->name, "invoker", invoker));
+    char run_id[sizeof q->run_id];
+    snprintf(run_id, sizeof run_id, "%s", q->run_id);
     if (q->err != NC_OK) {
         w->running++;
+        active_add(w, q);
         run_done(&q->work, 0);
     } else {
         q->gen = nc_db_commits(w->db);
@@ -814,9 +1316,16 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
             w->queue_head = q;
         w->queue_tail = q;
         w->queued++;
+        emit_progress(w, q);   /* queued */
         start_next(w);
     }
     q = NULL;
+    if (mode == RUN_START) {
+        /* Sent once the run.start record is on disk (replies wait for it). */
+        const nc_queued_run *live = find_live(w, run_id);
+        nc_reply(c, id, json_pack("{s:s, s:s}", "run_id", run_id, "state",
+                                  !live ? "finished" : live->state == RUN_RUNNING ? "running" : "queued"));
+    }
     goto done;
 done:
     if (q)
@@ -828,6 +1337,224 @@ done:
     if (have_row)
         nc_db_approval_cleanup(&row);
     free(stdin_data);
+}
+
+/* ---- run.get, run.cancel ---- */
+
+/* key ("stdout"/"stderr") of a finished run, sliced to [offset, offset +
+ * limit) when asked (limit < 0: to the end), with KEY_total: the whole
+ * output's size. The exact bytes come from KEY_b64. */
+static void slice_output(json_t *r, const char *key, int64_t offset, int64_t limit, bool slice)
+{
+    char b64key[16], totalkey[16];
+    snprintf(b64key, sizeof b64key, "%s_b64", key);
+    snprintf(totalkey, sizeof totalkey, "%s_total", key);
+    const json_t *b = json_object_get(r, b64key);
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    if (json_is_string(b) && json_string_length(b)) {
+        size_t blen = json_string_length(b), cap = blen / 4 * 3 + 3;
+        bytes = malloc(cap);
+        if (!bytes || sodium_base642bin(bytes, cap, json_string_value(b), blen, NULL, &n, NULL,
+                                        sodium_base64_VARIANT_ORIGINAL) != 0)
+            n = 0;
+    }
+    json_object_set_new(r, totalkey, json_integer((json_int_t)n));
+    if (slice) {
+        size_t from = (uint64_t)offset < n ? (size_t)offset : n;
+        size_t len = limit < 0 || (uint64_t)limit > n - from ? n - from : (size_t)limit;
+        json_object_set_new(r, b64key, b64_json(bytes ? bytes + from : NULL, len));
+        json_object_set_new(r, key, utf8_text(bytes ? bytes + from : (const uint8_t *)"", len));
+    }
+    free(bytes);
+}
+
+/* A run's state and progress for run.get: held by the worker (queued or
+ * running), finished (recorded, or waiting to be recorded), or running
+ * according to the database alone. */
+static void add_state(nc_worker *w, json_t *r, const nc_queued_run *q)
+{
+    if (q) {
+        pthread_mutex_lock((pthread_mutex_t *)&q->mu);
+        uint64_t out = q->live_out, err = q->live_err;
+        pthread_mutex_unlock((pthread_mutex_t *)&q->mu);
+        json_object_set_new(r, "state", json_string(q->state == RUN_RUNNING ? "running" : "queued"));
+        json_object_set_new(r, "progress", json_pack("{s:I, s:I, s:I}", "elapsed_ms",
+                                                     (json_int_t)(uv_now(w->loop) - q->accepted_ms), "stdout_bytes",
+                                                     (json_int_t)out, "stderr_bytes", (json_int_t)err));
+        return;
+    }
+    bool finished = json_object_get(r, "finished_at") != NULL;
+    json_object_set_new(r, "state", json_string(finished ? "finished" : "running"));
+}
+
+static nc_unrecorded *find_unrecorded(nc_worker *w, const char *run_id)
+{
+    for (nc_unrecorded *u = w->unrecorded; u; u = u->next)
+        if (strcmp(u->run_id, run_id) == 0)
+            return u;
+    return NULL;
+}
+
+/* The run as the database has it, or a finished one waiting to be recorded;
+ * agents see only their own (others are not_found). */
+static nc_err load_run(nc_worker *w, const char *rid, const char *agent, json_t **out)
+{
+    *out = NULL;
+    nc_unrecorded *u = find_unrecorded(w, rid);
+    nc_err err = NC_OK;
+    if (u)
+        *out = json_deep_copy(u->run);
+    else
+        err = nc_db_run_get(w->db, rid, out);
+    if (err == NC_OK && !*out)
+        err = NC_ERR_NOMEM;
+    if (err == NC_OK && agent) {
+        const char *inv = json_string_value(json_object_get(*out, "invoker"));
+        if (!inv || strcmp(inv, agent) != 0)
+            err = NC_ERR_NOT_FOUND;   /* another invoker's run: as if it did not exist */
+    }
+    if (err != NC_OK) {
+        json_decref(*out);
+        *out = NULL;
+    }
+    return err;
+}
+
+static void run_get(nc_client *c, json_t *id, json_t *req, const char *agent)
+{
+    static const char *const p[] = {"run", "stdout_offset", "stdout_limit", "stderr_offset", "stderr_limit",
+                                    "token", NULL};
+    static const char *const op[] = {"run", "stdout_offset", "stdout_limit", "stderr_offset", "stderr_limit", NULL};
+    nc_worker *w = c->w;
+    int64_t so, sl, eo, el;
+    if (!nc_params_ok(c, id, req, agent ? p : op) ||
+        !nc_int_param(c, id, req, "stdout_offset", 0, 0, NC_MAX_OUTPUT_BYTES, &so) ||
+        !nc_int_param(c, id, req, "stdout_limit", -1, 0, NC_MAX_OUTPUT_BYTES, &sl) ||
+        !nc_int_param(c, id, req, "stderr_offset", 0, 0, NC_MAX_OUTPUT_BYTES, &eo) ||
+        !nc_int_param(c, id, req, "stderr_limit", -1, 0, NC_MAX_OUTPUT_BYTES, &el))
+        return;
+    const char *rid = nc_str_param(req, "run");
+    json_t *r = NULL;
+    nc_err err = rid ? load_run(w, rid, agent, &r) : NC_ERR_NOT_FOUND;
+    if (err != NC_OK) {
+        nc_reply_db_error(c, id, err, agent ? "run of yours" : "run");
+        return;
+    }
+    const nc_queued_run *q = find_live(w, rid);
+    add_state(w, r, q);
+    if (!q && json_object_get(r, "finished_at")) {
+        bool slice_out = json_object_get(req, "stdout_offset") || json_object_get(req, "stdout_limit");
+        bool slice_err = json_object_get(req, "stderr_offset") || json_object_get(req, "stderr_limit");
+        slice_output(r, "stdout", so, sl, slice_out);
+        slice_output(r, "stderr", eo, el, slice_err);
+        add_text(r);   /* the whole output's text where it was not sliced */
+        json_object_set_new(r, "progress", json_pack("{s:O?, s:O, s:O}", "elapsed_ms",
+                                                     json_object_get(r, "duration_ms"), "stdout_bytes",
+                                                     json_object_get(r, "stdout_total"), "stderr_bytes",
+                                                     json_object_get(r, "stderr_total")));
+    }
+    nc_reply(c, id, r);
+}
+
+void nc_op_run_get(nc_client *c, json_t *id, json_t *req)
+{
+    run_get(c, id, req, NULL);
+}
+
+void nc_run_get_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
+{
+    run_get(c, id, req, invoker);
+}
+
+/* run.cancel: a queued run leaves the queue, is recorded cancelled and given
+ * back to its approval; a running one is killed (cancelled, and it counts).
+ * Who asked is in the audit log (run.cancel) before anything changes; the
+ * answer comes once the run's end is recorded. */
+static void run_cancel(nc_client *c, json_t *id, json_t *req, const char *agent)
+{
+    static const char *const p[] = {"run", "token", NULL};
+    static const char *const op[] = {"run", NULL};
+    nc_worker *w = c->w;
+    if (!nc_params_ok(c, id, req, agent ? p : op))
+        return;
+    const char *rid = nc_str_param(req, "run");
+    nc_queued_run *q = rid ? find_live(w, rid) : NULL;
+    if (q && agent && strcmp(q->invoker, agent) != 0)
+        q = NULL;
+    if (!q) {   /* not in progress: finished, someone else's, or nothing */
+        json_t *r = NULL;
+        nc_err err = rid ? load_run(w, rid, agent, &r) : NC_ERR_NOT_FOUND;
+        if (err != NC_OK) {
+            nc_reply_db_error(c, id, err, agent ? "run of yours" : "run");
+            return;
+        }
+        bool finished = json_object_get(r, "finished_at") != NULL;
+        nc_reply(c, id, json_pack("{s:s, s:s, s:b}", "run_id", rid, "state", finished ? "finished" : "running",
+                                  "cancelled", 0));
+        json_decref(r);
+        return;
+    }
+    if (nc_run_cancel_fired(q->cancel)) {   /* already being cancelled: wait with the others */
+        goto wait;
+    }
+    const char *was = q->state == RUN_RUNNING ? "running" : "queued";
+    nc_err err = nc_db_begin(w->db);
+    if (err == NC_OK)
+        err = nc_log(w, "run.cancel", json_pack("{s:s, s:s, s:s, s:s}", "run", q->run_id, "approval_id",
+                                                q->approval_id, "by", agent ? agent : "operator", "state", was),
+                     NULL);
+    if (err == NC_OK)
+        err = nc_db_commit(w->db);
+    if (err != NC_OK) {
+        nc_log_abort(w);
+        nc_reply_store_error(c, id, err, "the cancellation (the run goes on)");
+        return;
+    }
+    nc_run_cancel_fire(q->cancel);
+    if (q->state == RUN_QUEUED) {
+        nc_queued_run **pp = &w->queue_head, *prev = NULL;
+        while (*pp && *pp != q) {
+            prev = *pp;
+            pp = &(*pp)->next;
+        }
+        *pp = q->next;
+        if (w->queue_tail == q)
+            w->queue_tail = prev;
+        q->next = NULL;
+        w->queued--;
+        q->cancel_queued = true;
+        q->res.outcome = NC_OUTCOME_CANCELLED;
+        snprintf(q->res.message, sizeof q->res.message, "cancelled before it started (by %s)",
+                 agent ? agent : "operator");
+        char run_id[sizeof q->run_id];
+        snprintf(run_id, sizeof run_id, "%s", q->run_id);
+        run_finish(w, q);   /* recorded, given back, and answered */
+        nc_reply(c, id, json_pack("{s:s, s:s, s:b}", "run_id", run_id, "state", "finished", "cancelled", 1));
+        return;
+    }
+wait:;
+    nc_cancel_waiter *cw = calloc(1, sizeof *cw);
+    if (!cw) {
+        nc_reply(c, id, json_pack("{s:s, s:s, s:b}", "run_id", q->run_id, "state", "running", "cancelled", 1));
+        return;
+    }
+    cw->c = c;
+    cw->id = json_incref(id);
+    cw->next = q->waiters;
+    q->waiters = cw;
+    nc_client_ref(c);
+    c->busy = true;   /* answered from run_finish */
+}
+
+void nc_op_run_cancel(nc_client *c, json_t *id, json_t *req)
+{
+    run_cancel(c, id, req, NULL);
+}
+
+void nc_run_cancel_as(nc_client *c, json_t *id, json_t *req, const char *invoker)
+{
+    run_cancel(c, id, req, invoker);
 }
 
 /* ---- approval.submit ---- */

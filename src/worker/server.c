@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "common/json.h"
+#include "common/limits.h"
 #include "worker/worker.h"
 
 typedef struct nc_write {
@@ -134,28 +135,16 @@ static void on_write(uv_write_t *req, int status)
     nc_client_unref(c);
 }
 
-static void send_json(nc_client *c, json_t *msg)
+/* Queues line (malloc'd, ending in '\n', taken) for the connection. */
+static void send_line(nc_client *c, char *line, size_t len)
 {
-    if (c->closing) {
-        json_decref(msg);
-        return;
-    }
-    char *text = json_dumps(msg, JSON_COMPACT | JSON_ENSURE_ASCII);
-    json_decref(msg);
-    if (!text) {
-        close_client(c);
-        return;
-    }
-    size_t n = strlen(text);
-    char *line = realloc(text, n + 2);
-    nc_write *wr = line ? calloc(1, sizeof *wr) : NULL;
+    nc_write *wr = calloc(1, sizeof *wr);
     if (!wr) {
-        free(line ? line : text);
+        free(line);
         close_client(c);
         return;
     }
-    line[n] = '\n';
-    wr->buf = uv_buf_init(line, (unsigned)n + 1);
+    wr->buf = uv_buf_init(line, (unsigned)len);
     wr->c = c;
     nc_client_ref(c);
     if (!c->pending_writes)
@@ -183,6 +172,37 @@ static void send_json(nc_client *c, json_t *msg)
         return;
     }
     write_now(wr);
+}
+
+/* msg as one line, then raw (raw_len bytes, may be 0). */
+static void send_json_raw(nc_client *c, json_t *msg, const uint8_t *raw, size_t raw_len)
+{
+    if (c->closing) {
+        json_decref(msg);
+        return;
+    }
+    char *text = json_dumps(msg, JSON_COMPACT | JSON_ENSURE_ASCII);
+    json_decref(msg);
+    if (!text) {
+        close_client(c);
+        return;
+    }
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 1 + raw_len + (raw_len ? 0 : 1));
+    if (!line) {
+        free(text);
+        close_client(c);
+        return;
+    }
+    line[n] = '\n';
+    if (raw_len)
+        memcpy(line + n + 1, raw, raw_len);
+    send_line(c, line, n + 1 + raw_len);
+}
+
+static void send_json(nc_client *c, json_t *msg)
+{
+    send_json_raw(c, msg, NULL, 0);
 }
 
 /* A write that will not be made: its accounting undone. */
@@ -259,6 +279,44 @@ __attribute__((format(printf, 4, 0))) static void reply_error_v(nc_client *c, js
         send_json(c, msg);
 }
 
+void nc_reply_error_fields(nc_client *c, json_t *id, nc_err code, json_t *fields, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    const char *wire = nc_errcode(code == NC_OK ? NC_ERR_INTERNAL : code);
+    nc_log_refused(c->w, c, wire, text);
+    json_t *err = fields ? fields : json_object();
+    json_object_set_new(err, "code", json_string(wire));
+    json_object_set_new(err, "message", json_string(text));
+    json_t *msg = json_pack("{s:O?, s:b, s:o}", "id", id, "ok", 0, "error", err);
+    if (msg)
+        send_json(c, msg);
+}
+
+void nc_send_event_raw(nc_client *c, const char *type, json_t *fields, const uint8_t *data, size_t len)
+{
+    json_t *ev = fields ? fields : json_object();
+    json_object_set_new(ev, "type", json_string(type));
+    json_object_set_new(ev, "at", json_integer(nc_unix_now()));
+    json_object_set_new(ev, "bytes", json_integer((json_int_t)len));
+    json_t *msg = json_pack("{s:o}", "event", ev);
+    if (msg)
+        send_json_raw(c, msg, data, len);
+}
+
+void nc_send_event(nc_client *c, const char *type, json_t *fields)
+{
+    json_t *ev = fields ? fields : json_object();
+    json_object_set_new(ev, "type", json_string(type));
+    json_object_set_new(ev, "at", json_integer(nc_unix_now()));
+    json_t *msg = json_pack("{s:o}", "event", ev);
+    if (msg)
+        send_json(c, msg);
+}
+
 void nc_reply_error(nc_client *c, json_t *id, nc_err code, const char *fmt, ...)
 {
     va_list ap;
@@ -297,61 +355,118 @@ void nc_emit(nc_worker *w, const char *type, json_t *fields)
             close_client(c);   /* too far behind: it can resubscribe and re-read state */
             continue;
         }
+        if (c->agent_socket) {   /* an agent sees only what concerns it (agent.c) */
+            json_t *evs = nc_agent_events_for(c, type, ev), *e;
+            size_t i;
+            json_array_foreach(evs, i, e) {
+                send_json(c, json_pack("{s:O}", "event", e));
+            }
+            json_decref(evs);
+            continue;
+        }
         send_json(c, json_pack("{s:O}", "event", ev));
     }
     json_decref(ev);
 }
 
-/* One line: parse, dispatch. Malformed input is answered, never fatal. */
-static void handle_line(nc_client *c, const char *line, size_t len)
+/* One request: check, dispatch. Malformed input is answered, never fatal. */
+static void handle_request(nc_client *c, json_t *req)
 {
-    json_t *req = NULL;
-    char msg[256];
-    if (len == 0)
-        return;
     c->op[0] = '\0';
-    if (nc_json_parse_strict(line, len, &req, msg, sizeof msg) != NC_OK) {
-        nc_reply_error(c, NULL, NC_ERR_USAGE, "request is not valid JSON: %s", msg);
-        return;
-    }
     if (!json_is_object(req) || !json_is_string(json_object_get(req, "op"))) {
         nc_reply_error(c, json_object_get(req, "id"), NC_ERR_USAGE, "a request is an object with \"op\" and \"id\"");
-        json_decref(req);
         return;
     }
     json_t *id = json_object_get(req, "id");
     if (id && !json_is_integer(id)) {
         nc_reply_error(c, NULL, NC_ERR_USAGE, "\"id\" must be an integer");
-        json_decref(req);
         return;
     }
     snprintf(c->op, sizeof c->op, "%s", json_string_value(json_object_get(req, "op")));
     nc_dispatch(c, req);
-    json_decref(req);
 }
 
+/* Requests, one a line; a request with "stdin_bytes": N (0 .. 16 MiB) is
+ * followed by N raw bytes, read in full before it is dispatched. */
 static void process_lines(nc_client *c)
 {
     size_t start = 0;
+    char msg[256];
     while (!c->busy && !c->closing && !c->paused && start < c->in.len) {
-        uint8_t *nl = memchr(c->in.data + start, '\n', c->in.len - start);
-        if (!nl)
+        size_t from = start + c->scanned;
+        uint8_t *nl = from < c->in.len ? memchr(c->in.data + from, '\n', c->in.len - from) : NULL;
+        if (!nl) {
+            c->scanned = c->in.len - start;   /* searched already: not again at the next read */
             break;
+        }
         size_t len = (size_t)(nl - (c->in.data + start));
-        handle_line(c, (const char *)c->in.data + start, len);
-        start += len + 1;
+        c->scanned = 0;
+        if (len == 0) {
+            start += 1;
+            continue;
+        }
+        json_t *req = NULL;
+        c->op[0] = '\0';
+        if (nc_json_parse_strict(c->in.data + start, len, &req, msg, sizeof msg) != NC_OK) {
+            nc_reply_error(c, NULL, NC_ERR_USAGE, "request is not valid JSON: %s", msg);
+            start += len + 1;
+            continue;
+        }
+        json_t *sb = json_is_object(req) ? json_object_get(req, "stdin_bytes") : NULL;
+        size_t raw_len = 0;
+        if (sb) {
+            if (!json_is_integer(sb) || json_integer_value(sb) < 0 ||
+                json_integer_value(sb) > (json_int_t)NC_MAX_STDIN_BYTES) {
+                /* the bytes that follow cannot be told from the next request */
+                nc_reply_error(c, json_is_integer(json_object_get(req, "id")) ? json_object_get(req, "id") : NULL,
+                               NC_ERR_USAGE, "stdin_bytes must be an integer from 0 to %u; closing the connection",
+                               NC_MAX_STDIN_BYTES);
+                json_decref(req);
+                start = c->in.len;
+                close_after_reply(c);
+                break;
+            }
+            raw_len = (size_t)json_integer_value(sb);
+            if (c->in.len - (start + len + 1) < raw_len) {   /* the bytes are still coming */
+                json_decref(req);
+                c->scanned = 0;
+                break;
+            }
+        }
+        c->raw = c->in.data + start + len + 1;
+        c->raw_len = raw_len;
+        handle_request(c, req);
+        c->raw = NULL;
+        c->raw_len = 0;
+        json_decref(req);
+        start += len + 1 + raw_len;
     }
     if (start) {
         memmove(c->in.data, c->in.data + start, c->in.len - start);
         c->in.len -= start;
+        if (c->in.len == 0 && c->in.cap > (1u << 20)) {   /* a large request is done: give its memory back */
+            size_t max = c->in.max;
+            nc_buf_cleanup(&c->in);
+            nc_buf_init(&c->in, max);
+        }
     }
 }
 
+/* Reads go straight into the connection's buffer (growing as data arrives,
+ * never ahead of it: a declared size reserves nothing); at the cap, into a
+ * slab, and on_read refuses the line. */
+static char slab[65536];   /* the loop is single-threaded; data is copied out at once */
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    (void)h;
+    nc_client *c = h->data;
     (void)suggested;
-    static char slab[65536];   /* the loop is single-threaded; data is copied out at once */
+    /* room to read grows with what is buffered (4 KiB .. 1 MiB a read) */
+    size_t room = c->in.max - c->in.len, chunk = c->in.len < 4096 ? 4096 : c->in.len < (1u << 20) ? c->in.len : 1u << 20;
+    if (room > 0 && nc_buf_reserve(&c->in, c->in.len + (room < chunk ? room : chunk)) == NC_OK) {
+        *buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len));
+        return;
+    }
     *buf = uv_buf_init(slab, sizeof slab);
 }
 
@@ -365,11 +480,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n == 0)
         return;
     c->last_activity_ms = uv_now(c->w->loop);
-    if (nc_buf_append(&c->in, buf->base, (size_t)n) != NC_OK) {
+    if (buf->base != slab && (const uint8_t *)buf->base == c->in.data + c->in.len && (size_t)n <= c->in.cap - c->in.len) {
+        c->in.len += (size_t)n;   /* read in place */
+    } else if (nc_buf_append(&c->in, buf->base, (size_t)n) != NC_OK) {
         /* Over the frame cap without a newline: refuse before buffering more. */
         nc_reply_error(c, NULL, NC_ERR_TOO_LARGE, "request line longer than %u bytes", NC_WORKER_MAX_LINE);
         nc_buf_cleanup(&c->in);   /* what it sent is not kept while the answer waits */
         nc_buf_init(&c->in, 0);
+        c->scanned = 0;
         close_after_reply(c);
         return;
     }

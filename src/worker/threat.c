@@ -42,6 +42,12 @@ json_t *nc_threat_run(const uint8_t *wasm, size_t len, const nc_caps *granted, c
         .trap_kind = r->trap_kind[0] ? r->trap_kind : NULL, .stdout_truncated = r->out_truncated,
         .stderr_truncated = r->err_truncated,
     };
+    /* what it tried, from the denials the run kept (the first NC_WASI_MAX_DENIED) */
+    for (uint32_t i = 0; i < r->ndenied && i < NC_WASI_MAX_DENIED; i++) {
+        run.denied_network += r->denied[i].reason == NC_DENY_NETWORK;
+        run.denied_escape += r->denied[i].reason == NC_DENY_ESCAPE;
+        run.denied_signal += r->denied[i].reason == NC_DENY_SIGNAL;
+    }
     /* The run's module is approved: drift and provenance were scored at submission. */
     nc_score_input in = {.analysis = a, .drift = NC_DRIFT_KNOWN, .granted = granted, .run = &run};
     nc_score s;

@@ -29,6 +29,10 @@
 #define NC_WORKER_AGENT_RATE_PER_SEC 0.2
 #define NC_WORKER_AGENT_MAX_PENDING 20
 #define NC_WORKER_AGENT_MAX_RUNS 1
+/* Streamed runs (docs/protocol.md): output events carry at most this many
+ * bytes; progress comes at most this often while a run is in progress. */
+#define NC_WORKER_OUTPUT_CHUNK (64u * 1024)
+#define NC_WORKER_PROGRESS_MS 250u
 #define NC_WORKER_MAX_OPERATORS 16
 /* Connections (docs/protocol.md "Limits"): agent.sock is capped globally and
  * per peer uid, below the descriptors the worker has, so control.sock and the
@@ -64,11 +68,17 @@ struct nc_client {
     uid_t uid;          /* the peer's (SO_PEERCRED) */
     bool authenticated; /* agent.sock: a request with a valid token was seen */
     nc_buf in;
+    size_t scanned;     /* bytes of `in` already searched for a newline */
+    /* A request with "stdin_bytes": N is followed by N raw bytes (the
+     * server reads them before dispatching): borrowed for the op's call. */
+    const uint8_t *raw;
+    size_t raw_len;
     bool busy;          /* an asynchronous op is in progress: later lines wait */
     bool paused;        /* too many replies unread: not reading requests */
     bool close_after_write;
     char op[40];        /* the op being answered (for the audit log's refusals) */
     bool subscribed;
+    char agent_source[96];   /* agent.sock: "agent:NAME" once a request carried its token */
     bool closing;
     unsigned pending_writes;
     unsigned deferred;      /* of those, held until durable (durable.c) */
@@ -129,6 +139,12 @@ struct nc_worker {
     int sync_errno;
     uv_work_t sync_req;
     struct nc_write *deferred_head, *deferred_tail;
+    /* runs in progress (run.c): their output and progress reach the loop
+     * from the sandbox threads through run_async; progress_timer ticks
+     * while any runs */
+    nc_queued_run *active;
+    uv_async_t run_async;
+    uv_timer_t progress_timer;
     /* runs that finished but could not be recorded yet (run.c) */
     nc_unrecorded *unrecorded;
     unsigned nunrecorded;
@@ -157,6 +173,16 @@ void nc_reply_error(nc_client *c, json_t *id, nc_err code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void nc_reply_error_code(nc_client *c, json_t *id, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A refusal whose error object carries more fields (stolen; may be NULL)
+ * beside code and message, e.g. {"run_id": ...} for busy. */
+void nc_reply_error_fields(nc_client *c, json_t *id, nc_err code, json_t *fields, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* One event line {"event": {type, at, ...fields}} to this connection alone,
+ * in order with its replies (a streamed run's output and progress). */
+void nc_send_event(nc_client *c, const char *type, json_t *fields /* stolen */);
+/* The same with len raw bytes after the line; the line says "bytes": len. */
+void nc_send_event_raw(nc_client *c, const char *type, json_t *fields /* stolen */, const uint8_t *data,
+                       size_t len);
 /* A failure to read or record state, by cause (no space, corrupt, ...):
  * "could not read or record WHAT: WHY". */
 void nc_reply_store_error(nc_client *c, json_t *id, nc_err err, const char *what);
@@ -216,7 +242,17 @@ void nc_log_start_timer(nc_worker *w);
 void nc_op_audit_verify(nc_client *c, json_t *id, json_t *req);
 
 /* run.c */
+/* The loop's handles for runs in progress; call once the loop exists. */
+NC_MUST_CHECK nc_err nc_runs_init(nc_worker *w);
 void nc_op_run(nc_client *c, json_t *id, json_t *req);
+void nc_op_run_start(nc_client *c, json_t *id, json_t *req);
+void nc_op_run_get(nc_client *c, json_t *id, json_t *req);
+void nc_op_run_cancel(nc_client *c, json_t *id, json_t *req);
+/* run.start, run.get, run.cancel on behalf of an agent ("agent:NAME"): only
+ * its own runs; anything else is not_found. */
+void nc_run_start_as(nc_client *c, json_t *id, json_t *req, const char *invoker);
+void nc_run_get_as(nc_client *c, json_t *id, json_t *req, const char *invoker);
+void nc_run_cancel_as(nc_client *c, json_t *id, json_t *req, const char *invoker);
 /* Records the runs that finished while the database could not take their
  * end (a full disk): called every second, and once more before the worker
  * stops. */
@@ -227,10 +263,19 @@ void nc_run_as(nc_client *c, json_t *id, json_t *req, const char *invoker);
 typedef struct {
     double burst, per_sec;          /* token bucket */
     int64_t max_pending;            /* pending submissions from this source */
+    bool agent;                     /* an agent's: a WASI command with provided imports only; answered with the
+                                       analysis and agent_state, without approval ids */
 } nc_submit_limits;
 void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const nc_submit_limits *lim);
 /* agent.c */
 void nc_agent_dispatch(nc_client *c, json_t *req);
+/* sub (stolen) as its agent sees it: without approval ids, with agent_state
+ * (docs/protocol.md "Agent ops"). */
+json_t *nc_agent_submission_view(nc_worker *w, json_t *sub, const char *source);
+/* An event for an agent's subscription (c->agent_source): NULL when it is
+ * not about the agent's own submissions, runs or approvals; otherwise an
+ * array of the events to send (new reference). */
+json_t *nc_agent_events_for(nc_client *c, const char *type, const json_t *ev);
 void nc_op_agent_add(nc_client *c, json_t *id, json_t *req);
 void nc_op_agent_list(nc_client *c, json_t *id, json_t *req);
 void nc_op_agent_remove(nc_client *c, json_t *id, json_t *req);

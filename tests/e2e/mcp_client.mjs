@@ -8,6 +8,12 @@
 //              run_module (expected to be refused: not approved yet).
 // MODE run:    list tools, get_submission (--submission ID), run_module
 //              (--ref REF, default: the submission's name), get_run.
+// MODE async:  with "sleepy" approved for the agent: run_module with a
+//              progressToken, ping and list_submissions while it runs, the
+//              request aborted (notifications/cancelled), then the run read
+//              back with get_run; tools/list_changed awaited after the test
+//              approves --submission for the agent (printed "ready" line), and
+//              that approval's own tool called.
 // The SDK itself checks every structuredContent against the tool's
 // outputSchema (ajv); the script also compiles every inputSchema and checks
 // its own arguments against it, so the schemas nightcore-mcp publishes are
@@ -17,6 +23,8 @@ import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
+import { createInterface } from "node:readline";
 
 function parseArgs(argv) {
   const [mode, ...rest] = argv;
@@ -26,7 +34,7 @@ function parseArgs(argv) {
     opts[rest[i].slice(2)] = rest[i + 1];
   }
   for (const k of ["bin", "home", "agent"]) if (!opts[k]) throw new Error(`--${k} is required`);
-  if (mode !== "submit" && mode !== "run") throw new Error("MODE is submit or run");
+  if (!["submit", "run", "async"].includes(mode)) throw new Error("MODE is submit, run or async");
   return opts;
 }
 
@@ -38,10 +46,10 @@ const validator = new AjvJsonSchemaValidator();
 const inputValidators = new Map();
 
 // A tool call, with the arguments first checked against the published inputSchema.
-async function call(client, name, args) {
+async function call(client, name, args, options) {
   const check = inputValidators.get(name)(args);
   if (!check.valid) throw new Error(`arguments for ${name} do not match its inputSchema: ${check.errorMessage}`);
-  const result = await client.callTool({ name, arguments: args });
+  const result = await client.callTool({ name, arguments: args }, undefined, options);
   const text = result.content?.[0]?.type === "text" ? result.content[0].text : null;
   return { isError: result.isError === true, structured: result.structuredContent ?? null, text };
 }
@@ -91,6 +99,60 @@ if (opts.mode === "submit") {
     const bad = await call(client, "get_submission", { submission_id: "s_0000000000000000" });
     summary.not_found = refusal(bad);
   }
+} else if (opts.mode === "async") {
+  let listChanged = 0;
+  let changedWaiter = null;
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+    listChanged++;
+    if (changedWaiter) changedWaiter();
+  });
+  const progress = [];
+  let startedResolve;
+  const started = new Promise((r) => (startedResolve = r));
+  const abort = new AbortController();
+  const runPromise = call(client, "run_module", { ref: "sleepy" }, {
+    signal: abort.signal,
+    timeout: 300000,
+    onprogress: (p) => {
+      progress.push(p.message);
+      if (p.message?.includes("started")) startedResolve();
+    },
+  }).then(
+    () => "answered",
+    (e) => `rejected: ${e?.message ?? e}`,
+  );
+  await started;
+  await client.ping();
+  const during = await call(client, "list_submissions", {});
+  summary.during_run = { pinged: true, list_total: during.structured?.total };
+  const runId = progress.find((m) => m?.startsWith("run r_"))?.split(" ")[1];
+  abort.abort("the user changed their mind");
+  summary.run_call = await runPromise;
+  let got;
+  for (let i = 0; i < 600; i++) {
+    got = await call(client, "get_run", { run_id: runId });
+    if (got.structured?.state === "finished") break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  summary.cancelled_run = { id: runId, outcome: got.structured?.outcome, exit_code: got.structured?.exit_code };
+  summary.progress = progress;
+  // the test approves --submission for the agent once it reads this line
+  const changed = new Promise((r) => (changedWaiter = r));
+  process.stdout.write(JSON.stringify({ ready: true }) + "\n");
+  await changed;
+  const after = await client.listTools();
+  for (const t of after.tools) {
+    inputValidators.set(t.name, validator.getValidator(t.inputSchema));
+    validator.getValidator(t.outputSchema);
+  }
+  summary.tools_after = after.tools.map((t) => t.name);
+  const tool = after.tools.find((t) => t.name === opts.tool);
+  summary.tool = tool ? { properties: Object.keys(tool.inputSchema.properties ?? {}).sort() } : null;
+  if (tool) {
+    const ran = await call(client, opts.tool, { args: ["from", "typescript"] });
+    summary.tool_run = { ...refusal(ran), stdout: ran.structured?.stdout, text: ran.text };
+  }
+  summary.list_changed = listChanged;
 } else {
   const got = await call(client, "get_submission", { submission_id: opts.submission });
   summary.get = { ...refusal(got), status: got.structured?.status, name: got.structured?.name };

@@ -1,5 +1,5 @@
 /* Writes seed inputs for the wire-format fuzz targets from the real encoders:
- *   make_seeds DIR   (creates DIR/wire_spec/ and DIR/wire_result/) */
+ *   make_seeds DIR   (creates DIR/wire_spec/, DIR/wire_result/, DIR/wire_stream/, ...) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +62,19 @@ int main(int argc, char **argv)
     nc_buf_reset(&b);
     snprintf(r.message, sizeof r.message, "artifact mismatch");
     rc |= nc_wire_encode_result(NC_ERR_ARTIFACT, &r, &b) != NC_OK || save(argv[1], "wire_result", "error", &b);
+    /* a streamed run: two chunks, then the result that agrees with them */
+    nc_buf_reset(&b);
+    uint8_t hdr[NC_WIRE_CHUNK_HEADER];
+    rc |= nc_wire_chunk_header(1, 3, hdr) != NC_OK || nc_buf_append(&b, hdr, sizeof hdr) != NC_OK ||
+          nc_buf_append(&b, "hel", 3) != NC_OK;
+    rc |= nc_wire_chunk_header(1, 2, hdr) != NC_OK || nc_buf_append(&b, hdr, sizeof hdr) != NC_OK ||
+          nc_buf_append(&b, "lo", 2) != NC_OK;
+    nc_buf res;
+    nc_buf_init(&res, 1u << 20);
+    r.message[0] = '\0';
+    rc |= nc_wire_encode_result(NC_OK, &r, &res) != NC_OK || nc_buf_put_u32be(&b, (uint32_t)res.len) != NC_OK ||
+          nc_buf_append(&b, res.data, res.len) != NC_OK || save(argv[1], "wire_stream", "chunks_then_result", &b);
+    nc_buf_cleanup(&res);
     nc_buf_cleanup(&b);
 
     nc_statement st;

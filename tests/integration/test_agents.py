@@ -22,8 +22,7 @@ def agent_call(conn, token, op, **params):
 
 OPERATOR_ONLY = ["status", "inbox.list", "approval.prepare", "approval.submit", "approval.list", "approval.revoke",
                  "reject", "trust.add", "trust.revoke", "trust.list", "policy.list", "policy.get", "agent.add",
-                 "agent.list", "agent.remove", "audit.checkpoint", "run.receipt", "runs.list", "events.subscribe",
-                 "shutdown"]
+                 "agent.list", "agent.remove", "audit.checkpoint", "run.receipt", "runs.list", "shutdown"]
 
 
 def test_agent_socket_has_no_operator_ops(worker):
@@ -71,13 +70,13 @@ def test_agent_submission_needs_human_and_naming(worker):
     assert [s["id"] for s in inbox["items"]] == [sid] and inbox["items"][0]["agent"] == "alice"
     assert agent_call(a, bob, "submission.get", submission=sid)["error"]["code"] == "not_found"
     assert agent_call(a, bob, "submissions.list")["result"]["items"] == []
-    # nothing runs before approval
+    # nothing runs before approval: its own submission is waiting for review
     r = agent_call(a, alice, "run", ref="hello")
-    assert r["error"]["code"] == "not_approved"
-    # approved for the operator only: for the agent there is still nothing approved
+    assert r["error"]["code"] == "pending_review"
+    # approved for the operator only: nothing is approved for the agent, and it is told so
     worker.approve(sid)
     r = agent_call(a, alice, "run", ref="hello")
-    assert r["error"]["code"] == "not_approved"
+    assert r["error"]["code"] == "not_approved_for_you"
     # approved naming alice: alice may run it, bob may not
     worker.approve(sid, "--allow-agent", "alice")
     r = agent_call(a, alice, "run", ref="hello")

@@ -493,14 +493,15 @@ def test_log_from_before_the_tree_nodes_gets_them_at_start(worker):
     verify`, migrated and given its nodes by the worker's next start."""
     run = flow(worker)
     stop(worker)
-    edit_db(worker, ("DROP TABLE audit_nodes", ()), ("PRAGMA user_version = 5", ()))
+    edit_db(worker, ("DROP TABLE audit_nodes", ()), ("DROP INDEX approvals_submission", ()),
+            ("ALTER TABLE submissions DROP COLUMN previous_submission", ()), ("PRAGMA user_version = 5", ()))
     rc, rep = verify(worker)
     assert rc == 0 and rep["ok"] is True, rep
     worker.nc("worker", "start", check=True)
     rc, rec = worker.ncj("runs", "show", run["id"], "--receipt")
     assert rc == 0 and rec["verified"] is True, rec
     stop(worker)
-    assert rows(worker, "PRAGMA user_version")[0][0] == 6
+    assert rows(worker, "PRAGMA user_version")[0][0] == 7
     n = rows(worker, "SELECT count(*) FROM audit_log")[0][0]
     assert count_nodes(worker) == complete_subtrees(n)
     rc, rep = verify(worker)

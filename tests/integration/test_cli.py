@@ -119,8 +119,14 @@ class FakeWorker:
                 return
             buf += chunk
             while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
+                line, rest = buf.split(b"\n", 1)
                 req = json.loads(line)
+                n = req.get("stdin_bytes")
+                if n is not None and len(rest) < n:   # raw stdin follows the line: wait for all of it
+                    break
+                buf = rest
+                if n is not None:
+                    req["_stdin"], buf = buf[:n], buf[n:]
                 self.requests.append(req)
                 handler = self.handlers.get(req["op"])
                 try:
@@ -733,9 +739,21 @@ def test_run_args_and_stdin(fake, inited, tmp_path):
     req = w.last("run")
     assert req["ref"] == "a" * 64
     assert req["args"] == ["--flag", "x y", ""]
-    assert base64.b64decode(req["stdin_b64"]) == b"\x00\x01data"
+    # stdin goes raw after the request line, not base64 in it
+    assert "stdin_b64" not in req and req["stdin_bytes"] == 6 and req["_stdin"] == b"\x00\x01data"
     r = nc(["run", "hello", "--stdin", "-"], home=inited, input_bytes=b"piped")
-    assert base64.b64decode(w.last("run")["stdin_b64"]) == b"piped"
+    assert w.last("run")["_stdin"] == b"piped"
+    # piped without --stdin: passed through; an empty file is an empty stdin, sent explicitly
+    r = nc(["run", "hello"], home=inited, input_bytes=b"through a pipe")
+    assert r.returncode == 0, r.stderr
+    assert w.last("run")["_stdin"] == b"through a pipe"
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    r = nc(["run", "hello", "--stdin", str(empty)], home=inited)
+    assert w.last("run")["stdin_bytes"] == 0
+    # /dev/null: no stdin asked for at all
+    r = nc(["run", "hello"], home=inited)
+    assert "stdin_bytes" not in w.last("run")
 
 
 def test_run_failure_outcomes_exit_1(fake, inited):
@@ -1044,3 +1062,76 @@ def test_id_null_refusal_is_accepted(fake, inited):
     r = nc(["worker", "status"], home=inited)
     assert r.returncode == 3
     assert b"refused (invalid_request): bad line" in r.stderr
+
+
+# ---------------------------------------------------------------- run: exit codes, limits, streamed output
+
+@pytest.mark.parametrize("code,plain,mapped", [(3, 1, 7), (2, 1, 6), (1, 1, 5), (251, 1, 255), (300, 1, 255)])
+def test_run_exit_code_mapping(fake, inited, code, plain, mapped):
+    fake({"run": lambda r: run_obj(outcome="exit", exit_code=code)})
+    assert nc(["run", "hello"], home=inited).returncode == plain
+    r = nc(["run", "hello", "--exit-code"], home=inited)
+    assert r.returncode == mapped, r.stderr
+    assert f"exit (exit {code})".encode() in r.stderr
+
+
+def test_run_exit_code_keeps_0_to_3(fake, inited):
+    w = fake({"run": lambda r: run_obj()})
+    assert nc(["run", "hello", "--exit-code"], home=inited).returncode == 0
+    w.handlers["run"] = lambda r: run_obj(outcome="trap", exit_code=None, trap_kind="unreachable")
+    assert nc(["run", "hello", "--exit-code"], home=inited).returncode == 1   # ran, did not exit
+
+    def refuse(r):
+        raise Refuse("not_approved", "nothing approved")
+    w.handlers["run"] = refuse
+    assert nc(["run", "hello", "--exit-code"], home=inited).returncode == 3
+    assert nc(["run", "hello", "--exit-code", "--bogus"], home=inited).returncode == 2
+
+
+def test_run_summary_names_the_limit(fake, inited):
+    w = fake({"run": lambda r: run_obj(outcome="exit", exit_code=2, limits_hit=["memory_bytes"],
+                                       limits={"memory_bytes": 64 << 20, "timeout_ms": 5000})})
+    r = nc(["run", "hello"], home=inited)
+    last = r.stderr.decode().splitlines()[-1]
+    assert "memory (memory_bytes 64.0 MiB), exit (exit 2)" in last or "memory (memory_bytes 64 MiB), exit (exit 2)" in last, last
+    w.handlers["run"] = lambda r: run_obj(outcome="timeout", exit_code=None, limits_hit=["timeout"],
+                                          limits={"timeout_ms": 5000})
+    last = nc(["run", "hello"], home=inited).stderr.decode().splitlines()[-1]
+    assert "timeout (timeout_ms 5000)" in last, last
+    w.handlers["run"] = lambda r: run_obj(outcome="ok", limits_hit=["dir_quota"])
+    last = nc(["run", "hello"], home=inited).stderr.decode().splitlines()[-1]
+    assert "ok (exit 0)" in last and "limit hit: dir_quota" in last, last
+
+
+def test_run_writes_raw_events_as_they_come(fake, inited):
+    """With output raw, each run.output line is followed by its bytes; the reply carries no output."""
+    def events(req):
+        assert req["stream"] is True and req["output"] == "raw"
+        out = b""
+        for stream, data, off in (("stdout", b"one \xff\x00", 0), ("stderr", b"warn", 0), ("stdout", b"two\n", 6)):
+            ev = {"event": {"type": "run.output", "run_id": "r_ab12", "invoker": "operator", "stream": stream,
+                            "offset": off, "bytes": len(data), "at": 1}}
+            out += json.dumps(ev).encode() + b"\n" + data
+        out += json.dumps({"event": {"type": "run.progress", "run_id": "r_ab12", "state": "running"}}).encode() + b"\n"
+        run = run_obj(stdout_total=10, stderr_total=4)
+        for k in ("stdout", "stderr", "stdout_b64", "stderr_b64"):
+            del run[k]
+        return Raw(out + json.dumps({"id": req["id"], "ok": True, "result": run}).encode() + b"\n")
+    fake({"run": events})
+    r = nc(["run", "hello"], home=inited)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"one \xff\x00two\n"
+    assert r.stderr.startswith(b"warn\nnightcore: run r_ab12 ok")
+
+
+def test_inbox_show_lists_each_import_once(fake, inited):
+    imports = [{"module": "wasi_snapshot_preview1", "name": n, "kind": "func", "capability": "stdio"}
+               for n in ("fd_write", "fd_close", "fd_write")]
+    sub = dict(SUB, analysis=dict(SUB["analysis"], imports=imports))
+    fake({"submission.get": lambda r: sub})
+    r = nc(["inbox", "show", SUB["id"]], home=inited)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert "imports (3)" in out and "(2 distinct; repeated imports listed once)" in out
+    line = [l for l in out.splitlines() if l.strip().startswith("stdio:")][0]
+    assert line.count("fd_write") == 1 and "fd_close" in line

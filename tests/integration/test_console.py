@@ -890,7 +890,9 @@ def test_holds_up_with_10000_runs_and_1000_pending(worker):
                      1795000000 + i, 1795000000 + i, 1, 5, json.dumps(r), None))
     db.executemany("INSERT INTO runs(id, approval_id, name, sha256, invoker, status, outcome, started_at, finished_at,"
                    " duration_ms, score, result, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-    db.executemany("INSERT INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    db.executemany("INSERT INTO submissions(id, name, sha256, size, source, status, created_at, description,"
+                   " requested, reason, drift_state, previous_sha256, drift_changes, analysis, threat)"
+                   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    [(f"s_seed{i:012d}", f"seed{i}", "0" * 64, 1, "agent:seed", "pending", 1795000000 + i, "",
                      "{}", None, "new", None, "null", "{}", '{"score":3,"factors":[]}') for i in range(1000)])
     db.commit()

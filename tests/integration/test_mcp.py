@@ -20,7 +20,7 @@ VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"]
 class Mcp:
     """nightcore-mcp as a subprocess; every stdout line is parsed as JSON."""
 
-    def __init__(self, home, agent="claude", token=TOKEN, extra_env=None):
+    def __init__(self, home, agent="claude", token=TOKEN, extra_env=None, init=True):
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home}
         if token is not None:
             env["NIGHTCORE_AGENT_TOKEN"] = token
@@ -31,6 +31,8 @@ class Mcp:
         self.buf = b""
         self.lines = []          # every line read from stdout, raw
         self.next_id = 1
+        if init:
+            self.initialize()
 
     def send_raw(self, data):
         self.p.stdin.write(data)
@@ -98,11 +100,18 @@ def nohome(tmp_path):
 
 
 @pytest.fixture
-def mcp(nohome):
-    m = Mcp(nohome)
+def raw(nohome):
+    """A server nobody has initialized yet."""
+    m = Mcp(nohome, init=False)
     yield m
     if m.p.poll() is None:
         m.close()
+
+
+@pytest.fixture
+def mcp(raw):
+    raw.initialize()
+    return raw
 
 
 def tool_error(result):
@@ -118,26 +127,29 @@ def tool_error(result):
 @pytest.mark.parametrize("asked,answered", [(v, v) for v in VERSIONS] + [("2024-11-05", "2025-11-25"),
                                                                          ("1999-01-01", "2025-11-25")])
 def test_initialize_negotiates_version(nohome, asked, answered):
-    m = Mcp(nohome)
+    m = Mcp(nohome, init=False)
     r = m.initialize(asked)["result"]
     assert r["protocolVersion"] == answered
-    assert r["capabilities"] == {"tools": {}}
+    assert r["capabilities"] == {"tools": {"listChanged": True}, "resources": {"subscribe": True, "listChanged": False}}
     assert r["serverInfo"]["name"] == "nightcore-mcp" and r["serverInfo"]["version"]
     assert "human" in r["instructions"] and "claude" in r["instructions"]
     assert m.request("ping")["result"] == {}
     m.close()
 
 
-def test_initialize_needs_protocol_version(mcp):
-    r = mcp.request("initialize", {"capabilities": {}})
+def test_initialize_needs_protocol_version(raw):
+    r = raw.request("initialize", {"capabilities": {}})
     assert r["error"]["code"] == -32602
 
 
+BUILTIN_TOOLS = ["submit_module", "get_submission", "list_submissions", "wait_for_submission", "list_approvals",
+                 "run_module", "start_run", "cancel_run", "get_run"]
+
+
 def test_tools_list(mcp):
-    mcp.initialize()
     tools = mcp.request("tools/list")["result"]["tools"]
     names = [t["name"] for t in tools]
-    assert sorted(names) == sorted(["submit_module", "get_submission", "list_submissions", "run_module", "get_run"])
+    assert sorted(names) == sorted(BUILTIN_TOOLS)
     for t in tools:
         assert t["inputSchema"]["type"] == "object" and t["inputSchema"]["additionalProperties"] is False
         assert t["outputSchema"]["type"] == "object"
@@ -174,7 +186,8 @@ def test_tool_schemas_are_valid_json_schema(mcp):
         assert tool_error(r)["code"] == "invalid_request"
 
 
-def test_ping_before_initialize_and_notifications_get_no_reply(mcp):
+def test_ping_before_initialize_and_notifications_get_no_reply(raw):
+    mcp = raw
     assert mcp.request("ping")["result"] == {}
     mcp.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
     mcp.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 7}})
@@ -187,7 +200,7 @@ def test_ping_before_initialize_and_notifications_get_no_reply(mcp):
 
 
 def test_unknown_method(mcp):
-    r = mcp.request("resources/list")
+    r = mcp.request("prompts/list")
     assert r["error"]["code"] == -32601
     r = mcp.request("tools/approve")
     assert r["error"]["code"] == -32601
@@ -212,7 +225,8 @@ def test_unknown_method(mcp):
     (b"{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"\\u0000ping\"}", -32601, 11),
     (b"\xff\xfe{}", -32700, None),
 ])
-def test_malformed_lines_get_errors_and_the_server_keeps_going(mcp, line, code, rid):
+def test_malformed_lines_get_errors_and_the_server_keeps_going(raw, line, code, rid):
+    mcp = raw
     mcp.send_raw(line + b"\n")
     r = mcp.recv()
     assert r["error"]["code"] == code, r
@@ -220,13 +234,15 @@ def test_malformed_lines_get_errors_and_the_server_keeps_going(mcp, line, code, 
     assert mcp.request("ping")["result"] == {}
 
 
-def test_blank_lines_and_crlf(mcp):
+def test_blank_lines_and_crlf(raw):
+    mcp = raw
     mcp.send_raw(b"\n   \n\r\n")
     mcp.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"method\":\"ping\"}\r\n")
     assert mcp.recv() == {"jsonrpc": "2.0", "id": "x", "result": {}}
 
 
-def test_line_over_32_mib_is_refused_then_the_server_continues(mcp):
+def test_line_over_32_mib_is_refused_then_the_server_continues(raw):
+    mcp = raw
     big = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":{\"x\":\"" + b"A" * (32 * 1024 * 1024) + b"\"}}\n"
     mcp.send_raw(big)
     r = mcp.recv(timeout=60)
@@ -235,7 +251,7 @@ def test_line_over_32_mib_is_refused_then_the_server_continues(mcp):
 
 
 def test_last_line_without_newline_is_answered(nohome):
-    m = Mcp(nohome)
+    m = Mcp(nohome, init=False)
     m.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}")
     m.p.stdin.close()
     out = m.p.stdout.read()
@@ -250,10 +266,12 @@ def test_non_blocking_stdio(nohome):
     p = subprocess.Popen([MCP, "--agent", "claude", "--home", nohome], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, preexec_fn=nonblocking,
                          env={"PATH": "/usr/bin:/bin", "NIGHTCORE_AGENT_TOKEN": TOKEN})
-    out, _ = p.communicate(b"".join(b"{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/list\"}\n" % i
-                                    for i in range(200)), timeout=60)
+    init = (b"{\"jsonrpc\":\"2.0\",\"id\":\"init\",\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+            b"\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}\n")
+    out, _ = p.communicate(init + b"".join(b"{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/list\"}\n" % i
+                                           for i in range(200)), timeout=60)
     assert p.returncode == 0
-    assert [json.loads(line)["id"] for line in out.splitlines()] == list(range(200))
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["init"] + list(range(200))
 
 
 # ---- tool arguments are validated before anything reaches the worker ----
@@ -338,7 +356,6 @@ def test_code_points_not_bytes(mcp):
 # ---- the worker not running ----
 
 def test_worker_not_running_is_unavailable_and_the_server_stays_up(mcp):
-    mcp.initialize()
     for _ in range(2):
         r = mcp.call_tool("submit_module", {"name": "hello", "wasm_base64": GOOD_WASM, "description": "d"})
         err = tool_error(r)
@@ -374,7 +391,6 @@ def test_malformed_token_is_not_echoed(nohome):
 
 
 def test_token_never_printed_and_wiped_from_environ(mcp):
-    mcp.initialize()
     mcp.call_tool("submit_module", {"name": "hello", "wasm_base64": GOOD_WASM})
     with open("/proc/%d/environ" % mcp.p.pid, "rb") as f:
         environ = f.read()
@@ -409,7 +425,7 @@ def test_help_and_version():
 
 
 def test_agent_name_forms(nohome):
-    m = Mcp(nohome, agent="build-bot_2")
+    m = Mcp(nohome, agent="build-bot_2", init=False)
     assert "build-bot_2" in m.initialize()["result"]["instructions"]
     m.close()
 
@@ -453,13 +469,13 @@ def test_agent_flow_through_raw_jsonrpc(worker):
     lst = m.call_tool("list_submissions", {})
     assert [s["id"] for s in lst["structuredContent"]["items"]] == [sub["id"]]
     # nothing runs before a human approves it
-    assert tool_error(m.call_tool("run_module", {"ref": "hello"}))["code"] == "not_approved"
+    assert tool_error(m.call_tool("run_module", {"ref": "hello"}))["code"] == "pending_review"
     # the operator sees the agent's submission in the inbox
     rc, inbox = worker.ncj("inbox")
     assert rc == 0 and [s["id"] for s in inbox["items"]] == [sub["id"]]
     # approved, but not for this agent: still refused
     worker.approve(sub["id"])
-    assert tool_error(m.call_tool("run_module", {"ref": "hello"}))["code"] in ("not_invoker", "not_approved")
+    assert tool_error(m.call_tool("run_module", {"ref": "hello"}))["code"] == "not_approved_for_you"
     # an operator's submission is not the agent's to see
     op = worker.submit("hello", "operator-hello")
     assert tool_error(m.call_tool("get_submission", {"submission_id": op["id"]}))["code"] == "not_found"

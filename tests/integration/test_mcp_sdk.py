@@ -40,7 +40,8 @@ def test_sdk_client_submit_then_run_after_human_approval(worker):
     s = node_client(worker, token, "submit", "--wasm", fixture("hello"), "--name", "hello")
     assert s["serverInfo"]["name"] == "nightcore-mcp"
     assert "human" in s["instructions"]
-    assert sorted(s["tools"]) == ["get_run", "get_submission", "list_submissions", "run_module", "submit_module"]
+    assert sorted(s["tools"]) == ["cancel_run", "get_run", "get_submission", "list_approvals", "list_submissions",
+                                  "run_module", "start_run", "submit_module", "wait_for_submission"]
     assert s["submit"]["isError"] is False, s["submit"]
     assert s["submit"]["status"] == "pending" and s["submit"]["id"].startswith("s_")
     assert s["submit"]["text_is_json"] is True
@@ -48,7 +49,7 @@ def test_sdk_client_submit_then_run_after_human_approval(worker):
     assert s["get"] == {"isError": False, "id": sid, "status": "pending"}
     assert s["list"]["isError"] is False and s["list"]["ids"] == [sid] and s["list"]["total"] == 1
     # nothing runs before a human approves it: a tool error, not a protocol error
-    assert s["run"]["isError"] is True and s["run"]["code"] == "not_approved", s["run"]
+    assert s["run"]["isError"] is True and s["run"]["code"] == "pending_review", s["run"]
     assert s["not_found"]["isError"] is True and s["not_found"]["code"] == "not_found"
 
     # The operator sees it in the inbox and approves it, naming the agent.
@@ -77,4 +78,30 @@ def test_sdk_client_refused_when_approval_does_not_name_the_agent(worker):
     sid = s["submit"]["id"]
     worker.approve(sid)                       # for the operator only
     r = node_client(worker, agent["token"], "run", "--submission", sid)
-    assert r["run"]["isError"] is True and r["run"]["code"] == "not_approved", r["run"]
+    assert r["run"]["isError"] is True and r["run"]["code"] == "not_approved_for_you", r["run"]
+
+
+def test_sdk_client_progress_cancel_and_approved_tool(worker):
+    rc, agent = worker.ncj("agent", "add", "claude")
+    assert rc == 0, agent
+    sleepy = worker.submit("sleep_forever", "sleepy")
+    worker.approve(sleepy["id"], "--allow-agent", "claude")
+    greet = worker.submit("wasi_args", "greet")
+    p = subprocess.Popen(["node", SCRIPT, "async", "--bin", BIN, "--home", worker.path, "--agent", "claude",
+                          "--tool", "greet"], env={**os.environ, "NIGHTCORE_AGENT_TOKEN": agent["token"]},
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ready = p.stdout.readline()
+    assert ready, p.stderr.read().decode()[-4000:]
+    assert json.loads(ready) == {"ready": True}
+    worker.approve(greet["id"], "--allow-agent", "claude", "--no-stdin")
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err.decode()[-4000:]
+    s = json.loads(out.decode().splitlines()[-1])
+    assert s["during_run"] == {"pinged": True, "list_total": 0}
+    assert s["run_call"].startswith("rejected:"), s["run_call"]      # the SDK gave up on it: aborted
+    assert s["cancelled_run"]["outcome"] == "cancelled" and s["cancelled_run"]["exit_code"] is None
+    assert any("queued" in m for m in s["progress"]) and any("started" in m for m in s["progress"])
+    assert s["list_changed"] >= 1 and "greet" in s["tools_after"]
+    assert s["tool"] == {"properties": ["args"]}
+    assert s["tool_run"]["isError"] is False and s["tool_run"]["stdout"].startswith("greet\nfrom\ntypescript\n")
+    assert b"run_module: cancelled by the client; no response sent" in err

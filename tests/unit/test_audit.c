@@ -403,7 +403,8 @@ static void test_older_log_gets_its_nodes(void **state)
     log_open(&f);
     log_fill(&f, 77, 20);
     nc_db_close(f.db);
-    exec_sql(&f, "DROP TABLE audit_nodes; PRAGMA user_version=5;");
+    exec_sql(&f, "DROP TABLE audit_nodes; DROP INDEX approvals_submission; "
+                 "ALTER TABLE submissions DROP COLUMN previous_submission; PRAGMA user_version=5;");
 
     nc_db *ro;
     assert_int_equal(nc_db_open_readonly(f.path, &ro, msg, sizeof msg), NC_OK);

@@ -2,6 +2,8 @@
  * process tier (a sandbox child); each asserts the exact outcome, and that the
  * supervisor (this process) keeps working afterwards. */
 #include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -1016,6 +1018,184 @@ static void test_landlock_covers_exactly_the_grants(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- streamed output and cancellation ---- */
+
+typedef struct {
+    nc_buf out, err;
+    unsigned chunks;
+    size_t largest;
+    bool bad_stream;
+    sem_t seen;               /* posted at the first piece of output */
+    nc_run_cancel *cancel;    /* fired by another thread once output is seen */
+} stream_capture;
+
+static void capture_output(void *ctx, int stream, const uint8_t *data, size_t len)
+{
+    stream_capture *c = ctx;
+    if (stream != 1 && stream != 2)
+        c->bad_stream = true;
+    if (nc_buf_append(stream == 2 ? &c->err : &c->out, data, len) != NC_OK)
+        c->bad_stream = true;
+    if (c->chunks++ == 0)
+        sem_post(&c->seen);
+    if (len > c->largest)
+        c->largest = len;
+}
+
+static void capture_init(stream_capture *c)
+{
+    memset(c, 0, sizeof *c);
+    nc_buf_init(&c->out, NC_MAX_OUTPUT_BYTES);
+    nc_buf_init(&c->err, NC_MAX_OUTPUT_BYTES);
+    sem_init(&c->seen, 0, 0);
+}
+
+static void capture_cleanup(stream_capture *c)
+{
+    nc_buf_cleanup(&c->out);
+    nc_buf_cleanup(&c->err);
+    sem_destroy(&c->seen);
+}
+
+static nc_err run_hooked(nc_sandbox *sb, const char *name, const nc_run_spec *spec, const nc_run_hooks *hooks,
+                         nc_run_result *res)
+{
+    nc_artifact art;
+    char msg[512] = "";
+    nc_err err = compile_fixture(sb, name, spec->limits.fuel != 0, &art, msg, sizeof msg);
+    if (err != NC_OK)
+        fail_msg("compile %s: %s (%s)", name, nc_strerror(err), msg);
+    return nc_sandbox_run_ex(sb, &art, spec, hooks, res, msg, sizeof msg);
+}
+
+/* What the caller is shown is exactly what is recorded, within the caps,
+ * in pieces of at most NC_WIRE_CHUNK_MAX. */
+static void test_stream_equals_result(void **state)
+{
+    (void)state;
+    nc_sandbox *tiers[] = {proc_sb, inproc_sb};
+    for (int t = 0; t < 2; t++) {
+        stream_capture cap;
+        capture_init(&cap);
+        nc_run_hooks hooks = {.on_output = capture_output, .ctx = &cap};
+        nc_run_spec s = default_spec();
+        s.limits.stdout_bytes = 200000;
+        nc_run_result r;
+        assert_int_equal(run_hooked(tiers[t], "huge_stdout", &s, &hooks, &r), NC_OK);
+        assert_outcome(&r, NC_OUTCOME_OUTPUT_LIMIT);
+        assert_false(cap.bad_stream);
+        assert_int_equal(r.out_len, 200000);
+        assert_int_equal(cap.out.len, r.out_len);
+        assert_memory_equal(cap.out.data, r.out, r.out_len);
+        assert_int_equal(cap.err.len, 0);
+        if (tiers[t] == proc_sb)
+            assert_true(cap.largest <= NC_WIRE_CHUNK_MAX);
+        assert_true(cap.chunks >= 2);
+        nc_run_result_cleanup(&r);
+        capture_cleanup(&cap);
+    }
+    /* stdout and stderr apart (wasi_stdio echoes stdin and writes to both) */
+    stream_capture cap;
+    capture_init(&cap);
+    nc_run_hooks hooks = {.on_output = capture_output, .ctx = &cap};
+    nc_run_spec s = default_spec();
+    s.stdin_data = (const uint8_t *)"abc";
+    s.stdin_len = 3;
+    nc_run_result r;
+    assert_int_equal(run_hooked(proc_sb, "wasi_stdio", &s, &hooks, &r), NC_OK);
+    assert_int_equal(cap.out.len, r.out_len);
+    assert_int_equal(cap.err.len, r.err_len);
+    assert_true(r.out_len + r.err_len > 0);
+    if (r.out_len)
+        assert_memory_equal(cap.out.data, r.out, r.out_len);
+    if (r.err_len)
+        assert_memory_equal(cap.err.data, r.err, r.err_len);
+    nc_run_result_cleanup(&r);
+    capture_cleanup(&cap);
+    assert_supervisor_healthy();
+}
+
+/* A deadline hit in wasm code is reported from the child's signal handler:
+ * the line streamed before it is the line recorded, once. */
+static void test_stream_then_deadline(void **state)
+{
+    (void)state;
+    stream_capture cap;
+    capture_init(&cap);
+    nc_run_hooks hooks = {.on_output = capture_output, .ctx = &cap};
+    nc_run_spec s = default_spec();
+    s.limits.timeout_ms = 300;
+    nc_run_result r;
+    assert_int_equal(run_hooked(proc_sb, "spin_after_output", &s, &hooks, &r), NC_OK);
+    assert_outcome(&r, NC_OUTCOME_TIMEOUT);
+    assert_int_equal(cap.out.len, 8);
+    assert_memory_equal(cap.out.data, "started\n", 8);
+    assert_int_equal(r.out_len, 8);
+    nc_run_result_cleanup(&r);
+    capture_cleanup(&cap);
+}
+
+static void *cancel_when_seen(void *arg)
+{
+    stream_capture *c = arg;
+    while (sem_wait(&c->seen) != 0 && errno == EINTR)
+        ;
+    nc_run_cancel_fire(c->cancel);
+    return NULL;
+}
+
+/* Cancelled from another thread while the module spins: the child is
+ * killed, the outcome is cancelled and the output is what was streamed. */
+static void test_cancel_running(void **state)
+{
+    (void)state;
+    stream_capture cap;
+    capture_init(&cap);
+    assert_int_equal(nc_run_cancel_new(&cap.cancel), NC_OK);
+    nc_run_hooks hooks = {.on_output = capture_output, .ctx = &cap, .cancel = cap.cancel};
+    nc_run_spec s = default_spec();
+    s.limits.timeout_ms = NC_MAX_TIMEOUT_MS;   /* only the cancel can end it */
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_when_seen, &cap), 0);
+    nc_run_result r;
+    assert_int_equal(run_hooked(proc_sb, "spin_after_output", &s, &hooks, &r), NC_OK);
+    pthread_join(th, NULL);
+    assert_outcome(&r, NC_OUTCOME_CANCELLED);
+    assert_true(nc_run_cancel_fired(cap.cancel));
+    assert_int_equal(r.limits_hit, 0);
+    assert_int_equal(r.out_len, 8);
+    assert_memory_equal(r.out, "started\n", 8);
+    assert_int_equal(cap.out.len, 8);
+    nc_run_result_cleanup(&r);
+    nc_run_cancel_free(cap.cancel);
+    capture_cleanup(&cap);
+    assert_supervisor_healthy();
+}
+
+/* Fired before the run: it never starts, in either tier. */
+static void test_cancel_before_start(void **state)
+{
+    (void)state;
+    nc_sandbox *tiers[] = {proc_sb, inproc_sb};
+    for (int t = 0; t < 2; t++) {
+        nc_run_cancel *cancel;
+        assert_int_equal(nc_run_cancel_new(&cancel), NC_OK);
+        nc_run_cancel_fire(cancel);
+        nc_run_cancel_fire(cancel);   /* idempotent */
+        nc_run_hooks hooks = {.cancel = cancel};
+        nc_run_spec s = default_spec();
+        nc_run_result r;
+        assert_int_equal(run_hooked(tiers[t], "hello", &s, &hooks, &r), NC_OK);
+        assert_outcome(&r, NC_OUTCOME_CANCELLED);
+        assert_int_equal(r.out_len, 0);
+        assert_int_equal(r.calls[NC_WASI_FN_fd_write], 0);
+        nc_run_result_cleanup(&r);
+        nc_run_cancel_free(cancel);
+    }
+    nc_run_cancel_free(NULL);
+    assert_false(nc_run_cancel_fired(NULL));
+}
+
 int main(int argc, char **argv)
 {
     nc_sandbox_dispatch(argc, argv);
@@ -1065,6 +1245,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_child_crash_reported),
         cmocka_unit_test(test_child_hang_killed),
         cmocka_unit_test(test_bad_specs_refused),
+        cmocka_unit_test(test_stream_equals_result),
+        cmocka_unit_test(test_stream_then_deadline),
+        cmocka_unit_test(test_cancel_running),
+        cmocka_unit_test(test_cancel_before_start),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -127,9 +127,8 @@ static void test_worked_example(void **state)
     nc_score_input sub = {.analysis = cur, .drift = NC_DRIFT_DRIFT, .previous = prev,
                           .new_submitter = false};
     assert_int_equal(nc_score_compute(&sub, &s), NC_OK);
-    assert_int_equal(s.score, 30);
-    assert_int_equal(s.nfactors, 3);
-    assert_int_equal(points_of(&s, "capability_filesystem"), 10);
+    assert_int_equal(s.score, 20);
+    assert_int_equal(s.nfactors, 2);
     assert_int_equal(points_of(&s, "drift"), 10);
     assert_int_equal(points_of(&s, "drift_imports_added"), 10);
 
@@ -138,37 +137,95 @@ static void test_worked_example(void **state)
     nc_score_run run = {.outcome = "exit", .denied_total = 1};
     nc_score_input in = {.analysis = cur, .drift = NC_DRIFT_KNOWN, .granted = &granted, .run = &run};
     assert_int_equal(nc_score_compute(&in, &s), NC_OK);
-    assert_int_equal(s.score, 25);
-    assert_int_equal(s.total, 25);
+    assert_int_equal(s.score, 5);
+    assert_int_equal(s.total, 5);
     json_t *j = nc_score_to_json(&s);
     char *text = json_dumps(j, JSON_COMPACT);
     assert_string_equal(
         text,
-        "{\"score\":25,\"factors\":["
-        "{\"factor\":\"capability_filesystem\",\"points\":10,\"detail\":\"imports filesystem: path_open\"},"
-        "{\"factor\":\"ungranted_capabilities\",\"points\":10,\"detail\":\"requested but not granted: filesystem\"},"
+        "{\"score\":5,\"factors\":["
         "{\"factor\":\"denied_calls\",\"points\":5,\"detail\":\"calls refused for lack of a capability: 1\"}]}");
     free(text);
     json_decref(j);
 
-    /* both at once (a caller may pass everything): 45 */
+    /* the same refusal for leaving a granted directory: tried_escape, 20 */
+    run.denied_escape = 1;
+    assert_int_equal(nc_score_compute(&in, &s), NC_OK);
+    assert_int_equal(s.score, 20);
+    assert_int_equal(points_of(&s, "tried_escape"), 15);
+
+    /* both at once (a caller may pass everything): 40 */
     in.drift = NC_DRIFT_DRIFT;
     in.previous = prev;
     assert_int_equal(nc_score_compute(&in, &s), NC_OK);
-    assert_int_equal(s.score, 45);
-
-    /* granting a directory covers filesystem */
-    nc_cap_dir dir = {.host = (char *)"/srv", .guest = (char *)"/data", .readonly = true};
-    granted.dirs = &dir;
-    granted.ndirs = 1;
-    assert_int_equal(nc_score_compute(&in, &s), NC_OK);
-    assert_int_equal(s.score, 35);
-    assert_int_equal(points_of(&s, "ungranted_capabilities"), 0);
-    granted.dirs = NULL;
-    granted.ndirs = 0;
+    assert_int_equal(s.score, 40);
     nc_caps_cleanup(&granted);
     nc_analysis_free(prev);
     nc_analysis_free(cur);
+}
+
+/* Importing a function is not a request: a module that imports what a Go
+ * runtime imports (filesystem, env, args, clocks, random, poll, the same
+ * function twice) scores nothing for it, before or after approval; what its
+ * manifest asks for and what a run tries do. */
+static void test_imports_are_not_requests(void **state)
+{
+    (void)state;
+    nc_wasm_import imports[] = {
+        {.module = (char *)"wasi_snapshot_preview1", .name = (char *)"fd_write", .kind = NC_WASM_KIND_FUNC,
+         .capability = NC_WASM_CAP_STDIO},
+        {.module = (char *)"wasi_snapshot_preview1", .name = (char *)"path_open", .kind = NC_WASM_KIND_FUNC,
+         .capability = NC_WASM_CAP_FILESYSTEM},
+        {.module = (char *)"wasi_snapshot_preview1", .name = (char *)"environ_get", .kind = NC_WASM_KIND_FUNC,
+         .capability = NC_WASM_CAP_ENV},
+        {.module = (char *)"wasi_snapshot_preview1", .name = (char *)"sock_accept", .kind = NC_WASM_KIND_FUNC,
+         .capability = NC_WASM_CAP_NETWORK},
+        {.module = (char *)"wasi_snapshot_preview1", .name = (char *)"proc_raise", .kind = NC_WASM_KIND_FUNC,
+         .capability = NC_WASM_CAP_SIGNALS},
+        {.module = (char *)"wasi_snapshot_preview1", .name = (char *)"fd_write", .kind = NC_WASM_KIND_FUNC,
+         .capability = NC_WASM_CAP_STDIO},
+    };
+    nc_analysis a = {.size = 1000, .imports = imports, .nimports = 6,
+                     .capabilities = NC_WASM_CAP_BIT(NC_WASM_CAP_STDIO) | NC_WASM_CAP_BIT(NC_WASM_CAP_FILESYSTEM) |
+                                     NC_WASM_CAP_BIT(NC_WASM_CAP_ENV) | NC_WASM_CAP_BIT(NC_WASM_CAP_NETWORK) |
+                                     NC_WASM_CAP_BIT(NC_WASM_CAP_SIGNALS)};
+    nc_caps none = {0};
+    nc_score s;
+    nc_score_input sub = {.analysis = &a};
+    assert_int_equal(nc_score_compute(&sub, &s), NC_OK);
+    assert_int_equal(s.score, 0);
+    nc_score_run quiet = {.outcome = "ok"};
+    nc_score_input run = {.analysis = &a, .granted = &none, .run = &quiet};
+    assert_int_equal(nc_score_compute(&run, &s), NC_OK);
+    assert_int_equal(s.score, 0);
+    /* the manifest's requests */
+    nc_cap_env env[] = {{.key = (char *)"A", .value = (char *)"1"}, {.key = (char *)"B", .value = (char *)"2"},
+                        {.key = (char *)"C", .value = (char *)"3"}};
+    nc_caps requested = {.env = env, .nenv = 3};
+    sub.requested = &requested;
+    assert_int_equal(nc_score_compute(&sub, &s), NC_OK);
+    assert_int_equal(points_of(&s, "requested_env"), 6);
+    assert_int_equal(s.score, 6);
+    /* what a run tried */
+    nc_score_run tried = {.outcome = "exit", .denied_total = 3, .denied_network = 1, .denied_escape = 1,
+                          .denied_signal = 1};
+    run.run = &tried;
+    assert_int_equal(nc_score_compute(&run, &s), NC_OK);
+    assert_int_equal(points_of(&s, "denied_calls"), 15);
+    assert_int_equal(points_of(&s, "tried_network"), 25);
+    assert_int_equal(points_of(&s, "tried_escape"), 15);
+    assert_int_equal(points_of(&s, "tried_signal"), 10);
+    assert_int_equal(s.score, 65);
+    /* many_imports counts each (module, name) once */
+    static nc_wasm_import many[40];
+    for (size_t i = 0; i < 40; i++)
+        many[i] = (nc_wasm_import){.module = (char *)"wasi_snapshot_preview1",
+                                   .name = (char *)(i % 2 ? "fd_write" : "fd_read"), .kind = NC_WASM_KIND_FUNC,
+                                   .capability = NC_WASM_CAP_STDIO};
+    nc_analysis dup = {.size = 1000, .imports = many, .nimports = 40};
+    sub = (nc_score_input){.analysis = &dup};
+    assert_int_equal(nc_score_compute(&sub, &s), NC_OK);
+    assert_int_equal(points_of(&s, "many_imports"), 0);
 }
 
 static void test_fixture_scores(void **state)
@@ -186,15 +243,15 @@ static void test_fixture_scores(void **state)
     } cases[] = {
         {"hello", false, NULL, 0, NULL, 0},                    /* stdio only */
         {"hello", true, NULL, 10, "new_submitter", 10},
-        {"network_attempt", false, &none, 35, "capability_network", 25},   /* + ungranted 10 */
-        {"unknown_import", false, &none, 35, "capability_outside_wasi", 25},
-        {"proc_raise", false, &none, 20, "capability_signals", 10},
+        {"network_attempt", false, &none, 0, NULL, 0},         /* importing sock_* is not a request */
+        {"unknown_import", false, &none, 25, "capability_outside_wasi", 25},
+        {"proc_raise", false, &none, 0, NULL, 0},
         {"big_initial_memory", false, NULL, 14, "initial_memory", 14},     /* 125 MiB: 7 steps */
         {"giant_table", false, NULL, 10, "large_table", 10},
         {"two_memories", false, NULL, 5, "unusual_memory", 5},
         {"start_loop", false, NULL, 5, "start_function", 5},
-        {"guest_env", false, &none, 27, "ungranted_capabilities", 20},    /* env 5 + args 2 */
-        {"wasi_proxy", false, NULL, 66, "many_imports", 10},   /* 56 for capabilities */
+        {"guest_env", false, &none, 0, NULL, 0},               /* imports env and args: not requests */
+        {"wasi_proxy", false, NULL, 10, "many_imports", 10},   /* 45 distinct imports */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         nc_analysis *a = fixture(cases[i].name);
@@ -312,7 +369,7 @@ static void test_clamped(void **state)
                      .nmemories = 1, .has_start = true,
                      .capabilities = NC_WASM_CAP_BIT(NC_WASM_CAP_NETWORK) |
                                      NC_WASM_CAP_BIT(NC_WASM_CAP_OUTSIDE_WASI)};
-    nc_score_run run = {.outcome = "crash", .denied_total = 12};
+    nc_score_run run = {.outcome = "crash", .denied_total = 12, .denied_network = 1};
     nc_score_input in = {.analysis = &a, .run = &run};
     nc_score s;
     assert_int_equal(nc_score_compute(&in, &s), NC_OK);
@@ -320,7 +377,8 @@ static void test_clamped(void **state)
     assert_int_equal(s.score, 100);
     assert_int_equal(points_of(&s, "initial_memory"), 15);
     assert_int_equal(points_of(&s, "denied_calls"), 30);
-    assert_string_equal(s.factors[1].detail, "imports outside_wasi: env.system");
+    assert_int_equal(points_of(&s, "tried_network"), 25);
+    assert_string_equal(s.factors[0].detail, "imports outside_wasi: env.system");
 
     /* everything at once, far past 100: still 100, and every factor at most its cap */
     static nc_wasm_custom customs[40];
@@ -337,6 +395,7 @@ static void test_clamped(void **state)
     a.nimports = 2;   /* the list is only read for details */
     nc_caps none = {0};
     run = (nc_score_run){.outcome = "crash", .denied_total = UINT32_MAX, .limits_hit = UINT32_MAX,
+                         .denied_network = UINT32_MAX, .denied_escape = UINT32_MAX, .denied_signal = UINT32_MAX,
                          .stdout_truncated = true, .stderr_truncated = true};
     in = (nc_score_input){.analysis = &a, .drift = NC_DRIFT_DRIFT, .new_submitter = true,
                           .granted = &none, .run = &run};
@@ -349,7 +408,7 @@ static void test_clamped(void **state)
             if (strcmp(w[k].factor, s.factors[i].factor) == 0)
                 assert_true(s.factors[i].points <= w[k].cap);
     /* every cap except many_imports, drift_imports_added, trap and timeout */
-    assert_int_equal(s.total, 298);
+    assert_int_equal(s.total, 262);
     json_t *j = nc_score_to_json(&s);
     assert_non_null(j);
     assert_int_equal(json_integer_value(json_object_get(j, "score")), 100);
@@ -381,6 +440,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_doc_table_matches_code),
         cmocka_unit_test(test_worked_example),
+        cmocka_unit_test(test_imports_are_not_requests),
         cmocka_unit_test(test_fixture_scores),
         cmocka_unit_test(test_dynamic_factors),
         cmocka_unit_test(test_grant_factors),

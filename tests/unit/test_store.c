@@ -422,7 +422,8 @@ static void test_auditlog_edge_and_nodes(void **state)
     nc_db_close(db);
 
     /* a database of an older schema, read-only: no node table */
-    raw_sql("DROP TABLE audit_nodes; PRAGMA user_version=5;");
+    raw_sql("DROP TABLE audit_nodes; DROP INDEX approvals_submission; "
+            "ALTER TABLE submissions DROP COLUMN previous_submission; PRAGMA user_version=5;");
     assert_int_equal(nc_db_open_readonly(path, &db, msg, sizeof msg), NC_OK);
     r = (nc_auditlog_nodes *)1;
     assert_int_equal(nc_auditlog_nodes_open(db, &r), NC_ERR_NOT_FOUND);

@@ -252,6 +252,159 @@ static void test_spec_round_trip_and_refusals(void **state)
     nc_buf_cleanup(&b);
 }
 
+/* A chunk frame as the child writes it: header, then the data. */
+static size_t chunk_frame(uint8_t *frame, unsigned stream, const void *data, size_t len)
+{
+    uint8_t hdr[NC_WIRE_CHUNK_HEADER];
+    assert_int_equal(nc_wire_chunk_header(stream, len, hdr), NC_OK);
+    memcpy(frame, hdr, sizeof hdr);
+    memcpy(frame + sizeof hdr, data, len);
+    return sizeof hdr + len;
+}
+
+static void test_chunks_round_trip_and_caps(void **state)
+{
+    (void)state;
+    static uint8_t frame[NC_WIRE_CHUNK_HEADER + NC_WIRE_CHUNK_MAX + 8];
+    nc_wire_stream st;
+    nc_wire_stream_init(&st, 10, 4);
+    unsigned which;
+    const uint8_t *data;
+    size_t dlen;
+    size_t n = chunk_frame(frame, 1, "hello", 5);
+    /* the frame's length prefix counts the body */
+    assert_int_equal((size_t)frame[3] + 4, n);
+    assert_true(nc_wire_is_chunk(frame + 4, n - 4));
+    assert_int_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4, &which, &data, &dlen), NC_OK);
+    assert_int_equal(which, 1);
+    assert_int_equal(dlen, 5);
+    assert_memory_equal(data, "hello", 5);
+    n = chunk_frame(frame, 2, "ab", 2);
+    assert_int_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4, &which, &data, &dlen), NC_OK);
+    assert_int_equal(which, 2);
+    /* exactly to the cap is fine; one byte past it is a lie */
+    n = chunk_frame(frame, 1, "12345", 5);
+    assert_int_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4, &which, &data, &dlen), NC_OK);
+    assert_int_equal(st.out.len, 10);
+    n = chunk_frame(frame, 1, "x", 1);
+    assert_int_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4, &which, &data, &dlen), NC_ERR_MALFORMED);
+    assert_int_equal(st.out.len, 10);   /* nothing appended */
+    assert_null(data);
+    n = chunk_frame(frame, 2, "cde", 3);
+    assert_int_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4, &which, &data, &dlen), NC_ERR_MALFORMED);
+    assert_int_equal(st.err.len, 2);
+
+    /* hostile frames: bad stream, empty, oversized, trailing bytes, short,
+     * wrong magic */
+    n = chunk_frame(frame, 2, "z", 1);
+    frame[8] = 3;
+    assert_int_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4, &which, &data, &dlen), NC_ERR_MALFORMED);
+    frame[8] = 0;
+    assert_int_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4, &which, &data, &dlen), NC_ERR_MALFORMED);
+    frame[8] = 2;
+    frame[12] = 0;   /* declared length 0 */
+    assert_int_not_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4, &which, &data, &dlen), NC_OK);
+    frame[12] = 1;
+    assert_int_not_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4 + 1, &which, &data, &dlen), NC_OK);
+    for (size_t cut = 0; cut < n - 4; cut++)
+        assert_int_not_equal(nc_wire_stream_chunk(&st, frame + 4, cut, &which, &data, &dlen), NC_OK);
+    frame[4] ^= 1;
+    assert_false(nc_wire_is_chunk(frame + 4, n - 4));
+    assert_int_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4, &which, &data, &dlen), NC_ERR_MALFORMED);
+    assert_false(nc_wire_is_chunk(frame + 4, 3));
+    /* a declared length over NC_WIRE_CHUNK_MAX is refused before anything */
+    nc_wire_stream big;
+    nc_wire_stream_init(&big, NC_MAX_OUTPUT_BYTES, NC_MAX_OUTPUT_BYTES);
+    static uint8_t filler[NC_WIRE_CHUNK_MAX + 1];
+    n = chunk_frame(frame, 1, filler, NC_WIRE_CHUNK_MAX);
+    assert_int_equal(nc_wire_stream_chunk(&big, frame + 4, n - 4, &which, &data, &dlen), NC_OK);
+    uint32_t over = NC_WIRE_CHUNK_MAX + 1;
+    frame[9] = (uint8_t)(over >> 24), frame[10] = (uint8_t)(over >> 16), frame[11] = (uint8_t)(over >> 8),
+    frame[12] = (uint8_t)over;
+    frame[n] = 'x';
+    assert_int_not_equal(nc_wire_stream_chunk(&big, frame + 4, n - 4 + 1, &which, &data, &dlen), NC_OK);
+    assert_int_equal(big.out.len, NC_WIRE_CHUNK_MAX);
+    nc_wire_stream_cleanup(&big);
+    /* the encoder refuses what the decoder would */
+    uint8_t hdr[NC_WIRE_CHUNK_HEADER];
+    assert_int_equal(nc_wire_chunk_header(0, 1, hdr), NC_ERR_USAGE);
+    assert_int_equal(nc_wire_chunk_header(3, 1, hdr), NC_ERR_USAGE);
+    assert_int_equal(nc_wire_chunk_header(1, 0, hdr), NC_ERR_USAGE);
+    assert_int_equal(nc_wire_chunk_header(1, NC_WIRE_CHUNK_MAX + 1, hdr), NC_ERR_USAGE);
+    nc_wire_stream_cleanup(&st);
+}
+
+/* The result must begin with what was streamed. */
+static void test_stream_check(void **state)
+{
+    (void)state;
+    static uint8_t frame[64];
+    nc_wire_stream st;
+    nc_wire_stream_init(&st, 100, 100);
+    unsigned which;
+    const uint8_t *data;
+    size_t dlen;
+    size_t n = chunk_frame(frame, 1, "ou", 2);
+    assert_int_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4, &which, &data, &dlen), NC_OK);
+    nc_run_result r = sample_result();   /* out "out!", err "e" */
+    size_t of, ef;
+    assert_int_equal(nc_wire_stream_check(&st, &r, &of, &ef), NC_OK);
+    assert_int_equal(of, 2);
+    assert_int_equal(ef, 0);
+    n = chunk_frame(frame, 2, "x", 1);   /* stderr streamed "x", result says "e" */
+    assert_int_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4, &which, &data, &dlen), NC_OK);
+    assert_int_equal(nc_wire_stream_check(&st, &r, &of, &ef), NC_ERR_MALFORMED);
+    nc_wire_stream_cleanup(&st);
+    /* more streamed than the result holds */
+    nc_wire_stream_init(&st, 100, 100);
+    n = chunk_frame(frame, 1, "out!!", 5);
+    assert_int_equal(nc_wire_stream_chunk(&st, frame + 4, n - 4, &which, &data, &dlen), NC_OK);
+    assert_int_equal(nc_wire_stream_check(&st, &r, &of, &ef), NC_ERR_MALFORMED);
+    nc_wire_stream_cleanup(&st);
+}
+
+/* Only the supervisor cancels, only the worker interrupts: a child that
+ * claims either outcome is refused; the spec's flags byte is strict. */
+static void test_outcomes_children_cannot_claim(void **state)
+{
+    (void)state;
+    nc_run_result r = sample_result();
+    nc_run_result out;
+    nc_err status;
+    nc_outcome claims[] = {NC_OUTCOME_CANCELLED, NC_OUTCOME_INTERRUPTED};
+    for (int i = 0; i < 2; i++) {
+        r.outcome = claims[i];
+        nc_buf b;
+        nc_buf_init(&b, 1u << 20);
+        assert_int_equal(nc_wire_encode_result(NC_OK, &r, &b), NC_OK);
+        memset(&out, 0, sizeof out);
+        assert_int_equal(nc_wire_decode_result(b.data, b.len, 100, 100, &status, &out), NC_ERR_MALFORMED);
+        nc_buf_cleanup(&b);
+    }
+    nc_run_spec s;
+    memset(&s, 0, sizeof s);
+    nc_limits_default(&s.limits);
+    uint8_t sha[32] = {0};
+    nc_buf b;
+    nc_buf_init(&b, 1u << 20);
+    assert_int_equal(nc_wire_encode_spec(&s, NC_WIRE_SPEC_FUEL | NC_WIRE_SPEC_STREAM, sha, 1, &b), NC_OK);
+    nc_wire_spec ws;
+    assert_int_equal(nc_wire_decode_spec(b.data, b.len, &ws), NC_OK);
+    assert_true(ws.fuel);
+    assert_true(ws.stream);
+    nc_wire_spec_cleanup(&ws);
+    b.data[12] = 4;   /* the flags byte: magic (4), sent_ns (8), flags */
+    assert_int_equal(nc_wire_decode_spec(b.data, b.len, &ws), NC_ERR_MALFORMED);
+    b.data[12] = NC_WIRE_SPEC_STREAM;
+    assert_int_equal(nc_wire_decode_spec(b.data, b.len, &ws), NC_OK);
+    assert_false(ws.fuel);
+    assert_true(ws.stream);
+    nc_wire_spec_cleanup(&ws);
+    nc_buf_reset(&b);
+    assert_int_equal(nc_wire_encode_spec(&s, 4, sha, 1, &b), NC_ERR_USAGE);
+    nc_buf_cleanup(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +413,9 @@ int main(void)
         cmocka_unit_test(test_result_over_cap_refused),
         cmocka_unit_test(test_result_truncations_and_flips),
         cmocka_unit_test(test_spec_round_trip_and_refusals),
+        cmocka_unit_test(test_chunks_round_trip_and_caps),
+        cmocka_unit_test(test_stream_check),
+        cmocka_unit_test(test_outcomes_children_cannot_claim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

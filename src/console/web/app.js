@@ -16,7 +16,7 @@
   const PAGE = 50;
   const REFRESH_MIN_MS = 1000;
   const SVG_NS = 'http://www.w3.org/2000/svg';
-  const OUTCOMES = ['ok', 'exit', 'trap', 'timeout', 'fuel', 'memory', 'output_limit', 'crash', 'interrupted', 'running'];
+  const OUTCOMES = ['ok', 'exit', 'trap', 'timeout', 'fuel', 'memory', 'output_limit', 'crash', 'interrupted', 'cancelled', 'running'];
   const EXPIRIES = [['1 hour', 3600], ['24 hours', 86400], ['7 days', 604800]];
 
   const SESSION_KEY = 'nc_session';
