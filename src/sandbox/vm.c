@@ -598,7 +598,8 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
     res->t_spawn_ns = pooled ? 0 : vm.boot_ns;
     res->isolation.vm_pooled = pooled;
     res->isolation.vm_memory_mib = mem;
-    err = nc_wire_encode_spec_parts(spec, fuel, artifact_sha256, 0, &head, &tail);
+    /* No stream flag: the guest sends its output with the result. */
+    err = nc_wire_encode_spec_parts(spec, fuel ? NC_WIRE_SPEC_FUEL : 0, artifact_sha256, 0, &head, &tail);
     if (err != NC_OK)
         goto done;
 

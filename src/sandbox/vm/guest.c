@@ -166,8 +166,8 @@ __attribute__((noreturn)) static void child_run(const nc_wire_spec *ws, int arti
         nc_exec_artifact art = {.sealed_fd = artifact_fd};
         res.isolation = iso;
         child_result = &res;
-        status = nc_exec_run(&art, ws->fuel, &ws->spec, NULL, NC_TIMER_SIGNAL, report_deadline, &res,
-                             res.message, sizeof res.message);
+        status = nc_exec_run(&art, ws->fuel, &ws->spec, NULL, NC_TIMER_SIGNAL, report_deadline, NULL, NULL,
+                             &res, res.message, sizeof res.message);
         child_result = NULL;
     }
     res.isolation = iso;
