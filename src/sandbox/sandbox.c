@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include "common/fs.h"
 #include "sandbox/internal.h"
+#include "sandbox/tier.h"
 
 #define MAX_POOL 32
 #define MAX_REAP 64
@@ -72,6 +73,17 @@ struct nc_sandbox {
     unsigned nimages;
     size_t image_bytes;
     uint64_t image_clock;
+    /* every tier's state, and why a tier could not be prepared */
+    void *tier_state[NC_TIER_COUNT];
+    bool tier_ready[NC_TIER_COUNT];
+    char tier_error[NC_TIER_COUNT][320];
+};
+
+/* The tier tables, by tier (tier.h). */
+static const nc_tier_ops *const tier_table[NC_TIER_COUNT] = {
+    [NC_TIER_PROCESS] = &nc_tier_process_ops,
+    [NC_TIER_INPROCESS] = &nc_tier_inprocess_ops,
+    [NC_TIER_VM] = &nc_tier_vm_ops,
 };
 
 static const char *const outcome_names[] = {
@@ -176,13 +188,19 @@ bool nc_run_cancel_fired(const nc_run_cancel *c)
     return c && atomic_load(&((nc_run_cancel *)c)->fired);
 }
 
-static void set_cancelled(nc_run_result *res, const char *when)
+int nc_run_cancel_fd(const nc_run_hooks *hooks)
+{
+    return hooks && hooks->cancel ? hooks->cancel->efd : -1;
+}
+
+void nc_run_set_cancelled(nc_run_result *res, const char *when)
 {
     res->outcome = NC_OUTCOME_CANCELLED;
     res->exit_code = 0;
     res->trap_kind[0] = '\0';
     snprintf(res->message, sizeof res->message, "cancelled %s", when);
 }
+
 
 /* ---- children ---- */
 
@@ -417,27 +435,97 @@ nc_err nc_sandbox_new(const nc_sandbox_opts *opts, nc_sandbox **out)
     pthread_mutex_init(&sb->imu, NULL);
     sb->zygote_pid = -1;
     sb->zygote_sock = -1;
-    if (sb->tier == NC_TIER_PROCESS && sb->pool_size > 0) {
-        /* Children forked by the zygote are re-parented to this process,
-         * which waits for them and reads their exit status. */
-        if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
-            free(sb);
-            return NC_ERR_CHILD;
+    /* The sandbox's own tier (process or inprocess) must come up; the vm
+     * tier, asked for with a kernel, may be unavailable: its runs are then
+     * refused with the reason. */
+    nc_tier own = sb->tier == NC_TIER_INPROCESS ? NC_TIER_INPROCESS : NC_TIER_PROCESS;
+    for (int t = 0; t < NC_TIER_COUNT; t++) {
+        if (t != (int)own && (t != NC_TIER_VM || !opts->vm_kernel)) {
+            snprintf(sb->tier_error[t], sizeof sb->tier_error[t], "the %s tier is not set up in this %s",
+                     nc_tier_name((nc_tier)t), t == NC_TIER_VM ? "worker (no guest kernel configured)" : "sandbox");
+            continue;
         }
-        if (pthread_create(&sb->thread, NULL, pool_thread, sb) != 0) {
+        nc_err err = tier_table[t]->prepare(sb, opts, &sb->tier_state[t], sb->tier_error[t], sizeof sb->tier_error[t]);
+        if (err == NC_OK)
+            sb->tier_ready[t] = true;
+        else if (t == (int)own) {
             nc_sandbox_free(sb);
-            return NC_ERR_INTERNAL;
+            return err;
         }
-        sb->pool_thread_started = true;
     }
     *out = sb;
     return NC_OK;
+}
+
+/* ---- the process and inprocess tiers' tables ---- */
+
+static nc_err process_prepare(nc_sandbox *sb, const nc_sandbox_opts *opts, void **state, char *msg, size_t msg_len)
+{
+    (void)opts;
+    *state = sb;
+    if (sb->pool_size == 0)
+        return NC_OK;
+    /* Children forked by the zygote are re-parented to this process,
+     * which waits for them and reads their exit status. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+        snprintf(msg, msg_len, "cannot become a child subreaper: %s", strerror(errno));
+        return NC_ERR_CHILD;
+    }
+    if (pthread_create(&sb->thread, NULL, pool_thread, sb) != 0) {
+        snprintf(msg, msg_len, "cannot start the pool thread");
+        return NC_ERR_INTERNAL;
+    }
+    sb->pool_thread_started = true;
+    return NC_OK;
+}
+
+static nc_err inprocess_prepare(nc_sandbox *sb, const nc_sandbox_opts *opts, void **state, char *msg, size_t msg_len)
+{
+    (void)opts;
+    (void)msg;
+    (void)msg_len;
+    *state = sb;
+    return NC_OK;
+}
+
+static nc_err process_check(void *state, size_t ndirs, char *msg, size_t msg_len)
+{
+    (void)state;
+    (void)ndirs;
+    (void)msg;
+    (void)msg_len;
+    return NC_OK;
+}
+
+static void process_report(void *state, nc_tier_status *st)
+{
+    nc_sandbox *sb = state;
+    st->available = true;
+    st->pool_size = sb->pool_size;
+    pthread_mutex_lock(&sb->mu);
+    st->pool_ready = sb->npool;
+    pthread_mutex_unlock(&sb->mu);
+}
+
+static void inprocess_report(void *state, nc_tier_status *st)
+{
+    (void)state;
+    st->available = true;
+    snprintf(st->note, sizeof st->note, "no isolation: benchmarks and tests only");
+}
+
+static void process_shutdown(void *state)
+{
+    (void)state;   /* the pool and the zygote are the sandbox's: nc_sandbox_free */
 }
 
 void nc_sandbox_free(nc_sandbox *sb)
 {
     if (!sb)
         return;
+    for (int t = 0; t < NC_TIER_COUNT; t++)
+        if (sb->tier_ready[t])
+            tier_table[t]->shutdown(sb->tier_state[t]);
     if (sb->pool_thread_started) {
         pthread_mutex_lock(&sb->mu);
         sb->stop = true;
@@ -579,8 +667,31 @@ static nc_err image_get(nc_sandbox *sb, const nc_artifact *art, int *fd_out, cha
     return *fd_out >= 0 ? NC_OK : NC_ERR_ARTIFACT;
 }
 
+nc_err nc_sandbox_artifact_fd(nc_sandbox *sb, const nc_artifact *art, int *fd, size_t *len, char *msg,
+                              size_t msg_len)
+{
+    *len = 0;
+    nc_err err = image_get(sb, art, fd, msg, msg_len);
+    struct stat st;
+    if (err == NC_OK && (fstat(*fd, &st) != 0 || st.st_size <= 0)) {
+        close(*fd);
+        *fd = -1;
+        snprintf(msg, msg_len, "cannot read the sealed artifact");
+        return NC_ERR_ARTIFACT;
+    }
+    if (err == NC_OK)
+        *len = (size_t)st.st_size;
+    return err;
+}
+
 nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel,
                            nc_artifact *out, char *msg, size_t msg_len)
+{
+    return nc_artifact_compile_tier(sb, sb->tier, wasm, len, fuel, out, msg, msg_len);
+}
+
+nc_err nc_artifact_compile_tier(nc_sandbox *sb, nc_tier tier, const uint8_t *wasm, size_t len, bool fuel,
+                                nc_artifact *out, char *msg, size_t msg_len)
 {
     uint8_t *art = NULL;
     size_t art_len = 0;
@@ -591,14 +702,19 @@ nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool
     err = nc_sha256(wasm, len, out->module_sha256);
     if (err != NC_OK)
         return err;
-    err = nc_exec_compile(wasm, len, fuel, &art, &art_len, msg, msg_len);
+    if ((unsigned)tier >= NC_TIER_COUNT) {
+        snprintf(msg, msg_len, "no such isolation tier");
+        return NC_ERR_USAGE;
+    }
+    const nc_tier_ops *ops = tier_table[tier];
+    err = ops->compile(wasm, len, fuel, &art, &art_len, msg, msg_len);
     if (err != NC_OK)
         goto done;
     err = nc_sha256(art, art_len, out->sha256);
     if (err != NC_OK)
         goto done;
     nc_hex(out->module_sha256, NC_SHA256_LEN, hex);
-    nc_engine_fingerprint(fuel, fp);
+    ops->fingerprint(fuel, fp);
     if (snprintf(out->path, sizeof out->path, "%s/%s-%.16s.cwasm", sb->cache_dir, hex, fp) >=
         (int)sizeof out->path) {
         err = NC_ERR_TOO_LARGE;
@@ -610,9 +726,10 @@ nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool
         goto done;
     }
     out->fuel = fuel;
+    out->tier = tier;
     /* Hold it sealed for the runs to come (the first one skips reading it back). */
     struct stat st;
-    int fd = sb->tier == NC_TIER_PROCESS && stat(out->path, &st) == 0 ? seal_image(art, art_len) : -1;
+    int fd = tier != NC_TIER_INPROCESS && stat(out->path, &st) == 0 ? seal_image(art, art_len) : -1;
     if (fd >= 0) {
         pthread_mutex_lock(&sb->imu);
         image_add(sb, out->sha256, fd, art_len, &st);
@@ -959,7 +1076,7 @@ static void finish_cancelled(nc_run_result *res, nc_wire_stream *st)
 {
     res->out = nc_buf_steal(&st->out, &res->out_len);
     res->err = nc_buf_steal(&st->err, &res->err_len);
-    set_cancelled(res, "while running: the supervisor killed the sandbox child");
+    nc_run_set_cancelled(res, "while running: the supervisor killed the sandbox child");
 }
 
 static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_spec *spec,
@@ -1142,17 +1259,21 @@ nc_err nc_sandbox_run_ex(nc_sandbox *sb, const nc_artifact *art, const nc_run_sp
     if (err != NC_OK)
         return err;
     if (hooks && nc_run_cancel_fired(hooks->cancel)) {
-        set_cancelled(out, "before it started");
+        nc_run_set_cancelled(out, "before it started");
         return NC_OK;
     }
+    /* The artifact's tier: an in-process sandbox runs the process tier's
+     * artifacts (the same flavour) in its own process. */
+    nc_tier tier = art->tier == NC_TIER_PROCESS && sb->tier == NC_TIER_INPROCESS ? NC_TIER_INPROCESS : art->tier;
+    err = nc_sandbox_tier_check(sb, tier, spec->ndirs, msg, msg_len);
+    if (err != NC_OK)
+        return err;
     err = open_dirs(spec, dir_fds, msg, msg_len);
     if (err != NC_OK)
         return err;
-    if (sb->tier == NC_TIER_INPROCESS)
-        err = run_inprocess(art, spec, dir_fds, hooks, out, msg, msg_len);
-    else
-        err = run_process(sb, art, spec, dir_fds, hooks, out, msg, msg_len);
+    err = tier_table[tier]->run(sb, sb->tier_state[tier], art, spec, dir_fds, hooks, out, msg, msg_len);
     close_fds(dir_fds, spec->ndirs);
+    out->isolation.tier = tier;
     if (err != NC_OK) {
         nc_run_result_cleanup(out);
         if (msg_len && !msg[0])
@@ -1160,3 +1281,75 @@ nc_err nc_sandbox_run_ex(nc_sandbox *sb, const nc_artifact *art, const nc_run_sp
     }
     return err;
 }
+
+nc_err nc_sandbox_tier_check(nc_sandbox *sb, nc_tier tier, size_t ndirs, char *msg, size_t msg_len)
+{
+    if ((unsigned)tier >= NC_TIER_COUNT) {
+        snprintf(msg, msg_len, "no such isolation tier");
+        return NC_ERR_USAGE;
+    }
+    if (!sb->tier_ready[tier]) {
+        snprintf(msg, msg_len, "the %s isolation tier is not available on this host: %s; the run is refused rather "
+                 "than run in a weaker tier", nc_tier_name(tier), sb->tier_error[tier]);
+        return NC_ERR_TIER_UNAVAILABLE;
+    }
+    return tier_table[tier]->check(sb->tier_state[tier], ndirs, msg, msg_len);
+}
+
+size_t nc_sandbox_tiers(nc_sandbox *sb, nc_tier_status *out, size_t max)
+{
+    static const nc_tier listed[] = {NC_TIER_PROCESS, NC_TIER_VM};
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof listed / sizeof listed[0] && n < max; i++) {
+        nc_tier t = listed[i];
+        if (t == NC_TIER_PROCESS && sb->tier == NC_TIER_INPROCESS)
+            t = NC_TIER_INPROCESS;
+        nc_tier_status *st = &out[n++];
+        memset(st, 0, sizeof *st);
+        st->tier = t;
+        if (sb->tier_ready[t])
+            tier_table[t]->report(sb->tier_state[t], st);
+        else
+            snprintf(st->note, sizeof st->note, "%s", sb->tier_error[t]);
+    }
+    return n;
+}
+
+static nc_err process_run(nc_sandbox *sb, void *state, const nc_artifact *art, const nc_run_spec *spec,
+                          const int *dir_fds, const nc_run_hooks *hooks, nc_run_result *res, char *msg,
+                          size_t msg_len)
+{
+    (void)state;
+    return run_process(sb, art, spec, dir_fds, hooks, res, msg, msg_len);
+}
+
+static nc_err inprocess_run(nc_sandbox *sb, void *state, const nc_artifact *art, const nc_run_spec *spec,
+                            const int *dir_fds, const nc_run_hooks *hooks, nc_run_result *res, char *msg,
+                            size_t msg_len)
+{
+    (void)sb;
+    (void)state;
+    return run_inprocess(art, spec, dir_fds, hooks, res, msg, msg_len);
+}
+
+const nc_tier_ops nc_tier_process_ops = {
+    .id = NC_TIER_PROCESS,
+    .prepare = process_prepare,
+    .compile = nc_exec_compile,
+    .fingerprint = nc_engine_fingerprint,
+    .check = process_check,
+    .run = process_run,
+    .report = process_report,
+    .shutdown = process_shutdown,
+};
+
+const nc_tier_ops nc_tier_inprocess_ops = {
+    .id = NC_TIER_INPROCESS,
+    .prepare = inprocess_prepare,
+    .compile = nc_exec_compile,
+    .fingerprint = nc_engine_fingerprint,
+    .check = process_check,
+    .run = inprocess_run,
+    .report = inprocess_report,
+    .shutdown = process_shutdown,
+};

@@ -98,18 +98,11 @@ typedef struct {
     const nc_dir_grant *dirs; size_t ndirs;
 } nc_run_spec;
 
-/* A precompiled module: produced only by nc_artifact_compile() from bytes the
- * caller has verified, stored in the cache under its module hash and engine
- * fingerprint, and checked against its own recorded hash before every load. */
-typedef struct {
-    char path[4096];
-    uint8_t sha256[NC_SHA256_LEN];         /* of the artifact file */
-    uint8_t module_sha256[NC_SHA256_LEN];  /* of the wasm it came from */
-    bool fuel;                             /* compiled with fuel metering */
-} nc_artifact;
-
-typedef enum { NC_TIER_PROCESS = 0, NC_TIER_INPROCESS, NC_TIER_VM } nc_tier;
+/* Isolation tiers (tier.h has the interface each implements). */
+typedef enum { NC_TIER_PROCESS = 0, NC_TIER_INPROCESS, NC_TIER_VM, NC_TIER_COUNT } nc_tier;
 const char *nc_tier_name(nc_tier t);
+/* "process" or "vm" (what policies and statements name); NC_ERR_USAGE otherwise. */
+NC_MUST_CHECK nc_err nc_tier_from_name(const char *name, nc_tier *out);
 
 /* The vm tier's accelerator. */
 typedef enum {
@@ -119,6 +112,18 @@ typedef enum {
     NC_VM_ACCEL_TCG,
 } nc_vm_accel;
 const char *nc_vm_accel_name(nc_vm_accel a);
+
+/* A precompiled module: produced only by nc_artifact_compile() from bytes the
+ * caller has verified, stored in the cache under its module hash and engine
+ * fingerprint, and checked against its own recorded hash before every load. */
+typedef struct {
+    char path[4096];
+    uint8_t sha256[NC_SHA256_LEN];         /* of the artifact file */
+    uint8_t module_sha256[NC_SHA256_LEN];  /* of the wasm it came from */
+    bool fuel;                             /* compiled with fuel metering */
+    nc_tier tier;                          /* the tier it was compiled for: runs in that tier */
+} nc_artifact;
+
 
 typedef struct {
     /* Set by the supervisor: the tier the run happened in, and for the vm
@@ -157,12 +162,31 @@ typedef struct {
 void nc_run_result_cleanup(nc_run_result *r);
 
 typedef struct {
-    nc_tier tier;
+    nc_tier tier;            /* the tier of nc_artifact_compile()'s artifacts: process or inprocess */
     const char *child_exe;   /* program that runs nc_sandbox_child_main() when
                                 given argv[1] = "sandbox-child"; default /proc/self/exe */
     unsigned pool_size;      /* pre-started children kept ready (process tier) */
     const char *cache_dir;   /* artifact cache */
+    /* The vm tier: prepared when vm_kernel is set. Runs that need it are
+     * refused (NC_ERR_TIER_UNAVAILABLE, saying why) when it is not, or when
+     * QEMU, the kernel or the initramfs is missing: never run in a weaker tier. */
+    const char *vm_qemu;        /* NULL: /usr/bin/qemu-system-x86_64 */
+    const char *vm_kernel, *vm_initrd;
+    const char *vm_accel;       /* "auto" (NULL), "kvm" or "tcg" */
+    unsigned vm_pool_size;      /* microVMs kept booted */
+    const char *vm_console_log; /* NULL: guest consoles discarded */
 } nc_sandbox_opts;
+
+/* What a tier offers on this host, for status reports. */
+typedef struct {
+    nc_tier tier;
+    bool available;
+    char note[320];            /* why not available; for vm: why this accelerator */
+    nc_vm_accel accel;         /* vm only */
+    unsigned pool_size, pool_ready;
+    uint32_t pool_memory_mib;  /* vm only: size of the pooled VMs */
+    uint64_t boots, boot_failures;
+} nc_tier_status;
 
 typedef struct nc_sandbox nc_sandbox;
 
@@ -173,6 +197,19 @@ void nc_sandbox_free(nc_sandbox *sb);
  * cached one). NC_ERR_INVALID_MODULE with a reason in msg for bad wasm. */
 NC_MUST_CHECK nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel,
                                          nc_artifact *out, char *msg, size_t msg_len);
+
+/* The same for a given tier (each tier loads its own artifact flavour: the vm
+ * tier's are compiled for its guests' CPU). */
+NC_MUST_CHECK nc_err nc_artifact_compile_tier(nc_sandbox *sb, nc_tier tier, const uint8_t *wasm, size_t len,
+                                              bool fuel, nc_artifact *out, char *msg, size_t msg_len);
+
+/* Can runs in this tier be given ndirs granted directories, here? NC_OK, or
+ * NC_ERR_TIER_UNAVAILABLE / NC_ERR_CAPABILITY_DENIED with what to do in msg.
+ * The worker asks before it prepares an approval and before every run. */
+NC_MUST_CHECK nc_err nc_sandbox_tier_check(nc_sandbox *sb, nc_tier tier, size_t ndirs, char *msg, size_t msg_len);
+
+/* The tiers this sandbox knows (process, vm), with what they offer. */
+size_t nc_sandbox_tiers(nc_sandbox *sb, nc_tier_status *out, size_t max);
 
 /* Validates module bytes with the engine (no compilation). */
 NC_MUST_CHECK nc_err nc_module_validate(const uint8_t *wasm, size_t len, char *msg, size_t msg_len);

@@ -1,4 +1,5 @@
 /* Names of the isolation tiers and of the vm tier's accelerators. */
+#include <string.h>
 #include "sandbox/sandbox.h"
 
 const char *nc_tier_name(nc_tier t)
@@ -19,4 +20,15 @@ const char *nc_vm_accel_name(nc_vm_accel a)
     case NC_VM_ACCEL_PROBING: return "probing";
     default: return "none";
     }
+}
+
+nc_err nc_tier_from_name(const char *name, nc_tier *out)
+{
+    if (name && strcmp(name, "process") == 0)
+        *out = NC_TIER_PROCESS;
+    else if (name && strcmp(name, "vm") == 0)
+        *out = NC_TIER_VM;
+    else
+        return NC_ERR_USAGE;
+    return NC_OK;
 }

@@ -39,6 +39,7 @@
 #include "common/limits.h"
 #include "sandbox/internal.h"
 #include "sandbox/vm.h"
+#include "sandbox/tier.h"
 #include "sandbox/vm_host.h"
 
 #define VM_MAX_POOL 8
@@ -98,36 +99,48 @@ static void vm_kill(nc_vm *vm)
     vm->sock = -1;
 }
 
-/* Waits for fd to be readable (events POLLIN) or writable before deadline.
- * 1 = ready, 0 = timed out, -1 = error. */
-static int wait_fd(int fd, short events, uint64_t deadline_ns)
+#define IO_OK 0
+#define IO_TIMEOUT 1
+#define IO_CANCELLED 2
+#define IO_ERROR (-1)
+#define IO_TOO_LARGE (-2)
+
+/* Waits for fd to be readable (events POLLIN) or writable before deadline,
+ * or for the run to be cancelled (cancel_fd readable). 1 = ready, 0 = timed
+ * out, 2 = cancelled, -1 = error. */
+static int wait_fd(int fd, short events, uint64_t deadline_ns, int cancel_fd)
 {
     for (;;) {
         uint64_t now = nc_now_ns();
         if (now >= deadline_ns)
             return 0;
-        struct pollfd pfd = {fd, events, 0};
+        struct pollfd pfd[2] = {{fd, events, 0}, {cancel_fd, POLLIN, 0}};
         uint64_t ms = (deadline_ns - now + 999999) / 1000000;
-        int rc = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
+        int rc = poll(pfd, cancel_fd >= 0 ? 2 : 1, ms > INT_MAX ? INT_MAX : (int)ms);
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc < 0)
             return -1;
+        if (cancel_fd >= 0 && pfd[1].revents)
+            return 2;
         if (rc > 0)
             return 1;
     }
 }
 
-/* Reads exactly len bytes before the deadline: 0 = ok, 1 = timed out, -1 = EOF or error. */
-static int read_until(int fd, uint8_t *p, size_t len, uint64_t deadline_ns)
+/* Reads exactly len bytes before the deadline: IO_OK, IO_TIMEOUT,
+ * IO_CANCELLED, or IO_ERROR (EOF too). */
+static int read_until(int fd, uint8_t *p, size_t len, uint64_t deadline_ns, int cancel_fd)
 {
     size_t got = 0;
     while (got < len) {
-        int w = wait_fd(fd, POLLIN, deadline_ns);
+        int w = wait_fd(fd, POLLIN, deadline_ns, cancel_fd);
         if (w == 0)
-            return 1;
+            return IO_TIMEOUT;
+        if (w == 2)
+            return IO_CANCELLED;
         if (w < 0)
-            return -1;
+            return IO_ERROR;
         ssize_t n = recv(fd, p + got, len - got, MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
@@ -138,8 +151,8 @@ static int read_until(int fd, uint8_t *p, size_t len, uint64_t deadline_ns)
     return 0;
 }
 
-/* Writes all of iov before the deadline: 0 = ok, 1 = timed out, -1 = error. */
-static int write_until(int fd, struct iovec *iov, int n, uint64_t deadline_ns)
+/* Writes all of iov before the deadline: as read_until. */
+static int write_until(int fd, struct iovec *iov, int n, uint64_t deadline_ns, int cancel_fd)
 {
     while (n > 0) {
         if (iov->iov_len == 0) {
@@ -147,11 +160,13 @@ static int write_until(int fd, struct iovec *iov, int n, uint64_t deadline_ns)
             n--;
             continue;
         }
-        int w = wait_fd(fd, POLLOUT, deadline_ns);
+        int w = wait_fd(fd, POLLOUT, deadline_ns, cancel_fd);
         if (w == 0)
-            return 1;
+            return IO_TIMEOUT;
+        if (w == 2)
+            return IO_CANCELLED;
         if (w < 0)
-            return -1;
+            return IO_ERROR;
         struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
         ssize_t k = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (k < 0 && (errno == EINTR || errno == EAGAIN))
@@ -245,7 +260,7 @@ static nc_err vm_boot(const nc_vm_host *h, nc_vm_accel accel, uint32_t mem_mib, 
         return err;
     }
     uint8_t hello[NC_VM_HELLO_LEN];
-    int rc = read_until(vm->sock, hello, sizeof hello, t0 + (uint64_t)timeout_ms * 1000000ull);
+    int rc = read_until(vm->sock, hello, sizeof hello, t0 + (uint64_t)timeout_ms * 1000000ull, -1);
     if (rc != 0 || nc_vmwire_check_hello(hello, sizeof hello) != NC_OK) {
         int status = 0;
         pid_t pid = vm->pid;
@@ -543,19 +558,19 @@ static void retire_vm(nc_vm_host *h, nc_vm *vm)
 
 /* The request: header, artifact bytes, then the specification (head, stdin, tail). */
 static int send_request(const nc_vm *vm, const uint8_t *artifact, size_t artifact_len, const nc_buf *head,
-                        const nc_run_spec *spec, const nc_buf *tail, uint64_t deadline_ns)
+                        const nc_run_spec *spec, const nc_buf *tail, uint64_t deadline_ns, int cancel_fd)
 {
     uint8_t hdr[NC_VM_REQUEST_HEADER_LEN];
     uint64_t spec_len = (uint64_t)head->len + spec->stdin_len + tail->len;
     if (spec_len > NC_MAX_SPEC_BYTES || artifact_len > NC_MAX_ARTIFACT_BYTES)
-        return -1;
+        return IO_ERROR;
     nc_vmwire_request_header((uint32_t)artifact_len, (uint32_t)spec_len, hdr);
     struct iovec iov[5] = {{hdr, sizeof hdr},
                            {(void *)artifact, artifact_len},
                            {head->data, head->len},
                            {(void *)spec->stdin_data, spec->stdin_data ? spec->stdin_len : 0},
                            {tail->data, tail->len}};
-    return write_until(vm->sock, iov, 5, deadline_ns);
+    return write_until(vm->sock, iov, 5, deadline_ns, cancel_fd);
 }
 
 static void set_timeout(nc_run_result *res, const char *why)
@@ -567,7 +582,7 @@ static void set_timeout(nc_run_result *res, const char *why)
 }
 
 nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_len, bool fuel,
-                      const uint8_t artifact_sha256[NC_SHA256_LEN], const nc_run_spec *spec,
+                      const uint8_t artifact_sha256[NC_SHA256_LEN], const nc_run_spec *spec, int cancel_fd,
                       nc_run_result *res, char *msg, size_t msg_len)
 {
     nc_vm vm = {-1, -1, 0, 0};
@@ -608,23 +623,29 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
     uint64_t t_send = nc_now_ns();
     uint64_t deadline = t_send + ((uint64_t)spec->limits.timeout_ms + NC_CHILD_KILL_GRACE_MS + NC_VM_KILL_GRACE_MS) * 1000000ull +
                         (uint64_t)(artifact_len >> 20) * NC_VM_KILL_GRACE_PER_MIB_MS * 1000000ull;
-    int rc = send_request(&vm, artifact, artifact_len, &head, spec, &tail, deadline);
+    int rc = send_request(&vm, artifact, artifact_len, &head, spec, &tail, deadline, cancel_fd);
     res->t_handoff_ns = nc_now_ns() - t_send;
     uint8_t lenb[4];
     uint32_t rlen = 0;
     size_t cap = (size_t)spec->limits.stdout_bytes + spec->limits.stderr_bytes + 64 * 1024;
-    if (rc == 0)
-        rc = read_until(vm.sock, lenb, 4, deadline);
-    if (rc == 0) {
+    if (rc == IO_OK)
+        rc = read_until(vm.sock, lenb, 4, deadline, cancel_fd);
+    if (rc == IO_OK) {
         rlen = (uint32_t)lenb[0] << 24 | (uint32_t)lenb[1] << 16 | (uint32_t)lenb[2] << 8 | lenb[3];
         if (rlen > cap) {
-            rc = -2;
+            rc = IO_TOO_LARGE;
         } else {
             reply = malloc(rlen ? rlen : 1);
-            rc = reply ? read_until(vm.sock, reply, rlen, deadline) : -1;
+            rc = reply ? read_until(vm.sock, reply, rlen, deadline, cancel_fd) : IO_ERROR;
         }
     }
-    if (rc == 1) {
+    if (rc == IO_CANCELLED) {
+        vm_kill(&vm);
+        nc_run_set_cancelled(res, "while running: the supervisor killed the microVM");
+        err = NC_OK;
+        goto done;
+    }
+    if (rc == IO_TIMEOUT) {
         vm_kill(&vm);
         set_timeout(res, "no result from the microVM in time");
         err = NC_OK;
@@ -634,7 +655,7 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
         vm_kill(&vm);
         res->outcome = NC_OUTCOME_CRASH;
         snprintf(res->message, sizeof res->message,
-                 rc == -2 ? "the microVM announced a result larger than its caps"
+                 rc == IO_TOO_LARGE ? "the microVM announced a result larger than its caps"
                           : "the microVM stopped before it sent a result");
         err = NC_OK;
         goto done;
@@ -669,3 +690,97 @@ done:
     res->t_total_ns = nc_now_ns() - t0;
     return err;
 }
+
+/* ---- the vm tier's table (tier.h) ---- */
+
+static nc_err vm_prepare(nc_sandbox *sb, const nc_sandbox_opts *opts, void **state, char *msg, size_t msg_len)
+{
+    (void)sb;
+    nc_vm_host_opts vo = {.qemu = opts->vm_qemu, .kernel = opts->vm_kernel, .initrd = opts->vm_initrd,
+                          .pool_size = opts->vm_pool_size, .console_log = opts->vm_console_log};
+    const char *a = opts->vm_accel;
+    if (!a || strcmp(a, "auto") == 0)
+        vo.accel = NC_VM_ACCEL_CHOICE_AUTO;
+    else if (strcmp(a, "kvm") == 0)
+        vo.accel = NC_VM_ACCEL_CHOICE_KVM;
+    else if (strcmp(a, "tcg") == 0)
+        vo.accel = NC_VM_ACCEL_CHOICE_TCG;
+    else {
+        snprintf(msg, msg_len, "vm accelerator must be auto, kvm or tcg");
+        return NC_ERR_USAGE;
+    }
+    return nc_vm_host_new(&vo, (nc_vm_host **)state, msg, msg_len);
+}
+
+static nc_err vm_check(void *state, size_t ndirs, char *msg, size_t msg_len)
+{
+    char note[256];
+    if (ndirs) {
+        snprintf(msg, msg_len, "%s", NC_VM_NO_DIRS_TEXT);
+        return NC_ERR_CAPABILITY_DENIED;
+    }
+    nc_vm_accel a = nc_vm_host_accel(state, false, note, sizeof note);
+    if (a == NC_VM_ACCEL_NONE) {
+        snprintf(msg, msg_len, "the vm isolation tier is not available on this host: %s", note);
+        return NC_ERR_TIER_UNAVAILABLE;
+    }
+    return NC_OK;
+}
+
+static nc_err vm_run(nc_sandbox *sb, void *state, const nc_artifact *art, const nc_run_spec *spec,
+                     const int *dir_fds, const nc_run_hooks *hooks, nc_run_result *res, char *msg, size_t msg_len)
+{
+    (void)dir_fds;   /* none: vm_check refuses directories */
+    int fd = -1;
+    size_t len = 0;
+    nc_err err = nc_sandbox_artifact_fd(sb, art, &fd, &len, msg, msg_len);
+    if (err != NC_OK)
+        return err;
+    void *bytes = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (bytes == MAP_FAILED) {
+        snprintf(msg, msg_len, "cannot map the sealed artifact: %s", strerror(errno));
+        return NC_ERR_ARTIFACT;
+    }
+    err = nc_vm_host_run(state, bytes, len, art->fuel, art->sha256, spec, nc_run_cancel_fd(hooks), res, msg,
+                         msg_len);
+    munmap(bytes, len);
+    /* No live stream from a guest yet: the caller sees the output when the run ends. */
+    if (err == NC_OK && hooks && hooks->on_output) {
+        if (res->out_len)
+            hooks->on_output(hooks->ctx, 1, res->out, res->out_len);
+        if (res->err_len)
+            hooks->on_output(hooks->ctx, 2, res->err, res->err_len);
+    }
+    return err;
+}
+
+static void vm_report(void *state, nc_tier_status *st)
+{
+    nc_vm_host_status hs;
+    nc_vm_host_stats(state, &hs);
+    st->available = hs.accel != NC_VM_ACCEL_NONE;
+    st->accel = hs.accel;
+    snprintf(st->note, sizeof st->note, "%s", hs.accel_note);
+    st->pool_size = hs.pool_size;
+    st->pool_ready = hs.pool_ready;
+    st->pool_memory_mib = hs.pool_mem_mib;
+    st->boots = hs.boots;
+    st->boot_failures = hs.boot_failures;
+}
+
+static void vm_shutdown(void *state)
+{
+    nc_vm_host_free(state);
+}
+
+const nc_tier_ops nc_tier_vm_ops = {
+    .id = NC_TIER_VM,
+    .prepare = vm_prepare,
+    .compile = nc_vm_compile,
+    .fingerprint = nc_vm_engine_fingerprint,
+    .check = vm_check,
+    .run = vm_run,
+    .report = vm_report,
+    .shutdown = vm_shutdown,
+};

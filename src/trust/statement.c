@@ -87,6 +87,8 @@ static nc_err check_fields(const nc_statement *st, char *msg, size_t msg_len)
         bad = "max_runs must be 1..1000000000";
     else if (st->policy[0] && (!nc_policy_name_ok(st->policy) || st->policy_version == 0))
         bad = "policy must name a policy (1-64 of a-z 0-9 . - _) and a version of at least 1";
+    else if (st->isolation[0] && strcmp(st->isolation, "process") != 0 && strcmp(st->isolation, "vm") != 0)
+        bad = "isolation must be \"process\" or \"vm\"";
     else if (st->ninvokers == 0 || st->ninvokers > NC_MAX_INVOKERS)
         bad = "invokers must list 1..16 entries";
     for (size_t i = 0; !bad && i < st->ninvokers; i++) {
@@ -155,6 +157,9 @@ nc_err nc_statement_build(nc_statement *st, char **out, size_t *out_len, char *m
                                              json_pack("{s:s, s:I}", "name", st->policy, "version",
                                                        (json_int_t)st->policy_version)) != 0)
         goto done;
+    if (json_object_set_new(json_object_get(root, "predicate"), "isolation",
+                            json_string(st->isolation[0] ? st->isolation : "process")) != 0)
+        goto done;
     *out = nc_json_canonical(root, out_len);
     err = *out ? NC_OK : NC_ERR_NOMEM;
 done:
@@ -174,13 +179,9 @@ done:
 
 nc_err nc_statement_parse(const void *data, size_t len, nc_statement *out, char *msg, size_t msg_len)
 {
-    static const char *const pred_keys[] = {"approver", "capabilities", "capability_digest", "expires_at",
+    static const char *const base_keys[] = {"approver", "capabilities", "capability_digest", "expires_at",
                                             "invokers", "issued_at", "limits", "max_runs", "nonce",
-                                            "not_before", "submission", "trust_version", "worker", NULL};
-    static const char *const pred_keys_policy[] = {"approver", "capabilities", "capability_digest", "expires_at",
-                                                   "invokers", "issued_at", "limits", "max_runs", "nonce",
-                                                   "not_before", "policy", "submission", "trust_version", "worker",
-                                                   NULL};
+                                            "not_before", "submission", "trust_version", "worker"};
     static const char *const policy_keys[] = {"name", "version", NULL};
     json_t *root = NULL;
     char *canon = NULL;
@@ -196,7 +197,28 @@ nc_err nc_statement_parse(const void *data, size_t len, nc_statement *out, char 
     TRY(nc_field_envelope(root, NC_STATEMENT_PREDICATE_TYPE, out->name, sizeof out->name, out->sha256, &p, msg,
                           msg_len));
     const json_t *pol = json_is_object(p) ? json_object_get(p, "policy") : NULL;
-    TRY(nc_field_require(p, "predicate", pol ? pred_keys_policy : pred_keys, msg, msg_len));
+    const json_t *iso = json_is_object(p) ? json_object_get(p, "isolation") : NULL;
+    /* policy and isolation are optional: statements older than them have neither */
+    const char *pred_keys[sizeof base_keys / sizeof base_keys[0] + 3];
+    size_t nkeys = 0;
+    for (size_t i = 0; i < sizeof base_keys / sizeof base_keys[0]; i++)
+        pred_keys[nkeys++] = base_keys[i];
+    if (pol)
+        pred_keys[nkeys++] = "policy";
+    if (iso)
+        pred_keys[nkeys++] = "isolation";
+    pred_keys[nkeys] = NULL;
+    TRY(nc_field_require(p, "predicate", pred_keys, msg, msg_len));
+    if (iso) {
+        TRY(nc_field_string(p, "isolation", out->isolation, sizeof out->isolation, msg, msg_len));
+        if (strcmp(out->isolation, "process") != 0 && strcmp(out->isolation, "vm") != 0) {
+            snprintf(msg, msg_len, "isolation must be \"process\" or \"vm\"");
+            err = NC_ERR_STATEMENT;
+            goto done;
+        }
+    } else {
+        snprintf(out->isolation, sizeof out->isolation, "process");
+    }
     if (pol) {
         TRY(nc_field_require(pol, "predicate.policy", policy_keys, msg, msg_len));
         TRY(nc_field_string(pol, "name", out->policy, sizeof out->policy, msg, msg_len));

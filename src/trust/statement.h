@@ -40,6 +40,10 @@ typedef struct {
      * absent, and only the built-in ceilings apply). */
     char policy[NC_POLICY_MAX_NAME + 1];
     uint64_t policy_version;
+    /* The isolation tier every run of the approval gets: "process" or "vm"
+     * (the policy's). Statements made before tiers were signed have no
+     * field; they are "process". */
+    char isolation[NC_ISOLATION_MAX + 1];
 } nc_statement;
 
 void nc_statement_cleanup(nc_statement *st);

@@ -76,7 +76,7 @@ static void run_vm(const char *name, const nc_run_spec *spec, nc_run_result *res
     char msg[512] = "";
     load_artifact(name, spec->limits.fuel != 0, &a);
     memset(res, 0, sizeof *res);
-    nc_err err = nc_vm_host_run(vmh, a.bytes, a.len, a.art.fuel, a.art.sha256, spec, res, msg, sizeof msg);
+    nc_err err = nc_vm_host_run(vmh, a.bytes, a.len, a.art.fuel, a.art.sha256, spec, -1, res, msg, sizeof msg);
     free(a.bytes);
     if (err != NC_OK)
         fail_msg("run %s in a microVM: %s (%s)", name, nc_strerror(err), msg);
