@@ -302,6 +302,12 @@ json_t *nc_approver_describe_approval(const nc_statement *st, const char *policy
     else
         snprintf(line, sizeof line, "%s", policy ? policy : "-");
     add(pairs, "policy", line);
+    /* The tier is signed: the human sees which one every run will get. */
+    const char *iso = st->isolation[0] ? st->isolation : "process";
+    snprintf(line, sizeof line, "%s (%s)", iso,
+             strcmp(iso, "vm") == 0 ? "each run in its own throw-away microVM, never in a weaker tier"
+                                    : "each run in a locked-down child process");
+    add(pairs, "isolation", line);
     snprintf(line, sizeof line, "args %s, stdin %s", st->caps.args ? "yes" : "no", st->caps.stdin ? "yes" : "no");
     if (st->caps.nenv == 0)
         snprintf(line + strlen(line), sizeof line - strlen(line), ", no environment");

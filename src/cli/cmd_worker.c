@@ -396,6 +396,32 @@ static const char *yes_no(const json_t *v)
     return json_is_true(v) ? "yes" : json_is_false(v) ? "no" : NULL;
 }
 
+/* Each isolation tier: available or why not, its accelerator (vm), its pool. */
+static void print_tiers(const json_t *tiers)
+{
+    size_t i;
+    const json_t *t;
+    json_array_foreach((json_t *)tiers, i, t) {
+        char *name = cli_safe(cli_jstr(t, "tier")), *note = cli_safe(cli_jstr(t, "note"));
+        const char *accel = cli_jstr(t, "accel");
+        printf("%s %-7s %s", i == 0 ? "tiers     " : "          ", name,
+               json_is_true(json_object_get(t, "available")) ? "available" : "NOT AVAILABLE");
+        if (accel && strcmp(accel, "none") != 0)
+            printf(", accelerator %s", accel);
+        if (cli_jint(t, "pool_size", 0) > 0) {
+            printf(", pool %lld of %lld ready", (long long)cli_jint(t, "pool_ready", 0),
+                   (long long)cli_jint(t, "pool_size", 0));
+            if (cli_jint(t, "pool_memory_mib", 0) > 0)
+                printf(" (%lld MiB each)", (long long)cli_jint(t, "pool_memory_mib", 0));
+        }
+        if (note[0])
+            printf(": %s", note);
+        printf("\n");
+        free(name);
+        free(note);
+    }
+}
+
 int cmd_worker_status(cli_ctx *ctx, const cli_args *a)
 {
     (void)a;
@@ -441,6 +467,7 @@ int cmd_worker_status(cli_ctx *ctx, const cli_args *a)
         }
         printf("\n");
     }
+    print_tiers(json_object_get(st, "tiers"));
     const json_t *c = json_object_get(st, "counts");
     if (json_is_object(c))
         printf("counts     %lld pending, %lld approvals, %lld runs\n", (long long)cli_jint(c, "pending", 0),

@@ -161,6 +161,20 @@ typedef struct {
 
 void nc_run_result_cleanup(nc_run_result *r);
 
+/* A run's isolation as name/value pairs, for reports: the tier, then what
+ * that tier had in effect (process: namespaces, no_new_privs, capabilities,
+ * rlimits, Landlock, seccomp; vm: the accelerator, whether the VM was
+ * pooled, its memory, then the same list from the child inside the guest).
+ * Lets a caller report any tier without knowing which it is. */
+typedef struct {
+    const char *name;
+    enum { NC_FEATURE_BOOL, NC_FEATURE_INT, NC_FEATURE_TEXT } kind;
+    long long value;     /* BOOL, INT */
+    const char *text;    /* TEXT: static */
+} nc_isolation_feature;
+#define NC_ISOLATION_MAX_FEATURES 16
+size_t nc_isolation_features(const nc_isolation_report *r, nc_isolation_feature *out, size_t max);
+
 typedef struct {
     nc_tier tier;            /* the tier of nc_artifact_compile()'s artifacts: process or inprocess */
     const char *child_exe;   /* program that runs nc_sandbox_child_main() when

@@ -2,6 +2,7 @@
  * only one that can execute a module. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -33,7 +34,59 @@ static void usage(FILE *f)
             "  --operator USER  service account: USER (name or uid) may use control.sock;\n"
             "                   repeatable. Without it only the worker's own user may.\n"
             "  --insecure-dev   development and tests: lets the console sign with a key\n"
-            "                   that has no passphrase (shown in red everywhere)\n");
+            "                   that has no passphrase (shown in red everywhere)\n"
+            "\n"
+            "The vm isolation tier (policies with \"isolation\": \"vm\"), from the environment:\n"
+            "  NIGHTCORE_VM_KERNEL, NIGHTCORE_VM_INITRD  the guest kernel and initramfs\n"
+            "                   (default: nightcore-vm/vmlinuz and nightcore-vm/initramfs.img\n"
+            "                   beside this program; without them vm runs are refused)\n"
+            "  NIGHTCORE_VM_QEMU  QEMU (default /usr/bin/qemu-system-x86_64)\n"
+            "  NIGHTCORE_VM_ACCEL auto (default: KVM if a probe guest boots, else TCG), kvm, tcg\n"
+            "  NIGHTCORE_VM_POOL  microVMs kept booted, 0-8 (default 1)\n");
+}
+
+/* The vm tier's settings (usage above). Its kernel and initramfs default to
+ * the build's or installation's nightcore-vm/ beside this program; when
+ * they are not there the tier is simply not set up, and vm runs are refused
+ * with that reason. */
+static nc_err vm_settings(nc_sandbox_opts *so, char *kernel, size_t klen, char *initrd, size_t ilen)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    const char *k = getenv("NIGHTCORE_VM_KERNEL"), *i = getenv("NIGHTCORE_VM_INITRD");
+    if ((k && k[0] ? snprintf(kernel, klen, "%s", k) : snprintf(kernel, klen, "%s/nightcore-vm/vmlinuz", exe)) >=
+            (int)klen ||
+        (i && i[0] ? snprintf(initrd, ilen, "%s", i) : snprintf(initrd, ilen, "%s/nightcore-vm/initramfs.img", exe)) >=
+            (int)ilen) {
+        fprintf(stderr, "nightcore-worker: the vm tier's kernel or initramfs path is too long\n");
+        return NC_ERR_TOO_LARGE;
+    }
+    so->vm_kernel = kernel;
+    so->vm_initrd = initrd;
+    const char *q = getenv("NIGHTCORE_VM_QEMU");
+    so->vm_qemu = q && q[0] ? q : NULL;
+    const char *a = getenv("NIGHTCORE_VM_ACCEL");
+    if (a && a[0] && strcmp(a, "auto") != 0 && strcmp(a, "kvm") != 0 && strcmp(a, "tcg") != 0) {
+        fprintf(stderr, "nightcore-worker: NIGHTCORE_VM_ACCEL must be auto, kvm or tcg\n");
+        return NC_ERR_USAGE;
+    }
+    so->vm_accel = a && a[0] ? a : NULL;
+    so->vm_pool_size = 1;
+    const char *p = getenv("NIGHTCORE_VM_POOL");
+    if (p && p[0]) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (*end || v < 0 || v > 8) {
+            fprintf(stderr, "nightcore-worker: NIGHTCORE_VM_POOL must be 0..8\n");
+            return NC_ERR_USAGE;
+        }
+        so->vm_pool_size = (unsigned)v;
+    }
+    return NC_OK;
 }
 
 static void print_version(void)
@@ -271,10 +324,12 @@ static int serve(const serve_opts *o)
             *(uint64_t *)((char *)w + knobs[i].off) = (uint64_t)x;
         }
     }
-    char threads[16];
+    char threads[16], vm_kernel[PATH_MAX], vm_initrd[PATH_MAX];
     snprintf(threads, sizeof threads, "%u", w->limit + 2);
     setenv("UV_THREADPOOL_SIZE", threads, 1);
     nc_sandbox_opts so = {.tier = NC_TIER_PROCESS, .pool_size = w->limit, .cache_dir = w->artifacts};
+    if (vm_settings(&so, vm_kernel, sizeof vm_kernel, vm_initrd, sizeof vm_initrd) != NC_OK)
+        goto done;
     if (nc_sandbox_new(&so, &w->sandbox) != NC_OK) {
         fprintf(stderr, "nightcore-worker: cannot set up the sandbox (artifact cache %s)\n", w->artifacts);
         goto done;

@@ -126,6 +126,22 @@ static void op_hello(nc_client *c, json_t *id, json_t *req)
     nc_reply(c, id, json_pack("{s:i, s:s, s:s}", "protocol", 1, "worker_id", c->w->worker_id, "version", NC_VERSION));
 }
 
+/* The isolation tiers and what each offers here (the sandbox reports them). */
+json_t *nc_worker_tiers_json(nc_worker *w)
+{
+    nc_tier_status st[NC_TIER_COUNT];
+    size_t n = nc_sandbox_tiers(w->sandbox, st, NC_TIER_COUNT);
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_pack("{s:s, s:b, s:s, s:s, s:i, s:i, s:i, s:I, s:I}", "tier",
+                                           nc_tier_name(st[i].tier), "available", st[i].available, "note", st[i].note,
+                                           "accel", nc_vm_accel_name(st[i].accel), "pool_size", (int)st[i].pool_size,
+                                           "pool_ready", (int)st[i].pool_ready, "pool_memory_mib",
+                                           (int)st[i].pool_memory_mib, "boots", (json_int_t)st[i].boots,
+                                           "boot_failures", (json_int_t)st[i].boot_failures));
+    return a;
+}
+
 static void op_status(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const p[] = {NULL};
@@ -168,6 +184,7 @@ static void op_status(nc_client *c, json_t *id, json_t *req)
                                                 "active_keys", (json_int_t)active, "keys",
                                                 nc_worker_trust_keys_json(w), "problem",
                                                 terr == NC_OK ? NULL : msg));
+    json_object_set_new(res, "tiers", nc_worker_tiers_json(w));
     json_object_set_new(res, "deployment", nc_worker_deployment_json(w));
     json_object_set_new(res, "dev_mode", json_boolean(w->dev_mode));
     json_object_set_new(res, "unrecorded_runs", json_integer(w->nunrecorded));
@@ -634,6 +651,19 @@ static void op_approval_prepare(nc_client *c, json_t *id, json_t *req)
     st.limits = pol->limits;
     snprintf(st.policy, sizeof st.policy, "%s", pol->name);
     st.policy_version = pol->version;
+    /* The policy's tier, signed into the statement. A tier this host cannot
+     * give, or cannot give these grants in, is refused now, not at the run. */
+    snprintf(st.isolation, sizeof st.isolation, "%s", pol->isolation[0] ? pol->isolation : "process");
+    nc_tier tier;
+    if (nc_tier_from_name(st.isolation, &tier) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "policy %s names an unknown isolation tier %s", pol->name, st.isolation);
+        goto done;
+    }
+    gerr = nc_sandbox_tier_check(w->sandbox, tier, st.caps.ndirs, msg, sizeof msg);
+    if (gerr != NC_OK) {
+        nc_reply_error(c, id, gerr, "policy %s runs in the %s tier: %s", pol->name, st.isolation, msg);
+        goto done;
+    }
     st.issued_at = st.not_before = (uint64_t)nc_unix_now();
     st.expires_at = st.issued_at + (uint64_t)expires_in;
     st.max_runs = (uint64_t)max_runs;

@@ -542,6 +542,24 @@ nc_err nc_worker_check_statement_policy(nc_worker *w, const nc_statement *st, nc
             return NC_ERR_CAPABILITY_DENIED;
         }
     }
+    /* The tier is the policy's: a statement never names a weaker one (nor
+     * another: the human approved what the policy says). */
+    const char *want = pol->isolation[0] ? pol->isolation : "process";
+    if (strcmp(st->isolation[0] ? st->isolation : "process", want) != 0) {
+        snprintf(msg, msg_len, "the statement says isolation %s, but policy %s requires %s: prepare and sign it again",
+                 st->isolation[0] ? st->isolation : "process", pol->name, want);
+        return NC_ERR_CAPABILITY_DENIED;
+    }
+    nc_tier tier;
+    if (nc_tier_from_name(want, &tier) != NC_OK) {
+        snprintf(msg, msg_len, "policy %s names an unknown isolation tier %s", pol->name, want);
+        return NC_ERR_CAPABILITY_DENIED;
+    }
+    nc_err terr = nc_sandbox_tier_check(w->sandbox, tier, st->caps.ndirs, inner, sizeof inner);
+    if (terr != NC_OK) {
+        snprintf(msg, msg_len, "policy %s runs in the %s tier: %s", pol->name, want, inner);
+        return terr;
+    }
     if (pol->require_key != NC_KEYREQ_ANY) {
         bool sk = key_type == NC_SSHKEY_SK_ED25519;
         bool uv = (sk_flags & NC_SSHSIG_SK_USER_VERIFIED) != 0;

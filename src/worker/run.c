@@ -246,6 +246,19 @@ static json_t *run_without(const json_t *run, const char *const *drop)
 
 static const char *const output_keys[] = {"stdout", "stderr", "stdout_b64", "stderr_b64", NULL};
 
+/* The tier and what it had in effect, whichever tier it was (the sandbox names them). */
+static json_t *isolation_json(const nc_isolation_report *iso)
+{
+    nc_isolation_feature f[NC_ISOLATION_MAX_FEATURES];
+    size_t n = nc_isolation_features(iso, f, NC_ISOLATION_MAX_FEATURES);
+    json_t *o = json_object();
+    for (size_t i = 0; o && i < n; i++)
+        json_object_set_new(o, f[i].name, f[i].kind == NC_FEATURE_TEXT   ? json_string(f[i].text)
+                                          : f[i].kind == NC_FEATURE_BOOL ? json_boolean(f[i].value)
+                                                                         : json_integer(f[i].value));
+    return o;
+}
+
 static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *threat)
 {
     const nc_run_result *r = &q->res;
@@ -274,12 +287,7 @@ static json_t *run_json(const nc_queued_run *q, int64_t finished_at, json_t *thr
                           (json_int_t)r->peak_memory_bytes);
     if (!o)
         return NULL;
-    json_object_set_new(o, "isolation", json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:b}", "tier", "process",
-                                                  "userns", r->isolation.userns, "netns", r->isolation.netns,
-                                                  "no_new_privs", r->isolation.no_new_privs, "caps_dropped",
-                                                  r->isolation.caps_dropped, "rlimits", r->isolation.rlimits,
-                                                  "landlock_abi", r->isolation.landlock_abi, "seccomp",
-                                                  r->isolation.seccomp));
+    json_object_set_new(o, "isolation", isolation_json(&r->isolation));
     json_object_set_new(o, "timings_us", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "worker",
                                                    (json_int_t)((mono_ns() - q->received_ns) / 1000), "spawn",
                                                    (json_int_t)(r->t_spawn_ns / 1000), "handoff",
@@ -330,6 +338,11 @@ static json_t *receipt_json(const nc_queued_run *q, json_t *run, json_int_t scor
                           "outcome", json_object_get(run, "outcome"), "exit_code", json_object_get(run, "exit_code"),
                           "limits_hit", json_object_get(run, "limits_hit"), "threat_score", score, "denied_calls",
                           json_object_get(run, "denied_calls"));
+    /* which tier enforced it (and for a vm run, on which accelerator) */
+    const json_t *iso = json_object_get(run, "isolation");
+    if (r && iso)
+        json_object_set_new(r, "isolation", json_pack("{s:O, s:O?}", "tier", json_object_get(iso, "tier"), "accel",
+                                                      json_object_get(iso, "accel")));
     nc_buf_cleanup(&args);
     return r;
 }
@@ -661,7 +674,8 @@ static void run_work(uv_work_t *req)
     nc_artifact fresh;
     char msg[512];
     snprintf(q->rebuild_reason, sizeof q->rebuild_reason, "%.200s", q->msg);
-    if (nc_artifact_compile(q->w->sandbox, q->module, q->module_len, q->art.fuel, &fresh, msg, sizeof msg) != NC_OK) {
+    if (nc_artifact_compile_tier(q->w->sandbox, q->art.tier, q->module, q->module_len, q->art.fuel, &fresh, msg,
+                                 sizeof msg) != NC_OK) {
         snprintf(q->msg, sizeof q->msg, "the artifact was unusable (%.200s) and could not be rebuilt: %.200s",
                  q->rebuild_reason, msg);
         return;
@@ -1288,7 +1302,10 @@ static void run_request(nc_client *c, json_t *id, json_t *req, const char *invok
     if (snprintf(q->art.path, sizeof q->art.path, "%s/%s", w->artifacts, art_file) >= (int)sizeof q->art.path)
         q->art.path[0] = '\0';   /* fails as a missing artifact, and is rebuilt */
     q->art.fuel = row.artifact_fuel;
-    if (nc_unhex(row.artifact_sha256, strlen(row.artifact_sha256), q->art.sha256, sizeof q->art.sha256) != NC_OK ||
+    /* The tier the human signed: the artifact was compiled for it, and the
+     * sandbox refuses the run rather than use another. */
+    if (nc_tier_from_name(vo.statement.isolation[0] ? vo.statement.isolation : "process", &q->art.tier) != NC_OK ||
+        nc_unhex(row.artifact_sha256, strlen(row.artifact_sha256), q->art.sha256, sizeof q->art.sha256) != NC_OK ||
         build_spec(q, &vo.statement, args, &stdin_data, stdin_len) != NC_OK) {
         /* the run was counted and recorded: finish it as failed, never drop it */
         q->err = NC_ERR_INTERNAL;
@@ -1586,8 +1603,14 @@ static void approval_free(nc_pending_approval *p)
 static void compile_work(uv_work_t *req)
 {
     nc_pending_approval *p = req->data;
-    p->err = nc_artifact_compile(p->w->sandbox, p->module, p->module_len, p->st.limits.fuel != 0, &p->art, p->msg,
-                                 sizeof p->msg);
+    nc_tier tier = NC_TIER_PROCESS;
+    if (nc_tier_from_name(p->st.isolation[0] ? p->st.isolation : "process", &tier) != NC_OK) {
+        p->err = NC_ERR_STATEMENT;
+        snprintf(p->msg, sizeof p->msg, "unknown isolation tier %s", p->st.isolation);
+        return;
+    }
+    p->err = nc_artifact_compile_tier(p->w->sandbox, tier, p->module, p->module_len, p->st.limits.fuel != 0, &p->art,
+                                      p->msg, sizeof p->msg);
 }
 
 static void compile_done(uv_work_t *req, int status)

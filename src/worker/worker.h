@@ -311,6 +311,7 @@ NC_MUST_CHECK nc_err nc_worker_check_statement_policy(nc_worker *w, const nc_sta
 NC_MUST_CHECK nc_err nc_worker_check_home(nc_worker *w, char *msg, size_t msg_len);
 /* {mode: single-user|service, user, uid, [operators], run_dir, note} */
 json_t *nc_worker_deployment_json(const nc_worker *w);
+json_t *nc_worker_tiers_json(nc_worker *w);   /* worker status: the isolation tiers */
 
 /* trust.c */
 /* At start: replays the audit log's trust entries into w->ledger (refusing a

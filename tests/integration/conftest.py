@@ -26,6 +26,10 @@ class Home:
         self.path = path
         self.env = dict(os.environ, NIGHTCORE_HOME=path)
         self.env.pop("SSH_AUTH_SOCK", None)
+        # The vm tier boots nothing ahead and probes no KVM unless a test asks
+        # (tests/integration/test_vm.py): most tests never use it.
+        self.env.setdefault("NIGHTCORE_VM_POOL", "0")
+        self.env.setdefault("NIGHTCORE_VM_ACCEL", "tcg")
 
     def nc(self, *args, check=False, timeout=60, stdin=subprocess.DEVNULL, input=None):
         kwargs = {"stdin": stdin} if input is None else {"input": input}

@@ -418,6 +418,12 @@
         ['uptime', st.uptime_s !== undefined ? Math.floor(st.uptime_s / 60) + ' min' : '—'],
         ['queue', `${q.running || 0} running, ${q.queued || 0} queued (limit ${q.limit ?? '?'}, queue ${q.queue_limit ?? '?'})`],
         ['isolation', Object.entries(iso).map(([k, v]) => el('span', { class: 'chip' }, k + ': ' + String(v)))],
+        ['tiers', (Array.isArray(st.tiers) ? st.tiers : []).map((t) => el('div', { class: 'tier' },
+          badge(String(t.tier), t.available ? 'good' : 'bad'), ' ',
+          t.available ? 'available' : 'not available',
+          t.accel && t.accel !== 'none' ? ` · accelerator ${t.accel}` : '',
+          t.pool_size ? ` · pool ${t.pool_ready}/${t.pool_size} ready` : '',
+          t.note ? el('div', { class: 'muted' }, String(t.note)) : ''))],
         ['trust store version', String(st.trust_version ?? '—')],
         ['totals', st.counts ? `${st.counts.pending} pending · ${st.counts.approvals} approvals · ${st.counts.runs} runs` : '—'],
       ]));
