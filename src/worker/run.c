@@ -340,9 +340,12 @@ static json_t *receipt_json(const nc_queued_run *q, json_t *run, json_int_t scor
                           json_object_get(run, "denied_calls"));
     /* which tier enforced it (and for a vm run, on which accelerator) */
     const json_t *iso = json_object_get(run, "isolation");
-    if (r && iso)
-        json_object_set_new(r, "isolation", json_pack("{s:O, s:O?}", "tier", json_object_get(iso, "tier"), "accel",
-                                                      json_object_get(iso, "accel")));
+    if (r && iso) {
+        json_t *ri = json_pack("{s:O}", "tier", json_object_get(iso, "tier"));
+        if (ri && json_object_get(iso, "accel"))
+            json_object_set(ri, "accel", json_object_get(iso, "accel"));
+        json_object_set_new(r, "isolation", ri);
+    }
     nc_buf_cleanup(&args);
     return r;
 }
