@@ -7,7 +7,7 @@ JOBS       ?= $(shell nproc)
 CMAKE_TYPE ?= RelWithDebInfo
 PYTHON     ?= /usr/bin/python3
 
-.PHONY: all deps engine guest-kernel configure test unit asan fuzz fuzz-smoke bench bench-smoke conformance run demo clean
+.PHONY: all deps engine guest-kernel configure test test-vm unit asan fuzz fuzz-smoke bench bench-smoke conformance run demo clean
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -28,12 +28,17 @@ configure: engine guest-kernel
 	  -DNC_ENGINE_DIR="$$(scripts/engine)" -DNC_GUEST_KERNEL_DIR="$$(scripts/guest-kernel)" >/dev/null
 
 test: all
-	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE vm-corpus
 	@scripts/npm-test-deps
 	@scripts/py-test-deps
 	NC_BIN=$(CURDIR)/$(BUILD)/bin NC_FIXTURES=$(CURDIR)/$(BUILD)/fixtures \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 	scripts/check-banned
+
+# The whole hostile corpus in both isolation tiers: every module also in its
+# own microVM (TCG here: docs/sandbox.md has how long it takes).
+test-vm: all
+	ctest --test-dir $(BUILD) --output-on-failure -L vm-corpus
 
 unit: all
 	ctest --test-dir $(BUILD) --output-on-failure -L unit

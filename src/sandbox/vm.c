@@ -77,8 +77,11 @@ struct nc_vm_host {
 uint32_t nc_vm_memory_mib(const nc_run_spec *spec, size_t artifact_len)
 {
     uint64_t mems = spec->limits.memories ? spec->limits.memories : 1;
-    uint64_t bytes = NC_VM_OVERHEAD_BYTES + spec->limits.memory_bytes * mems + spec->stdin_len +
-                     artifact_len + (uint64_t)spec->limits.stdout_bytes + spec->limits.stderr_bytes;
+    /* Artifacts up to NC_VM_POOL_ARTIFACT_BYTES all get that much room, so
+     * that runs under the same limits share one VM size (and the pool). */
+    uint64_t art = artifact_len > NC_VM_POOL_ARTIFACT_BYTES ? artifact_len : NC_VM_POOL_ARTIFACT_BYTES;
+    uint64_t bytes = NC_VM_OVERHEAD_BYTES + spec->limits.memory_bytes * mems + spec->stdin_len + art +
+                     (uint64_t)spec->limits.stdout_bytes + spec->limits.stderr_bytes;
     uint64_t mib = (bytes + (1u << 20) - 1) >> 20;
     mib = (mib + 15) & ~(uint64_t)15;   /* whole 16 MiB steps, so that similar runs share a size */
     return mib > NC_VM_MAX_MEMORY_MIB ? NC_VM_MAX_MEMORY_MIB : (uint32_t)mib;
@@ -689,6 +692,29 @@ done:
     nc_buf_cleanup(&tail);
     res->t_total_ns = nc_now_ns() - t0;
     return err;
+}
+
+nc_err nc_vm_host_boot(nc_vm_host *h, uint32_t mem_mib, int *sock, int *pid, uint64_t *boot_ns, char *msg,
+                       size_t msg_len)
+{
+    nc_vm vm = {-1, -1, 0, 0};
+    *sock = *pid = -1;
+    nc_vm_accel accel = nc_vm_host_accel(h, true, msg, msg_len);
+    if (accel != NC_VM_ACCEL_KVM && accel != NC_VM_ACCEL_TCG)
+        return NC_ERR_TIER_UNAVAILABLE;
+    nc_err err = vm_boot(h, accel, mem_mib, h->boot_timeout_ms, &vm, msg, msg_len);
+    if (err != NC_OK)
+        return err;
+    *sock = vm.sock;
+    *pid = vm.pid;
+    *boot_ns = vm.boot_ns;
+    return NC_OK;
+}
+
+void nc_vm_host_kill(int sock, int pid)
+{
+    nc_vm vm = {pid, sock, 0, 0};
+    vm_kill(&vm);
 }
 
 /* ---- the vm tier's table (tier.h) ---- */

@@ -53,8 +53,16 @@ void nc_vm_host_free(nc_vm_host *h);
 nc_vm_accel nc_vm_host_accel(nc_vm_host *h, bool wait, char *note, size_t note_len);
 void nc_vm_host_stats(nc_vm_host *h, nc_vm_host_status *st);
 /* The VM size for a run: NC_VM_OVERHEAD_BYTES + linear memories + stdin +
- * artifact + output caps, in 16 MiB steps, at most NC_VM_MAX_MEMORY_MIB. */
+ * the artifact (at least NC_VM_POOL_ARTIFACT_BYTES) + output caps, in 16 MiB
+ * steps, at most NC_VM_MAX_MEMORY_MIB. */
 uint32_t nc_vm_memory_mib(const nc_run_spec *spec, size_t artifact_len);
+
+/* One VM with this host's settings, its port handed over once its guest has
+ * said hello (tests and benchmarks: what boots is whatever /init the
+ * initramfs holds). nc_vm_host_kill ends it. */
+NC_MUST_CHECK nc_err nc_vm_host_boot(nc_vm_host *h, uint32_t mem_mib, int *sock, int *pid, uint64_t *boot_ns,
+                                     char *msg, size_t msg_len);
+void nc_vm_host_kill(int sock, int pid);
 
 /* The vm tier's artifacts: compiled for NC_VM_CPU_LEVEL, which every guest
  * CPU offers (vm_compile.c), with a fingerprint of their own. */

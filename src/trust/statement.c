@@ -157,8 +157,8 @@ nc_err nc_statement_build(nc_statement *st, char **out, size_t *out_len, char *m
                                              json_pack("{s:s, s:I}", "name", st->policy, "version",
                                                        (json_int_t)st->policy_version)) != 0)
         goto done;
-    if (json_object_set_new(json_object_get(root, "predicate"), "isolation",
-                            json_string(st->isolation[0] ? st->isolation : "process")) != 0)
+    if (st->isolation[0] &&
+        json_object_set_new(json_object_get(root, "predicate"), "isolation", json_string(st->isolation)) != 0)
         goto done;
     *out = nc_json_canonical(root, out_len);
     err = *out ? NC_OK : NC_ERR_NOMEM;
@@ -216,9 +216,7 @@ nc_err nc_statement_parse(const void *data, size_t len, nc_statement *out, char 
             err = NC_ERR_STATEMENT;
             goto done;
         }
-    } else {
-        snprintf(out->isolation, sizeof out->isolation, "process");
-    }
+    }   /* absent: "" (an older statement: the process tier) */
     if (pol) {
         TRY(nc_field_require(pol, "predicate.policy", policy_keys, msg, msg_len));
         TRY(nc_field_string(pol, "name", out->policy, sizeof out->policy, msg, msg_len));

@@ -41,8 +41,8 @@ typedef struct {
     char policy[NC_POLICY_MAX_NAME + 1];
     uint64_t policy_version;
     /* The isolation tier every run of the approval gets: "process" or "vm"
-     * (the policy's). Statements made before tiers were signed have no
-     * field; they are "process". */
+     * (the policy's; the worker always names it). "": the field is absent,
+     * as in statements made before tiers were signed: the process tier. */
     char isolation[NC_ISOLATION_MAX + 1];
 } nc_statement;
 
