@@ -61,8 +61,10 @@ fuzz-smoke:
 # The full comparison with the peers (builds the wasmtime CLI once, cached):
 # writes bench/report.md and bench/report.json.
 bench: all
-	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit bench_proof seed_audit bench_guest
+	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit bench_proof seed_audit bench_guest bench_vm
 	NC_BIN=$(CURDIR)/$(BUILD)/bin NC_FIXTURES=$(CURDIR)/$(BUILD)/fixtures $(PYTHON) bench/report.py
+	@echo "== the vm tier (figures labelled with their accelerator; bench/README.md)"
+	NC_BIN=$(CURDIR)/$(BUILD)/bin NC_FIXTURES=$(CURDIR)/$(BUILD)/fixtures $(BUILD)/bin/bench_vm --boots 10 --runs 10
 
 bench-smoke: all
 	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit bench_proof
