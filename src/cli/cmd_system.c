@@ -38,6 +38,9 @@ extern char **environ;
 #define STOP_TIMEOUT_MS 15000
 
 static const char *const programs[] = {"nightcore", "nightcore-worker", "nightcore-console", "nightcore-mcp"};
+/* The vm tier's guest (docs/sandbox.md, "vm"), beside the worker: the worker
+ * looks for it there. Installed when the build has it. */
+static const char *const vm_files[] = {"vmlinuz", "initramfs.img", "kernel-version"};
 
 static const char *system_json_path(void)
 {
@@ -169,6 +172,32 @@ static int install_programs(const char *prefix, char *bindir, size_t bindir_len)
         nc_err err = nc_write_file_atomic(dst, data, len, 0755);
         free(data);
         if (err != NC_OK || chown(dst, 0, 0) != 0 || chmod(dst, 0755) != 0) {
+            char *d = cli_safe(dst);
+            cli_error("cannot install %s", d);
+            free(d);
+            return CLI_FAIL;
+        }
+    }
+    char vm_src[PATH_MAX + 16], vm_dst[PATH_MAX + 16];
+    snprintf(vm_src, sizeof vm_src, "%s/nightcore-vm", src_dir);
+    snprintf(vm_dst, sizeof vm_dst, "%s/nightcore-vm", bindir);
+    if (access(vm_src, R_OK) != 0)
+        return CLI_OK;   /* a build without the vm tier's guest: vm runs are refused, saying so */
+    if (nc_mkdir_p(vm_dst, 0755) != NC_OK || chown(vm_dst, 0, 0) != 0 || chmod(vm_dst, 0755) != 0) {
+        cli_error("cannot create %s/nightcore-vm", bindir);
+        return CLI_FAIL;
+    }
+    for (size_t i = 0; i < sizeof vm_files / sizeof vm_files[0]; i++) {
+        char src[PATH_MAX + 64], dst[PATH_MAX + 64];
+        snprintf(src, sizeof src, "%s/%s", vm_src, vm_files[i]);
+        snprintf(dst, sizeof dst, "%s/%s", vm_dst, vm_files[i]);
+        uint8_t *data = NULL;
+        size_t len = 0;
+        if (nc_read_file(src, 512u * 1024 * 1024, &data, &len) != NC_OK)
+            continue;
+        nc_err err = nc_write_file_atomic(dst, data, len, 0644);
+        free(data);
+        if (err != NC_OK || chown(dst, 0, 0) != 0 || chmod(dst, 0644) != 0) {
             char *d = cli_safe(dst);
             cli_error("cannot install %s", d);
             free(d);
@@ -332,7 +361,8 @@ int cmd_system_install(cli_ctx *ctx, const cli_args *a)
         goto done;
     snprintf(worker, sizeof worker, "%s/nightcore-worker", bindir);
     snprintf(cli_prog, sizeof cli_prog, "%s/nightcore", bindir);
-    printf("  %-12s %s/{nightcore,nightcore-worker,nightcore-console,nightcore-mcp} (root's, 0755)\n", "programs",
+    printf("  %-12s %s/{nightcore,nightcore-worker,nightcore-console,nightcore-mcp} (root's, 0755), and the vm "
+           "tier's guest in nightcore-vm/ beside them when built\n", "programs",
            bindir);
     struct passwd *pw = ensure_account(user, state);
     if (!pw) {
@@ -622,6 +652,14 @@ int cmd_system_uninstall(cli_ctx *ctx, const cli_args *a)
             snprintf(p, sizeof p, "%s/%s", dir, programs[i]);
             unlink(p);
         }
+        for (size_t i = 0; i < sizeof vm_files / sizeof vm_files[0]; i++) {
+            char p[PATH_MAX + 64];
+            snprintf(p, sizeof p, "%s/nightcore-vm/%s", dir, vm_files[i]);
+            unlink(p);
+        }
+        char vmdir[PATH_MAX + 16];
+        snprintf(vmdir, sizeof vmdir, "%s/nightcore-vm", dir);
+        rmdir(vmdir);
     }
     unlink(system_json_path());
     printf("removed the service deployment's programs, unit and %s\n", system_json_path());

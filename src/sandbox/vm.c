@@ -25,7 +25,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,22 +230,33 @@ static nc_err vm_spawn(const nc_vm_host *h, nc_vm_accel accel, uint32_t mem_mib,
         NULL,
     };
     char *const envp[] = {NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (console)
-        posix_spawn_file_actions_addopen(&fa, 1, h->console_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    else
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    posix_spawn_file_actions_adddup2(&fa, sv[1], NC_VM_QEMU_FD);
-    pid_t pid;
-    int rc = posix_spawn(&pid, h->qemu, &fa, NULL, argv, envp);
-    posix_spawn_file_actions_destroy(&fa);
+    /* Opened before the fork: the child only calls async-signal-safe functions. */
+    int null_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int out = console ? open(h->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
+                      : open("/dev/null", O_WRONLY | O_CLOEXEC);
+    pid_t parent = getpid();
+    pid_t pid = null_in >= 0 && out >= 0 ? fork() : -1;
+    if (pid == 0) {
+        /* QEMU dies with the thread that started it (the pool thread, or the
+         * run's thread): a supervisor that is killed leaves no VM behind. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent)
+            _exit(127);
+        if (dup2(null_in, 0) != 0 || dup2(out, 1) != 1 || dup2(out, 2) != 2 ||
+            dup2(sv[1], NC_VM_QEMU_FD) != NC_VM_QEMU_FD)
+            _exit(127);
+        syscall(SYS_close_range, NC_VM_QEMU_FD + 1, ~0u, 0);
+        execve(h->qemu, argv, envp);
+        _exit(127);
+    }
+    int saved = errno;
+    if (null_in >= 0)
+        close(null_in);
+    if (out >= 0)
+        close(out);
     close(sv[1]);
-    if (rc != 0) {
+    if (pid < 0) {
         close(sv[0]);
-        errno = rc;
+        errno = saved;
         return NC_ERR_CHILD;
     }
     vm->pid = pid;
