@@ -97,9 +97,9 @@ int main(int argc, char **argv)
     const char *module = "hello", *accel = "auto", *wasm_file = NULL;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--boots") == 0)
-            boots = (unsigned)atoi(argv[i + 1]);
+            boots = (unsigned)strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--runs") == 0)
-            runs = (unsigned)atoi(argv[i + 1]);
+            runs = (unsigned)strtoul(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--module") == 0)
             module = argv[i + 1];
         else if (strcmp(argv[i], "--wasm") == 0)
