@@ -315,6 +315,20 @@ int cmd_doctor(cli_ctx *ctx, const cli_args *a)
         else
             check(&r, "ok", "isolation", NULL, "user and network namespaces, Landlock ABI %lld, seccomp",
                   (long long)cli_jint(iso, "landlock_abi", 0));
+        /* The tiers (docs/sandbox.md): one that is not available refuses its approvals' runs. */
+        size_t ti;
+        const json_t *t;
+        json_array_foreach(json_object_get(status, "tiers"), ti, t) {
+            char what[32];
+            snprintf(what, sizeof what, "tier %.16s", cli_jstr(t, "tier") ? cli_jstr(t, "tier") : "?");
+            const char *accel = cli_jstr(t, "accel");
+            if (cli_jbool(t, "available"))
+                check(&r, "ok", what, NULL, "available%s%s", accel && strcmp(accel, "none") != 0 ? ", accelerator " : "",
+                      accel && strcmp(accel, "none") != 0 ? accel : "");
+            else
+                check(&r, "warn", what, "scripts/deps and make (QEMU and the guest kernel), or NIGHTCORE_VM_* settings",
+                      "not available: %s; approvals that need it are refused", cli_jstr(t, "note") ? cli_jstr(t, "note") : "");
+        }
     }
     check_my_key(&r, ctx, status);
     if (getenv("SSH_AUTH_SOCK") && json_array_size(agent_fps) == 0)

@@ -67,6 +67,7 @@ def test_vm_policy_runs_in_a_microvm_from_the_cli(vmworker):
     assert t["vm"]["available"] is True and t["vm"]["accel"] == "tcg" and t["vm"]["pool_size"] == 1
     p = w.nc("worker", "status")
     assert b"vm      available, accelerator tcg, pool " in p.stdout, p.stdout
+    assert b"ok   tier vm       available, accelerator tcg" in w.nc("doctor").stdout
     # a process-tier approval of the same module still runs as a process
     sub2 = w.submit("hello", "hello-proc")
     w.approve(sub2["id"])
@@ -107,6 +108,7 @@ def test_no_qemu_refuses_vm_approvals_and_runs_never_fall_back(vmworker, tmp_pat
     t = tiers(w)
     assert t["vm"]["available"] is False and "no-such-qemu" in t["vm"]["note"]
     assert t["process"]["available"] is True
+    assert b"warn tier vm       not available" in w.nc("doctor").stdout
     # an existing vm approval is not run in the process tier: refused, and the run given back
     p = w.nc("run", "hello-vm")
     assert p.returncode != 0
