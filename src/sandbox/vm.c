@@ -108,6 +108,7 @@ static void vm_kill(nc_vm *vm)
 #define IO_CANCELLED 2
 #define IO_ERROR (-1)
 #define IO_TOO_LARGE (-2)
+#define IO_MALFORMED (-3)
 
 /* Waits for fd to be readable (events POLLIN) or writable before deadline,
  * or for the run to be cancelled (cancel_fd readable). 1 = ready, 0 = timed
@@ -596,18 +597,56 @@ static void set_timeout(nc_run_result *res, const char *why)
     snprintf(res->message, sizeof res->message, "%s; the supervisor killed the microVM", why);
 }
 
+/* One frame from the guest (u32be length, then the body), its length
+ * checked against cap before anything is allocated. */
+static int read_frame(int sock, size_t cap, uint64_t deadline_ns, int cancel_fd, uint8_t **body, uint32_t *len)
+{
+    uint8_t lenb[4];
+    *body = NULL;
+    int rc = read_until(sock, lenb, sizeof lenb, deadline_ns, cancel_fd);
+    if (rc != IO_OK)
+        return rc;
+    uint32_t n = (uint32_t)lenb[0] << 24 | (uint32_t)lenb[1] << 16 | (uint32_t)lenb[2] << 8 | lenb[3];
+    if (n > cap)
+        return IO_TOO_LARGE;
+    *body = malloc(n ? n : 1);
+    if (!*body)
+        return IO_ERROR;
+    rc = read_until(sock, *body, n, deadline_ns, cancel_fd);
+    if (rc != IO_OK) {
+        free(*body);
+        *body = NULL;
+        return rc;
+    }
+    *len = n;
+    return IO_OK;
+}
+
+/* A run that ended without a result keeps what was streamed as its output. */
+static void keep_streamed(nc_run_result *res, nc_wire_stream *st)
+{
+    res->out = nc_buf_steal(&st->out, &res->out_len);
+    res->err = nc_buf_steal(&st->err, &res->err_len);
+}
+
 nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_len, bool fuel,
-                      const uint8_t artifact_sha256[NC_SHA256_LEN], const nc_run_spec *spec, int cancel_fd,
-                      nc_run_result *res, char *msg, size_t msg_len)
+                      const uint8_t artifact_sha256[NC_SHA256_LEN], const nc_run_spec *spec,
+                      const nc_run_hooks *hooks, nc_run_result *res, char *msg, size_t msg_len)
 {
     nc_vm vm = {-1, -1, 0, 0};
     nc_buf head, tail;
-    uint8_t *reply = NULL;
+    nc_wire_stream st;
+    uint8_t *body = NULL;
+    uint32_t blen = 0;
     nc_err err;
     uint64_t t0 = nc_now_ns();
+    int cancel_fd = nc_run_cancel_fd(hooks);
+    bool streaming = hooks && (hooks->on_output || hooks->cancel);
+    uint8_t flags = (uint8_t)((fuel ? NC_WIRE_SPEC_FUEL : 0) | (streaming ? NC_WIRE_SPEC_STREAM : 0));
 
     nc_buf_init(&head, NC_MAX_SPEC_BYTES);
     nc_buf_init(&tail, NC_MAX_SPEC_BYTES);
+    nc_wire_stream_init(&st, spec->limits.stdout_bytes, spec->limits.stderr_bytes);
     if (spec->ndirs) {
         snprintf(msg, msg_len, "%s", NC_VM_NO_DIRS_TEXT);
         err = NC_ERR_CAPABILITY_DENIED;
@@ -625,11 +664,8 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
     err = take_vm(h, accel, mem, &vm, &pooled, msg, msg_len);
     if (err != NC_OK)
         goto done;
-    res->t_spawn_ns = pooled ? 0 : vm.boot_ns;
-    res->isolation.vm_pooled = pooled;
-    res->isolation.vm_memory_mib = mem;
-    /* No stream flag: the guest sends its output with the result. */
-    err = nc_wire_encode_spec_parts(spec, fuel ? NC_WIRE_SPEC_FUEL : 0, artifact_sha256, 0, &head, &tail);
+    uint64_t spawn_ns = pooled ? 0 : vm.boot_ns;
+    err = nc_wire_encode_spec_parts(spec, flags, artifact_sha256, 0, &head, &tail);
     if (err != NC_OK)
         goto done;
 
@@ -639,67 +675,87 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
     uint64_t deadline = t_send + ((uint64_t)spec->limits.timeout_ms + NC_CHILD_KILL_GRACE_MS + NC_VM_KILL_GRACE_MS) * 1000000ull +
                         (uint64_t)(artifact_len >> 20) * NC_VM_KILL_GRACE_PER_MIB_MS * 1000000ull;
     int rc = send_request(&vm, artifact, artifact_len, &head, spec, &tail, deadline, cancel_fd);
-    res->t_handoff_ns = nc_now_ns() - t_send;
-    uint8_t lenb[4];
-    uint32_t rlen = 0;
+    uint64_t handoff_ns = nc_now_ns() - t_send;
     size_t cap = (size_t)spec->limits.stdout_bytes + spec->limits.stderr_bytes + 64 * 1024;
-    if (rc == IO_OK)
-        rc = read_until(vm.sock, lenb, 4, deadline, cancel_fd);
-    if (rc == IO_OK) {
-        rlen = (uint32_t)lenb[0] << 24 | (uint32_t)lenb[1] << 16 | (uint32_t)lenb[2] << 8 | lenb[3];
-        if (rlen > cap) {
-            rc = IO_TOO_LARGE;
-        } else {
-            reply = malloc(rlen ? rlen : 1);
-            rc = reply ? read_until(vm.sock, reply, rlen, deadline, cancel_fd) : IO_ERROR;
+    /* Output chunks (hostile: checked against the caps), then the result. */
+    while (rc == IO_OK) {
+        rc = read_frame(vm.sock, cap, deadline, cancel_fd, &body, &blen);
+        if (rc != IO_OK || !streaming || !nc_wire_is_chunk(body, blen))
+            break;
+        unsigned which;
+        const uint8_t *data;
+        size_t dlen;
+        if (nc_wire_stream_chunk(&st, body, blen, &which, &data, &dlen) != NC_OK) {
+            rc = IO_MALFORMED;   /* a guest that lies about its output: a crash */
+            break;
         }
+        if (hooks->on_output)
+            hooks->on_output(hooks->ctx, (int)which, data, dlen);
+        free(body);
+        body = NULL;
     }
-    if (rc == IO_CANCELLED) {
+    res->isolation.vm_pooled = pooled;
+    res->isolation.vm_memory_mib = mem;
+    res->t_spawn_ns = spawn_ns;
+    res->t_handoff_ns = handoff_ns;
+    if (rc != IO_OK) {
         vm_kill(&vm);
-        nc_run_set_cancelled(res, "while running: the supervisor killed the microVM");
-        err = NC_OK;
-        goto done;
-    }
-    if (rc == IO_TIMEOUT) {
-        vm_kill(&vm);
-        set_timeout(res, "no result from the microVM in time");
-        err = NC_OK;
-        goto done;
-    }
-    if (rc != 0) {
-        vm_kill(&vm);
-        res->outcome = NC_OUTCOME_CRASH;
-        snprintf(res->message, sizeof res->message,
-                 rc == IO_TOO_LARGE ? "the microVM announced a result larger than its caps"
-                          : "the microVM stopped before it sent a result");
+        keep_streamed(res, &st);
+        if (rc == IO_CANCELLED)
+            nc_run_set_cancelled(res, "while running: the supervisor killed the microVM");
+        else if (rc == IO_TIMEOUT)
+            set_timeout(res, "no result from the microVM in time");
+        else {
+            res->outcome = NC_OUTCOME_CRASH;
+            snprintf(res->message, sizeof res->message, "%s",
+                     rc == IO_TOO_LARGE   ? "the microVM announced a result larger than its caps"
+                     : rc == IO_MALFORMED ? "the microVM sent output that breaks its caps or framing"
+                                          : "the microVM stopped before it sent a result");
+        }
         err = NC_OK;
         goto done;
     }
     retire_vm(h, &vm);
     nc_err status = NC_ERR_CHILD;
-    nc_isolation_report vmiso = res->isolation;
-    uint64_t spawn_ns = res->t_spawn_ns, handoff_ns = res->t_handoff_ns;
-    err = nc_wire_decode_result(reply, rlen, spec->limits.stdout_bytes, spec->limits.stderr_bytes, &status, res);
-    if (err != NC_OK) {
-        memset(res, 0, sizeof *res);
-        res->outcome = NC_OUTCOME_CRASH;
-        snprintf(res->message, sizeof res->message, "the microVM sent a malformed result");
-        err = NC_OK;
-    } else if (status != NC_OK) {
-        snprintf(msg, msg_len, "%s", res->message[0] ? res->message : nc_strerror(status));
-        err = status;
+    size_t out_from = 0, err_from = 0;
+    err = nc_wire_decode_result(body, blen, spec->limits.stdout_bytes, spec->limits.stderr_bytes, &status, res);
+    if (err == NC_OK && streaming) {
+        err = nc_wire_stream_check(&st, res, &out_from, &err_from);
+        if (err != NC_OK)
+            nc_run_result_cleanup(res);
     }
-    /* What the guest reports of its own isolation is kept; the VM's facts are the host's. */
-    res->isolation.vm_pooled = vmiso.vm_pooled;
-    res->isolation.vm_memory_mib = vmiso.vm_memory_mib;
+    /* What the guest says of its own isolation is kept; the VM's facts are the host's. */
+    res->isolation.vm_pooled = pooled;
+    res->isolation.vm_memory_mib = mem;
     res->t_spawn_ns = spawn_ns;
     res->t_handoff_ns = handoff_ns;
+    if (err != NC_OK) {
+        res->outcome = NC_OUTCOME_CRASH;
+        keep_streamed(res, &st);
+        snprintf(res->message, sizeof res->message, "the microVM sent a malformed result");
+        err = NC_OK;
+        goto done;
+    }
+    if (status != NC_OK) {
+        snprintf(msg, msg_len, "%s", res->message[0] ? res->message : nc_strerror(status));
+        err = status;
+        goto done;
+    }
+    /* What was never streamed (a deadline report carries output no chunk
+     * did): the caller sees it now, so what it was shown is what is recorded. */
+    if (hooks && hooks->on_output) {
+        if (res->out_len > out_from)
+            hooks->on_output(hooks->ctx, 1, res->out + out_from, res->out_len - out_from);
+        if (res->err_len > err_from)
+            hooks->on_output(hooks->ctx, 2, res->err + err_from, res->err_len - err_from);
+    }
 done:
     if (vm.pid > 0 || vm.sock >= 0)
         vm_kill(&vm);
     res->isolation.tier = NC_TIER_VM;
     res->isolation.accel = nc_vm_host_accel(h, false, NULL, 0);
-    free(reply);
+    free(body);
+    nc_wire_stream_cleanup(&st);
     nc_buf_cleanup(&head);
     nc_buf_cleanup(&tail);
     res->t_total_ns = nc_now_ns() - t0;
@@ -780,16 +836,8 @@ static nc_err vm_run(nc_sandbox *sb, void *state, const nc_artifact *art, const 
         snprintf(msg, msg_len, "cannot map the sealed artifact: %s", strerror(errno));
         return NC_ERR_ARTIFACT;
     }
-    err = nc_vm_host_run(state, bytes, len, art->fuel, art->sha256, spec, nc_run_cancel_fd(hooks), res, msg,
-                         msg_len);
+    err = nc_vm_host_run(state, bytes, len, art->fuel, art->sha256, spec, hooks, res, msg, msg_len);
     munmap(bytes, len);
-    /* No live stream from a guest yet: the caller sees the output when the run ends. */
-    if (err == NC_OK && hooks && hooks->on_output) {
-        if (res->out_len)
-            hooks->on_output(hooks->ctx, 1, res->out, res->out_len);
-        if (res->err_len)
-            hooks->on_output(hooks->ctx, 2, res->err, res->err_len);
-    }
     return err;
 }
 

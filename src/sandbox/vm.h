@@ -11,9 +11,12 @@
  *                  verified them against the recorded hash), then the run
  *                  specification, encoded as for the process tier's child
  *                  (wire.c) with no directories.
- *   guest -> host  the result frame, as the process tier's child sends it
- *                  (u32be body length, then an "NCR1" body). The host parses
- *                  it as hostile input, with the same caps. */
+ *   guest -> host  output chunk frames ("NCO1") when the specification asks
+ *                  for a stream, then the result frame ("NCR1"), each a u32be
+ *                  body length and the body, as the process tier's child
+ *                  sends them. The host parses them as hostile input, with
+ *                  the same caps and the same check of the result against
+ *                  what was streamed. */
 #ifndef NC_SANDBOX_VM_H
 #define NC_SANDBOX_VM_H
 #include <stddef.h>

@@ -71,12 +71,13 @@ void nc_vm_engine_fingerprint(bool fuel, char out[65]);
 NC_MUST_CHECK nc_err nc_vm_compile(const uint8_t *wasm, size_t len, bool fuel, uint8_t **artifact,
                                    size_t *artifact_len, char *msg, size_t msg_len);
 
-/* Runs one verified artifact in a fresh microVM (cancel_fd: readable once
- * the run is cancelled, -1 for none). As nc_sandbox_run: NC_OK
+/* Runs one verified artifact in a fresh microVM, its output streamed to
+ * hooks->on_output and cancellable through hooks->cancel (hooks may be
+ * NULL), as nc_sandbox_run_ex does. As nc_sandbox_run: NC_OK
  * when the module ran (whatever its outcome), an error when it could not. */
 NC_MUST_CHECK nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_len,
                                     bool fuel, const uint8_t artifact_sha256[NC_SHA256_LEN],
-                                    const nc_run_spec *spec, int cancel_fd, nc_run_result *res,
-                                    char *msg, size_t msg_len);
+                                    const nc_run_spec *spec, const nc_run_hooks *hooks,
+                                    nc_run_result *res, char *msg, size_t msg_len);
 
 #endif

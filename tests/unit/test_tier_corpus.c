@@ -313,6 +313,57 @@ static void test_vm_run_cancelled(void **state)
     nc_run_cancel_free(cancel);
 }
 
+typedef struct {
+    char out[64];
+    size_t len;
+    nc_run_cancel *cancel;
+} live_output;
+
+/* Sees the output as it comes, and cancels the run once "started\n" is in. */
+static void cancel_on_output(void *ctx, int stream, const uint8_t *data, size_t len)
+{
+    live_output *o = ctx;
+    if (stream == 1 && len <= sizeof o->out - o->len) {
+        memcpy(o->out + o->len, data, len);
+        o->len += len;
+    }
+    if (o->len >= 8 && memcmp(o->out, "started\n", 8) == 0)
+        nc_run_cancel_fire(o->cancel);
+}
+
+/* A vm run's output is streamed as the module writes it: the hook sees
+ * "started\n" while the module still spins, and cancels the run; without a
+ * live stream it would only see it when the deadline ended the run. */
+static void test_vm_output_is_streamed(void **state)
+{
+    (void)state;
+    char path[4096], msg[512] = "";
+    uint8_t *wasm = NULL;
+    size_t len = 0;
+    nc_artifact art;
+    assert_int_equal(nc_read_file(fixture_path("spin_after_output", path, sizeof path), 64u << 20, &wasm, &len),
+                     NC_OK);
+    assert_int_equal(nc_artifact_compile_tier(sb, NC_TIER_VM, wasm, len, false, &art, msg, sizeof msg), NC_OK);
+    free(wasm);
+    live_output o;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(nc_run_cancel_new(&o.cancel), NC_OK);
+    nc_run_hooks hooks = {.on_output = cancel_on_output, .ctx = &o, .cancel = o.cancel};
+    nc_run_spec s = default_spec();
+    s.limits.timeout_ms = 20000;
+    nc_run_result r;
+    assert_int_equal(nc_sandbox_run_ex(sb, &art, &s, &hooks, &r, msg, sizeof msg), NC_OK);
+    if (r.outcome != NC_OUTCOME_CANCELLED)
+        fail_msg("outcome %s (%s): the output was not streamed while the module ran", nc_outcome_name(r.outcome),
+                 r.message);
+    assert_int_equal(o.len, 8);
+    assert_int_equal(r.out_len, 8);   /* what was shown is what is recorded */
+    assert_memory_equal(r.out, "started\n", 8);
+    assert_int_equal(r.isolation.tier, NC_TIER_VM);
+    nc_run_result_cleanup(&r);
+    nc_run_cancel_free(o.cancel);
+}
+
 int main(int argc, char **argv)
 {
     nc_sandbox_dispatch(argc, argv);   /* this program is also the process tier's sandbox child */
@@ -320,6 +371,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_vm_tier_refuses_directories),
         cmocka_unit_test(test_no_vm_tier_refuses_vm_runs),
         cmocka_unit_test(test_vm_run_cancelled),
+        cmocka_unit_test(test_vm_output_is_streamed),
         cmocka_unit_test(test_refused_modules_in_both_tiers),
         cmocka_unit_test(test_corpus_in_both_tiers),
     };

@@ -76,7 +76,7 @@ static void run_vm(const char *name, const nc_run_spec *spec, nc_run_result *res
     char msg[512] = "";
     load_artifact(name, spec->limits.fuel != 0, &a);
     memset(res, 0, sizeof *res);
-    nc_err err = nc_vm_host_run(vmh, a.bytes, a.len, a.art.fuel, a.art.sha256, spec, -1, res, msg, sizeof msg);
+    nc_err err = nc_vm_host_run(vmh, a.bytes, a.len, a.art.fuel, a.art.sha256, spec, NULL, res, msg, sizeof msg);
     free(a.bytes);
     if (err != NC_OK)
         fail_msg("run %s in a microVM: %s (%s)", name, nc_strerror(err), msg);
@@ -222,7 +222,9 @@ static nc_vm_host *hostile_host(const char *mode, uint32_t boot_timeout_ms, char
     snprintf(qemu, sizeof qemu, "%s/tests/vm/hostile_qemu", src ? src : ".");
     snprintf(dir, dir_len, "%s/mode-%s", cache_dir, mode);
     snprintf(mode_file, sizeof mode_file, "%s", dir);
-    assert_int_equal(nc_write_file_atomic(mode_file, mode, strlen(mode), 0600), NC_OK);
+    char words[128];
+    int n = snprintf(words, sizeof words, "%s %u\n", mode, (unsigned)NC_WASI_FN_COUNT);
+    assert_int_equal(nc_write_file_atomic(mode_file, words, (size_t)n, 0600), NC_OK);
     nc_vm_host_opts vo = {.qemu = qemu, .kernel = mode_file, .initrd = mode_file, .accel = NC_VM_ACCEL_CHOICE_TCG,
                           .boot_timeout_ms = boot_timeout_ms};
     nc_vm_host *h = NULL;
@@ -231,7 +233,30 @@ static nc_vm_host *hostile_host(const char *mode, uint32_t boot_timeout_ms, char
     return h;
 }
 
+typedef struct {
+    char out[256];
+    size_t len;
+} shown_output;
+
+static void collect(void *ctx, int stream, const uint8_t *data, size_t len)
+{
+    shown_output *o = ctx;
+    if (stream == 1 && len <= sizeof o->out - o->len) {
+        memcpy(o->out + o->len, data, len);
+        o->len += len;
+    }
+}
+
+static nc_err run_hostile_ex(const char *mode, uint32_t timeout_ms, const nc_run_hooks *hooks, nc_run_result *res,
+                             char *msg, size_t msg_len);
+
 static nc_err run_hostile(const char *mode, uint32_t timeout_ms, nc_run_result *res, char *msg, size_t msg_len)
+{
+    return run_hostile_ex(mode, timeout_ms, NULL, res, msg, msg_len);
+}
+
+static nc_err run_hostile_ex(const char *mode, uint32_t timeout_ms, const nc_run_hooks *hooks, nc_run_result *res,
+                             char *msg, size_t msg_len)
 {
     char path[4096];
     nc_vm_host *h = hostile_host(mode, 3000, path, sizeof path);
@@ -241,7 +266,7 @@ static nc_err run_hostile(const char *mode, uint32_t timeout_ms, nc_run_result *
     memset(fake_artifact, 0x5a, sizeof fake_artifact);
     memset(sha, 0, sizeof sha);
     memset(res, 0, sizeof *res);
-    nc_err err = nc_vm_host_run(h, fake_artifact, sizeof fake_artifact, false, sha, &s, -1, res, msg, msg_len);
+    nc_err err = nc_vm_host_run(h, fake_artifact, sizeof fake_artifact, false, sha, &s, hooks, res, msg, msg_len);
     nc_vm_host_free(h);
     return err;
 }
@@ -289,6 +314,43 @@ static void test_hostile_guest_after_hello(void **state)
         assert_int_equal(r.isolation.tier, NC_TIER_VM);
         nc_run_result_cleanup(&r);
     }
+}
+
+/* A streaming guest that lies about its output: a chunk past the caps, or a
+ * result that does not begin with what it streamed. A crash, keeping exactly
+ * what the caller was shown. */
+static void test_hostile_guest_stream(void **state)
+{
+    (void)state;
+    shown_output shown;
+    nc_run_hooks hooks = {.on_output = collect, .ctx = &shown};
+    nc_run_result r;
+    char msg[512] = "";
+    memset(&shown, 0, sizeof shown);
+    assert_int_equal(run_hostile_ex("bad-chunk", 1000, &hooks, &r, msg, sizeof msg), NC_OK);
+    if (r.outcome != NC_OUTCOME_CRASH || !strstr(r.message, "breaks its caps"))
+        fail_msg("bad-chunk: %s (%s)", nc_outcome_name(r.outcome), r.message);
+    assert_int_equal(shown.len, 0);
+    assert_int_equal(r.out_len, 0);
+    nc_run_result_cleanup(&r);
+    memset(&shown, 0, sizeof shown);
+    assert_int_equal(run_hostile_ex("stream-mismatch", 1000, &hooks, &r, msg, sizeof msg), NC_OK);
+    if (r.outcome != NC_OUTCOME_CRASH || !strstr(r.message, "malformed result"))
+        fail_msg("stream-mismatch: %s (%s)", nc_outcome_name(r.outcome), r.message);
+    assert_int_equal(shown.len, 3);
+    assert_memory_equal(shown.out, "abc", 3);
+    assert_int_equal(r.out_len, 3);   /* what was shown is what is recorded */
+    assert_memory_equal(r.out, "abc", 3);
+    nc_run_result_cleanup(&r);
+    /* the same frames, honest: "abc" streamed, "xyz" passed on with the result */
+    memset(&shown, 0, sizeof shown);
+    assert_int_equal(run_hostile_ex("stream-ok", 1000, &hooks, &r, msg, sizeof msg), NC_OK);
+    if (r.outcome != NC_OUTCOME_OK)
+        fail_msg("stream-ok: %s (%s)", nc_outcome_name(r.outcome), r.message);
+    assert_int_equal(shown.len, 6);
+    assert_memory_equal(shown.out, "abcxyz", 6);
+    assert_int_equal(r.out_len, 6);
+    nc_run_result_cleanup(&r);
 }
 
 /* A guest that takes the run and never answers is killed at the deadline
@@ -370,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_vm_memory_follows_the_limits),
         cmocka_unit_test(test_hostile_guest_before_hello),
         cmocka_unit_test(test_hostile_guest_after_hello),
+        cmocka_unit_test(test_hostile_guest_stream),
         cmocka_unit_test(test_hung_guest_is_killed_at_the_deadline),
         cmocka_unit_test(test_hello_in_vm),
         cmocka_unit_test(test_guest_sees_no_host_file_no_network_no_environment),

@@ -112,15 +112,9 @@ static int open_port(void)
 static int result_fd = -1;
 static const nc_run_result *volatile child_result;
 
-/* Async-signal-safe: the deadline's handler sends through here too. */
-static void send_result(nc_err status, const nc_run_result *res)
+/* Writes all of iov to the pipe; async-signal-safe. */
+static void write_iov(struct iovec *v, int n)
 {
-    static uint8_t scratch[NC_WIRE_RESULT_FIXED_MAX];
-    struct iovec iov[NC_WIRE_RESULT_IOVS];
-    if (nc_wire_result_frame(status, res, scratch, sizeof scratch, iov) != NC_OK)
-        _exit(3);
-    struct iovec *v = iov;
-    int n = NC_WIRE_RESULT_IOVS;
     while (n > 0) {
         ssize_t w = writev(result_fd, v, n);
         if (w < 0 && errno == EINTR)
@@ -137,6 +131,33 @@ static void send_result(nc_err status, const nc_run_result *res)
             v->iov_base = (uint8_t *)v->iov_base + left;
             v->iov_len -= left;
         }
+    }
+}
+
+/* Async-signal-safe: the deadline's handler sends through here too. */
+static void send_result(nc_err status, const nc_run_result *res)
+{
+    static uint8_t scratch[NC_WIRE_RESULT_FIXED_MAX];
+    struct iovec iov[NC_WIRE_RESULT_IOVS];
+    if (nc_wire_result_frame(status, res, scratch, sizeof scratch, iov) != NC_OK)
+        _exit(3);
+    write_iov(iov, NC_WIRE_RESULT_IOVS);
+}
+
+/* Output as the module writes it (the spec asked for a stream): chunk
+ * frames, as the process tier's child sends them (child.c). */
+static void send_output(void *ctx, int stream, const uint8_t *data, size_t len)
+{
+    (void)ctx;
+    while (len > 0) {
+        size_t n = len > NC_WIRE_CHUNK_MAX ? NC_WIRE_CHUNK_MAX : len;
+        uint8_t hdr[NC_WIRE_CHUNK_HEADER];
+        if (nc_wire_chunk_header((unsigned)stream, n, hdr) != NC_OK)
+            _exit(3);
+        struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)data, n}};
+        write_iov(iov, 2);
+        data += n;
+        len -= n;
     }
 }
 
@@ -166,8 +187,8 @@ __attribute__((noreturn)) static void child_run(const nc_wire_spec *ws, int arti
         nc_exec_artifact art = {.sealed_fd = artifact_fd};
         res.isolation = iso;
         child_result = &res;
-        status = nc_exec_run(&art, ws->fuel, &ws->spec, NULL, NC_TIMER_SIGNAL, report_deadline, NULL, NULL,
-                             &res, res.message, sizeof res.message);
+        status = nc_exec_run(&art, ws->fuel, &ws->spec, NULL, NC_TIMER_SIGNAL, report_deadline,
+                             ws->stream ? send_output : NULL, NULL, &res, res.message, sizeof res.message);
         child_result = NULL;
     }
     res.isolation = iso;
@@ -270,35 +291,76 @@ static void describe_child_death(nc_run_result *res, int status)
     }
 }
 
-/* Sends the child's result frame on when it is one whole frame and the child
- * exited normally; otherwise says how the child died. */
-static void forward_result(int port, int pipe_rd, pid_t child, size_t cap)
+/* Reads exactly len bytes from the child's pipe: false at EOF or error. */
+static bool pipe_read(int fd, uint8_t *p, size_t len)
 {
+    return nc_read_exact(fd, p, len) == NC_OK;
+}
+
+/* Sends on the child's frames as they come: output chunks (checked against
+ * the caps, and kept, so that a death after them still reports them), then
+ * its result. A child that dies before its result, or sends something that
+ * is not a frame, is reported as a crash, with the output it streamed. */
+static void forward_frames(int port, int pipe_rd, pid_t child, const nc_limits *l)
+{
+    size_t cap = (size_t)l->stdout_bytes + l->stderr_bytes + NC_WIRE_RESULT_FIXED_MAX;
+    nc_wire_stream st;
+    nc_wire_stream_init(&st, l->stdout_bytes, l->stderr_bytes);
     uint8_t *frame = NULL;
-    size_t len = 0;
-    int status = 0;
-    nc_err err = nc_read_fd(pipe_rd, cap, &frame, &len);
-    if (err != NC_OK)
-        kill(child, SIGKILL);   /* more than a result can hold: it may be blocked writing */
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-        ;
-    bool whole = err == NC_OK && len >= 4 &&
-                 ((size_t)frame[0] << 24 | (size_t)frame[1] << 16 | (size_t)frame[2] << 8 | frame[3]) == len - 4;
-    if (whole && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        (void)!nc_write_all(port, frame, len);
+    bool result = false, bad = false;
+    for (;;) {
+        uint8_t lenb[4];
+        if (!pipe_read(pipe_rd, lenb, sizeof lenb))
+            break;   /* EOF: the child is gone */
+        uint32_t n = (uint32_t)lenb[0] << 24 | (uint32_t)lenb[1] << 16 | (uint32_t)lenb[2] << 8 | lenb[3];
+        frame = n <= cap ? malloc(4 + (size_t)n) : NULL;
+        if (!frame || !pipe_read(pipe_rd, frame + 4, n)) {
+            bad = true;
+            break;
+        }
+        memcpy(frame, lenb, 4);
+        unsigned which;
+        const uint8_t *data;
+        size_t dlen;
+        if (nc_wire_is_chunk(frame + 4, n)) {
+            if (nc_wire_stream_chunk(&st, frame + 4, n, &which, &data, &dlen) != NC_OK) {
+                bad = true;
+                break;
+            }
+        } else {
+            result = true;
+        }
+        if (nc_write_all(port, frame, 4 + (size_t)n) != NC_OK)
+            power_off();   /* the host is gone */
         free(frame);
-        return;
+        frame = NULL;
+        if (result)
+            break;
     }
     free(frame);
+    if (bad)
+        kill(child, SIGKILL);   /* it may be blocked writing more */
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (result) {
+        nc_wire_stream_cleanup(&st);
+        return;
+    }
     static nc_run_result res;
     memset(&res, 0, sizeof res);
     describe_child_death(&res, status);
+    res.out = nc_buf_steal(&st.out, &res.out_len);
+    res.err = nc_buf_steal(&st.err, &res.err_len);
     static uint8_t scratch[NC_WIRE_RESULT_FIXED_MAX];
     struct iovec iov[NC_WIRE_RESULT_IOVS];
     if (nc_wire_result_frame(NC_OK, &res, scratch, sizeof scratch, iov) == NC_OK)
-        for (int i = 0; i < NC_WIRE_RESULT_IOVS; i++)
-            if (iov[i].iov_len)
-                (void)!nc_write_all(port, iov[i].iov_base, iov[i].iov_len);
+        for (int k = 0; k < NC_WIRE_RESULT_IOVS; k++)
+            if (iov[k].iov_len)
+                (void)!nc_write_all(port, iov[k].iov_base, iov[k].iov_len);
+    free(res.out);
+    free(res.err);
+    nc_wire_stream_cleanup(&st);
 }
 
 static void send_error(int port, nc_err status, const char *msg)
@@ -369,7 +431,6 @@ int main(void)
         send_error(port, NC_ERR_CHILD, "cannot start the sandbox child in the guest");
         power_off();
     }
-    size_t cap = (size_t)ws.spec.limits.stdout_bytes + ws.spec.limits.stderr_bytes + NC_WIRE_RESULT_FIXED_MAX;
-    forward_result(port, pfd[0], child, cap);
+    forward_frames(port, pfd[0], child, &ws.spec.limits);
     power_off();
 }
