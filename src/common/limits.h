@@ -50,6 +50,9 @@
 #define NC_VM_KVM_PROBE_MS 10000u                     /* a KVM guest that is not up by then hangs */
 #define NC_VM_KILL_GRACE_MS 10000u                    /* backstop above timeout + child grace: load in the guest */
 #define NC_VM_KILL_GRACE_PER_MIB_MS 200u              /* and per MiB of artifact sent */
+#define NC_VM_MAX_POOL 8u                             /* NIGHTCORE_VM_POOL at most */
+#define NC_VM_GUEST_PORT_WAIT_MS 20000u               /* the guest waits this long for its port */
+#define NC_VM_GUEST_MODULES_ORDER_MAX 4096u           /* the initramfs' modules.order, read by the guest */
 #define NC_WASI_MAX_FDS 64u           /* guest descriptor table */
 #define NC_WASI_MAX_DENIED 32u        /* denied calls kept in detail (all are counted) */
 #define NC_WASI_MAX_IOVS 1024u

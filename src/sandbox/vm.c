@@ -43,7 +43,6 @@
 #include "sandbox/tier.h"
 #include "sandbox/vm_host.h"
 
-#define VM_MAX_POOL 8
 #define VM_MAX_REAP 32
 
 typedef struct {
@@ -64,7 +63,7 @@ struct nc_vm_host {
     pthread_cond_t cv;
     nc_vm_accel accel;        /* NC_VM_ACCEL_PROBING until the pool thread decides */
     char accel_note[256];     /* why this accelerator */
-    nc_vm pool[VM_MAX_POOL];
+    nc_vm pool[NC_VM_MAX_POOL];
     unsigned npool;
     uint32_t pool_mem_mib;    /* size of the VMs the pool boots */
     pid_t reap[VM_MAX_REAP];
@@ -450,7 +449,7 @@ nc_err nc_vm_host_new(const nc_vm_host_opts *opts, nc_vm_host **out, char *msg, 
     snprintf(h->append_console, sizeof h->append_console,
              "console=ttyS0 panic=-1 reboot=t tsc=reliable no_timer_check%s", tsc);
     h->accel_choice = opts->accel;
-    h->pool_size = opts->pool_size > VM_MAX_POOL ? VM_MAX_POOL : opts->pool_size;
+    h->pool_size = opts->pool_size > NC_VM_MAX_POOL ? NC_VM_MAX_POOL : opts->pool_size;
     h->boot_timeout_ms = opts->boot_timeout_ms ? opts->boot_timeout_ms : NC_VM_BOOT_TIMEOUT_MS;
     nc_run_spec dflt;
     memset(&dflt, 0, sizeof dflt);

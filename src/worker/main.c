@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sodium.h>
 #include "common/fs.h"
+#include "common/limits.h"
 #include "common/workerkey.h"
 #include "worker/worker.h"
 
@@ -42,7 +43,7 @@ static void usage(FILE *f)
             "                   beside this program; without them vm runs are refused)\n"
             "  NIGHTCORE_VM_QEMU  QEMU (default /usr/bin/qemu-system-x86_64)\n"
             "  NIGHTCORE_VM_ACCEL auto (default: KVM if a probe guest boots, else TCG), kvm, tcg\n"
-            "  NIGHTCORE_VM_POOL  microVMs kept booted, 0-8 (default 1)\n");
+            "  NIGHTCORE_VM_POOL  microVMs kept booted, 0-%u (default 1)\n", NC_VM_MAX_POOL);
 }
 
 /* The vm tier's settings (usage above). Its kernel and initramfs default to
@@ -80,8 +81,8 @@ static nc_err vm_settings(nc_sandbox_opts *so, char *kernel, size_t klen, char *
     if (p && p[0]) {
         char *end;
         long v = strtol(p, &end, 10);
-        if (*end || v < 0 || v > 8) {
-            fprintf(stderr, "nightcore-worker: NIGHTCORE_VM_POOL must be 0..8\n");
+        if (*end || v < 0 || v > (long)NC_VM_MAX_POOL) {
+            fprintf(stderr, "nightcore-worker: NIGHTCORE_VM_POOL must be 0..%u\n", NC_VM_MAX_POOL);
             return NC_ERR_USAGE;
         }
         so->vm_pool_size = (unsigned)v;

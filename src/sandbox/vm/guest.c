@@ -33,8 +33,6 @@
 #include "sandbox/internal.h"
 #include "sandbox/vm.h"
 
-#define GUEST_PORT_WAIT_MS 20000
-#define GUEST_MODULES_ORDER_MAX 4096
 
 static int kmsg = -1;
 
@@ -63,7 +61,7 @@ static nc_err load_modules(void)
 {
     uint8_t *order = NULL;
     size_t len = 0;
-    nc_err err = nc_read_file("/modules.order", GUEST_MODULES_ORDER_MAX, &order, &len);
+    nc_err err = nc_read_file("/modules.order", NC_VM_GUEST_MODULES_ORDER_MAX, &order, &len);
     if (err != NC_OK)
         return err;
     char *text = (char *)order, *end = text + len, *line = text;
@@ -96,7 +94,7 @@ static nc_err load_modules(void)
  * queues are up, open() says ENXIO. */
 static int open_port(void)
 {
-    for (int waited = 0; waited < GUEST_PORT_WAIT_MS; waited += 5) {
+    for (unsigned waited = 0; waited < NC_VM_GUEST_PORT_WAIT_MS; waited += 5) {
         int fd = open(NC_VM_PORT_PATH, O_RDWR | O_CLOEXEC | O_NOCTTY);
         if (fd >= 0)
             return fd;
