@@ -20,30 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "sandbox/internal.h"
-
-/* Landlock ABI constants (stable kernel ABI; Debian's headers predate some). */
-#define NC_LL_CREATE_RULESET_VERSION (1u << 0)
-#define NC_LL_RULE_PATH_BENEATH 1
-#define NC_LL_FS_EXECUTE (1ull << 0)
-#define NC_LL_FS_WRITE_FILE (1ull << 1)
-#define NC_LL_FS_READ_FILE (1ull << 2)
-#define NC_LL_FS_READ_DIR (1ull << 3)
-#define NC_LL_FS_REMOVE_DIR (1ull << 4)
-#define NC_LL_FS_REMOVE_FILE (1ull << 5)
-#define NC_LL_FS_MAKE_CHAR (1ull << 6)
-#define NC_LL_FS_MAKE_DIR (1ull << 7)
-#define NC_LL_FS_MAKE_REG (1ull << 8)
-#define NC_LL_FS_MAKE_SOCK (1ull << 9)
-#define NC_LL_FS_MAKE_FIFO (1ull << 10)
-#define NC_LL_FS_MAKE_BLOCK (1ull << 11)
-#define NC_LL_FS_MAKE_SYM (1ull << 12)
-#define NC_LL_FS_REFER (1ull << 13)      /* ABI 2 */
-#define NC_LL_FS_TRUNCATE (1ull << 14)   /* ABI 3 */
-#define NC_LL_FS_IOCTL_DEV (1ull << 15)  /* ABI 5 */
-#define NC_LL_NET_BIND_TCP (1ull << 0)   /* ABI 4 */
-#define NC_LL_NET_CONNECT_TCP (1ull << 1)
-#define NC_LL_SCOPE_ABSTRACT_UNIX (1ull << 0) /* ABI 6 */
-#define NC_LL_SCOPE_SIGNAL (1ull << 1)
+#include "sandbox/landlock.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define NC_ASAN 1
@@ -56,27 +33,11 @@
 #define NC_ASAN 0
 #endif
 
-struct nc_ll_ruleset_attr {
-    uint64_t handled_access_fs;
-    uint64_t handled_access_net;
-    uint64_t scoped;
-};
-
-struct nc_ll_path_beneath {
-    uint64_t allowed_access;
-    int32_t parent_fd;
-} __attribute__((packed));
-
-static int landlock_abi(void)
-{
-    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, NC_LL_CREATE_RULESET_VERSION);
-    return abi < 0 ? 0 : (int)abi;
-}
 
 void nc_isolation_probe(nc_isolation_report *r)
 {
     memset(r, 0, sizeof *r);
-    r->landlock_abi = landlock_abi();
+    r->landlock_abi = nc_landlock_abi();
     r->seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0;
     FILE *f = fopen("/proc/sys/user/max_user_namespaces", "re");
     if (f) {
@@ -148,20 +109,11 @@ void nc_isolate_early(nc_isolation_report *r)
 static nc_err apply_landlock(const nc_run_spec *spec, const int *dir_fds, int *abi_out,
                              char *msg, size_t msg_len)
 {
-    int abi = landlock_abi();
+    int abi = nc_landlock_abi();
     *abi_out = 0;
     if (abi <= 0)
         return NC_OK;   /* kernel without Landlock: reported as abi 0 */
-    uint64_t fs = NC_LL_FS_EXECUTE | NC_LL_FS_WRITE_FILE | NC_LL_FS_READ_FILE | NC_LL_FS_READ_DIR |
-                  NC_LL_FS_REMOVE_DIR | NC_LL_FS_REMOVE_FILE | NC_LL_FS_MAKE_CHAR |
-                  NC_LL_FS_MAKE_DIR | NC_LL_FS_MAKE_REG | NC_LL_FS_MAKE_SOCK | NC_LL_FS_MAKE_FIFO |
-                  NC_LL_FS_MAKE_BLOCK | NC_LL_FS_MAKE_SYM;
-    if (abi >= 2)
-        fs |= NC_LL_FS_REFER;
-    if (abi >= 3)
-        fs |= NC_LL_FS_TRUNCATE;
-    if (abi >= 5)
-        fs |= NC_LL_FS_IOCTL_DEV;
+    uint64_t fs = nc_landlock_fs_rights(abi);
     struct nc_ll_ruleset_attr attr = {.handled_access_fs = fs};
     size_t attr_size = sizeof(uint64_t);
     if (abi >= 4) {

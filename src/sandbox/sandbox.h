@@ -132,6 +132,7 @@ typedef struct {
     nc_vm_accel accel;
     bool vm_pooled;
     uint32_t vm_memory_mib;
+    bool qemu_userns, qemu_netns, qemu_landlock;   /* what confines QEMU itself */
     /* Reported by the sandbox child (in the vm tier: the one in the guest). */
     bool userns, netns, no_new_privs, caps_dropped, rlimits, seccomp;
     int landlock_abi;    /* 0 = not available / not applied */

@@ -49,6 +49,9 @@ size_t nc_isolation_features(const nc_isolation_report *r, nc_isolation_feature 
         n = add(out, n, max, "accel", NC_FEATURE_TEXT, 0, nc_vm_accel_name(r->accel));
         n = add(out, n, max, "vm_pooled", NC_FEATURE_BOOL, r->vm_pooled, NULL);
         n = add(out, n, max, "vm_memory_mib", NC_FEATURE_INT, r->vm_memory_mib, NULL);
+        n = add(out, n, max, "qemu_userns", NC_FEATURE_BOOL, r->qemu_userns, NULL);
+        n = add(out, n, max, "qemu_netns", NC_FEATURE_BOOL, r->qemu_netns, NULL);
+        n = add(out, n, max, "qemu_landlock", NC_FEATURE_BOOL, r->qemu_landlock, NULL);
     }
     n = add(out, n, max, "userns", NC_FEATURE_BOOL, r->userns, NULL);
     n = add(out, n, max, "netns", NC_FEATURE_BOOL, r->netns, NULL);

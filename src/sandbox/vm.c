@@ -20,6 +20,7 @@
  * grace, as it kills a process-tier child; what the guest sends is parsed as
  * hostile input with the process tier's caps (wire.c). */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -39,6 +40,7 @@
 #include <unistd.h>
 #include "common/limits.h"
 #include "sandbox/internal.h"
+#include "sandbox/landlock.h"
 #include "sandbox/vm.h"
 #include "sandbox/tier.h"
 #include "sandbox/vm_host.h"
@@ -50,7 +52,12 @@ typedef struct {
     int sock;
     uint32_t mem_mib;
     uint64_t boot_ns;   /* spawn until hello */
+    uint8_t confined;   /* QEMU_* bits: what confines QEMU itself */
 } nc_vm;
+
+#define QEMU_USERNS 1u
+#define QEMU_NETNS 2u
+#define QEMU_LANDLOCK 4u
 
 struct nc_vm_host {
     char qemu[PATH_MAX], kernel[PATH_MAX], initrd[PATH_MAX], console_log[PATH_MAX];
@@ -191,18 +198,114 @@ static int write_until(int fd, struct iovec *iov, int n, uint64_t deadline_ns, i
     return 0;
 }
 
+/* QEMU itself is confined too, so that an escape from the guest into QEMU
+ * finds little: besides its own seccomp sandbox (-sandbox), it runs in new
+ * user and network namespaces (no network but a down loopback; no host
+ * abstract socket) and under a Landlock ruleset that lets it read only what
+ * it loads (its program, libraries and firmware under /usr, /etc, /sys, its
+ * own /proc entries, the kernel and the initramfs) and open /dev/kvm when it
+ * uses KVM; it writes nothing by path (its stdio and the port are descriptors
+ * opened before), connects to no TCP port, signals nothing outside itself. */
+#define QEMU_MAX_RULES 12
+
+typedef struct {
+    int fd[QEMU_MAX_RULES];
+    uint64_t access[QEMU_MAX_RULES];
+    size_t n;
+    int abi;
+} qemu_rules;
+
+static void rule(qemu_rules *r, const char *path, uint64_t access)
+{
+    if (r->n >= QEMU_MAX_RULES)
+        return;
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return;   /* not on this system (e.g. /lib64): nothing to allow */
+    r->fd[r->n] = fd;
+    r->access[r->n++] = access;
+}
+
+static void rules_prepare(const nc_vm_host *h, nc_vm_accel accel, qemu_rules *r)
+{
+    const uint64_t rd = NC_LL_FS_READ_FILE | NC_LL_FS_READ_DIR;
+    memset(r, 0, sizeof *r);
+    r->abi = nc_landlock_abi();
+    if (r->abi <= 0)
+        return;
+    rule(r, "/usr", rd | NC_LL_FS_EXECUTE);
+    rule(r, "/lib", rd | NC_LL_FS_EXECUTE);
+    rule(r, "/lib64", rd | NC_LL_FS_EXECUTE);
+    rule(r, "/etc", rd);
+    rule(r, "/sys", rd);
+    rule(r, "/proc/filesystems", NC_LL_FS_READ_FILE);
+    rule(r, h->kernel, NC_LL_FS_READ_FILE);
+    rule(r, h->initrd, NC_LL_FS_READ_FILE);
+    if (accel == NC_VM_ACCEL_KVM)
+        rule(r, "/dev/kvm", NC_LL_FS_READ_FILE | NC_LL_FS_WRITE_FILE | (r->abi >= 5 ? NC_LL_FS_IOCTL_DEV : 0));
+}
+
+static void rules_cleanup(qemu_rules *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        close(r->fd[i]);
+    r->n = 0;
+}
+
+/* In the forked child: async-signal-safe system calls only. */
+static bool landlock_child(const qemu_rules *r)
+{
+    if (r->abi <= 0)
+        return false;
+    struct nc_ll_ruleset_attr attr = {.handled_access_fs = nc_landlock_fs_rights(r->abi)};
+    size_t attr_size = sizeof(uint64_t);
+    if (r->abi >= 4) {
+        attr.handled_access_net = NC_LL_NET_BIND_TCP | NC_LL_NET_CONNECT_TCP;
+        attr_size = 2 * sizeof(uint64_t);
+    }
+    if (r->abi >= 6) {
+        attr.scoped = NC_LL_SCOPE_ABSTRACT_UNIX | NC_LL_SCOPE_SIGNAL;
+        attr_size = sizeof attr;
+    }
+    int rfd = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
+    if (rfd < 0)
+        return false;
+    bool ok = true;
+    for (size_t i = 0; i < r->n && ok; i++) {
+        struct nc_ll_path_beneath pb = {r->access[i], r->fd[i]};
+        ok = syscall(SYS_landlock_add_rule, rfd, NC_LL_RULE_PATH_BENEATH, &pb, 0) == 0;
+    }
+    /* its own /proc entries: /proc/self is this process's, and QEMU's after exec */
+    int self = open("/proc/self", O_PATH | O_CLOEXEC);
+    if (ok && self >= 0) {
+        struct nc_ll_path_beneath pb = {NC_LL_FS_READ_FILE | NC_LL_FS_READ_DIR, self};
+        ok = syscall(SYS_landlock_add_rule, rfd, NC_LL_RULE_PATH_BENEATH, &pb, 0) == 0;
+    }
+    ok = ok && syscall(SYS_landlock_restrict_self, rfd, 0) == 0;
+    if (self >= 0)
+        close(self);
+    close(rfd);
+    return ok;
+}
+
 /* Starts QEMU for one VM of mem_mib MiB with the given accelerator; the
  * guest's port is the other end of vm->sock. Does not wait for the guest. */
 static nc_err vm_spawn(const nc_vm_host *h, nc_vm_accel accel, uint32_t mem_mib, nc_vm *vm)
 {
-    int sv[2];
+    int sv[2], report[2] = {-1, -1};
     char mem[32], chardev[64];
     const bool console = h->console_log[0] != '\0';
     vm->pid = -1;
     vm->sock = -1;
     vm->mem_mib = mem_mib;
+    vm->confined = 0;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return NC_ERR_CHILD;
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return NC_ERR_CHILD;
+    }
     snprintf(mem, sizeof mem, "%uM", mem_mib);
     snprintf(chardev, sizeof chardev, "socket,id=nc,fd=%d", NC_VM_QEMU_FD);
     /* No network device, no disk, no display, no monitor, no default devices:
@@ -231,6 +334,8 @@ static nc_err vm_spawn(const nc_vm_host *h, nc_vm_accel accel, uint32_t mem_mib,
     };
     char *const envp[] = {NULL};
     /* Opened before the fork: the child only calls async-signal-safe functions. */
+    qemu_rules rules;
+    rules_prepare(h, accel, &rules);
     int null_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     int out = console ? open(h->console_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
                       : open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -241,6 +346,17 @@ static nc_err vm_spawn(const nc_vm_host *h, nc_vm_accel accel, uint32_t mem_mib,
          * run's thread): a supervisor that is killed leaves no VM behind. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent)
             _exit(127);
+        uint8_t confined = 0;
+        if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0)
+            confined |= QEMU_USERNS | QEMU_NETNS;
+        else if (unshare(CLONE_NEWUSER) == 0)
+            confined |= QEMU_USERNS;
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+            _exit(127);
+        if (landlock_child(&rules))
+            confined |= QEMU_LANDLOCK;
+        if (write(report[1], &confined, 1) != 1)
+            _exit(127);
         if (dup2(null_in, 0) != 0 || dup2(out, 1) != 1 || dup2(out, 2) != 2 ||
             dup2(sv[1], NC_VM_QEMU_FD) != NC_VM_QEMU_FD)
             _exit(127);
@@ -249,18 +365,28 @@ static nc_err vm_spawn(const nc_vm_host *h, nc_vm_accel accel, uint32_t mem_mib,
         _exit(127);
     }
     int saved = errno;
+    rules_cleanup(&rules);
     if (null_in >= 0)
         close(null_in);
     if (out >= 0)
         close(out);
     close(sv[1]);
+    close(report[1]);
     if (pid < 0) {
+        close(report[0]);
         close(sv[0]);
         errno = saved;
         return NC_ERR_CHILD;
     }
+    uint8_t confined = 0;
+    ssize_t n;
+    do {
+        n = read(report[0], &confined, 1);
+    } while (n < 0 && errno == EINTR);
+    close(report[0]);
     vm->pid = pid;
     vm->sock = sv[0];
+    vm->confined = n == 1 ? confined : 0;
     return NC_OK;
 }
 
@@ -353,7 +479,7 @@ static void *pool_thread(void *arg)
         uint32_t mem = h->pool_mem_mib;
         pthread_mutex_unlock(&h->mu);
         reap_all(reap, nreap);
-        nc_vm vm = {-1, -1, 0, 0};
+        nc_vm vm = {-1, -1, 0, 0, 0};
         char msg[256];
         bool booted = need && vm_boot(h, accel, mem, h->boot_timeout_ms, &vm, msg, sizeof msg) == NC_OK;
         pthread_mutex_lock(&h->mu);
@@ -632,7 +758,7 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
                       const uint8_t artifact_sha256[NC_SHA256_LEN], const nc_run_spec *spec,
                       const nc_run_hooks *hooks, nc_run_result *res, char *msg, size_t msg_len)
 {
-    nc_vm vm = {-1, -1, 0, 0};
+    nc_vm vm = {-1, -1, 0, 0, 0};
     nc_buf head, tail;
     nc_wire_stream st;
     uint8_t *body = NULL;
@@ -693,8 +819,12 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
         free(body);
         body = NULL;
     }
+    uint8_t confined = vm.confined;
     res->isolation.vm_pooled = pooled;
     res->isolation.vm_memory_mib = mem;
+    res->isolation.qemu_userns = confined & QEMU_USERNS;
+    res->isolation.qemu_netns = confined & QEMU_NETNS;
+    res->isolation.qemu_landlock = confined & QEMU_LANDLOCK;
     res->t_spawn_ns = spawn_ns;
     res->t_handoff_ns = handoff_ns;
     if (rc != IO_OK) {
@@ -726,6 +856,9 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
     /* What the guest says of its own isolation is kept; the VM's facts are the host's. */
     res->isolation.vm_pooled = pooled;
     res->isolation.vm_memory_mib = mem;
+    res->isolation.qemu_userns = confined & QEMU_USERNS;
+    res->isolation.qemu_netns = confined & QEMU_NETNS;
+    res->isolation.qemu_landlock = confined & QEMU_LANDLOCK;
     res->t_spawn_ns = spawn_ns;
     res->t_handoff_ns = handoff_ns;
     if (err != NC_OK) {
@@ -764,7 +897,7 @@ done:
 nc_err nc_vm_host_boot(nc_vm_host *h, uint32_t mem_mib, int *sock, int *pid, uint64_t *boot_ns, char *msg,
                        size_t msg_len)
 {
-    nc_vm vm = {-1, -1, 0, 0};
+    nc_vm vm = {-1, -1, 0, 0, 0};
     *sock = *pid = -1;
     nc_vm_accel accel = nc_vm_host_accel(h, true, msg, msg_len);
     if (accel != NC_VM_ACCEL_KVM && accel != NC_VM_ACCEL_TCG)
@@ -780,7 +913,7 @@ nc_err nc_vm_host_boot(nc_vm_host *h, uint32_t mem_mib, int *sock, int *pid, uin
 
 void nc_vm_host_kill(int sock, int pid)
 {
-    nc_vm vm = {pid, sock, 0, 0};
+    nc_vm vm = {pid, sock, 0, 0, 0};
     vm_kill(&vm);
 }
 

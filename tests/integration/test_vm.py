@@ -4,6 +4,7 @@ real microVM (QEMU microvm, TCG on these machines) from the CLI, through MCP, an
 approved in the console; worker status and receipts name the tier and its
 accelerator; directory grants and a host without QEMU are refused, never run in
 a weaker tier. Few VM runs: each boots a kernel under emulation."""
+import ctypes
 import json
 import os
 import sqlite3
@@ -59,6 +60,11 @@ def test_vm_policy_runs_in_a_microvm_from_the_cli(vmworker):
     assert run["outcome"] == "ok" and run["stdout"] == "hello, world\n"
     iso = run["isolation"]
     assert iso["tier"] == "vm" and iso["accel"] == "tcg" and iso["seccomp"] is True and iso["vm_memory_mib"] > 0
+    # QEMU itself runs confined: its own namespaces, and Landlock where the kernel has it
+    assert iso["qemu_userns"] is True and iso["qemu_netns"] is True, iso
+    libc = ctypes.CDLL(None, use_errno=True)
+    landlock = libc.syscall(444, None, 0, 1) > 0   # landlock_create_ruleset(NULL, 0, VERSION): the host's ABI
+    assert iso["qemu_landlock"] is landlock, iso
     # the receipt names the tier and the accelerator
     assert run_end_entries(w)[-1]["isolation"] == {"tier": "vm", "accel": "tcg"}
     # worker status: both tiers, the vm one with its accelerator and pool
