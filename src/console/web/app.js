@@ -545,7 +545,9 @@
     if (!state.secret) return; // the session ended meanwhile: the no-session page stays
     if (seq !== state.renderSeq) return; // a newer render started meanwhile
     const scroll = opts.keepScroll ? window.scrollY : 0;
-    const focused = document.activeElement && main.contains(document.activeElement) ? document.activeElement.id : null;
+    const active = document.activeElement && main.contains(document.activeElement) ? document.activeElement : null;
+    const focused = active ? active.id : null;
+    const headingFocused = !!active && active.tagName === 'H1';
     clear(main);
     main.appendChild(node);
     main.dataset.page = route.page + (route.id && def && def.detail ? '-detail' : '');
@@ -555,6 +557,7 @@
     if (opts.keepScroll) {
       window.scrollTo(0, scroll);
       if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+      else if (headingFocused && h1) { h1.setAttribute('tabindex', '-1'); h1.focus({ preventScroll: true }); }
     } else {
       window.scrollTo(0, 0);
       // a new page: focus its heading, so keyboard and screen-reader users start there
@@ -1368,7 +1371,7 @@
     const data = await api('/api/runs' + qs({ name: f.name, outcome: f.outcome, invoker: f.invoker, from: f.from, to: f.to, sort: sortKey, order, limit: PAGE, offset: (page - 1) * PAGE }));
     const items = (data.items || []).slice(0, PAGE);
     const rows = items.map((r) => el('tr', { class: ['rowlink', 'run-row'], dataset: { id: String(r.id) }, onclick: (e) => { if (e.target.tagName !== 'A') location.hash = '#/runs/' + encodeURIComponent(r.id); } },
-      el('td', null, link('#/runs/' + encodeURIComponent(r.id), fmtTime(r.started_at), 'run-link')),
+      el('td', null, el('a', { href: '#/runs/' + encodeURIComponent(r.id), class: 'run-link' }, timeEl(r.started_at))),
       el('td', null, moduleLink(r.name)),
       el('td', null, String(r.invoker || '—')),
       el('td', null, outcomeBadge(r.outcome)),
@@ -1605,7 +1608,7 @@
         va.length ? approvalsTable(va, focus) : el('p', { class: 'muted' }, 'No approvals of this version.'));
     });
     const runRows = runs.map((r) => el('tr', null,
-      el('td', null, link('#/runs/' + encodeURIComponent(r.id), fmtTime(r.started_at))), el('td', null, String(r.invoker || '—')),
+      el('td', null, el('a', { href: '#/runs/' + encodeURIComponent(r.id) }, timeEl(r.started_at))), el('td', null, String(r.invoker || '—')),
       el('td', null, outcomeBadge(r.outcome)), el('td', { class: 'num' }, exitText(r)), el('td', null, el('code', null, shortHash(r.sha256, 12)))));
     return el('div', null,
       el('p', { class: 'crumbs' }, link('#/modules', '← Modules')),
