@@ -111,7 +111,7 @@ static const arg_spec AUDIT_ARGS[] = {
     {NULL, ARG_TEXT, 0}};
 static const arg_spec PROOF_ARGS[] = {{"seq", ARG_INT, T_MAX}, {NULL, ARG_TEXT, 0}};
 static const arg_spec REFUSALS_ARGS[] = {
-    {"socket", ARG_TEXT, 0}, {"op", ARG_TEXT, 0}, {"code", ARG_TEXT, 0}, {"uid", ARG_INT, UINT32_MAX},
+    {"socket", ARG_TEXT, 0}, {"request", ARG_TEXT, 0}, {"code", ARG_TEXT, 0}, {"uid", ARG_INT, UINT32_MAX},
     {"from", ARG_INT, T_MAX}, {"to", ARG_INT, T_MAX}, {"limit", ARG_INT, 1000}, {"offset", ARG_INT, 1000000000},
     {NULL, ARG_TEXT, 0}};
 static const arg_spec ALERTS_ARGS[] = {

@@ -638,7 +638,7 @@ nc_err nc_views_refusals(nc_db *db, const nc_views_refusals_req *rq, json_t **ou
     *out = NULL;
     q_add(&q, "FROM " REFUSALS_FROM);
     q_text(&q, "json_extract(e,'$.socket') = ?", rq->socket);
-    q_text(&q, "json_extract(e,'$.op') = ?", rq->op);
+    q_text(&q, "json_extract(e,'$.op') = ?", rq->request);
     q_text(&q, "json_extract(e,'$.code') = ?", rq->code);
     if (rq->uid >= 0)
         q_num(&q, "json_extract(e,'$.uid') = ?", rq->uid);

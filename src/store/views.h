@@ -74,7 +74,7 @@ typedef struct {
 NC_MUST_CHECK nc_err nc_views_audit(nc_db *db, const nc_views_audit_req *rq, json_t **out);
 
 typedef struct {
-    const char *socket, *op, *code;
+    const char *socket, *request, *code;   /* request: the op refused */
     int64_t uid;            /* -1: any */
     int64_t from, to;
     int64_t limit, offset;

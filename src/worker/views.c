@@ -260,10 +260,11 @@ static void op_audit_proof(nc_client *c, json_t *id, json_t *req)
 
 static void op_refusals_list(nc_client *c, json_t *id, json_t *req)
 {
-    static const char *const p[] = {"socket", "op", "code", "uid", "from", "to", "limit", "offset", NULL};
+    /* "request", not "op": a parameter is never named op (docs/protocol.md) */
+    static const char *const p[] = {"socket", "request", "code", "uid", "from", "to", "limit", "offset", NULL};
     nc_views_refusals_req rq = {0};
     if (!nc_params_ok(c, id, req, p) || !opt_str(c, id, req, "socket", socket_ok, "agent or control", &rq.socket) ||
-        !opt_str(c, id, req, "op", word_ok, "an op name", &rq.op) ||
+        !opt_str(c, id, req, "request", word_ok, "an op name", &rq.request) ||
         !opt_str(c, id, req, "code", word_ok, "an error code", &rq.code) ||
         !nc_int_param(c, id, req, "uid", -1, 0, UINT32_MAX, &rq.uid) || !time_params(c, id, req, &rq.from, &rq.to) ||
         !page_params(c, id, req, &rq.limit, &rq.offset))

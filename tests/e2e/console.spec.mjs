@@ -277,7 +277,7 @@ try {
   });
   const shownRuns = Number(await page.textContent('#card-runs .card-value'));
   const apiRuns = Object.values(dash.runs_today).reduce((a, b) => a + b, 0);
-  check('runs_today_true', shownRuns === apiRuns && apiRuns >= 4, `${shownRuns} vs ${apiRuns}`);
+  check('runs_today_true', shownRuns === apiRuns && apiRuns >= 2, `${shownRuns} vs ${apiRuns}`);
   const legend = await page.evaluate(() => {
     const sw = [...document.querySelectorAll('#runs-chart + .legend .swatch')].map((s) => [s.dataset.outcome, getComputedStyle(s).backgroundColor]);
     const bars = [...document.querySelectorAll('#runs-chart rect.bar')].map((b) => [b.dataset.outcome, getComputedStyle(b).fill]);
@@ -285,6 +285,19 @@ try {
   });
   const colours = new Set(legend.sw.map(([, c]) => c));
   check('legend_colours_distinct', legend.sw.length >= 3 && colours.size === legend.sw.length, JSON.stringify(legend.sw));
+  // and every outcome the worker knows has a colour of its own (cancelled too)
+  const allColours = await page.evaluate(() => {
+    const out = {};
+    for (const o of ['ok', 'exit', 'trap', 'timeout', 'fuel', 'memory', 'output_limit', 'cancelled', 'crash', 'interrupted', 'running']) {
+      const s = document.createElement('span');
+      s.className = 'swatch oc-' + o;
+      document.body.appendChild(s);
+      out[o] = getComputedStyle(s).backgroundColor;
+      s.remove();
+    }
+    return out;
+  });
+  check('outcome_colours_distinct', new Set(Object.values(allColours)).size === 11, JSON.stringify(allColours));
   check('legend_matches_bars', legend.bars.every(([o, f]) => legend.sw.some(([so, c]) => so === o && c === f)), JSON.stringify(legend));
   const hist = await page.evaluate(() => [...document.querySelectorAll('#score-chart rect.bar')].reduce((a, b) => a + Number(b.dataset.n), 0));
   check('histogram_of_submissions', hist === dash.submissions.total && hist > 0, `${hist} vs ${dash.submissions.total}`);

@@ -129,6 +129,9 @@ def test_console_in_a_browser(worker, console, tmp_path):
             worker.approve(t["id"])
             _, run = worker.ncj("run", "trapper")
             assert run["outcome"] == "trap" and run["exit_code"] is None, run
+            x = worker.submit("exit_code", "exiter")
+            worker.approve(x["id"])
+            worker.ncj("run", "exiter")
             rc, _ = worker.ncj("agent", "add", "temp-agent")
             assert rc == 0
             bad = worker.sock("agent")
@@ -212,7 +215,7 @@ def test_console_in_a_browser(worker, console, tmp_path):
               "no_injected_img_reason", "no_injected_img_end", "no_csp_violations"]:
         assert c.get(k) is True, (k, c)
     # issue #15, each item in the browser
-    for k in ["times_have_zone", "runs_today_true", "legend_colours_distinct", "legend_matches_bars", "histogram_of_submissions",
+    for k in ["times_have_zone", "runs_today_true", "legend_colours_distinct", "outcome_colours_distinct", "legend_matches_bars", "histogram_of_submissions",
               "alerts_card_counts_open", "alert_names_module", "alert_acknowledged", "ack_in_audit_log", "refusals_filtered",
               "refusals_card_links", "decision_first", "danger_imports_fail", "score_in_words", "factors_in_words",
               "drift_prev_author", "drift_prev_link", "drift_run_name", "drift_diff", "validity_window_has_zone",

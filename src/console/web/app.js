@@ -1787,7 +1787,7 @@
   async function renderRefusals(route) {
     const P = route.params;
     const page = pageOf(P);
-    const f = { socket: P.get('socket') || '', op: P.get('op') || '', code: P.get('code') || '', from: P.get('from') || '', to: P.get('to') || '' };
+    const f = { socket: P.get('socket') || '', request: P.get('request') || '', code: P.get('code') || '', from: P.get('from') || '', to: P.get('to') || '' };
     const data = await api('/api/refusals' + qs(Object.assign({}, f, { limit: PAGE, offset: (page - 1) * PAGE })));
     const rows = (data.items || []).slice(0, PAGE).map((r) => el('tr', { class: 'refusal-row', dataset: { seq: String(r.seq) } },
       el('td', null, timeEl(r.time)),
@@ -1803,7 +1803,7 @@
       el('p', { class: 'muted' }, 'Requests the worker refused that matter: anything an agent asked, runs, and signed statements (approvals, trust and policy changes). The operator\'s own lookups are not counted.'),
       filterForm('refusals', [
         ['socket', field('Socket', select([['', 'any'], ['agent', 'agent'], ['control', 'control (operator)']], f.socket, { id: 'ref-socket' }))],
-        ['op', field('Request', select([['', 'any']].concat(REFUSAL_OPS.map((o) => [o, o])), f.op, { id: 'ref-op' }))],
+        ['request', field('Request', select([['', 'any']].concat(REFUSAL_OPS.map((o) => [o, o])), f.request, { id: 'ref-op' }))],
         ['code', field('Code', el('input', { type: 'text', value: f.code, id: 'ref-code', placeholder: 'e.g. unauthorized' }))],
         ['from', field('From', el('input', { type: 'datetime-local', value: toLocalInput(f.from), id: 'ref-from' }))],
         ['to', field('Until', el('input', { type: 'datetime-local', value: toLocalInput(f.to), id: 'ref-to' }))],
