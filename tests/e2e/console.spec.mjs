@@ -468,13 +468,14 @@ try {
     await page.waitForTimeout(300);
     const fit = await page.evaluate(() => {
       const width = document.documentElement.scrollWidth;
-      // a word split over two lines: its range has rects on two lines
+      // a word split over two lines: its range has rects on two lines (identifiers, hashes and
+      // code may break anywhere: they are not words)
       const broken = [];
       const walker = document.createTreeWalker(document.querySelector('#app'), NodeFilter.SHOW_TEXT);
       let n, seen = 0;
       while ((n = walker.nextNode()) && seen < 4000) {
         const p = n.parentElement;
-        if (!p || p.closest('pre, code, .hash, svg, textarea, select, [hidden], details:not([open]) > :not(summary), thead, .sr-only')) continue;
+        if (!p || p.closest('pre, code, .hash, .mono, svg, textarea, select, [hidden], details:not([open]) > :not(summary), thead, .sr-only')) continue;
         if (!p.getClientRects().length) continue;
         const re = /[^\s\-\/]{4,}/g;
         let m;
@@ -487,7 +488,9 @@ try {
           if (tops.size > 1) broken.push(m[0]);
         }
       }
-      return { width, broken: broken.slice(0, 10) };
+      const wide = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 391)
+        .slice(-5).map((e) => `${e.tagName}.${e.className}#${e.id} ${(e.textContent || '').slice(0, 50)}`);
+      return { width, broken: broken.slice(0, 10), wide };
     });
     summary.widths[name] = fit.width;
     check('fits_390_' + name, fit.width <= 390, JSON.stringify(fit));
