@@ -227,8 +227,13 @@ bool con_views_get(con_ctx *c, struct MHD_Connection *conn, char **seg, size_t n
     const char *s0 = seg[0];
     if (n == 1 && strcmp(s0, "runs") == 0)
         *ret = proxy_query(c, conn, "runs.query", RUNS_ARGS);
-    else if (n == 1 && strcmp(s0, "inbox") == 0)
-        *ret = proxy_query(c, conn, "inbox.query", INBOX_ARGS);
+    else if (n == 1 && strcmp(s0, "inbox") == 0) {
+        json_t *p = query_params(conn, INBOX_ARGS, ret);
+        if (p && !json_object_get(p, "status"))
+            json_object_set_new(p, "status", json_string("pending"));   /* as inbox.list: pending by default */
+        if (p)
+            *ret = con_proxy(c, conn, "inbox.query", p);
+    }
     else if (n == 1 && strcmp(s0, "modules") == 0)
         *ret = proxy_query(c, conn, "modules.list", MODULES_ARGS);
     else if (n == 1 && strcmp(s0, "module") == 0)
