@@ -185,6 +185,8 @@ static enum MHD_Result api_get(con_ctx *c, struct MHD_Connection *conn, char **s
     enum MHD_Result ret = MHD_NO;
     json_t *p;
     const char *s0 = seg[0];
+    if (con_views_get(c, conn, seg, n, &ret))
+        return ret;
     if (n == 1 && strcmp(s0, "session") == 0)
         return api_session(c, conn);
     if (n == 1 && strcmp(s0, "signer") == 0)
@@ -230,6 +232,9 @@ static enum MHD_Result api_get(con_ctx *c, struct MHD_Connection *conn, char **s
 static enum MHD_Result api_post(con_ctx *c, struct MHD_Connection *conn, char **seg, size_t n, char *body,
                                 size_t len)
 {
+    enum MHD_Result ret = MHD_NO;
+    if (con_views_post(c, conn, seg, n, body, len, &ret))
+        return ret;
     if (n == 3 && strcmp(seg[0], "submissions") == 0) {
         if (strcmp(seg[2], "prepare") == 0)
             return con_api_prepare(c, conn, seg[1], body, len);

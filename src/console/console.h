@@ -80,6 +80,8 @@ NC_MUST_CHECK nc_err con_token_mint(char out[CON_HEX_TOKEN_LEN + 1]);
 bool con_token_exchange(const char *token, char sid[CON_HEX_TOKEN_LEN + 1]);
 /* A session secret (constant-time per slot); refreshes its idle timer. */
 bool con_session_lookup(const char *sid);
+/* Log-out: the session is forgotten at once (true if it was live). */
+bool con_session_end(const char *sid);
 /* 64 lower-case hex digits, nothing else. */
 bool con_hex_secret_ok(const char *s);
 
@@ -181,6 +183,23 @@ const char *con_ctl_parse_request(const char *line, size_t len, uint64_t *id, bo
 NC_MUST_CHECK nc_err con_link_url(const con_ctx *c, char *out, size_t out_len);
 /* `nightcore-console link [--home DIR]`. */
 int con_link_main(int argc, char **argv);
+
+/* ---- views.c: filtered lists, modules, the audit log's entries and
+ * proofs, refusals, alerts, receipts checked here, and management (agent
+ * removal, key revocation, alert acknowledgement, log-out). The bool says
+ * whether the route was one of these. ---- */
+bool con_views_get(con_ctx *c, struct MHD_Connection *conn, char **seg, size_t n, enum MHD_Result *ret);
+bool con_views_post(con_ctx *c, struct MHD_Connection *conn, char **seg, size_t n, char *body, size_t len,
+                    enum MHD_Result *ret);
+/* A receipt or an entry's proof checked here, independently of the worker:
+ * the leaf from the entry, the checkpoint's signature with the worker's key
+ * (keys/worker.pub), the proof against the checkpoint's root.
+ * {leaf, signature, proof, ok, error} */
+json_t *con_check_proof(const con_ctx *c, const json_t *res);
+
+/* approve.c: a policy signed as the CLI signs it (nightcore policy add) */
+enum MHD_Result con_api_policy_prepare(con_ctx *c, struct MHD_Connection *conn, const char *body, size_t body_len);
+enum MHD_Result con_api_policy_sign(con_ctx *c, struct MHD_Connection *conn, char *body, size_t body_len);
 
 /* ---- dashboard.c ---- */
 enum MHD_Result con_api_dashboard(con_ctx *c, struct MHD_Connection *conn);

@@ -159,3 +159,15 @@ bool con_session_lookup(const char *sid)
     pthread_mutex_unlock(&g_lock);
     return hit >= 0;
 }
+
+bool con_session_end(const char *sid)
+{
+    if (!g_sec || !con_hex_secret_ok(sid))
+        return false;
+    pthread_mutex_lock(&g_lock);
+    int hit = find_locked(g_sec->sessions, CON_MAX_SESSIONS, CON_SESSION_IDLE_S, sid, mono_s());
+    if (hit >= 0)
+        sodium_memzero(&g_sec->sessions[hit], sizeof g_sec->sessions[hit]);
+    pthread_mutex_unlock(&g_lock);
+    return hit >= 0;
+}

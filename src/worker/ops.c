@@ -911,5 +911,7 @@ void nc_dispatch(nc_client *c, json_t *req)
             control_ops[i].fn(c, id, req);
             return;
         }
+    if (nc_views_dispatch(c, id, op, req))
+        return;
     nc_reply_error(c, id, NC_ERR_USAGE, "unknown op \"%.64s\"", op);
 }

@@ -281,6 +281,13 @@ void nc_op_agent_list(nc_client *c, json_t *id, json_t *req);
 void nc_op_agent_remove(nc_client *c, json_t *id, json_t *req);
 void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req);
 
+/* views.c: stats, filtered lists, audit entries, refusals, alerts
+ * (docs/protocol.md "Views"); false when op is not one of them. */
+bool nc_views_dispatch(nc_client *c, json_t *id, const char *op, json_t *req);
+/* An alert event is also an audit entry (type "alert"), in its own
+ * transaction, the same alert at most once in 10 minutes. */
+void nc_views_record_alert(nc_worker *w, const json_t *ev);
+
 /* policy.c */
 void nc_op_policy_list(nc_client *c, json_t *id, json_t *req);
 void nc_op_policy_get(nc_client *c, json_t *id, json_t *req);
