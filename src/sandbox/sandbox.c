@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common/fs.h"
+#include "sandbox/compile.h"
 #include "sandbox/internal.h"
 
 #define MAX_POOL 32
@@ -54,6 +55,7 @@ struct nc_sandbox {
     char child_exe[PATH_MAX];
     char cache_dir[PATH_MAX];
     unsigned pool_size;
+    uint32_t compile_timeout_ms;   /* compile children (compile.c) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     nc_child pool[MAX_POOL];
@@ -174,6 +176,11 @@ void nc_run_cancel_fire(nc_run_cancel *c)
 bool nc_run_cancel_fired(const nc_run_cancel *c)
 {
     return c && atomic_load(&((nc_run_cancel *)c)->fired);
+}
+
+int nc_run_cancel_fd(const nc_run_cancel *c)
+{
+    return c ? c->efd : -1;
 }
 
 static void set_cancelled(nc_run_result *res, const char *when)
@@ -392,6 +399,7 @@ nc_err nc_sandbox_new(const nc_sandbox_opts *opts, nc_sandbox **out)
         return NC_ERR_NOMEM;
     sb->tier = opts->tier;
     sb->pool_size = opts->pool_size > MAX_POOL ? MAX_POOL : opts->pool_size;
+    sb->compile_timeout_ms = opts->compile_timeout_ms ? opts->compile_timeout_ms : NC_COMPILE_TIMEOUT_MS;
     const char *exe = opts->child_exe ? opts->child_exe : "/proc/self/exe";
     ssize_t n = 0;
     if (!opts->child_exe) {
@@ -582,16 +590,34 @@ static nc_err image_get(nc_sandbox *sb, const nc_artifact *art, int *fd_out, cha
 nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel,
                            nc_artifact *out, char *msg, size_t msg_len)
 {
+    return nc_artifact_compile_ex(sb, wasm, len, fuel, NULL, out, NULL, msg, msg_len);
+}
+
+nc_err nc_artifact_compile_ex(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel, nc_run_cancel *cancel,
+                              nc_artifact *out, nc_compile_report *report, char *msg, size_t msg_len)
+{
     uint8_t *art = NULL;
     size_t art_len = 0;
     char hex[NC_SHA256_HEX_LEN + 1], fp[65];
+    nc_compile_report scratch;
     nc_err err;
+    uint64_t t0 = nc_now_ns();
 
     memset(out, 0, sizeof *out);
+    if (!report)
+        report = &scratch;
+    memset(report, 0, sizeof *report);
+    if (msg_len)
+        msg[0] = '\0';
     err = nc_sha256(wasm, len, out->module_sha256);
     if (err != NC_OK)
         return err;
-    err = nc_exec_compile(wasm, len, fuel, &art, &art_len, msg, msg_len);
+    /* The process tier never compiles in this process (compile.c). */
+    if (sb->tier == NC_TIER_INPROCESS)
+        err = nc_exec_compile(wasm, len, fuel, &art, &art_len, msg, msg_len);
+    else
+        err = nc_compile_in_child(sb->child_exe, sb->compile_timeout_ms, wasm, len, fuel, cancel, &art, &art_len,
+                                  report, msg, msg_len);
     if (err != NC_OK)
         goto done;
     err = nc_sha256(art, art_len, out->sha256);
@@ -618,10 +644,12 @@ nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool
         image_add(sb, out->sha256, fd, art_len, &st);
         pthread_mutex_unlock(&sb->imu);
     }
+    report->artifact_bytes = art_len;
 done:
     free(art);
     if (err != NC_OK)
         memset(out, 0, sizeof *out);
+    report->t_total_ns = nc_now_ns() - t0;
     return err;
 }
 

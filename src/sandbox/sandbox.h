@@ -145,6 +145,7 @@ typedef struct {
                                 given argv[1] = "sandbox-child"; default /proc/self/exe */
     unsigned pool_size;      /* pre-started children kept ready (process tier) */
     const char *cache_dir;   /* artifact cache */
+    uint32_t compile_timeout_ms;   /* a compile child is killed past this; 0: NC_COMPILE_TIMEOUT_MS */
 } nc_sandbox_opts;
 
 typedef struct nc_sandbox nc_sandbox;
@@ -156,6 +157,26 @@ void nc_sandbox_free(nc_sandbox *sb);
  * cached one). NC_ERR_INVALID_MODULE with a reason in msg for bad wasm. */
 NC_MUST_CHECK nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel,
                                          nc_artifact *out, char *msg, size_t msg_len);
+
+/* How a compile went. */
+typedef struct {
+    bool in_child;                  /* compiled in a compile child (process tier) */
+    nc_isolation_report isolation;  /* what the compile child reported it had applied */
+    int term_signal;                /* the compile child died of this signal (0: it did not) */
+    uint64_t t_compile_ns;          /* the engine's compile, as the compile child timed it */
+    uint64_t t_total_ns;            /* from the start to the artifact written */
+    size_t artifact_bytes;
+} nc_compile_report;
+
+/* The same, cancellable (cancel may be NULL): a fired token kills the compile
+ * child and the compile fails (NC_ERR_CHILD, "cancelled"). report may be NULL.
+ * The process tier always compiles in a compile child, never in the caller:
+ * Cranelift on hostile bytes is isolated like a run (docs/sandbox.md,
+ * "Compiling"); the in-process tier compiles in the caller. */
+struct nc_run_cancel;
+NC_MUST_CHECK nc_err nc_artifact_compile_ex(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel,
+                                            struct nc_run_cancel *cancel, nc_artifact *out, nc_compile_report *report,
+                                            char *msg, size_t msg_len);
 
 /* Validates module bytes with the engine (no compilation). */
 NC_MUST_CHECK nc_err nc_module_validate(const uint8_t *wasm, size_t len, char *msg, size_t msg_len);
