@@ -176,13 +176,13 @@ static nc_err load_seccomp(char *msg, size_t msg_len)
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat), 0);
     if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME, 0));
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1,
-                              SCMP_A0(SCMP_CMP_EQ, GLIBC_SIGSETXID));
+                              SCMP_A0(SCMP_CMP_EQ, GLIBC_SIGSETXID, 0));
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid(), 0));
     if (rc == 0)
         rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1);
     if (rc == 0)

@@ -163,6 +163,8 @@ nc_err nc_wire_decode_artifact(const uint8_t *body, size_t len, nc_wire_artifact
     out->isolation.rlimits = bits >> 4 & 1;
     out->isolation.seccomp = bits >> 5 & 1;
     out->isolation.landlock_abi = (int)abi;
+    if (out->artifact_len == 0)
+        out->artifact = NULL;
     memcpy(out->message, m, mlen);
     out->message[mlen] = '\0';
     return NC_OK;
