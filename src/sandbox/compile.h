@@ -45,7 +45,8 @@ enum {
     NC_COMPILE_HOOK_GREEDY = 5,      /* allocate until refused: RLIMIT_DATA; reports how much it got */
     NC_COMPILE_HOOK_THREAD = 6,      /* start a thread as rayon does, then fork (SIGSYS) */
     NC_COMPILE_HOOK_LIE = 7,         /* send a reply that claims success with bytes that are no artifact */
-    NC_COMPILE_HOOK_MAX = 7
+    NC_COMPILE_HOOK_CRASH = 8,       /* a fault, as a compiler bug would: SIGSEGV */
+    NC_COMPILE_HOOK_MAX = 8
 };
 
 #ifdef NC_TEST_HOOKS

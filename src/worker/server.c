@@ -643,6 +643,7 @@ void nc_worker_maybe_stop(nc_worker *w)
 
 void nc_server_stop(nc_worker *w)
 {
+    nc_compiles_stop(w);
     if (!uv_is_closing((uv_handle_t *)&w->control))
         uv_close((uv_handle_t *)&w->control, NULL);
     if (!uv_is_closing((uv_handle_t *)&w->agent))

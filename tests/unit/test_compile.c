@@ -530,6 +530,19 @@ static void test_memory_capped(void **state)
     assert_true(peak_rss_kib() - before < 64 * 1024);
 }
 
+/* A compiler that faults: its own signal, not a handler's system call. */
+static void test_crash_reported_with_its_signal(void **state)
+{
+    (void)state;
+    nc_compile_report rep;
+    char msg[512];
+    assert_int_equal(compile_with_hook(NC_COMPILE_HOOK_CRASH, &rep, msg, sizeof msg), NC_ERR_CHILD);
+    assert_int_equal(rep.term_signal, SIGSEGV);
+    assert_non_null(strstr(msg, "the compiler crashed: compile child killed by signal 11"));
+    assert_one_printable_line(msg);
+    assert_supervisor_compiles();
+}
+
 /* A child that claims success with bytes that are no artifact: refused, and
  * nothing written. */
 static void test_lying_child_refused(void **state)
@@ -576,6 +589,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_threads_yes_processes_no, reset_hook),
         cmocka_unit_test_setup(test_no_filesystem, reset_hook),
         cmocka_unit_test_setup(test_memory_capped, reset_hook),
+        cmocka_unit_test_setup(test_crash_reported_with_its_signal, reset_hook),
         cmocka_unit_test_setup(test_lying_child_refused, reset_hook),
         cmocka_unit_test_setup(test_missing_child_program, reset_hook),
     };
