@@ -437,7 +437,9 @@ enum MHD_Result con_api_approve(con_ctx *c, struct MHD_Connection *conn, const c
         ret = con_send_error(conn, 500, "internal", "ssh-keygen wrote a signature that is not text");
         goto done;
     }
-    nc_err e = con_worker_call(c, "approval.submit", params, &res, &err);
+    /* The worker compiles the module before it answers: the page shows its
+     * approval.progress events meanwhile (the event stream). */
+    nc_err e = con_worker_call_timeout(c, "approval.submit", params, CON_APPROVE_TIMEOUT_MS, &res, &err);
     params = NULL;
     if (e != NC_OK) {
         ret = con_send_call_error(conn, &err);

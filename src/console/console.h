@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include "common/error.h"
 #include "common/home.h"
+#include "common/limits.h"
 #include "common/rpc.h"
 #include "common/workerkey.h"
 
@@ -45,6 +46,9 @@
 #define CON_CTL_MAX_LINE 1024u                   /* a control request line */
 #define CON_CTL_TIMEOUT_MS 2000                  /* to send it */
 #define CON_RPC_TIMEOUT_MS 60000
+/* approval.submit: the worker compiles the module first (its compile child
+ * is killed past NC_COMPILE_TIMEOUT_MS), then records the approval. */
+#define CON_APPROVE_TIMEOUT_MS ((int)NC_COMPILE_TIMEOUT_MS + CON_RPC_TIMEOUT_MS)
 #define CON_SIGN_TIMEOUT_MS 60000
 #define CON_AUDIT_CACHE_S 5
 #define CON_MAX_ALERTS 100u
@@ -106,6 +110,9 @@ typedef struct {
 /* One connection per call. params is stolen. *result on NC_OK. */
 NC_MUST_CHECK nc_err con_worker_call(const con_ctx *c, const char *op, json_t *params, json_t **result,
                                      con_call_error *err);
+/* The same with its own timeout (approval.submit waits for the compile). */
+NC_MUST_CHECK nc_err con_worker_call_timeout(const con_ctx *c, const char *op, json_t *params, int timeout_ms,
+                                             json_t **result, con_call_error *err);
 /* Answers a worker call: the result as JSON (200), or the error. params stolen. */
 enum MHD_Result con_proxy(const con_ctx *c, struct MHD_Connection *conn, const char *op, json_t *params);
 enum MHD_Result con_send_call_error(struct MHD_Connection *conn, const con_call_error *err);

@@ -363,6 +363,19 @@ try {
   check('approved_state_on_top', top.y < 700 && top.scroll === 0 && top.status === 'approved', JSON.stringify(top));
   check('approvals_as_links', await page.locator('#approvals-now a.approval-link').count() === 1);
 
+  // a module compiling for an approval signed elsewhere (the CLI's way): the review page says
+  // so while the compile child is held stopped, and the approval appears once it finishes
+  const held = await step('compile_hold', {});
+  await go('#/inbox/' + held.id, 'inbox-detail');
+  await page.waitForSelector('#compile-status[data-phase="compiling"]', { timeout: T });
+  const compiling = await page.textContent('#compile-status');
+  check('compile_progress_shown', compiling.includes('compiling the module') && compiling.includes('so far'), compiling);
+  await shot('review-compiling');
+  await step('compile_release', {});
+  await page.waitForSelector('#compile-status[data-phase="compiled"]', { timeout: 60000 });
+  await page.waitForFunction(() => (document.querySelector('h1 [data-status]') || {}).textContent === 'approved', null, { timeout: T });
+  check('compiled_then_approved', (await page.textContent('#compile-status')).startsWith('Compiled in'));
+
   // runs: one-line cause, the backtrace behind a toggle, no exit code for a trap
   await go('#/runs/' + scen.trap.id, 'runs-detail');
   check('trap_exit_dash', (await page.textContent('#run-exit')) === '—');

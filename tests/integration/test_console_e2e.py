@@ -10,12 +10,14 @@ import json
 import os
 import selectors
 import shutil
+import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import BIN, ROOT, b64file, fixture
+from conftest import BIN, ROOT, b64file, fixture, wait_for
+from test_compile import compile_children, heavy_module, signed_statement, worker_pid
 
 E2E = os.path.join(ROOT, "tests", "e2e")
 SCRIPT = os.path.join(E2E, "console.spec.mjs")
@@ -101,6 +103,8 @@ def test_console_in_a_browser(worker, console, tmp_path):
         s = r["result"]
         return {"id": s["id"], "name": s["name"], "sha256": s["sha256"], "agent": "claude", "description": description}
 
+    held = {}
+
     def do_step(name, data):
         if name == "submit_agent":
             return agent_submit("hello", "hello", "says hi " + XSS)
@@ -140,6 +144,32 @@ def test_console_in_a_browser(worker, console, tmp_path):
             bad.close()
             return {"drift": drift, "net": net, "fresh": fresh, "agent": "temp-agent",
                     "trap": {"id": run["id"], "multiline": "\n" in (run.get("message") or "")}}
+        if name == "compile_hold":
+            # an approval submitted as the CLI does, its compile child held stopped
+            path = tmp_path / "heavy.wasm"
+            path.write_bytes(heavy_module())
+            rc, sub = worker.ncj("submit", str(path), "--name", "heavy")
+            assert rc == 0, sub
+            stmt, sig = signed_statement(worker, tmp_path, sub["id"])
+            held["conn"] = c = worker.sock()
+            c.send_raw(json.dumps({"id": 1, "op": "approval.submit", "statement": stmt, "signature": sig,
+                                   "progress": True}).encode() + b"\n")
+            assert c.read_line()["event"]["phase"] == "compiling"
+            pid = worker_pid(worker)
+            assert wait_for(lambda: compile_children(pid), timeout=60)
+            held["child"] = compile_children(pid)[0]
+            os.kill(held["child"], signal.SIGSTOP)
+            return {"id": sub["id"], "name": "heavy"}
+        if name == "compile_release":
+            os.kill(held["child"], signal.SIGCONT)
+            c = held.pop("conn")
+            while True:
+                msg = c.read_line()
+                if "event" not in msg:
+                    break
+            c.close()
+            assert msg["ok"], msg
+            return {"approval": msg["result"]["id"]}
         if name == "check_ack":
             c = worker.sock()
             items = c.call("audit.entries", kind="alert.ack")["result"]["items"]
@@ -194,8 +224,8 @@ def test_console_in_a_browser(worker, console, tmp_path):
     stderr = (tmp_path / "node.stderr").read_text()
     assert summary["ok"], f"{summary.get('error')}\nchecks: {summary['checks']}\nlog: {log}\nstderr: {stderr[-3000:]}"
     assert node.returncode == 0
-    assert steps == ["submit_agent", "run", "submit_agent_2", "seed", "scenario", "check_ack", "stop_worker", "start_worker",
-                     "link"]
+    assert steps == ["submit_agent", "run", "submit_agent_2", "seed", "scenario", "check_ack", "compile_hold",
+                     "compile_release", "stop_worker", "start_worker", "link"]
 
     c = summary["checks"]
     # the review flow, live

@@ -40,6 +40,7 @@
     live: true, // whether the current view refreshes on events
     events: 'connecting', // the console's event stream
     worker: 'unknown',    // up, down, unknown: what the worker itself is
+    compiles: new Map(),  // submission id -> its latest approval.progress event
   };
 
   /* ---------- DOM helpers ---------- */
@@ -1009,6 +1010,39 @@
 
   /* ---------- the review page: the decision first ---------- */
 
+  // An approval of this submission while the worker compiles its module (approval.progress
+  // events, whoever signed: this page, another tab, the CLI): the approval exists only once
+  // the compile has finished.
+  function showCompile(box, ev) {
+    clear(box);
+    box.className = '';
+    box.dataset.phase = ev ? String(ev.phase) : '';
+    if (!ev) return;
+    const secs = (ms) => (ms / 1000).toFixed(ms < 10000 ? 1 : 0) + ' s';
+    const size = fmtBytes(ev.module_bytes);
+    if (ev.phase === 'queued' || ev.phase === 'compiling') {
+      box.className = 'working';
+      append(box, ev.phase === 'queued'
+        ? ['Signed. Waiting to compile the module (', size, '): other modules are compiling; ', secs(ev.elapsed_ms), ' so far.']
+        : ['Signed. The worker is compiling the module (', size, ') in its sandbox: ', secs(ev.elapsed_ms), ' so far. ',
+          el('span', { class: 'muted' }, 'The approval is recorded once this finishes; everything else keeps working meanwhile.')]);
+    } else if (ev.phase === 'compiled') {
+      box.className = 'success';
+      append(box, ['Compiled in ', secs(ev.elapsed_ms), ' (artifact ', fmtBytes(ev.artifact_bytes), ').']);
+    } else if (ev.phase === 'failed') {
+      box.className = 'error';
+      const err = ev.error && typeof ev.error === 'object' ? ev.error : {};
+      append(box, ['Compiling failed (', String(err.code || 'internal'), '): ', String(err.message || ''), '. Nothing was approved.']);
+    }
+  }
+
+  function onCompileProgress(ev) {
+    if (typeof ev.submission !== 'string') return;
+    state.compiles.set(ev.submission, ev);
+    const box = document.getElementById('compile-status');
+    if (box && box.dataset.submission === ev.submission) showCompile(box, ev);
+  }
+
   async function renderSubmission(route) {
     const id = route.id;
     const [sub, policies, agents] = await Promise.all([
@@ -1057,9 +1091,12 @@
       return b;
     };
 
+    const compileBox = el('div', { id: 'compile-status', role: 'status', 'aria-live': 'polite', dataset: { submission: sub.id } });
+    showCompile(compileBox, state.compiles.get(sub.id));
     const summary = el('section', { class: ['panel', 'decision', 'dec-' + sub.status], id: 'decision', 'aria-labelledby': 'decision-h' },
       el('h2', { id: 'decision-h' }, 'Decision'),
       notice ? el('div', { class: 'success', id: 'approved', role: 'status' }, notice.text, ' ', notice.links) : null,
+      compileBox,
       el('div', { class: 'decision-grid' },
         el('div', null,
           el('h3', null, 'Threat score'),
@@ -1317,6 +1354,7 @@
     btn.disabled = true;
     const body = { approval_id: approvalId };
     if (passphrase) body.passphrase = passphrase;
+    append(msg, el('p', { class: 'muted', id: 'approve-wait' }, 'Signing; then the worker compiles the module (its progress shows under Decision, above).'));
     try {
       const a = await api('/api/submissions/' + encodeURIComponent(sub.id) + '/approve', { method: 'POST', body });
       body.passphrase = undefined;
@@ -1326,6 +1364,7 @@
       await render();
     } catch (e) {
       body.passphrase = undefined;
+      clear(msg);
       append(msg, errorBox(e));
       btn.disabled = false;
     }
@@ -2047,7 +2086,7 @@
     showConn();
   }
 
-  const EVENT_TYPES = ['submission.created', 'submission.rejected', 'approval.created', 'approval.revoked', 'run.started', 'run.finished', 'alert', 'alert.acknowledged', 'trust.changed', 'console.worker'];
+  const EVENT_TYPES = ['submission.created', 'submission.rejected', 'approval.created', 'approval.progress', 'approval.revoked', 'run.started', 'run.finished', 'alert', 'alert.acknowledged', 'trust.changed', 'console.worker'];
 
   // Parses an event stream into (type, data) calls; returns how the stream ended.
   async function readEvents(body, signal, onOpen) {
@@ -2112,6 +2151,7 @@
       return;
     }
     setWorker('up');
+    if (type === 'approval.progress') return onCompileProgress(ev);   // updated in place: no reload every second
     if (type === 'submission.created') {
       const s = ev.submission || {};
       const agent = s.agent || (typeof s.source === 'string' && s.source.startsWith('agent:') ? s.source.slice(6) : null);
