@@ -241,6 +241,11 @@ void nc_random_id(const char *prefix, char *out, size_t out_len);
  * failure the caller rolls back and calls nc_log_abort. */
 NC_MUST_CHECK nc_err nc_log(nc_worker *w, const char *type, json_t *fields /* stolen */, uint64_t *seq);
 void nc_log_abort(nc_worker *w);
+/* A trust or policy change: its entry appended and committed, then applied
+ * to the ledger (trust.c). fields is stolen; msg says why on failure
+ * ("nothing changed" when the log could not be written). */
+NC_MUST_CHECK nc_err nc_worker_ledger_record(nc_worker *w, const char *type, json_t *fields, char *msg,
+                                             size_t msg_len);
 /* A refused request, in a transaction of its own, within the peer's budget
  * (the rest are counted and summarised once a minute). */
 void nc_log_refused(nc_worker *w, nc_client *c, const char *code, const char *message);

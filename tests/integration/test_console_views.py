@@ -44,7 +44,9 @@ def test_numbers_true_at_scale(worker):
     db.executemany("INSERT INTO runs(id, approval_id, name, sha256, invoker, status, outcome, started_at, finished_at,"
                    " duration_ms, score, result, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
     # 300 submissions scored 0..99 (3 per score), a run score of 5 never shows in their histogram
-    db.executemany("INSERT INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    db.executemany("INSERT INTO submissions(id, name, sha256, size, source, status, created_at, description, requested,"
+                   " reason, drift_state, previous_sha256, drift_changes, analysis, threat)"
+                   " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    [(f"s_seed{i:012d}", f"seed{i}", "0" * 64, 1, "agent:seed", "pending" if i % 2 else "rejected",
                      now - i, "", "{}", None, "new", None, "null", "{}",
                      json.dumps({"score": i % 100, "factors": []})) for i in range(300)])
