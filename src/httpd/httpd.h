@@ -8,9 +8,10 @@
  *     a Unix socket (mode 0600, the peer's uid checked);
  *   - the checks on every request head, in this order, before the program
  *     sees it: the Host header (only this server's own address: DNS
- *     rebinding), the head's size (431), the method (405), the declared body
- *     size; then the program's own head callback decides (credentials,
- *     routes, Origin), still before any body is read;
+ *     rebinding), the head's size (431), the method (405); then the
+ *     program's own head callback decides (credentials, routes, Origin, a
+ *     lower body cap); then a declared body over the cap is refused (413),
+ *     all before any body is read;
  *   - bodies: capped, counted against a budget shared by all requests,
  *     optionally in sodium memory (wiped when freed);
  *   - answers: every response that goes out through nc_httpd_queue (all of
@@ -33,7 +34,7 @@
 /* 32 random bytes as lower-case hex: session secrets and link tokens. */
 #define NC_HTTPD_SECRET_HEX_LEN 64
 /* A Server-Sent Events text (event and data lines) at most this long. */
-#define NC_HTTPD_SSE_MAX_DATA (4u * 1024 * 1024)
+#define NC_HTTPD_SSE_MAX_DATA (64u * 1024 * 1024)   /* a sanity bound: no message comes near it */
 #define NC_HTTPD_SSE_MAX_EVENT_NAME 64u
 
 typedef struct nc_httpd nc_httpd;
@@ -158,8 +159,9 @@ char *nc_httpd_sse_event(const char *name, const char *data, size_t data_len, si
  * behind is ended (the client may reconnect and re-read state). The caller
  * holds one reference. NULL when out of memory or stopping. */
 nc_httpd_stream *nc_httpd_stream_new(nc_httpd *h, size_t queue_max);
-/* Called once, on a polling thread, when the connection is done with the
- * stream (closed, dropped, ended); set before nc_httpd_stream_answer. */
+/* Called once when the connection is done with the stream (closed,
+ * dropped, ended; on a polling thread), or when nc_httpd_stream_answer could
+ * not put it on one; set before nc_httpd_stream_answer. */
 void nc_httpd_stream_on_close(nc_httpd_stream *st, void (*fn)(void *arg, nc_httpd_stream *st), void *arg);
 /* Answers conn with the stream (200, text/event-stream, the security
  * headers, and one extra header if name is not NULL). The connection then

@@ -33,6 +33,7 @@ struct nc_httpd_req {
     size_t alloc;           /* bytes allocated (and counted against the budget) */
     size_t seen;            /* bytes received */
     size_t body_cap;
+    size_t declared;        /* Content-Length, when given and within the cap */
     httpd_answer answer;
 };
 

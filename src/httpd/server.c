@@ -3,10 +3,11 @@
  *
  * A request passes, when its head is in: the peer's uid (a Unix socket),
  * the Host check (DNS rebinding: another name that resolves to 127.0.0.1 is
- * another site), the head size cap (431), the method (405), the declared
- * body size (noted; the program refuses it with 413 after its own checks),
- * then the program's head callback. Only then is a body read: up to the
- * request's cap, counted against the server's budget. */
+ * another site), the head size cap (431), the method (405), then the
+ * program's head callback (which may refuse a declared body over the cap
+ * after its own checks, or lower the cap), then the declared size (413).
+ * Only then is a body read: up to the request's cap, counted against the
+ * server's budget. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -25,7 +26,7 @@
 #include "httpd/internal.h"
 
 #define LOG_LINES_PER_MINUTE 20
-#define BODY_FIRST_ALLOC (64u * 1024)
+#define BODY_FIRST_ALLOC (4u * 1024)
 #define LISTEN_BACKLOG 1024
 
 /* ---- secrets and numbers ---- */
@@ -258,7 +259,11 @@ static enum MHD_Result check_head(nc_httpd *h, nc_httpd_req *r)
     uint64_t n = 0;
     if (cl && (!nc_httpd_parse_u64(cl, UINT64_MAX, &n) || n > r->body_cap))
         r->too_big = true;
+    else if (cl)
+        r->declared = (size_t)n;
     r->plan = h->cfg.head(h->cfg.ctx, r);
+    if (r->plan != NC_HTTPD_ANSWERED && r->too_big)   /* a declared body over the cap is never read */
+        return nc_httpd_refuse(r, 413, "too_large", "request body larger than %zu bytes", r->body_cap);
     r->answered = r->plan == NC_HTTPD_ANSWERED;
     return MHD_YES;
 }
@@ -317,7 +322,8 @@ static bool body_room(nc_httpd_req *r, size_t n)
         r->alloc = r->body_cap + 1;
         return true;
     }
-    size_t want = r->alloc ? r->alloc : BODY_FIRST_ALLOC;
+    /* the declared length at once; else growing from a small block */
+    size_t want = r->alloc ? r->alloc * 2 : r->declared ? r->declared + 1 : BODY_FIRST_ALLOC;
     while (want < need)
         want *= 2;
     if (want > r->body_cap + 1)
@@ -590,7 +596,7 @@ nc_err nc_httpd_start(const nc_httpd_config *cfg, const nc_httpd_listen *where, 
     }
     h->d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->listen_fd, MHD_OPTION_EXTERNAL_LOGGER, on_log, (void *)h,
+        NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_log, (void *)h, MHD_OPTION_LISTEN_SOCKET, h->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)cfg->poll_threads, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory_bytes, MHD_OPTION_NOTIFY_COMPLETED, on_completed,

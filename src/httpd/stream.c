@@ -339,7 +339,11 @@ enum MHD_Result nc_httpd_stream_answer(nc_httpd_stream *st, struct MHD_Connectio
 {
     nc_httpd *h = st->h;
     pthread_mutex_lock(&h->st_mu);
-    bool refused = h->st_stopping || st->answered;
+    if (st->answered) {   /* a stream answers one connection */
+        pthread_mutex_unlock(&h->st_mu);
+        return MHD_NO;
+    }
+    bool refused = h->st_stopping;
     if (!refused) {
         st->answered = true;
         st->conn = conn;
@@ -348,9 +352,16 @@ enum MHD_Result nc_httpd_stream_answer(nc_httpd_stream *st, struct MHD_Connectio
         st->next = h->streams;
         h->streams = st;
     }
-    pthread_mutex_unlock(&h->st_mu);
+    void (*fn)(void *, nc_httpd_stream *) = refused ? st->on_close : NULL;
+    void *arg = st->arg;
     if (refused)
+        st->on_close = NULL;
+    pthread_mutex_unlock(&h->st_mu);
+    if (refused) {
+        if (fn)
+            fn(arg, st);   /* once, as for a stream that closed */
         return h->cfg.refuse(conn, 503, "busy", "the server is stopping");
+    }
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, stream_read, st,
                                                                stream_free);
     if (!r) {
