@@ -22,7 +22,7 @@
  * (415), Accept (406), the body's size (413: 64 KiB without a session, 32 MiB
  * in one). No cookie is set or read; every answer carries the security
  * headers. Sessions are capped (NC_MCP_HTTP_MAX_SESSIONS) and end after an
- * idle hour without an open stream.
+ * idle hour (--session-idle) without an open stream.
  *
  * A session is one protocol core (server.c) fed by POSTs on the server's
  * handler threads; the core routes each message it sends (nc_mcp_out) and
@@ -88,7 +88,8 @@ struct http_transport {
     pthread_cond_t cond;          /* a session freed; the sweeper's sleep */
     session *table[NC_MCP_HTTP_MAX_SESSIONS];
     unsigned live;                /* sessions not yet freed */
-    unsigned serial;              /* of the last session made */
+    unsigned serial;              /* of the last session that started */
+    unsigned idle_s;              /* --session-idle */
     bool stopping;
 };
 
@@ -267,7 +268,6 @@ static session *session_new(http_transport *t, nc_mcp_cred *cred)
     nc_httpd_secret_new(s->id);
     pthread_mutex_lock(&t->mu);
     t->live++;
-    s->serial = ++t->serial;
     pthread_mutex_unlock(&t->mu);
     return s;
 }
@@ -354,6 +354,7 @@ static bool table_insert(http_transport *t, session *s)
         if (free_at < NC_MCP_HTTP_MAX_SESSIONS && !t->stopping) {
             t->table[free_at] = session_ref_locked(s);
             s->in_table = true;
+            s->serial = ++t->serial;
             s->last_seen = mono_s();
             pthread_mutex_unlock(&t->mu);
             return true;
@@ -805,7 +806,7 @@ static void on_done(void *ctx, nc_httpd_req *r)
 
 /* ---- the server ---- */
 
-/* Ends the sessions idle for NC_MCP_HTTP_SESSION_IDLE_S with no stream open. */
+/* Ends the sessions idle for --session-idle with no stream open. */
 static void *sweeper_main(void *arg)
 {
     http_transport *t = arg;
@@ -819,12 +820,12 @@ static void *sweeper_main(void *arg)
         session *idle = NULL;
         for (size_t i = 0; i < NC_MCP_HTTP_MAX_SESSIONS && !idle && !t->stopping; i++) {
             session *s = t->table[i];
-            if (s && s->streams_open == 0 && now - s->last_seen > NC_MCP_HTTP_SESSION_IDLE_S)
+            if (s && s->streams_open == 0 && now - s->last_seen >= (int64_t)t->idle_s)
                 idle = session_ref_locked(s);
         }
         if (idle) {
             pthread_mutex_unlock(&t->mu);
-            session_end(idle, "idle for an hour");
+            session_end(idle, "idle, with no stream open (--session-idle)");
             session_unref(idle);
             pthread_mutex_lock(&t->mu);
         }
@@ -880,7 +881,7 @@ static nc_err start_server(http_transport *t, const nc_httpd_listen *where, unsi
 
 static int serve(nc_mcp_link *link, const nc_mcp_options *opt)
 {
-    http_transport t = {.link = link, .agent = opt->agent};
+    http_transport t = {.link = link, .agent = opt->agent, .idle_s = opt->session_idle_s};
     pthread_mutex_init(&t.mu, NULL);
     pthread_cond_init(&t.cond, NULL);
     int status = 1;

@@ -7,6 +7,7 @@
  * the worker link in link.c. */
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sodium.h>
@@ -33,6 +34,8 @@ static void usage(FILE *f)
             "  --http ADDR         serve MCP Streamable HTTP on 127.0.0.1:PORT (or :PORT; 0 picks a free\n"
             "                      port) at /mcp instead of stdio; no other address is accepted\n"
             "  --http-socket PATH  the same on a Unix socket (created 0600; only your uid is served)\n"
+            "  --session-idle S    an HTTP session with no request and no open stream ends after S\n"
+            "                      seconds (1-%u, default %u)\n"
             "\n"
             "stdio (the default): speak MCP on stdin/stdout. The agent's token comes from the\n"
             "environment:\n"
@@ -42,7 +45,8 @@ static void usage(FILE *f)
             "checks it, and each session stays bound to the token that opened it. The first line on\n"
             "stdout is the endpoint: MCP endpoint: http://127.0.0.1:PORT/mcp\n"
             "\n"
-            "Setup for Claude Code, Claude Desktop and other MCP clients: docs/agents.md.\n");
+            "Setup for Claude Code, Claude Desktop and other MCP clients: docs/agents.md.\n",
+            NC_MCP_HTTP_SESSION_IDLE_MAX_S, NC_MCP_HTTP_SESSION_IDLE_S);
 }
 
 static int usage_error(const char *what)
@@ -121,6 +125,13 @@ int main(int argc, char **argv)
             if (missing || opt.http_socket || !v[0])
                 return usage_error(missing || !v[0] ? "--http-socket needs a PATH" : "--http-socket given twice");
             opt.http_socket = v;
+        } else if (option_value(argc, argv, &i, "--session-idle", &v, &missing)) {
+            uint64_t idle;
+            if (missing || opt.session_idle_s)
+                return usage_error(missing ? "--session-idle needs SECONDS" : "--session-idle given twice");
+            if (!nc_httpd_parse_u64(v, NC_MCP_HTTP_SESSION_IDLE_MAX_S, &idle) || idle == 0)
+                return usage_error("--session-idle must be 1 to 86400 seconds");
+            opt.session_idle_s = (unsigned)idle;
         } else if (option_value(argc, argv, &i, "--http", &v, &missing)) {
             if (missing || http)
                 return usage_error(missing ? "--http needs 127.0.0.1:PORT" : "--http given twice");
@@ -138,6 +149,10 @@ int main(int argc, char **argv)
         return usage_error("--agent NAME is required: the agent this server speaks for");
     if (!nc_mcp_agent_name_ok(opt.agent))
         return usage_error("--agent NAME: NAME is 1-64 of a-z 0-9 _ -");
+    if (opt.session_idle_s && !opt.http && !opt.http_socket)
+        return usage_error("--session-idle is for --http and --http-socket");
+    if (!opt.session_idle_s)
+        opt.session_idle_s = NC_MCP_HTTP_SESSION_IDLE_S;
     if (nc_home_resolve(home_dir, &home) != NC_OK ||
         nc_home_socket(&home, NC_AGENT_SOCK, socket_path, sizeof socket_path) != NC_OK) {
         fprintf(stderr, "nightcore-mcp: cannot work out the Night Core home (set --home DIR or NIGHTCORE_HOME)\n");

@@ -44,7 +44,8 @@
 /* Streamable HTTP (http.c) */
 #define NC_MCP_HTTP_PATH "/mcp"
 #define NC_MCP_HTTP_MAX_SESSIONS 16u                  /* more: the least recently used idle one goes, else 503 */
-#define NC_MCP_HTTP_SESSION_IDLE_S 3600               /* a session with no request and no open stream this long ends */
+#define NC_MCP_HTTP_SESSION_IDLE_S 3600u              /* a session with no request and no open stream this long ends */
+#define NC_MCP_HTTP_SESSION_IDLE_MAX_S 86400u          /* --session-idle at most */
 #define NC_MCP_HTTP_MAX_BODY NC_MCP_MAX_LINE_BYTES    /* a message in a session */
 #define NC_MCP_HTTP_MAX_OPEN_BODY (64u * 1024)        /* a message without a session (initialize) */
 #define NC_MCP_HTTP_BODY_BUDGET (96u * 1024 * 1024)   /* bodies buffered at once, all requests */

@@ -22,6 +22,7 @@ typedef struct {
     bool http;                   /* --http 127.0.0.1:PORT */
     uint16_t http_port;          /*   0: a free port */
     const char *http_socket;     /* --http-socket PATH, or NULL */
+    unsigned session_idle_s;     /* --session-idle: an HTTP session idle this long ends */
 } nc_mcp_options;
 
 typedef struct {
