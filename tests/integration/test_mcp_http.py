@@ -399,6 +399,10 @@ def test_head_checks(served):
         assert_security_headers(r)
     r = m.request(body=INIT, token=token, path="/other")
     assert r.status == 404
+    # a head over 32 KiB: refused by the server itself, with its headers
+    r = m.request(body=ping, token=token, sid=sid, headers={"X-Big": "a" * (40 * 1024)})
+    assert r.status == 431
+    assert_security_headers(r)
     # not JSON-RPC: 400 with the error; a batch too
     for body in (b"{", b"[]", b"[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]", b"7", b" "):
         r = m.request(body=body, token=token, sid=sid)
@@ -613,5 +617,33 @@ def test_http_socket_refuses_a_file_and_a_busy_path(worker, tmp_path):
         assert c.recv(4096).startswith(b"HTTP/1.1 401")
         c.close()
         assert token
+    finally:
+        assert m.stop() == 0, m.err()
+
+
+def test_agent_add_prints_an_http_configuration_that_works(worker):
+    rc, out = worker.ncj("agent", "add", "claude")
+    assert rc == 0, out
+    cfg = out["mcp_http_config"]["mcpServers"]["nightcore"]
+    assert cfg["type"] == "http" and cfg["url"] == "http://127.0.0.1:8421/mcp"
+    assert cfg["headers"] == {"Authorization": "Bearer " + out["token"]}
+    cmd = out["mcp_http_command"]
+    assert cmd[0].endswith("/nightcore-mcp") and cmd[1:] == ["--agent", "claude", "--home", worker.path, "--http",
+                                                            "127.0.0.1:8421"]
+    # the command as printed, on a free port instead of 8421 (which this machine may be using)
+    m = HttpMcp.__new__(HttpMcp)
+    m.home, m.stderr, m.out = worker, tempfile.TemporaryFile(), b""
+    m.p = subprocess.Popen([os.path.join(BIN, "nightcore-mcp"), *cmd[1:-1], "127.0.0.1:0"], stdout=subprocess.PIPE,
+                           stderr=m.stderr, stdin=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"})
+    try:
+        port = int(re.fullmatch(r"MCP endpoint: http://127\.0\.0\.1:(\d+)/mcp\n", m.readline()).group(1))
+        m.port, m.host = port, "127.0.0.1:%d" % port
+        r = m.request(body=INIT, headers=cfg["headers"])
+        assert r.status == 200 and r.json()["result"]["serverInfo"]["name"] == "nightcore-mcp"
+        # and the text output says the same
+        p = worker.nc("agent", "add", "codex")
+        text = p.stdout.decode()
+        assert "--http 127.0.0.1:8421" in text and "claude mcp add --transport http nightcore " in text
+        assert '"Authorization": "Bearer nca_' in text
     finally:
         assert m.stop() == 0, m.err()
