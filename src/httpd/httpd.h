@@ -157,7 +157,7 @@ char *nc_httpd_sse_event(const char *name, const char *data, size_t data_len, si
 
 /* A stream of at most queue_max waiting texts; one that falls further
  * behind is ended (the client may reconnect and re-read state). The caller
- * holds one reference. NULL when out of memory or stopping. */
+ * holds one reference. NULL when out of memory. */
 nc_httpd_stream *nc_httpd_stream_new(nc_httpd *h, size_t queue_max);
 /* Called once when the connection is done with the stream (closed,
  * dropped, ended; on a polling thread), or when nc_httpd_stream_answer could

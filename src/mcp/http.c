@@ -138,9 +138,10 @@ static enum MHD_Result refuse(struct MHD_Connection *conn, unsigned status, cons
                           status >= 500 ? NC_JSONRPC_INTERNAL_ERROR : NC_JSONRPC_INVALID_REQUEST, "message", message);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(o);
-    if (!text)
-        return MHD_NO;
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    static const char fallback[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"refused\"}}";
+    struct MHD_Response *r = text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+                                  : MHD_create_response_from_buffer(sizeof fallback - 1, (void *)fallback,
+                                                                    MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(text);
         return MHD_NO;
@@ -667,7 +668,6 @@ static enum MHD_Result answer_post(struct MHD_Connection *conn, session *s, post
         enum MHD_Result ret = nc_httpd_stream_answer(pc->stream, conn, NULL, NULL);
         nc_httpd_stream_release(pc->stream);
         pc->stream = NULL;
-        free(pc->direct);
         return ret;
     }
     if (pc->direct) {
@@ -720,9 +720,10 @@ static enum MHD_Result post_open(http_transport *t, nc_httpd_req *r, req_state *
             logf_("HTTP session %u started for agent %s", s->serial, t->agent);
             ret = answer_post(conn, s, &pc, &in, e, s->id);
         }
-    } else if (e == NC_OK && strcmp(in.method, "server/discover") == 0 && pc.direct) {
-        ret = answer_post(conn, s, &pc, &in, e, NULL);   /* declined: the client initializes next */
-    } else if (in.kind == NC_MCP_IN_INVALID && pc.direct) {
+    } else if (pc.direct && (in.kind == NC_MCP_IN_INVALID || strcmp(in.method, "initialize") == 0 ||
+                             strcmp(in.method, "server/discover") == 0)) {
+        /* its error: not a JSON-RPC message, an initialize refused (bad params), or server/discover
+         * declined (the client initializes next) */
         ret = answer_post(conn, s, &pc, &in, e, NULL);
     } else {
         ret = refuse(conn, 400, "bad_request", "Bad Request: Mcp-Session-Id is required: POST initialize first");

@@ -372,6 +372,10 @@ def test_unknown_malformed_and_ended_sessions(served):
     r = m.request(body={"jsonrpc": "2.0", "id": 4, "method": "server/discover"}, token=token)
     assert r.status == 200 and r.json()["error"]["code"] == -32022
     assert "Mcp-Session-Id" not in r.headers
+    # an initialize the core refuses gets its error, and no session
+    r = m.request(body={"jsonrpc": "2.0", "id": 5, "method": "initialize", "params": {}}, token=token)
+    assert r.status == 200 and r.json()["error"]["code"] == -32602 and r.json()["id"] == 5
+    assert "Mcp-Session-Id" not in r.headers
     sid = m.initialize(token)
     r = m.request("DELETE", token=token, sid=sid)
     assert r.status == 204
