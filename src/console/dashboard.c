@@ -31,7 +31,7 @@ enum MHD_Result con_api_dashboard(con_ctx *c, struct MHD_Connection *conn)
     uint64_t v;
     const char *ds = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "day_start");
     if (ds && ds[0]) {
-        if (!con_parse_u64(ds, (uint64_t)now + 86400, &v) || (int64_t)v < now - 2 * 86400)
+        if (!nc_httpd_parse_u64(ds, (uint64_t)now + 86400, &v) || (int64_t)v < now - 2 * 86400)
             return con_send_error(conn, 400, "invalid_request",
                                   "day_start must be the unix time of the start of today (within two days of now)");
         day_start = (int64_t)v;

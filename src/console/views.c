@@ -66,7 +66,7 @@ static json_t *query_params(struct MHD_Connection *conn, const arg_spec *spec, e
         if (!v || !v[0])
             continue;
         if (s->kind == ARG_INT) {
-            if (!con_parse_u64(v, s->max, &u)) {
+            if (!nc_httpd_parse_u64(v, s->max, &u)) {
                 *ret = con_send_error(conn, 400, "invalid_request", "%s must be a whole number from 0 to %llu",
                                       s->name, (unsigned long long)s->max);
                 json_decref(p);

@@ -66,26 +66,6 @@ enum MHD_Result con_proxy(const con_ctx *c, struct MHD_Connection *conn, const c
     return con_send_json(conn, 200, res);
 }
 
-bool con_parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-    *out = 0;
-    if (!s || !*s || strlen(s) > 20)
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 bool con_id_ok(const char *s)
 {
     size_t n = 0;
