@@ -230,9 +230,68 @@ def real_programs(home, wasmtime, work, q):
     s.close()
     gofmt = os.path.join(guests, "gofmt.wasm")
     res["compile_gofmt"] = interleaved([[bench_guest, "--compile-only", gofmt],
-                                        [wasmtime, "compile", gofmt, "-o", os.path.join(work, "gofmt-again.cwasm")]],
+                                        [wasmtime, "compile", "-C", "cache=n", gofmt, "-o",
+                                         os.path.join(work, "gofmt-again.cwasm")]],
                                        3 if q else 10, warmup=1)
     return res
+
+
+COMPILES = ("compile_gofmt", "approve_gofmt")
+
+
+def compile_only(names, before, runs_override):
+    """gofmt's compile, side by side in one loop: Night Core's compile path
+    (bench_guest: this build compiles in a compile child; --tier inprocess is
+    the same engine in the caller, without isolation), another build's
+    (--before) and `wasmtime compile`; with approve_gofmt also `nightcore
+    approve` of gofmt end to end (signing, verification, the worker's compile,
+    recording) for each build. Prints a table; writes no report."""
+    wasmtime = sh(os.path.join(ROOT, "scripts", "peer-wasmtime")).stdout.decode().strip()
+    guests = sh(os.path.join(ROOT, "bench", "guests", "build.sh")).stdout.decode().strip()
+    gofmt = os.path.join(guests, "gofmt.wasm")
+    work = tempfile.mkdtemp(prefix="nc-report-work-")
+    runs = runs_override or 10
+    rows = []
+    homes = []
+    try:
+        if "compile_gofmt" in names:
+            cmds = [([os.path.join(BIN, "bench_guest"), "--compile-only", gofmt], "bench_guest --compile-only (compile child)"),
+                    ([os.path.join(BIN, "bench_guest"), "--tier", "inprocess", "--compile-only", gofmt],
+                     "bench_guest --tier inprocess --compile-only (in the caller)")]
+            if before:
+                cmds.append(([os.path.join(before, "bench_guest"), "--compile-only", gofmt], "before: bench_guest --compile-only"))
+            cmds.append(([wasmtime, "compile", "-C", "cache=n", gofmt, "-o", os.path.join(work, "gofmt.cwasm")],
+                         "wasmtime compile -C cache=n"))
+            res = interleaved([c for c, _ in cmds], runs, warmup=1)
+            rows += [(label, r) for (_, label), r in zip(cmds, res)]
+        if "approve_gofmt" in names:
+            homes = [Home()] + ([Home(before)] if before else [])
+            cmds = []
+            for h in homes:
+                h.nc("init", "--generate-key", "--no-passphrase", "--principal", "bench@nightcore")
+                h.nc("worker", "start")
+                sub = h.ncj("submit", gofmt, "--name", "gofmt")
+                cmds.append(([os.path.join(h.bin, "nightcore"), "--home", h.path, "approve", sub["id"], "--yes"],
+                             "nightcore approve gofmt" + (" (before)" if h.bin != BIN else "")))
+            cmds.append(([wasmtime, "compile", "-C", "cache=n", gofmt, "-o", os.path.join(work, "gofmt2.cwasm")],
+                         "wasmtime compile -C cache=n"))
+            res = interleaved([c for c, _ in cmds], runs, warmup=1)
+            rows += [(label, r) for (_, label), r in zip(cmds, res)]
+    finally:
+        for h in homes:
+            h.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+    print("| command | p50 ms | p99 ms | runs | / wasmtime compile (same loop) |")
+    print("|---|---|---|---|---|")
+    peer = None
+    for label, r in reversed(rows):   # each loop ends with its own peer
+        if label.startswith("wasmtime compile"):
+            peer = r["p50_ms"]
+        r["ratio"] = r["p50_ms"] / peer
+    for label, r in rows:
+        print(f"| {label} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['runs']} | {r['ratio']:.3f} |")
+    print(f"\n(gofmt {os.path.getsize(gofmt)} bytes; medians of {runs} interleaved runs each; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
 
 
 def real_only(names, before, runs_override):
@@ -293,13 +352,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--real-only", metavar="PROGS",
-                    help="comma-separated real programs only (" + ", ".join(p[0] for p in PROGRAMS) + "): a table on "
-                         "stdout, no report written")
+                    help="comma-separated real programs only (" + ", ".join([p[0] for p in PROGRAMS] + list(COMPILES)) +
+                         "): a table on stdout, no report written")
     ap.add_argument("--before", metavar="BIN_DIR", help="with --real-only: another build's bin/ measured alongside")
     ap.add_argument("--runs", type=int, help="with --real-only: runs of each command")
     args = ap.parse_args()
     if args.real_only:
-        real_only(args.real_only.split(","), args.before, args.runs)
+        names = args.real_only.split(",")
+        if any(n in COMPILES for n in names):
+            compile_only(names, args.before, args.runs)
+            names = [n for n in names if n not in COMPILES]
+        if names:
+            real_only(names, args.before, args.runs)
         return
     q = args.quick
     wasmtime = sh(os.path.join(ROOT, "scripts", "peer-wasmtime")).stdout.decode().strip()
@@ -474,9 +538,9 @@ def real_programs_md(rp):
     c = rp["compile_gofmt"]
     mods = rp["modules"]
     out += ["", "| compile | ms | artifact bytes |", "|---|---|---|",
-            f"| Night Core (`bench_guest --compile-only gofmt.wasm`) | {c[0]['p50_ms']:.0f} | "
+            f"| Night Core, in a compile child (`bench_guest --compile-only gofmt.wasm`) | {c[0]['p50_ms']:.0f} | "
             f"{progs['gofmt']['sandbox']['artifact_bytes']} |",
-            f"| `wasmtime compile gofmt.wasm` | {c[1]['p50_ms']:.0f} | {mods['gofmt.wasm']['peer_cwasm_bytes']} |",
+            f"| `wasmtime compile -C cache=n gofmt.wasm` | {c[1]['p50_ms']:.0f} | {mods['gofmt.wasm']['peer_cwasm_bytes']} |",
             "", f"Compile ratio (target <= 1.2): {c[0]['p50_ms'] / c[1]['p50_ms']:.2f}. "
             f"`nightcore submit` + `approve` of gofmt ({mods['gofmt.wasm']['wasm_bytes']} bytes; analysis, "
             f"signing, verification and the worker's compile): {mods['gofmt.wasm']['submit_approve_s']:.1f} s.", ""]

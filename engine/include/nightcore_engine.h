@@ -26,6 +26,15 @@ typedef struct nightcore_limits_t {
  * refusals are recorded instead of only failing the grow. */
 void nightcore_store_limiter(wasmtime_store_t *store, nightcore_limits_t *limits);
 
+/* Compiles wasm (len bytes) with the engine's settings to the bytes
+ * wasmtime_module_deserialize() loads, as `wasmtime compile` does: the code is
+ * generated and serialized, never mapped executable here (the compile child's
+ * seccomp profile refuses executable mappings). On success *out holds the
+ * artifact (free it with wasm_byte_vec_delete) and NULL is returned; else the
+ * error (free it with wasmtime_error_delete). */
+wasmtime_error_t *nightcore_precompile_module(const wasm_engine_t *engine, const uint8_t *wasm, size_t len,
+                                              wasm_byte_vec_t *out);
+
 #ifdef __cplusplus
 }
 #endif

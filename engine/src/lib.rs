@@ -1,11 +1,12 @@
 //! Night Core's engine: the Wasmtime C API, linked as one static library.
 //! Every `wasm_*`/`wasmtime_*` symbol comes from `wasmtime-c-api-impl`; this
 //! crate makes it a staticlib the C build can link and adds one function the
-//! C API lacks: a store resource limiter that reports what it refused
+//! C API lacks: a store resource limiter that reports what it refused, and
+//! compiling a module to artifact bytes without loading it
 //! (`nightcore_engine.h`).
 pub use wasmtime_c_api::*;
 
-use wasmtime_c_api::wasmtime::{ResourceLimiter, Result};
+use wasmtime_c_api::wasmtime::{Engine, ResourceLimiter, Result};
 
 /// Mirrors `nightcore_limits_t` in `include/nightcore_engine.h`.
 #[repr(C)]
@@ -86,4 +87,36 @@ pub unsafe extern "C" fn nightcore_store_limiter(store: *mut wasmtime_store_t, l
     let store = unsafe { &mut *(store as *mut WasmtimeStore) };
     let ptr = LimitsPtr(limits);
     store.limiter(move |_| ptr.limiter());
+}
+
+// `wasm_engine_t` is `#[repr(C)]` with the `Engine` as its only field: a
+// pointer to it is a pointer to the `Engine`. Checked here at compile time.
+const _: () = assert!(
+    std::mem::size_of::<wasm_engine_t>() == std::mem::size_of::<Engine>()
+        && std::mem::align_of::<wasm_engine_t>() == std::mem::align_of::<Engine>()
+);
+
+/// Compiles `wasm` to the bytes `wasmtime_module_deserialize` takes, as
+/// `wasmtime compile` does (`Engine::precompile_module`): the machine code
+/// is produced and serialized but never mapped executable in this process.
+///
+/// # Safety
+/// `engine` must be a live engine, `wasm` must point to `len` readable bytes
+/// and `out` to a vector the caller frees with `wasm_byte_vec_delete`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nightcore_precompile_module(
+    engine: *const wasm_engine_t,
+    wasm: *const u8,
+    len: usize,
+    out: &mut wasm_byte_vec_t,
+) -> Option<Box<wasmtime_error_t>> {
+    let engine = unsafe { &*(engine as *const Engine) };
+    let bytes = if len == 0 { &[][..] } else { unsafe { std::slice::from_raw_parts(wasm, len) } };
+    match engine.precompile_module(bytes) {
+        Ok(buf) => {
+            out.set_buffer(buf);
+            None
+        }
+        Err(e) => Some(Box::new(wasmtime_error_t::from(e))),
+    }
 }

@@ -279,6 +279,21 @@ static void add(json_t *pairs, const char *label, const char *text)
     json_array_append_new(pairs, json_pack("[s, s]", label, text));
 }
 
+/* "timeout 5000 ms, memory 64 MiB, fuel unmetered, stdout 1 MiB, stderr 1 MiB" */
+static void limits_words(const nc_policy_limits *l, char *line, size_t line_len)
+{
+    char mem[32], out[32], err[32], fuel[32];
+    fmt_size(l->memory_bytes, mem, sizeof mem);
+    fmt_size(l->stdout_bytes, out, sizeof out);
+    fmt_size(l->stderr_bytes, err, sizeof err);
+    if (l->fuel)
+        snprintf(fuel, sizeof fuel, "%llu", (unsigned long long)l->fuel);
+    else
+        snprintf(fuel, sizeof fuel, "unmetered");
+    snprintf(line, line_len, "timeout %llu ms, memory %s, fuel %s, stdout %s, stderr %s",
+             (unsigned long long)l->timeout_ms, mem, fuel, out, err);
+}
+
 json_t *nc_approver_describe_approval(const nc_statement *st, const char *policy, const json_t *sub)
 {
     json_t *pairs = json_array();
@@ -333,16 +348,7 @@ json_t *nc_approver_describe_approval(const nc_statement *st, const char *policy
                      (unsigned long long)d->dev, (unsigned long long)d->ino);
         add(pairs, "directory", line);
     }
-    fmt_size(st->limits.memory_bytes, a, sizeof a);
-    fmt_size(st->limits.stdout_bytes, b, sizeof b);
-    fmt_size(st->limits.stderr_bytes, c, sizeof c);
-    char fuel[32];
-    if (st->limits.fuel)
-        snprintf(fuel, sizeof fuel, "%llu", (unsigned long long)st->limits.fuel);
-    else
-        snprintf(fuel, sizeof fuel, "unmetered");
-    snprintf(line, sizeof line, "timeout %llu ms, memory %s, fuel %s, stdout %s, stderr %s",
-             (unsigned long long)st->limits.timeout_ms, a, fuel, b, c);
+    limits_words(&st->limits, line, sizeof line);
     add(pairs, "limits", line);
     snprintf(line, sizeof line, "at most %llu", (unsigned long long)st->max_runs);
     add(pairs, "runs", line);
@@ -394,7 +400,7 @@ json_t *nc_approver_describe_policy_set(const nc_admin_statement *st, const char
 {
     const nc_policy *p = &st->policy;
     json_t *pairs = json_array();
-    char line[1024], a[64], b[64], c[64];
+    char line[1024], a[64], b[64];
     if (!pairs)
         return NULL;
     snprintf(line, sizeof line, "%s policy %s (version %llu)%s%s", st->policy_version == 1 ? "add" : "change",
@@ -422,16 +428,7 @@ json_t *nc_approver_describe_policy_set(const nc_admin_statement *st, const char
         }
         add(pairs, "directory", line);
     }
-    fmt_size(p->limits.memory_bytes, a, sizeof a);
-    fmt_size(p->limits.stdout_bytes, b, sizeof b);
-    fmt_size(p->limits.stderr_bytes, c, sizeof c);
-    char fuel[32];
-    if (p->limits.fuel)
-        snprintf(fuel, sizeof fuel, "%llu", (unsigned long long)p->limits.fuel);
-    else
-        snprintf(fuel, sizeof fuel, "unmetered");
-    snprintf(line, sizeof line, "timeout %llu ms, memory %s, fuel %s, stdout %s, stderr %s",
-             (unsigned long long)p->limits.timeout_ms, a, fuel, b, c);
+    limits_words(&p->limits, line, sizeof line);
     add(pairs, "limits", line);
     fmt_time(st->issued_at, a, sizeof a);
     fmt_time(st->expires_at, b, sizeof b);

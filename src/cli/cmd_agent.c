@@ -1,5 +1,6 @@
 /* nightcore agent add|list|remove: agent identities (docs/agents.md). */
 #include <limits.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,21 +54,42 @@ int cmd_agent_add(cli_ctx *ctx, const cli_args *a)
     json_t *server = json_pack("{s:s, s:[s, s, s, s], s:{s:s}}", "command", mcp, "args", "--agent", name, "--home",
                                ctx->home.root, "env", "NIGHTCORE_AGENT_TOKEN", token);
     json_t *config = json_pack("{s:{s:o}}", "mcpServers", "nightcore", server);
+    /* Streamable HTTP, for clients that connect to a URL: the same server,
+     * started once with --http, the token as the bearer of each request */
+    char url[64], listen[32], bearer[160];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/mcp", NC_MCP_HTTP_DEFAULT_PORT);
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", NC_MCP_HTTP_DEFAULT_PORT);
+    snprintf(bearer, sizeof bearer, "Bearer %s", token);
+    json_t *http = json_pack("{s:{s:{s:s, s:s, s:{s:s}}}}", "mcpServers", "nightcore", "type", "http", "url", url,
+                             "headers", "Authorization", bearer);
+    json_t *http_command = json_pack("[s, s, s, s, s, s, s]", mcp, "--agent", name, "--home", ctx->home.root,
+                                     "--http", listen);
+    sodium_memzero(bearer, sizeof bearer);   /* in the JSON now */
     if (ctx->json) {
         json_object_set_new(res, "mcp_config", config);
+        json_object_set_new(res, "mcp_http_config", http);
+        json_object_set_new(res, "mcp_http_command", http_command);
         cli_print_json(res);
         json_decref(res);
         return CLI_OK;
     }
-    char *cfg = json_dumps(config, JSON_INDENT(2));
+    char *cfg = json_dumps(config, JSON_INDENT(2)), *hcfg = json_dumps(http, JSON_INDENT(2));
     printf("agent %s added. Its token (shown only now; Night Core keeps only its hash):\n\n  %s\n\n", name, token);
     printf("MCP client configuration (Claude Desktop: claude_desktop_config.json; any stdio MCP client):\n\n%s\n\n",
            cfg ? cfg : "");
     printf("Claude Code, as one command:\n\n  claude mcp add nightcore -e NIGHTCORE_AGENT_TOKEN=%s -- %s --agent %s --home %s\n\n",
            token, mcp, name, ctx->home.root);
+    printf("Or over HTTP, for clients that connect to a URL: keep this server running\n\n  %s --agent %s --home %s "
+           "--http %s\n\nand configure the client with\n\n%s\n\n",
+           mcp, name, ctx->home.root, listen, hcfg ? hcfg : "");
+    printf("Claude Code over HTTP:\n\n  claude mcp add --transport http nightcore %s --header \"Authorization: Bearer %s\"\n\n",
+           url, token);
     printf("Its submissions land in the inbox; it can run only what you approve with --allow-agent %s.\n", name);
     free(cfg);
+    free(hcfg);
     json_decref(config);
+    json_decref(http);
+    json_decref(http_command);
     json_decref(res);
     return CLI_OK;
 }

@@ -25,6 +25,66 @@
 #define MIN_EXPIRES_S 60u
 #define MAX_EXPIRES_S (366ull * 86400)   /* the worker's range (docs/protocol.md) */
 
+/* approval.progress while the worker compiles the module (docs/protocol.md):
+ * on a terminal a line that updates itself, otherwise a line every
+ * PROGRESS_LINE_MS once the compile has taken that long; on stderr. */
+#define PROGRESS_LINE_MS 5000
+
+typedef struct {
+    bool tty;
+    bool live;            /* a live line is on the terminal */
+    int64_t next_ms;      /* not a terminal: the elapsed time of the next line */
+    bool printed;         /* not a terminal: a line was printed */
+} approve_progress;
+
+static void on_approve_event(void *vctx, const json_t *ev, const uint8_t *raw, size_t raw_len)
+{
+    approve_progress *pr = vctx;
+    (void)raw;
+    (void)raw_len;
+    const char *type = cli_jstr(ev, "type"), *phase = cli_jstr(ev, "phase");
+    if (!type || strcmp(type, "approval.progress") != 0 || !phase)
+        return;
+    int64_t ms = cli_jint(ev, "elapsed_ms", 0), bytes = cli_jint(ev, "module_bytes", 0);
+    char size[32];
+    cli_fmt_size(bytes > 0 ? (uint64_t)bytes : 0, size, sizeof size);
+    char *name = cli_safe(cli_jstr(ev, "name"));
+    bool waiting = strcmp(phase, "queued") == 0, compiling = strcmp(phase, "compiling") == 0;
+    if (pr->tty) {
+        if (waiting || compiling) {
+            fprintf(stderr, "\r\033[K%s %s (%s): %lld s", waiting ? "waiting to compile" : "compiling", name, size,
+                    (long long)(ms / 1000));
+            pr->live = true;
+        } else {
+            fputs("\r\033[K", stderr);
+            if (strcmp(phase, "compiled") == 0)
+                fprintf(stderr, "compiled %s (%s) in %.1f s\n", name, size, (double)ms / 1000);
+            pr->live = false;
+        }
+    } else if ((waiting || compiling) && ms >= pr->next_ms) {
+        fprintf(stderr, "%s %s (%s): %lld s\n", waiting ? "waiting to compile" : "compiling", name, size,
+                (long long)(ms / 1000));
+        pr->next_ms = (ms / PROGRESS_LINE_MS + 1) * PROGRESS_LINE_MS;
+        pr->printed = true;
+    } else if (pr->printed && strcmp(phase, "compiled") == 0) {
+        fprintf(stderr, "compiled %s (%s) in %.1f s\n", name, size, (double)ms / 1000);
+    }
+    fflush(stderr);
+    free(name);
+}
+
+/* approval.submit with the compile's progress shown. */
+static int submit_approval(cli_ctx *ctx, nc_rpc *rpc, json_t *params /* stolen */, json_t **res)
+{
+    approve_progress pr = {.tty = isatty(STDERR_FILENO) == 1, .next_ms = PROGRESS_LINE_MS};
+    if (json_object_set_new(params, "progress", json_true()) != 0)
+        cli_oom();
+    int rc = cli_call_events(ctx, rpc, "approval.submit", params, NULL, 0, on_approve_event, &pr, res);
+    if (pr.live)
+        fputs("\r\033[K", stderr);
+    return rc;
+}
+
 static void print_approval(cli_ctx *ctx, const json_t *ap)
 {
     if (ctx->json) {
@@ -45,6 +105,7 @@ static int submit_signed(cli_ctx *ctx, const cli_args *a, const char *id)
     uint8_t *stmt = NULL, *sig = NULL;
     size_t stmt_len = 0, sig_len = 0;
     json_t *res = NULL, *params = NULL;
+    nc_rpc *rpc = NULL;
     nc_statement st;
     char msg[256] = "";
     memset(&st, 0, sizeof st);
@@ -81,11 +142,15 @@ static int submit_signed(cli_ctx *ctx, const cli_args *a, const char *id)
         rc = CLI_FAIL;
         goto done;
     }
-    rc = cli_request(ctx, "approval.submit", params, &res);
+    rc = cli_connect(ctx, &rpc);
+    if (rc != CLI_OK)
+        goto done;
+    rc = submit_approval(ctx, rpc, params, &res);
     params = NULL;
     if (rc == CLI_OK)
         print_approval(ctx, res);
 done:
+    nc_rpc_free(rpc);
     nc_statement_cleanup(&st);
     json_decref(params);
     json_decref(res);
@@ -328,7 +393,7 @@ int cmd_approve(cli_ctx *ctx, const cli_args *a)
     rc = cli_connect(ctx, &rpc);
     if (rc != CLI_OK)
         goto done;
-    rc = cli_call(ctx, rpc, "approval.submit", params, &res);
+    rc = submit_approval(ctx, rpc, params, &res);
     params = NULL;
     if (rc == CLI_OK)
         print_approval(ctx, res);

@@ -49,6 +49,8 @@ NC_MUST_CHECK nc_err nc_home_socket(const nc_home *h, const char *name, char *ou
 
 #define NC_CONTROL_SOCK "control.sock"
 #define NC_AGENT_SOCK "agent.sock"
+/* nightcore-mcp --http: the port `nightcore agent add` puts in the HTTP configuration it prints */
+#define NC_MCP_HTTP_DEFAULT_PORT 8421
 #define NC_HOME_PIDFILE "run/worker.pid"
 #define NC_HOME_DB "state/nightcore.db"
 #define NC_HOME_TRUST_DIR "trust"

@@ -6,6 +6,11 @@
 #define NC_MAX_MODULE_BYTES (16u * 1024 * 1024)      /* a submitted .wasm */
 #define NC_MAX_ARTIFACT_BYTES (256u * 1024 * 1024)   /* a precompiled artifact */
 
+/* The compile child (docs/sandbox.md, "Compiling") */
+#define NC_COMPILE_TIMEOUT_MS (120u * 1000)               /* killed past this (wall clock) */
+#define NC_COMPILE_MAX_DATA_BYTES (4ull * 1024 * 1024 * 1024) /* RLIMIT_DATA: heap, thread stacks, code buffers */
+#define NC_COMPILE_MAX_MESSAGE 480u                       /* the engine's one-line reason */
+
 /* Run specification (parent -> sandbox child) */
 #define NC_MAX_ARGS 256
 #define NC_MAX_ARG_BYTES 4096

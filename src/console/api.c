@@ -55,7 +55,7 @@ static json_t *list_params(struct MHD_Connection *conn, bool with_name, bool wit
     const char *name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "name");
     const char *status = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "status");
     if (limit && limit[0]) {
-        if (!con_parse_u64(limit, API_MAX_LIMIT, &v) || v == 0) {
+        if (!nc_httpd_parse_u64(limit, API_MAX_LIMIT, &v) || v == 0) {
             *ret = con_send_error(conn, 400, "invalid_request", "limit must be a whole number from 1 to %u",
                                   API_MAX_LIMIT);
             goto fail;
@@ -63,7 +63,7 @@ static json_t *list_params(struct MHD_Connection *conn, bool with_name, bool wit
         json_object_set_new(p, "limit", json_integer((json_int_t)v));
     }
     if (offset && offset[0]) {
-        if (!con_parse_u64(offset, API_MAX_OFFSET, &v)) {
+        if (!nc_httpd_parse_u64(offset, API_MAX_OFFSET, &v)) {
             *ret = con_send_error(conn, 400, "invalid_request", "offset must be a whole number");
             goto fail;
         }
@@ -116,7 +116,6 @@ static enum MHD_Result send_session(struct MHD_Connection *conn, const char *sid
         sodium_free(text);
         return MHD_NO;
     }
-    con_add_security_headers(r);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     return con_queue(conn, 200, r);
 }
@@ -185,6 +184,8 @@ static enum MHD_Result api_get(con_ctx *c, struct MHD_Connection *conn, char **s
     enum MHD_Result ret = MHD_NO;
     json_t *p;
     const char *s0 = seg[0];
+    if (con_views_get(c, conn, seg, n, &ret))
+        return ret;
     if (n == 1 && strcmp(s0, "session") == 0)
         return api_session(c, conn);
     if (n == 1 && strcmp(s0, "signer") == 0)
@@ -230,6 +231,9 @@ static enum MHD_Result api_get(con_ctx *c, struct MHD_Connection *conn, char **s
 static enum MHD_Result api_post(con_ctx *c, struct MHD_Connection *conn, char **seg, size_t n, char *body,
                                 size_t len)
 {
+    enum MHD_Result ret = MHD_NO;
+    if (con_views_post(c, conn, seg, n, body, len, &ret))
+        return ret;
     if (n == 3 && strcmp(seg[0], "submissions") == 0) {
         if (strcmp(seg[2], "prepare") == 0)
             return con_api_prepare(c, conn, seg[1], body, len);

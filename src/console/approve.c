@@ -18,6 +18,8 @@
 #include "common/json.h"
 #include "common/limits.h"
 #include "console/console.h"
+#include "policy/policy.h"
+#include "trust/admin.h"
 #include "trust/sign.h"
 #include "trust/sshsig.h"
 #include "trust/statement.h"
@@ -435,7 +437,9 @@ enum MHD_Result con_api_approve(con_ctx *c, struct MHD_Connection *conn, const c
         ret = con_send_error(conn, 500, "internal", "ssh-keygen wrote a signature that is not text");
         goto done;
     }
-    nc_err e = con_worker_call(c, "approval.submit", params, &res, &err);
+    /* The worker compiles the module before it answers: the page shows its
+     * approval.progress events meanwhile (the event stream). */
+    nc_err e = con_worker_call_timeout(c, "approval.submit", params, CON_APPROVE_TIMEOUT_MS, &res, &err);
     params = NULL;
     if (e != NC_OK) {
         ret = con_send_call_error(conn, &err);
@@ -455,5 +459,216 @@ done:
     json_decref(params);
     free(stmt);
     free(sig);
+    return ret;
+}
+
+/* ---- policies, signed as `nightcore policy add` signs them ----
+ * The worker prepares the admin statement for the policy the page sent; the
+ * console checks it says exactly that policy (nc_approver_check_policy_set),
+ * keeps it under its id, and signs only that, under the same human rules as
+ * an approval. A change that only narrows needs no signature: the kept
+ * policy is set as it is (the worker decides what narrows). */
+
+#define POLICY_PENDING_MAX 8u
+
+typedef struct {
+    bool used;
+    int64_t created;
+    char id[NC_SHA256_HEX_LEN + 1];
+    char *statement, *policy;   /* the exact statement; the policy as JSON text */
+    size_t len;
+    bool widens;
+} policy_pending;
+
+static policy_pending ppend[POLICY_PENDING_MAX];
+
+static void ppend_clear(policy_pending *p)
+{
+    free(p->statement);
+    free(p->policy);
+    memset(p, 0, sizeof *p);
+}
+
+static void ppend_put(const char *id, const char *stmt, size_t len, const json_t *policy, bool widens)
+{
+    int64_t now = (int64_t)time(NULL);
+    pthread_mutex_lock(&pending_lock);
+    policy_pending *slot = &ppend[0];
+    for (size_t i = 0; i < POLICY_PENDING_MAX; i++) {
+        if (ppend[i].used && now - ppend[i].created > PENDING_TTL_S)
+            ppend_clear(&ppend[i]);
+        if (!ppend[i].used) {
+            slot = &ppend[i];
+            break;
+        }
+        if (ppend[i].created < slot->created)
+            slot = &ppend[i];
+    }
+    ppend_clear(slot);
+    slot->statement = malloc(len + 1);
+    slot->policy = json_dumps(policy, JSON_COMPACT | JSON_SORT_KEYS);
+    if (slot->statement && slot->policy) {
+        memcpy(slot->statement, stmt, len);
+        slot->statement[len] = '\0';
+        slot->len = len;
+        slot->used = true;
+        slot->created = now;
+        slot->widens = widens;
+        snprintf(slot->id, sizeof slot->id, "%s", id);
+    } else {
+        ppend_clear(slot);
+    }
+    pthread_mutex_unlock(&pending_lock);
+}
+
+/* Takes the kept statement out (it is used once). */
+static bool ppend_take(const char *id, policy_pending *out)
+{
+    bool found = false;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&pending_lock);
+    for (size_t i = 0; i < POLICY_PENDING_MAX; i++)
+        if (ppend[i].used && strcmp(ppend[i].id, id) == 0 && (int64_t)time(NULL) - ppend[i].created <= PENDING_TTL_S) {
+            *out = ppend[i];
+            memset(&ppend[i], 0, sizeof ppend[i]);   /* ownership moves to out */
+            found = true;
+            break;
+        }
+    pthread_mutex_unlock(&pending_lock);
+    return found;
+}
+
+enum MHD_Result con_api_policy_prepare(con_ctx *c, struct MHD_Connection *conn, const char *body, size_t body_len)
+{
+    static const char *const keys[] = {"policy", NULL};
+    enum MHD_Result ret = MHD_NO;
+    char msg[512] = "", id[NC_SHA256_HEX_LEN + 1];
+    json_t *o = NULL, *obj = NULL, *res = NULL;
+    nc_policy want;
+    nc_admin_statement st;
+    signer s;
+    con_call_error err;
+    memset(&want, 0, sizeof want);
+    memset(&st, 0, sizeof st);
+
+    o = con_parse_body(conn, body, body_len, keys, &ret);
+    if (!o)
+        goto done;
+    if (!json_is_object(json_object_get(o, "policy")) ||
+        nc_policy_from_json(json_object_get(o, "policy"), &want, msg, sizeof msg) != NC_OK) {
+        ret = con_send_error(conn, 400, "invalid_request", "policy: %s", msg[0] ? msg : "must be a policy object");
+        goto done;
+    }
+    load_signer(c, &s);
+    if (!s.have_principal) {
+        ret = con_send_error(conn, 409, "no_principal", "no approver principal: set \"principal\" in config.json");
+        goto done;
+    }
+    obj = nc_policy_to_json(&want);
+    if (!obj || con_worker_call(c, "policy.prepare", json_pack("{s:O, s:s}", "policy", obj, "approver", s.principal),
+                                &res, &err) != NC_OK) {
+        ret = obj ? con_send_call_error(conn, &err) : con_send_error(conn, 500, "internal", "out of memory");
+        goto done;
+    }
+    const json_t *sj = json_object_get(res, "statement");
+    if (!json_is_string(sj) ||
+        nc_admin_parse(json_string_value(sj), json_string_length(sj), &st, msg, sizeof msg) != NC_OK) {
+        ret = con_send_error(conn, 502, "worker_error", "the worker prepared a statement this console cannot read");
+        goto done;
+    }
+    const char *bad = nc_approver_check_policy_set(&st, &want, s.principal, (int64_t)time(NULL));
+    if (bad) {
+        ret = con_send_error(conn, 502, "worker_error", "the statement the worker prepared does not match the policy: "
+                             "%s; not keeping it", bad);
+        goto done;
+    }
+    if (nc_statement_id(json_string_value(sj), json_string_length(sj), id) != NC_OK) {
+        ret = con_send_error(conn, 500, "internal", "cannot hash the statement");
+        goto done;
+    }
+    const json_t *summary = json_object_get(res, "summary");
+    bool widens = !json_is_false(json_object_get(summary, "widens"));
+    ppend_put(id, json_string_value(sj), json_string_length(sj), obj, widens);
+    json_object_set_new(res, "statement_id", json_string(id));
+    json_object_set_new(res, "signature_needed", json_boolean(widens));
+    json_object_set_new(res, "words",
+                        nc_approver_describe_policy_set(&st, json_string_value(json_object_get(summary, "why"))));
+    json_object_set_new(res, "signer", signer_json(&s, worker_dev_mode(c)));
+    ret = con_send_json(conn, 200, res);
+    res = NULL;
+done:
+    nc_admin_cleanup(&st);
+    nc_policy_cleanup(&want);
+    json_decref(o);
+    json_decref(obj);
+    json_decref(res);
+    return ret;
+}
+
+enum MHD_Result con_api_policy_sign(con_ctx *c, struct MHD_Connection *conn, char *body, size_t body_len)
+{
+    static const char *const keys[] = {"statement_id", "passphrase", NULL};
+    enum MHD_Result ret = MHD_NO;
+    char msg[512] = "";
+    char *pass = NULL;
+    uint8_t *sig = NULL;
+    size_t sig_len = 0;
+    json_t *o = NULL, *params = NULL, *policy = NULL;
+    policy_pending pp;
+    signer s;
+    memset(&pp, 0, sizeof pp);
+
+    o = con_parse_body(conn, body, body_len, keys, &ret);
+    if (body)
+        sodium_memzero(body, body_len);
+    if (!o || !take_passphrase(o, &pass, conn, &ret))
+        goto done;
+    const char *sid = json_string_value(json_object_get(o, "statement_id"));
+    if (!sid || strlen(sid) != NC_SHA256_HEX_LEN || !ppend_take(sid, &pp)) {
+        ret = con_send_error(conn, 400, "invalid_request", "statement_id must name a policy statement this console "
+                             "prepared in the last hour (each is used once): prepare it again");
+        goto done;
+    }
+    if (!pp.widens) {
+        /* it only narrows: no signature (the worker refuses it if it does widen) */
+        policy = json_loads(pp.policy, 0, NULL);
+        params = policy ? json_pack("{s:O}", "policy", policy) : NULL;
+    } else {
+        load_signer(c, &s);
+        if (!s.have_principal || !s.have_key) {
+            ret = con_send_error(conn, 409, "no_key", "%s", s.problem[0] ? s.problem : "no approver principal or key");
+            goto done;
+        }
+        if (nc_approver_may_sign_unattended(&s.info, pass != NULL, worker_dev_mode(c), msg, sizeof msg) != NC_OK) {
+            ret = con_send_error(conn, 403, "human_required", "%s", msg);
+            goto done;
+        }
+        if (nc_sign_with_ssh_keygen_askpass(s.key, NC_ADMIN_NAMESPACE, pp.statement, pp.len, pass, c->self_exe,
+                                            CON_SIGN_TIMEOUT_MS, &sig, &sig_len, msg, sizeof msg) != NC_OK) {
+            ret = con_send_error(conn, 409, "signing_failed", "%s", msg);
+            goto done;
+        }
+        params = json_pack("{s:s%, s:s%}", "statement", pp.statement, pp.len, "signature", (const char *)sig, sig_len);
+    }
+    if (pass) {
+        sodium_free(pass);
+        pass = NULL;
+    }
+    if (!params) {
+        ret = con_send_error(conn, 500, "internal", "cannot build the request");
+        goto done;
+    }
+    fprintf(stderr, "nightcore-console: setting a policy%s\n", pp.widens ? " (signed)" : " (narrowing, unsigned)");
+    ret = con_proxy(c, conn, "policy.add", params);
+    params = NULL;
+done:
+    if (pass)
+        sodium_free(pass);
+    free(pp.statement);
+    free(pp.policy);
+    free(sig);
+    json_decref(o);
+    json_decref(params);
+    json_decref(policy);
     return ret;
 }

@@ -3,13 +3,14 @@
  * execute anything (no Wasmtime) and talks to the worker only through
  * control.sock, where the worker verifies every approval as always.
  *
- * Threads: libmicrohttpd's epoll loop on a small pool of threads does all the
- * network I/O, so slow or idle connections cost a file descriptor each, never
- * a thread (http.c); API requests run on a few handler threads while their
- * connection is suspended (jobs.c), so a slow worker call or a signature
- * never stalls other connections; event streams are suspended while they
- * have nothing to send (events.c). One background thread keeps an
- * events.subscribe connection to the worker, one serves the console's own
+ * Threads: the shared HTTP server (src/httpd/) runs libmicrohttpd's epoll
+ * loop on a small pool of threads that does all the network I/O, so slow or
+ * idle connections cost a file descriptor each, never a thread; API requests
+ * run on its few handler threads while their connection is suspended, so a
+ * slow worker call or a signature never stalls other connections; event
+ * streams are suspended while they have nothing to send (events.c). One
+ * background thread keeps an events.subscribe connection to the worker, one
+ * serves the console's own
  * control socket (ctl.c). The modules below keep their own state behind
  * their own mutex. */
 #ifndef NC_CONSOLE_CONSOLE_H
@@ -21,8 +22,10 @@
 #include <stdint.h>
 #include "common/error.h"
 #include "common/home.h"
+#include "common/limits.h"
 #include "common/rpc.h"
 #include "common/workerkey.h"
+#include "httpd/httpd.h"
 
 #define CON_DEFAULT_PORT 8420
 #define CON_MAX_CONNECTIONS 4096u                /* at most; less when RLIMIT_NOFILE is lower */
@@ -45,12 +48,15 @@
 #define CON_CTL_MAX_LINE 1024u                   /* a control request line */
 #define CON_CTL_TIMEOUT_MS 2000                  /* to send it */
 #define CON_RPC_TIMEOUT_MS 60000
+/* approval.submit: the worker compiles the module first (its compile child
+ * is killed past NC_COMPILE_TIMEOUT_MS), then records the approval. */
+#define CON_APPROVE_TIMEOUT_MS ((int)NC_COMPILE_TIMEOUT_MS + CON_RPC_TIMEOUT_MS)
 #define CON_SIGN_TIMEOUT_MS 60000
 #define CON_AUDIT_CACHE_S 5
 #define CON_MAX_ALERTS 100u
 #define CON_SSE_QUEUE_MAX 256u                   /* events queued per SSE client before it is dropped */
 #define CON_SSE_KEEPALIVE_S 15
-#define CON_HEX_TOKEN_LEN 64                     /* 32 random bytes, hex */
+#define CON_HEX_TOKEN_LEN NC_HTTPD_SECRET_HEX_LEN /* 32 random bytes, hex */
 #define CON_SESSION_HEADER "Authorization"        /* "Bearer <session secret>" */
 
 typedef struct {
@@ -63,8 +69,7 @@ typedef struct {
     uint8_t worker_pk[NC_WORKER_PK_LEN];
     char worker_id[NC_WORKER_ID_LEN];
     uint16_t port;
-    char host_ip[40], host_name[40];        /* "127.0.0.1:PORT", "localhost:PORT" */
-    char origin_ip[48], origin_name[48];    /* "http://" + the above */
+    char host_ip[48];                       /* "127.0.0.1:PORT": what links name */
     char ctl_sock[PATH_MAX];                /* the console's control socket (ctl.c) */
 } con_ctx;
 
@@ -80,20 +85,20 @@ NC_MUST_CHECK nc_err con_token_mint(char out[CON_HEX_TOKEN_LEN + 1]);
 bool con_token_exchange(const char *token, char sid[CON_HEX_TOKEN_LEN + 1]);
 /* A session secret (constant-time per slot); refreshes its idle timer. */
 bool con_session_lookup(const char *sid);
-/* 64 lower-case hex digits, nothing else. */
-bool con_hex_secret_ok(const char *s);
+/* Log-out: the session is forgotten at once (true if it was live). */
+bool con_session_end(const char *sid);
 
-/* ---- http.c: responses (every one carries the security headers) ---- */
+/* ---- http.c: responses in the console's format (the server adds the
+ * security headers to every one) ---- */
 enum MHD_Result con_send(struct MHD_Connection *conn, unsigned status, const char *content_type, const void *data,
                          size_t len, enum MHD_ResponseMemoryMode mode, const char *disposition);
-/* Queues r (a response the caller made) and destroys it; in a handler
- * thread (jobs.c) the answer is kept until the connection resumes. */
+/* Queues r (a response the caller made) and destroys it; on a handler
+ * thread the answer is kept until the connection resumes (nc_httpd_queue). */
 enum MHD_Result con_queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response *r);
 /* json is stolen. */
 enum MHD_Result con_send_json(struct MHD_Connection *conn, unsigned status, json_t *json);
 enum MHD_Result con_send_error(struct MHD_Connection *conn, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void con_add_security_headers(struct MHD_Response *r);
 
 /* ---- worker.c: calls to the worker ---- */
 typedef struct {
@@ -104,26 +109,12 @@ typedef struct {
 /* One connection per call. params is stolen. *result on NC_OK. */
 NC_MUST_CHECK nc_err con_worker_call(const con_ctx *c, const char *op, json_t *params, json_t **result,
                                      con_call_error *err);
+/* The same with its own timeout (approval.submit waits for the compile). */
+NC_MUST_CHECK nc_err con_worker_call_timeout(const con_ctx *c, const char *op, json_t *params, int timeout_ms,
+                                             json_t **result, con_call_error *err);
 /* Answers a worker call: the result as JSON (200), or the error. params stolen. */
 enum MHD_Result con_proxy(const con_ctx *c, struct MHD_Connection *conn, const char *op, json_t *params);
 enum MHD_Result con_send_call_error(struct MHD_Connection *conn, const con_call_error *err);
-
-/* ---- jobs.c: API requests on handler threads ---- */
-typedef void (*con_job_fn)(void *arg);
-NC_MUST_CHECK nc_err con_jobs_start(void);
-/* Runs fn(arg) on a handler thread with conn suspended; whatever fn queues
- * (con_queue and the con_send family) is kept in *answer and the connection
- * resumed. false when the queue is full or stopping (nothing suspended). */
-typedef struct {
-    unsigned status;
-    struct MHD_Response *response;   /* NULL: none queued */
-    bool done;
-} con_answer;
-bool con_job_submit(struct MHD_Connection *conn, con_answer *answer, con_job_fn fn, void *arg);
-/* Answers the waiting jobs with 503, waits for the running ones. */
-void con_jobs_stop(void);
-/* The answer slot of the job running on this thread, or NULL. */
-con_answer *con_job_current(void);
 
 /* ---- api.c: the /api routes (session and Origin already checked) ---- */
 enum MHD_Result con_api(con_ctx *c, struct MHD_Connection *conn, const char *method, const char *url,
@@ -154,10 +145,13 @@ json_t *con_audit_report(const con_ctx *c, bool fresh);
 enum MHD_Result con_api_audit_export(con_ctx *c, struct MHD_Connection *conn, const char *format);
 
 /* ---- events.c: the worker's event stream, alerts, SSE ---- */
-NC_MUST_CHECK nc_err con_events_start(const con_ctx *c);
-/* Also ends the event streams: every suspended one is resumed and none
- * suspends again (MHD_stop_daemon needs none suspended). */
+/* The event streams are streams of server h. */
+NC_MUST_CHECK nc_err con_events_start(const con_ctx *c, nc_httpd *h);
+/* Stops the worker's event stream (nothing more is pushed); the server's
+ * stop ends the clients' streams. */
 void con_events_stop(void);
+/* After the server stopped: the streams it still holds are released. */
+void con_events_free(void);
 /* The last alerts, newest first (new reference). */
 json_t *con_alerts(void);
 enum MHD_Result con_api_events(struct MHD_Connection *conn);
@@ -182,12 +176,27 @@ NC_MUST_CHECK nc_err con_link_url(const con_ctx *c, char *out, size_t out_len);
 /* `nightcore-console link [--home DIR]`. */
 int con_link_main(int argc, char **argv);
 
+/* ---- views.c: filtered lists, modules, the audit log's entries and
+ * proofs, refusals, alerts, receipts checked here, and management (agent
+ * removal, key revocation, alert acknowledgement, log-out). The bool says
+ * whether the route was one of these. ---- */
+bool con_views_get(con_ctx *c, struct MHD_Connection *conn, char **seg, size_t n, enum MHD_Result *ret);
+bool con_views_post(con_ctx *c, struct MHD_Connection *conn, char **seg, size_t n, char *body, size_t len,
+                    enum MHD_Result *ret);
+/* A receipt or an entry's proof checked here, independently of the worker:
+ * the leaf from the entry, the checkpoint's signature with the worker's key
+ * (keys/worker.pub), the proof against the checkpoint's root.
+ * {leaf, signature, proof, ok, error} */
+json_t *con_check_proof(const con_ctx *c, const json_t *res);
+
+/* approve.c: a policy signed as the CLI signs it (nightcore policy add) */
+enum MHD_Result con_api_policy_prepare(con_ctx *c, struct MHD_Connection *conn, const char *body, size_t body_len);
+enum MHD_Result con_api_policy_sign(con_ctx *c, struct MHD_Connection *conn, char *body, size_t body_len);
+
 /* ---- dashboard.c ---- */
 enum MHD_Result con_api_dashboard(con_ctx *c, struct MHD_Connection *conn);
 
 /* ---- util ---- */
-/* Strict decimal: digits only, no sign, <= max. */
-bool con_parse_u64(const char *s, uint64_t max, uint64_t *out);
 /* ids the API passes on: 1-80 of [A-Za-z0-9_-]. */
 bool con_id_ok(const char *s);
 

@@ -7,12 +7,9 @@
  *
  * Run by ssh-keygen as its askpass helper (NC_ASKPASS_FD set, or argv[1] ==
  * "askpass"), it prints the passphrase it reads from that descriptor. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +48,7 @@ static int askpass_main(void)
 {
     const char *fds = getenv(NC_ASKPASS_FD_ENV);
     uint64_t fd = 0;
-    if (!fds || !con_parse_u64(fds, 1024, &fd) || fd < 3 || sodium_init() < 0)
+    if (!fds || !nc_httpd_parse_u64(fds, 1024, &fd) || fd < 3 || sodium_init() < 0)
         return 1;
     char *buf = sodium_malloc(NC_ASKPASS_MAX_BYTES + 2);
     if (!buf)
@@ -92,7 +89,7 @@ static bool parse_listen(const char *s, uint16_t *port)
         ps = s + 1;
     else
         return false;
-    if (!con_parse_u64(ps, 65535, &p))
+    if (!nc_httpd_parse_u64(ps, 65535, &p))
         return false;
     *port = (uint16_t)p;
     return true;
@@ -101,27 +98,6 @@ static bool parse_listen(const char *s, uint16_t *port)
 static bool copy_opt(char *dst, size_t n, const char *v)
 {
     return v && v[0] && (size_t)snprintf(dst, n, "%s", v) < n;
-}
-
-/* Every idle or slow HTTP client costs a descriptor: as many as the hard
- * limit allows (before any thread starts), and the connection limit below
- * what is left. */
-static unsigned raise_fd_limit(void)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return 32;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rlim_t want = rl.rlim_max;
-        struct rlimit nl = {.rlim_cur = want, .rlim_max = rl.rlim_max};
-        if (setrlimit(RLIMIT_NOFILE, &nl) == 0)
-            rl.rlim_cur = want;
-    }
-    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > CON_MAX_CONNECTIONS + CON_FD_RESERVE)
-        return CON_MAX_CONNECTIONS;
-    if (rl.rlim_cur <= CON_FD_RESERVE + 32)
-        return 32;
-    return (unsigned)(rl.rlim_cur - CON_FD_RESERVE);
 }
 
 int main(int argc, char **argv)
@@ -163,7 +139,7 @@ int main(int argc, char **argv)
             }
             i++;
         } else if (strcmp(a, "--link-ttl") == 0 && v) {
-            if (!con_parse_u64(v, CON_TOKEN_TTL_S, &link_ttl) || link_ttl == 0) {
+            if (!nc_httpd_parse_u64(v, CON_TOKEN_TTL_S, &link_ttl) || link_ttl == 0) {
                 fprintf(stderr, "nightcore-console: --link-ttl must be 1 to %d seconds\n", CON_TOKEN_TTL_S);
                 return 2;
             }
@@ -210,7 +186,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "nightcore-console: cannot allocate secure memory\n");
         return 1;
     }
-    unsigned max_connections = raise_fd_limit();
+    /* every idle or slow client costs a descriptor */
+    unsigned max_connections = nc_httpd_connection_budget(CON_MAX_CONNECTIONS, CON_FD_RESERVE);
     nc_err cerr = con_ctl_listen(&c, msg, sizeof msg);
     if (cerr != NC_OK) {
         fprintf(stderr, "nightcore-console: %s\n", msg[0] ? msg : "cannot open the control socket");
@@ -227,38 +204,27 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (con_jobs_start() != NC_OK) {
-        fprintf(stderr, "nightcore-console: cannot start the handler threads\n");
+    nc_httpd *d = NULL;
+    nc_err herr = con_http_start(&c, port, max_connections, &d, msg, sizeof msg);
+    if (herr != NC_OK) {
+        if (herr == NC_ERR_BUSY)
+            fprintf(stderr, "nightcore-console: cannot listen on 127.0.0.1:%u: in use (try --listen 127.0.0.1:0)\n",
+                    (unsigned)port);
+        else
+            fprintf(stderr, "nightcore-console: %s\n", msg[0] ? msg : "cannot start the HTTP server");
         con_ctl_stop();
         return 1;
     }
-    struct MHD_Daemon *d = con_http_start(&c, &addr, max_connections);
-    if (!d) {
-        fprintf(stderr, "nightcore-console: cannot listen on 127.0.0.1:%u (in use? try --listen 127.0.0.1:0)\n",
-                (unsigned)port);
-        con_jobs_stop();
-        con_ctl_stop();
-        return 1;
-    }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    c.port = info && info->port ? info->port : port;
-    snprintf(c.host_ip, sizeof c.host_ip, "127.0.0.1:%u", (unsigned)c.port);
-    snprintf(c.host_name, sizeof c.host_name, "localhost:%u", (unsigned)c.port);
-    snprintf(c.origin_ip, sizeof c.origin_ip, "http://%s", c.host_ip);
-    snprintf(c.origin_name, sizeof c.origin_name, "http://%s", c.host_name);
+    c.port = nc_httpd_port(d);
+    snprintf(c.host_ip, sizeof c.host_ip, "%s", nc_httpd_host(d));
     char *url = sodium_malloc(128);
-    if (con_events_start(&c) != NC_OK || con_ctl_start(&c) != NC_OK || !url ||
+    if (con_events_start(&c, d) != NC_OK || con_ctl_start(&c) != NC_OK || !url ||
         con_link_url(&c, url, 128) != NC_OK) {
         fprintf(stderr, "nightcore-console: cannot start the event and control threads\n");
         con_ctl_stop();
         con_events_stop();
-        con_jobs_stop();
-        MHD_stop_daemon(d);
+        nc_httpd_stop(d);
+        nc_httpd_free(d);
         return 1;
     }
     /* The link goes to stdout only, never to a log: `make run` sends stdout
@@ -275,8 +241,9 @@ int main(int argc, char **argv)
     snprintf(msg, sizeof msg, "nightcore-console: stopping (signal %d)\n", sig);
     fputs(msg, stderr);
     con_ctl_stop();
-    con_events_stop();   /* ends the event streams: none stays suspended */
-    con_jobs_stop();     /* answers or finishes the API requests: none stays suspended */
-    MHD_stop_daemon(d);
+    con_events_stop();   /* the worker's events: nothing more is pushed */
+    nc_httpd_stop(d);    /* ends the streams, answers or finishes the API requests, stops serving */
+    con_events_free();   /* the streams it still held */
+    nc_httpd_free(d);
     return 0;
 }

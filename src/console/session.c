@@ -35,24 +35,6 @@ static int64_t mono_s(void)
     return (int64_t)ts.tv_sec;
 }
 
-static void random_hex(char out[CON_HEX_TOKEN_LEN + 1])
-{
-    unsigned char raw[CON_HEX_TOKEN_LEN / 2];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(out, CON_HEX_TOKEN_LEN + 1, raw, sizeof raw);
-    sodium_memzero(raw, sizeof raw);
-}
-
-bool con_hex_secret_ok(const char *s)
-{
-    if (!s || strnlen(s, CON_HEX_TOKEN_LEN + 1) != CON_HEX_TOKEN_LEN)
-        return false;
-    for (size_t i = 0; i < CON_HEX_TOKEN_LEN; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
 /* Wipes the slots older than max_age; then returns the index of the slot
  * whose secret equals given (constant time per slot, every live slot
  * compared), or -1. */
@@ -114,7 +96,7 @@ nc_err con_token_mint(char out[CON_HEX_TOKEN_LEN + 1])
     int64_t now = mono_s();
     (void)find_locked(g_sec->tokens, CON_MAX_TOKENS, g_token_ttl, NULL, now);
     slot *t = take_locked(g_sec->tokens, CON_MAX_TOKENS);
-    random_hex(t->secret);
+    nc_httpd_secret_new(t->secret);
     t->used = true;
     t->at = now;
     t->seq = ++g_seq;
@@ -126,7 +108,7 @@ nc_err con_token_mint(char out[CON_HEX_TOKEN_LEN + 1])
 bool con_token_exchange(const char *token, char sid[CON_HEX_TOKEN_LEN + 1])
 {
     sid[0] = '\0';
-    if (!g_sec || !con_hex_secret_ok(token))
+    if (!g_sec || !nc_httpd_secret_ok(token))
         return false;
     pthread_mutex_lock(&g_lock);
     int64_t now = mono_s();
@@ -135,7 +117,7 @@ bool con_token_exchange(const char *token, char sid[CON_HEX_TOKEN_LEN + 1])
         sodium_memzero(&g_sec->tokens[hit], sizeof g_sec->tokens[hit]);   /* single use */
         (void)find_locked(g_sec->sessions, CON_MAX_SESSIONS, CON_SESSION_IDLE_S, NULL, now);
         slot *s = take_locked(g_sec->sessions, CON_MAX_SESSIONS);
-        random_hex(s->secret);
+        nc_httpd_secret_new(s->secret);
         s->used = true;
         s->at = now;
         s->seq = ++g_seq;
@@ -147,7 +129,7 @@ bool con_token_exchange(const char *token, char sid[CON_HEX_TOKEN_LEN + 1])
 
 bool con_session_lookup(const char *sid)
 {
-    if (!g_sec || !con_hex_secret_ok(sid))
+    if (!g_sec || !nc_httpd_secret_ok(sid))
         return false;
     pthread_mutex_lock(&g_lock);
     int64_t now = mono_s();
@@ -156,6 +138,18 @@ bool con_session_lookup(const char *sid)
         g_sec->sessions[hit].at = now;
         g_sec->sessions[hit].seq = ++g_seq;
     }
+    pthread_mutex_unlock(&g_lock);
+    return hit >= 0;
+}
+
+bool con_session_end(const char *sid)
+{
+    if (!g_sec || !nc_httpd_secret_ok(sid))
+        return false;
+    pthread_mutex_lock(&g_lock);
+    int hit = find_locked(g_sec->sessions, CON_MAX_SESSIONS, CON_SESSION_IDLE_S, sid, mono_s());
+    if (hit >= 0)
+        sodium_memzero(&g_sec->sessions[hit], sizeof g_sec->sessions[hit]);
     pthread_mutex_unlock(&g_lock);
     return hit >= 0;
 }

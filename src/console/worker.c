@@ -12,6 +12,12 @@ static void set_err(con_call_error *err, unsigned status, const char *code, cons
 
 nc_err con_worker_call(const con_ctx *c, const char *op, json_t *params, json_t **result, con_call_error *err)
 {
+    return con_worker_call_timeout(c, op, params, CON_RPC_TIMEOUT_MS, result, err);
+}
+
+nc_err con_worker_call_timeout(const con_ctx *c, const char *op, json_t *params, int timeout_ms, json_t **result,
+                               con_call_error *err)
+{
     nc_rpc *rpc = NULL;
     nc_rpc_error rerr;
     char msg[512];
@@ -27,7 +33,7 @@ nc_err con_worker_call(const con_ctx *c, const char *op, json_t *params, json_t 
             set_err(err, 502, "worker_unreachable", msg);
         return e;
     }
-    nc_rpc_set_timeout(rpc, CON_RPC_TIMEOUT_MS);
+    nc_rpc_set_timeout(rpc, timeout_ms);
     e = nc_rpc_call(rpc, op, params, result, &rerr);
     nc_rpc_free(rpc);
     if (e == NC_OK)
@@ -58,26 +64,6 @@ enum MHD_Result con_proxy(const con_ctx *c, struct MHD_Connection *conn, const c
     if (con_worker_call(c, op, params, &res, &err) != NC_OK)
         return con_send_call_error(conn, &err);
     return con_send_json(conn, 200, res);
-}
-
-bool con_parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-    *out = 0;
-    if (!s || !*s || strlen(s) > 20)
-        return false;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return false;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (v > max)
-        return false;
-    *out = v;
-    return true;
 }
 
 bool con_id_ok(const char *s)

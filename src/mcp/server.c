@@ -52,10 +52,12 @@ struct nc_mcp_server {
     json_t *tools;               /* the built-ins' tools/list entries */
     char *instructions;
     atomic_bool initialized;     /* initialize answered (written by the main thread only) */
+    _Atomic(const char *) protocol;   /* the version settled on (one of protocol_versions) */
     pthread_mutex_t mu;          /* everything below */
     pthread_cond_t cond;         /* an event, a job's end, a cancellation, stopping */
     job *jobs;
     unsigned njobs;
+    unsigned helpers;            /* run.cancel calls on their own threads */
     bool stopping;
     uint64_t event_gen;          /* bumped by every event and feed change */
     bool feed_up;
@@ -188,10 +190,12 @@ static json_t *tool_success_text(json_t *result /* stolen */, char *text /* free
 
 /* ---- sending: every message goes out through the backend, one line ---- */
 
-static void send_json(nc_mcp_server *s, json_t *msg /* stolen */)
+static void send_json(nc_mcp_server *s, nc_mcp_out kind, const json_t *request, json_t *msg /* stolen */)
 {
     if (!msg) {
         logf_(s, "out of memory building a message; it was not sent");
+        if (kind == NC_MCP_OUT_RESPONSE)   /* its request is over all the same */
+            s->be.send(s->be.ctx, NC_MCP_OUT_DROPPED, request, NULL, 0);
         return;
     }
     /* Compact: jansson escapes control characters inside strings, so the
@@ -200,20 +204,24 @@ static void send_json(nc_mcp_server *s, json_t *msg /* stolen */)
     json_decref(msg);
     if (!text) {
         logf_(s, "out of memory encoding a message; it was not sent");
+        if (kind == NC_MCP_OUT_RESPONSE)
+            s->be.send(s->be.ctx, NC_MCP_OUT_DROPPED, request, NULL, 0);
         return;
     }
-    s->be.send(s->be.ctx, text, strlen(text));
+    s->be.send(s->be.ctx, kind, request, text, strlen(text));
     free(text);
 }
 
-static void send_notification(nc_mcp_server *s, const char *method, json_t *params /* stolen, may be NULL */)
+/* A notification of the session (SESSION), or about a request (PROGRESS). */
+static void send_notification(nc_mcp_server *s, nc_mcp_out kind, const json_t *request, const char *method,
+                              json_t *params /* stolen, may be NULL */)
 {
     json_t *m = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
     if (m && params)
         json_object_set_new(m, "params", params);
     else
         json_decref(params);
-    send_json(s, m);
+    send_json(s, kind, request, m);
 }
 
 static bool id_ok_str(const char *p)
@@ -263,7 +271,7 @@ static void refresh_approval_tools(nc_mcp_server *s, bool notify, json_t **items
     memset(&err, 0, sizeof err);
     if (items_out)
         *items_out = NULL;
-    if (s->be.call(s->be.ctx, "approvals.list", json_object(), &res, &err) != NC_OK || !json_is_object(res) ||
+    if (s->be.call(s->be.worker, "approvals.list", json_object(), &res, &err) != NC_OK || !json_is_object(res) ||
         !json_is_array(json_object_get(res, "items"))) {
         json_decref(res);
         return;   /* the worker is away: keep what we had (runs are verified anyway) */
@@ -291,7 +299,7 @@ static void refresh_approval_tools(nc_mcp_server *s, bool notify, json_t **items
     pthread_mutex_unlock(&s->mu);
     if (changed && had && notify && s->initialized) {
         logf_(s, "the approved tools changed (%zu now)", json_array_size(tools));
-        send_notification(s, "notifications/tools/list_changed", NULL);
+        send_notification(s, NC_MCP_OUT_SESSION, NULL, "notifications/tools/list_changed", NULL);
     }
     if (items_out)
         *items_out = json_incref(items);
@@ -350,7 +358,7 @@ static void job_progress(job *j, double progress, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
-    send_notification(j->s, "notifications/progress",
+    send_notification(j->s, NC_MCP_OUT_PROGRESS, j->id, "notifications/progress",
                       json_pack("{s:O, s:f, s:s}", "progressToken", j->progress_token, "progress", progress,
                                 "message", message));
 }
@@ -362,10 +370,12 @@ static void job_finish(job *j, json_t *result /* stolen; NULL: out of memory */)
     if (job_cancelled(j)) {
         logf_(s, "%s: cancelled by the client; no response sent", j->name);
         json_decref(result);
+        s->be.send(s->be.ctx, NC_MCP_OUT_DROPPED, j->id, NULL, 0);
     } else if (result) {
-        send_json(s, result_response(j->id, result));
+        send_json(s, NC_MCP_OUT_RESPONSE, j->id, result_response(j->id, result));
     } else {
-        send_json(s, error_response(j->id, NC_JSONRPC_INTERNAL_ERROR, "out of memory building the result"));
+        send_json(s, NC_MCP_OUT_RESPONSE, j->id,
+                  error_response(j->id, NC_JSONRPC_INTERNAL_ERROR, "out of memory building the result"));
     }
     pthread_mutex_lock(&s->mu);
     for (job **pp = &s->jobs; *pp; pp = &(*pp)->next)
@@ -398,7 +408,7 @@ static json_t *job_call(job *j, const char *op, json_t *params, json_t **res)
     *res = NULL;
     if (!params)
         return tool_error("internal", "out of memory building the worker request");
-    nc_err e = j->s->be.call(j->s->be.ctx, op, params, res, &rerr);
+    nc_err e = j->s->be.call(j->s->be.worker, op, params, res, &rerr);
     if (e == NC_OK && !json_is_object(*res)) {
         json_decref(*res);
         *res = NULL;
@@ -616,17 +626,22 @@ typedef struct {
 static void cancel_main(void *arg)
 {
     cancel_req *c = arg;
+    nc_mcp_server *s = c->s;
     nc_rpc_error rerr;
     json_t *res = NULL;
     memset(&rerr, 0, sizeof rerr);
-    nc_err e = c->s->be.call(c->s->be.ctx, "run.cancel", json_pack("{s:s}", "run", c->run_id), &res, &rerr);
+    nc_err e = s->be.call(s->be.worker, "run.cancel", json_pack("{s:s}", "run", c->run_id), &res, &rerr);
     if (e == NC_OK)
-        logf_(c->s, "run %s: cancelled (%s)", c->run_id,
+        logf_(s, "run %s: cancelled (%s)", c->run_id,
               json_is_true(json_object_get(res, "cancelled")) ? "stopped" : "it had already finished");
     else
-        logf_(c->s, "run %s: cannot cancel it: %s: %s", c->run_id, rerr.code, rerr.message);
+        logf_(s, "run %s: cannot cancel it: %s: %s", c->run_id, rerr.code, rerr.message);
     json_decref(res);
     free(c);
+    pthread_mutex_lock(&s->mu);   /* the last touch of s: nc_mcp_wait_idle waits for it */
+    s->helpers--;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
 }
 
 static void send_run_cancel(nc_mcp_server *s, const char *run_id)
@@ -636,6 +651,9 @@ static void send_run_cancel(nc_mcp_server *s, const char *run_id)
         return;
     c->s = s;
     snprintf(c->run_id, sizeof c->run_id, "%s", run_id);
+    pthread_mutex_lock(&s->mu);
+    s->helpers++;
+    pthread_mutex_unlock(&s->mu);
     if (!s->be.spawn || !s->be.spawn(s->be.ctx, cancel_main, c))
         cancel_main(c);
 }
@@ -688,7 +706,7 @@ static json_t *run_call(job *j, const char *op, json_t *params, json_t **res)
     nc_rpc_error rerr;
     memset(&rerr, 0, sizeof rerr);
     json_object_set_new(params, "stream", json_true());
-    nc_err e = s->be.call_stream(s->be.ctx, op, params, on_run_event, j, res, &rerr);
+    nc_err e = s->be.call_stream(s->be.worker, op, params, on_run_event, j, res, &rerr);
     if (e == NC_OK && !json_is_object(*res)) {
         json_decref(*res);
         *res = NULL;
@@ -765,7 +783,8 @@ static json_t *tools_call(nc_mcp_server *s, const json_t *id, const json_t *para
     for (job *k = s->jobs; k; k = k->next)
         dup |= json_equal(k->id, (json_t *)id);
     bool full = s->njobs >= NC_MCP_MAX_INFLIGHT;
-    if (!dup && !full) {
+    bool ending = s->stopping;   /* nc_mcp_wait_idle waits for the jobs it counted: no new one after it */
+    if (!dup && !full && !ending) {
         j->next = s->jobs;
         s->jobs = j;
         s->njobs++;
@@ -778,15 +797,19 @@ static json_t *tools_call(nc_mcp_server *s, const json_t *id, const json_t *para
         return error_response(id, NC_JSONRPC_INVALID_REQUEST, "Invalid Request: a request with this id is still "
                                                                "in progress; ids must be unique");
     }
-    if (full) {
+    if (full || ending) {
         job_free(j);
-        out = tool_error("busy", "too many tool calls in progress at once; wait for one to finish");
+        out = ending ? tool_error("unavailable", "this MCP session is ending; connect again")
+                     : tool_error("busy", "too many tool calls in progress at once; wait for one to finish");
         goto done;
     }
     if (!s->be.spawn) {
         job_main(j);
-    } else if (!s->be.spawn(s->be.ctx, job_main, j)) {
-        job_finish(j, tool_error("internal", "cannot start a thread for this call; retry"));
+    } else {
+        /* the transport learns where the job's messages go before any can come */
+        s->be.send(s->be.ctx, NC_MCP_OUT_DEFERRED, j->id, NULL, 0);
+        if (!s->be.spawn(s->be.ctx, job_main, j))
+            job_finish(j, tool_error("internal", "cannot start a thread for this call; retry"));
     }
 done:
     json_decref(empty);
@@ -868,7 +891,7 @@ static json_t *call_sync(nc_mcp_server *s, const char *op, json_t *params, nc_rp
 {
     json_t *res = NULL;
     memset(rerr, 0, sizeof *rerr);
-    *e = s->be.call(s->be.ctx, op, params, &res, rerr);
+    *e = s->be.call(s->be.worker, op, params, &res, rerr);
     if (*e == NC_OK && !json_is_object(res)) {
         json_decref(res);
         res = NULL;
@@ -1017,7 +1040,8 @@ static void resource_updated(nc_mcp_server *s, const char *prefix, const char *r
     bool subscribed = json_object_get(s->subscriptions, uri) != NULL;
     pthread_mutex_unlock(&s->mu);
     if (subscribed)
-        send_notification(s, "notifications/resources/updated", json_pack("{s:s}", "uri", uri));
+        send_notification(s, NC_MCP_OUT_SESSION, NULL, "notifications/resources/updated",
+                          json_pack("{s:s}", "uri", uri));
 }
 
 /* ---- the worker's events ---- */
@@ -1066,9 +1090,48 @@ void nc_mcp_wait_idle(nc_mcp_server *s)
     pthread_mutex_lock(&s->mu);
     s->stopping = true;
     pthread_cond_broadcast(&s->cond);
-    while (s->njobs > 0)
+    while (s->njobs > 0 || s->helpers > 0)
         pthread_cond_wait(&s->cond, &s->mu);
     pthread_mutex_unlock(&s->mu);
+}
+
+void nc_mcp_cancel_all(nc_mcp_server *s)
+{
+    char runs[NC_MCP_MAX_INFLIGHT][48];
+    size_t n = 0;
+    pthread_mutex_lock(&s->mu);
+    for (job *j = s->jobs; j; j = j->next) {
+        if (!j->cancelled)
+            logf_(s, "%s: cancelled: the session ended", j->name);
+        j->cancelled = true;
+        if (j->run_id[0] && !j->cancel_sent && n < NC_MCP_MAX_INFLIGHT) {   /* else its first event sends it */
+            j->cancel_sent = true;
+            snprintf(runs[n++], sizeof runs[0], "%s", j->run_id);
+        }
+    }
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+    for (size_t i = 0; i < n; i++)
+        send_run_cancel(s, runs[i]);
+    nc_mcp_wait_idle(s);
+}
+
+bool nc_mcp_initialized(nc_mcp_server *s)
+{
+    return atomic_load(&s->initialized);
+}
+
+const char *nc_mcp_protocol(nc_mcp_server *s)
+{
+    return atomic_load(&s->protocol);
+}
+
+bool nc_mcp_protocol_supported(const char *v, size_t len)
+{
+    for (size_t i = 0; v && protocol_versions[i]; i++)
+        if (strlen(protocol_versions[i]) == len && memcmp(v, protocol_versions[i], len) == 0)
+            return true;
+    return false;
 }
 
 /* ---- methods ---- */
@@ -1100,8 +1163,10 @@ static json_t *initialize(nc_mcp_server *s, const json_t *id, const json_t *para
                                               "resources", "subscribe", 1, "listChanged", 0, "serverInfo", "name",
                                               "nightcore-mcp", "title", "Night Core", "version", NC_VERSION,
                                               "instructions", s->instructions));
-    if (r)
+    if (r) {
+        atomic_store(&s->protocol, chosen);
         s->initialized = true;
+    }
     return r;
 }
 
@@ -1165,18 +1230,24 @@ static json_t *dispatch(nc_mcp_server *s, const char *method, const json_t *id, 
     return error_response(id, NC_JSONRPC_METHOD_NOT_FOUND, "Method not found: %s", shown);
 }
 
-nc_err nc_mcp_handle_message(nc_mcp_server *s, const char *line, size_t len)
+nc_err nc_mcp_handle_message(nc_mcp_server *s, const char *line, size_t len, nc_mcp_in *in)
 {
     json_t *msg = NULL, *resp = NULL;
     json_error_t je;
     bool respond = true;
+    nc_mcp_in ignored;
+    const json_t *reply_id = NULL;
 
+    if (!in)
+        in = &ignored;
+    memset(in, 0, sizeof *in);
     size_t blank = 0;
     while (blank < len && (line[blank] == ' ' || line[blank] == '\t' || line[blank] == '\r' || line[blank] == '\n'))
         blank++;
     if (blank == len)
-        return NC_OK;
+        return NC_OK;   /* NC_MCP_IN_BLANK */
 
+    in->kind = NC_MCP_IN_INVALID;
     msg = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
     if (!msg) {
         resp = error_response(NULL, NC_JSONRPC_PARSE_ERROR, "Parse error: %s (line %d, column %d)", je.text, je.line,
@@ -1185,7 +1256,7 @@ nc_err nc_mcp_handle_message(nc_mcp_server *s, const char *line, size_t len)
     }
     if (json_is_array(msg)) {
         resp = error_response(NULL, NC_JSONRPC_INVALID_REQUEST,
-                              "Invalid Request: JSON-RPC batches are not supported; send one message per line");
+                              "Invalid Request: JSON-RPC batches are not supported; send one message at a time");
         goto send;
     }
     if (!json_is_object(msg)) {
@@ -1198,9 +1269,10 @@ nc_err nc_mcp_handle_message(nc_mcp_server *s, const char *line, size_t len)
                       json_string_length(jsonrpc) == 3;
     /* MCP ids are strings or integers, never null. */
     bool id_ok_ = json_is_string(id) || json_is_integer(id);
-    const json_t *reply_id = id_ok_ ? id : NULL;
+    reply_id = id_ok_ ? id : NULL;
 
     if (!method && version_ok && id && (json_object_get(msg, "result") || json_object_get(msg, "error"))) {
+        in->kind = NC_MCP_IN_RESPONSE;
         respond = false;   /* a response: this server sends no requests, so there is nothing to match it to */
         goto send;
     }
@@ -1219,13 +1291,16 @@ nc_err nc_mcp_handle_message(nc_mcp_server *s, const char *line, size_t len)
     /* A method name with an embedded NUL matches nothing. */
     const char *m = strlen(json_string_value(method)) == json_string_length(method) ? json_string_value(method)
                                                                                       : "\x01";
+    printable(json_string_value(method), json_string_length(method), in->method, sizeof in->method);
     if (!id) {
         /* a notification: never answered */
+        in->kind = NC_MCP_IN_NOTIFICATION;
         if (strcmp(m, "notifications/cancelled") == 0 && json_is_object(params))
             cancel_request(s, params);
         respond = false;
         goto send;
     }
+    in->kind = NC_MCP_IN_REQUEST;
     if (params && !json_is_object(params)) {
         resp = error_response(reply_id, NC_JSONRPC_INVALID_PARAMS, "Invalid params: \"params\" must be an object");
         goto send;
@@ -1234,12 +1309,16 @@ nc_err nc_mcp_handle_message(nc_mcp_server *s, const char *line, size_t len)
     if (!resp && strcmp(m, "tools/call") == 0)
         respond = false;   /* a job answers it (or it ran out of memory and said so) */
 send:
-    json_decref(msg);
-    if (!respond)
+    if (!respond) {
+        json_decref(msg);
         return NC_OK;
-    if (!resp)
+    }
+    if (!resp) {
+        json_decref(msg);
         return NC_ERR_NOMEM;
-    send_json(s, resp);
+    }
+    send_json(s, NC_MCP_OUT_RESPONSE, reply_id, resp);   /* reply_id lives in msg until here */
+    json_decref(msg);
     return NC_OK;
 }
 
@@ -1248,7 +1327,7 @@ nc_err nc_mcp_send_error(nc_mcp_server *s, int code, const char *message)
     json_t *r = error_response(NULL, code, "%s", message);
     if (!r)
         return NC_ERR_NOMEM;
-    send_json(s, r);
+    send_json(s, NC_MCP_OUT_RESPONSE, NULL, r);
     return NC_OK;
 }
 

@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include "common/fs.h"
+#include "sandbox/compile.h"
 #include "sandbox/internal.h"
 
 #define CHILD_SOCK 3
@@ -152,6 +153,8 @@ void nc_sandbox_dispatch(int argc, char **argv)
         nc_sandbox_child_main();
     if (argc >= 2 && strcmp(argv[1], "sandbox-zygote") == 0)
         nc_sandbox_zygote_main();
+    if (argc >= 2 && strcmp(argv[1], "sandbox-compile") == 0)
+        nc_sandbox_compile_main();
 }
 
 /* A pre-started, single-threaded process that forks sandbox children on

@@ -30,6 +30,7 @@
 #include <nightcore_engine.h>
 #include <wasmtime.h>
 #include "sandbox/internal.h"
+#include "sandbox/vm_host.h"
 
 #define WASMTIME_VERSION_STR "wasmtime-c-api-48.0.8"
 
@@ -74,7 +75,7 @@ static void error_msg(wasmtime_error_t *e, char *msg, size_t msg_len, const char
     wasm_byte_vec_delete(&m);
 }
 
-static wasm_engine_t *engine_new(bool fuel, uint32_t stack_bytes)
+static wasm_config_t *config_new(bool fuel, uint32_t stack_bytes)
 {
     wasm_config_t *config = wasm_config_new();
     if (!config)
@@ -87,58 +88,138 @@ static wasm_engine_t *engine_new(bool fuel, uint32_t stack_bytes)
     wasmtime_config_parallel_compilation_set(config, true);   /* compiling only */
     if (stack_bytes)
         wasmtime_config_max_wasm_stack_set(config, stack_bytes);
-    return wasm_engine_new_with_config(config);   /* takes config */
+    return config;
 }
 
-nc_err nc_exec_compile(const uint8_t *wasm, size_t len, bool fuel, uint8_t **artifact,
+static wasm_engine_t *engine_new(bool fuel, uint32_t stack_bytes)
+{
+    wasm_config_t *config = config_new(fuel, stack_bytes);
+    return config ? wasm_engine_new_with_config(config) : NULL;   /* takes config */
+}
+
+/* The engine's message on one printable line: wasmtime's errors carry their
+ * causes on further lines ("Caused by:"), and the reason goes into a reply:
+ * "failed to parse\n\nCaused by:\n    bad magic" -> "failed to parse: bad magic". */
+static void one_line(char *msg, size_t msg_len)
+{
+    char out[NC_COMPILE_MAX_MESSAGE + 1];
+    size_t w = 0;
+    int gap = 0;   /* before the next word: 0 nothing, 1 a space, 2 a line break */
+    for (size_t r = 0; msg[r] && w + 3 < sizeof out;) {
+        unsigned char ch = (unsigned char)msg[r];
+        if (ch == '\n' || ch < 0x20 || ch > 0x7e || ch == ' ') {
+            gap = ch == '\n' ? 2 : gap ? gap : 1;
+            r++;
+            continue;
+        }
+        if (gap == 2 && strncmp(msg + r, "Caused by:", 10) == 0) {
+            r += 10;
+            continue;
+        }
+        if (gap && w) {
+            if (gap == 2 && out[w - 1] != ':')
+                out[w++] = ':';
+            out[w++] = ' ';
+        }
+        gap = 0;
+        out[w++] = (char)ch;
+        r++;
+    }
+    out[w] = '\0';
+    snprintf(msg, msg_len, "%s", out);
+}
+
+struct nc_compiler {
+    wasm_engine_t *engine;
+    wasm_byte_vec_t artifact;
+};
+
+nc_err nc_compiler_new(bool fuel, nc_compile_target target, nc_compiler **out)
+{
+    *out = NULL;
+    nc_compiler *c = calloc(1, sizeof *c);
+    if (!c)
+        return NC_ERR_NOMEM;
+    wasm_config_t *config = config_new(fuel, 0);
+    if (config && target == NC_COMPILE_TARGET_VM && !nc_vm_config_target(config)) {
+        wasm_config_delete(config);
+        config = NULL;
+    }
+    c->engine = config ? wasm_engine_new_with_config(config) : NULL;   /* takes config */
+    if (!c->engine) {
+        free(c);
+        return NC_ERR_INTERNAL;
+    }
+    *out = c;
+    return NC_OK;
+}
+
+void nc_compiler_free(nc_compiler *c)
+{
+    if (!c)
+        return;
+    if (c->artifact.data)
+        wasm_byte_vec_delete(&c->artifact);
+    wasm_engine_delete(c->engine);
+    free(c);
+}
+
+nc_err nc_compiler_run(nc_compiler *c, const uint8_t *wasm, size_t len, const uint8_t **artifact,
                        size_t *artifact_len, char *msg, size_t msg_len)
 {
-    wasm_engine_t *engine = NULL;
-    wasmtime_module_t *module = NULL;
-    wasmtime_error_t *werr = NULL;
-    wasm_byte_vec_t ser = {0, NULL};
-    nc_err err = NC_ERR_INTERNAL;
-
     *artifact = NULL;
     *artifact_len = 0;
     if (len > NC_MAX_MODULE_BYTES) {
         copy_msg(msg, msg_len, "module larger than the size cap", "", 0);
         return NC_ERR_TOO_LARGE;
     }
-    engine = engine_new(fuel, 0);
-    if (!engine)
-        goto done;
-    werr = wasmtime_module_new(engine, wasm, len, &module);
+    if (c->artifact.data)
+        wasm_byte_vec_delete(&c->artifact);
+    c->artifact = (wasm_byte_vec_t){0, NULL};
+    /* As `wasmtime compile`: the code is generated and serialized, never
+     * mapped executable in this process. */
+    wasmtime_error_t *werr = nightcore_precompile_module(c->engine, wasm, len, &c->artifact);
     if (werr) {
         error_msg(werr, msg, msg_len, "invalid module: ");
-        err = NC_ERR_INVALID_MODULE;
-        goto done;
-    }
-    werr = wasmtime_module_serialize(module, &ser);
-    if (werr) {
-        error_msg(werr, msg, msg_len, "cannot serialize module: ");
-        goto done;
-    }
-    *artifact = malloc(ser.size ? ser.size : 1);
-    if (!*artifact) {
-        err = NC_ERR_NOMEM;
-        goto done;
-    }
-    memcpy(*artifact, ser.data, ser.size);
-    *artifact_len = ser.size;
-    err = NC_OK;
-done:
-    if (werr)
         wasmtime_error_delete(werr);
-    if (ser.data)
-        wasm_byte_vec_delete(&ser);
-    if (module)
-        wasmtime_module_delete(module);
-    if (engine)
-        wasm_engine_delete(engine);
+        if (msg && msg_len)
+            one_line(msg, msg_len);
+        return NC_ERR_INVALID_MODULE;
+    }
+    if (!c->artifact.data || c->artifact.size == 0 || c->artifact.size > NC_MAX_ARTIFACT_BYTES) {
+        copy_msg(msg, msg_len, "the engine produced no artifact, or one past the size cap", "", 0);
+        return NC_ERR_INTERNAL;
+    }
+    *artifact = (const uint8_t *)c->artifact.data;
+    *artifact_len = c->artifact.size;
+    return NC_OK;
+}
+
+nc_err nc_exec_compile(const uint8_t *wasm, size_t len, bool fuel, nc_compile_target target, uint8_t **artifact,
+                       size_t *artifact_len, char *msg, size_t msg_len)
+{
+    nc_compiler *c = NULL;
+    const uint8_t *bytes;
+    size_t n;
+
+    *artifact = NULL;
+    *artifact_len = 0;
+    nc_err err = nc_compiler_new(fuel, target, &c);
+    if (err == NC_OK)
+        err = nc_compiler_run(c, wasm, len, &bytes, &n, msg, msg_len);
+    if (err == NC_OK) {
+        *artifact = malloc(n);
+        if (*artifact) {
+            memcpy(*artifact, bytes, n);
+            *artifact_len = n;
+        } else {
+            err = NC_ERR_NOMEM;
+        }
+    }
+    nc_compiler_free(c);
 #ifdef __GLIBC__
     /* Hand the compiler's freed memory back: compiling gofmt otherwise leaves
-     * about 100 MB in malloc's per-thread arenas of the long-lived worker. */
+     * about 100 MB in malloc's per-thread arenas of a long-lived process. */
     malloc_trim(0);
 #endif
     return err;

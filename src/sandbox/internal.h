@@ -10,9 +10,24 @@ uint64_t nc_now_ns(void);   /* CLOCK_MONOTONIC, comparable across processes */
 /* Engine fingerprint: what must match for an artifact to load. */
 void nc_engine_fingerprint(bool fuel, char out[65]);
 
-/* Compile wasm bytes to a serialized artifact (malloc'd). */
-NC_MUST_CHECK nc_err nc_exec_compile(const uint8_t *wasm, size_t len, bool fuel, uint8_t **artifact,
+/* Which CPU an artifact's code is for: this host's, or the vm tier's guests'
+ * (a fixed level every guest CPU has, vm_compile.c). */
+typedef enum { NC_COMPILE_TARGET_HOST = 0, NC_COMPILE_TARGET_VM = 1 } nc_compile_target;
+
+/* Compile wasm bytes to a serialized artifact (malloc'd), in this process:
+ * the in-process tier's compile (tests, benchmarks). The process and vm
+ * tiers compile in a compile child (compile.c). */
+NC_MUST_CHECK nc_err nc_exec_compile(const uint8_t *wasm, size_t len, bool fuel, nc_compile_target target,
+                                     uint8_t **artifact, size_t *artifact_len, char *msg, size_t msg_len);
+
+/* The same in two steps, for the compile child: the engine is made before
+ * the seccomp profile is loaded, the module compiled after. The artifact
+ * belongs to the compiler (valid until the next run or nc_compiler_free). */
+typedef struct nc_compiler nc_compiler;
+NC_MUST_CHECK nc_err nc_compiler_new(bool fuel, nc_compile_target target, nc_compiler **out);
+NC_MUST_CHECK nc_err nc_compiler_run(nc_compiler *c, const uint8_t *wasm, size_t len, const uint8_t **artifact,
                                      size_t *artifact_len, char *msg, size_t msg_len);
+void nc_compiler_free(nc_compiler *c);
 
 typedef enum {
     NC_TIMER_THREAD,   /* a watchdog thread signals the running thread (in-process tier) */
@@ -52,6 +67,11 @@ void nc_isolate_early(nc_isolation_report *r);   /* namespaces, caps, nnp, rlimi
 void nc_isolate_namespaces_entered(bool userns, bool netns);
 NC_MUST_CHECK nc_err nc_isolate_late(const nc_run_spec *spec, const int *dir_fds,
                                      nc_isolation_report *r, char *msg, size_t msg_len);
+/* Pieces of the same for the compile child (compile.c): every capability
+ * dropped; a Landlock ruleset that handles every right and allows nothing
+ * (no filesystem at all; *abi 0 where the kernel has no Landlock). */
+bool nc_isolate_drop_caps(void);
+NC_MUST_CHECK nc_err nc_isolate_landlock_nothing(int *abi, char *msg, size_t msg_len);
 
 /* Wire format between supervisor and child (wire.c). Spec and result are
  * binary, length-prefixed; both sides parse with the bounded reader. The

@@ -246,3 +246,17 @@ nc_err nc_isolate_late(const nc_run_spec *spec, const int *dir_fds, nc_isolation
     r->seccomp = true;
     return NC_OK;
 }
+
+/* ---- the compile child's pieces (compile.c) ---- */
+
+bool nc_isolate_drop_caps(void)
+{
+    return drop_caps();
+}
+
+nc_err nc_isolate_landlock_nothing(int *abi, char *msg, size_t msg_len)
+{
+    nc_run_spec none;
+    memset(&none, 0, sizeof none);
+    return apply_landlock(&none, NULL, abi, msg, msg_len);
+}

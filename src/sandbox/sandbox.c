@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common/fs.h"
+#include "sandbox/compile.h"
 #include "sandbox/internal.h"
 #include "sandbox/tier.h"
 
@@ -55,6 +56,7 @@ struct nc_sandbox {
     char child_exe[PATH_MAX];
     char cache_dir[PATH_MAX];
     unsigned pool_size;
+    uint32_t compile_timeout_ms;   /* compile children (compile.c) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     nc_child pool[MAX_POOL];
@@ -188,9 +190,9 @@ bool nc_run_cancel_fired(const nc_run_cancel *c)
     return c && atomic_load(&((nc_run_cancel *)c)->fired);
 }
 
-int nc_run_cancel_fd(const nc_run_hooks *hooks)
+int nc_run_cancel_fd(const nc_run_cancel *c)
 {
-    return hooks && hooks->cancel ? hooks->cancel->efd : -1;
+    return c ? c->efd : -1;
 }
 
 void nc_run_set_cancelled(nc_run_result *res, const char *when)
@@ -410,6 +412,7 @@ nc_err nc_sandbox_new(const nc_sandbox_opts *opts, nc_sandbox **out)
         return NC_ERR_NOMEM;
     sb->tier = opts->tier;
     sb->pool_size = opts->pool_size > MAX_POOL ? MAX_POOL : opts->pool_size;
+    sb->compile_timeout_ms = opts->compile_timeout_ms ? opts->compile_timeout_ms : NC_COMPILE_TIMEOUT_MS;
     const char *exe = opts->child_exe ? opts->child_exe : "/proc/self/exe";
     ssize_t n = 0;
     if (!opts->child_exe) {
@@ -687,18 +690,32 @@ nc_err nc_sandbox_artifact_fd(nc_sandbox *sb, const nc_artifact *art, int *fd, s
 nc_err nc_artifact_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel,
                            nc_artifact *out, char *msg, size_t msg_len)
 {
-    return nc_artifact_compile_tier(sb, sb->tier, wasm, len, fuel, out, msg, msg_len);
+    return nc_artifact_compile_ex(sb, sb->tier, wasm, len, fuel, NULL, out, NULL, msg, msg_len);
 }
 
 nc_err nc_artifact_compile_tier(nc_sandbox *sb, nc_tier tier, const uint8_t *wasm, size_t len, bool fuel,
                                 nc_artifact *out, char *msg, size_t msg_len)
 {
+    return nc_artifact_compile_ex(sb, tier, wasm, len, fuel, NULL, out, NULL, msg, msg_len);
+}
+
+nc_err nc_artifact_compile_ex(nc_sandbox *sb, nc_tier tier, const uint8_t *wasm, size_t len, bool fuel,
+                              nc_run_cancel *cancel, nc_artifact *out, nc_compile_report *report, char *msg,
+                              size_t msg_len)
+{
     uint8_t *art = NULL;
     size_t art_len = 0;
     char hex[NC_SHA256_HEX_LEN + 1], fp[65];
+    nc_compile_report scratch;
     nc_err err;
+    uint64_t t0 = nc_now_ns();
 
     memset(out, 0, sizeof *out);
+    if (!report)
+        report = &scratch;
+    memset(report, 0, sizeof *report);
+    if (msg_len)
+        msg[0] = '\0';
     err = nc_sha256(wasm, len, out->module_sha256);
     if (err != NC_OK)
         return err;
@@ -707,7 +724,7 @@ nc_err nc_artifact_compile_tier(nc_sandbox *sb, nc_tier tier, const uint8_t *was
         return NC_ERR_USAGE;
     }
     const nc_tier_ops *ops = tier_table[tier];
-    err = ops->compile(wasm, len, fuel, &art, &art_len, msg, msg_len);
+    err = ops->compile(sb, wasm, len, fuel, cancel, &art, &art_len, report, msg, msg_len);
     if (err != NC_OK)
         goto done;
     err = nc_sha256(art, art_len, out->sha256);
@@ -735,10 +752,12 @@ nc_err nc_artifact_compile_tier(nc_sandbox *sb, nc_tier tier, const uint8_t *was
         image_add(sb, out->sha256, fd, art_len, &st);
         pthread_mutex_unlock(&sb->imu);
     }
+    report->artifact_bytes = art_len;
 done:
     free(art);
     if (err != NC_OK)
         memset(out, 0, sizeof *out);
+    report->t_total_ns = nc_now_ns() - t0;
     return err;
 }
 
@@ -1332,10 +1351,40 @@ static nc_err inprocess_run(nc_sandbox *sb, void *state, const nc_artifact *art,
     return run_inprocess(art, spec, dir_fds, hooks, res, msg, msg_len);
 }
 
+/* The process tier never compiles in this process: a compile child does
+ * (compile.c), for the host's CPU. */
+static nc_err process_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel, nc_run_cancel *cancel,
+                              uint8_t **artifact, size_t *artifact_len, nc_compile_report *report, char *msg,
+                              size_t msg_len)
+{
+    return nc_compile_in_child(sb->child_exe, sb->compile_timeout_ms, wasm, len, fuel, NC_COMPILE_TARGET_HOST,
+                               cancel, artifact, artifact_len, report, msg, msg_len);
+}
+
+static nc_err inprocess_compile(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel, nc_run_cancel *cancel,
+                                uint8_t **artifact, size_t *artifact_len, nc_compile_report *report, char *msg,
+                                size_t msg_len)
+{
+    (void)sb;
+    (void)cancel;
+    (void)report;
+    return nc_exec_compile(wasm, len, fuel, NC_COMPILE_TARGET_HOST, artifact, artifact_len, msg, msg_len);
+}
+
+/* The vm tier's artifacts: compiled in a compile child too, for the guests'
+ * CPU level (vm_compile.c). */
+nc_err nc_sandbox_compile_for_vm(nc_sandbox *sb, const uint8_t *wasm, size_t len, bool fuel, nc_run_cancel *cancel,
+                                 uint8_t **artifact, size_t *artifact_len, nc_compile_report *report, char *msg,
+                                 size_t msg_len)
+{
+    return nc_compile_in_child(sb->child_exe, sb->compile_timeout_ms, wasm, len, fuel, NC_COMPILE_TARGET_VM, cancel,
+                               artifact, artifact_len, report, msg, msg_len);
+}
+
 const nc_tier_ops nc_tier_process_ops = {
     .id = NC_TIER_PROCESS,
     .prepare = process_prepare,
-    .compile = nc_exec_compile,
+    .compile = process_compile,
     .fingerprint = nc_engine_fingerprint,
     .check = process_check,
     .run = process_run,
@@ -1346,7 +1395,7 @@ const nc_tier_ops nc_tier_process_ops = {
 const nc_tier_ops nc_tier_inprocess_ops = {
     .id = NC_TIER_INPROCESS,
     .prepare = inprocess_prepare,
-    .compile = nc_exec_compile,
+    .compile = inprocess_compile,
     .fingerprint = nc_engine_fingerprint,
     .check = process_check,
     .run = inprocess_run,

@@ -190,6 +190,7 @@ typedef struct {
     const char *vm_accel;       /* "auto" (NULL), "kvm" or "tcg" */
     unsigned vm_pool_size;      /* microVMs kept booted */
     const char *vm_console_log; /* NULL: guest consoles discarded */
+    uint32_t compile_timeout_ms;   /* a compile child is killed past this; 0: NC_COMPILE_TIMEOUT_MS */
 } nc_sandbox_opts;
 
 /* What a tier offers on this host, for status reports. */
@@ -225,6 +226,26 @@ NC_MUST_CHECK nc_err nc_sandbox_tier_check(nc_sandbox *sb, nc_tier tier, size_t 
 
 /* The tiers this sandbox knows (process, vm), with what they offer. */
 size_t nc_sandbox_tiers(nc_sandbox *sb, nc_tier_status *out, size_t max);
+
+/* How a compile went. */
+typedef struct {
+    bool in_child;                  /* compiled in a compile child (process tier) */
+    nc_isolation_report isolation;  /* what the compile child reported it had applied */
+    int term_signal;                /* the compile child died of this signal (0: it did not) */
+    uint64_t t_compile_ns;          /* the engine's compile, as the compile child timed it */
+    uint64_t t_total_ns;            /* from the start to the artifact written */
+    size_t artifact_bytes;
+} nc_compile_report;
+
+/* The same for a tier, cancellable (cancel may be NULL): a fired token kills
+ * the compile child and the compile fails (NC_ERR_CHILD, "cancelled"). report
+ * may be NULL. The process and vm tiers always compile in a compile child,
+ * never in the caller: Cranelift on hostile bytes is isolated like a run
+ * (docs/sandbox.md, "Compiling"); the in-process tier compiles in the caller. */
+struct nc_run_cancel;
+NC_MUST_CHECK nc_err nc_artifact_compile_ex(nc_sandbox *sb, nc_tier tier, const uint8_t *wasm, size_t len,
+                                            bool fuel, struct nc_run_cancel *cancel, nc_artifact *out,
+                                            nc_compile_report *report, char *msg, size_t msg_len);
 
 /* Validates module bytes with the engine (no compilation). */
 NC_MUST_CHECK nc_err nc_module_validate(const uint8_t *wasm, size_t len, char *msg, size_t msg_len);

@@ -203,9 +203,10 @@ static int write_until(int fd, struct iovec *iov, int n, uint64_t deadline_ns, i
  * user and network namespaces (no network but a down loopback; no host
  * abstract socket) and under a Landlock ruleset that lets it read only what
  * it loads (its program, libraries and firmware under /usr, /etc, /sys, its
- * own /proc entries, the kernel and the initramfs) and open /dev/kvm when it
- * uses KVM; it writes nothing by path (its stdio and the port are descriptors
- * opened before), connects to no TCP port, signals nothing outside itself. */
+ * own /proc entries, the QEMU named in the settings, the kernel and the
+ * initramfs) and open /dev/kvm when it uses KVM; it writes nothing by path
+ * (its stdio and the port are descriptors opened before), connects to no TCP
+ * port, signals nothing outside itself. */
 #define QEMU_MAX_RULES 12
 
 typedef struct {
@@ -239,6 +240,7 @@ static void rules_prepare(const nc_vm_host *h, nc_vm_accel accel, qemu_rules *r)
     rule(r, "/etc", rd);
     rule(r, "/sys", rd);
     rule(r, "/proc/filesystems", NC_LL_FS_READ_FILE);
+    rule(r, h->qemu, NC_LL_FS_READ_FILE | NC_LL_FS_EXECUTE);   /* NIGHTCORE_VM_QEMU may be elsewhere */
     rule(r, h->kernel, NC_LL_FS_READ_FILE);
     rule(r, h->initrd, NC_LL_FS_READ_FILE);
     if (accel == NC_VM_ACCEL_KVM)
@@ -765,7 +767,7 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
     uint32_t blen = 0;
     nc_err err;
     uint64_t t0 = nc_now_ns();
-    int cancel_fd = nc_run_cancel_fd(hooks);
+    int cancel_fd = nc_run_cancel_fd(hooks ? hooks->cancel : NULL);
     bool streaming = hooks && (hooks->on_output || hooks->cancel);
     uint8_t flags = (uint8_t)((fuel ? NC_WIRE_SPEC_FUEL : 0) | (streaming ? NC_WIRE_SPEC_STREAM : 0));
 
@@ -995,7 +997,7 @@ static void vm_shutdown(void *state)
 const nc_tier_ops nc_tier_vm_ops = {
     .id = NC_TIER_VM,
     .prepare = vm_prepare,
-    .compile = nc_vm_compile,
+    .compile = nc_sandbox_compile_for_vm,
     .fingerprint = nc_vm_engine_fingerprint,
     .check = vm_check,
     .run = vm_run,

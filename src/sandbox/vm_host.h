@@ -68,8 +68,10 @@ void nc_vm_host_kill(int sock, int pid);
  * CPU offers (vm_compile.c), with a fingerprint of their own. */
 #define NC_VM_CPU_LEVEL "x86-64-v2"
 void nc_vm_engine_fingerprint(bool fuel, char out[65]);
-NC_MUST_CHECK nc_err nc_vm_compile(const uint8_t *wasm, size_t len, bool fuel, uint8_t **artifact,
-                                   size_t *artifact_len, char *msg, size_t msg_len);
+/* Sets an engine configuration's target to the guests' CPU level; false if
+ * the engine refuses it. */
+struct wasm_config_t;
+bool nc_vm_config_target(struct wasm_config_t *config);
 
 /* Runs one verified artifact in a fresh microVM, its output streamed to
  * hooks->on_output and cancellable through hooks->cancel (hooks may be

@@ -332,6 +332,20 @@ static nc_err collect_rows(nc_db *db, sqlite3_stmt *st, json_t *arr, row_fn row)
     return rc == SQLITE_DONE ? NC_OK : db_fail(db);
 }
 
+/* collect_rows into a new array for *items; st is finalized. */
+static nc_err collect_into(nc_db *db, sqlite3_stmt *st, row_fn row, json_t **items)
+{
+    json_t *arr = json_array();
+    nc_err err = collect_rows(db, st, arr, row);
+    sqlite3_finalize(st);
+    if (err != NC_OK) {
+        json_decref(arr);
+        return err;
+    }
+    *items = arr;
+    return NC_OK;
+}
+
 static nc_err list_page(nc_db *db, const char *cols, const char *from, const char *col, const char *order,
                         const char *filter, int64_t limit, int64_t offset, row_fn row, json_t **items, int64_t *total)
 {
@@ -351,15 +365,7 @@ static nc_err list_page(nc_db *db, const char *cols, const char *from, const cha
         sqlite3_bind_text(st, 1, filter, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, limit);
     sqlite3_bind_int64(st, 3, offset);
-    json_t *arr = json_array();
-    err = collect_rows(db, st, arr, row);
-    sqlite3_finalize(st);
-    if (err != NC_OK) {
-        json_decref(arr);
-        return err;
-    }
-    *items = arr;
-    return NC_OK;
+    return collect_into(db, st, row, items);
 }
 
 /* ---- submissions ---- */
@@ -818,15 +824,7 @@ nc_err nc_db_submission_approvals(nc_db *db, const char *submission, json_t **it
                     "ORDER BY created_at DESC, rowid DESC LIMIT 256", &st) != NC_OK)
         return db_fail(db);
     sqlite3_bind_text(st, 1, submission, -1, SQLITE_STATIC);
-    json_t *arr = json_array();
-    nc_err err = collect_rows(db, st, arr, approval_listing);
-    sqlite3_finalize(st);
-    if (err != NC_OK) {
-        json_decref(arr);
-        return err;
-    }
-    *items = arr;
-    return NC_OK;
+    return collect_into(db, st, approval_listing, items);
 }
 
 static json_t *agent_approval_row(nc_db *db, sqlite3_stmt *st)
@@ -867,15 +865,7 @@ nc_err nc_db_agent_approvals(nc_db *db, const char *invoker, int64_t now, int64_
     sqlite3_bind_text(st, 1, invoker, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
     sqlite3_bind_int64(st, 3, limit);
-    json_t *arr = json_array();
-    err = collect_rows(db, st, arr, agent_approval_row);
-    sqlite3_finalize(st);
-    if (err != NC_OK) {
-        json_decref(arr);
-        return err;
-    }
-    *items = arr;
-    return NC_OK;
+    return collect_into(db, st, agent_approval_row, items);
 }
 
 nc_err nc_db_submission_for_ref(nc_db *db, const char *source, const char *ref, json_t **out)
@@ -1219,15 +1209,7 @@ nc_err nc_db_submission_list_source(nc_db *db, const char *source, const char *s
         sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, limit);
     sqlite3_bind_int64(st, 4, offset);
-    json_t *arr = json_array();
-    nc_err err = collect_rows(db, st, arr, submission_listing);
-    sqlite3_finalize(st);
-    if (err != NC_OK) {
-        json_decref(arr);
-        return err;
-    }
-    *items = arr;
-    return NC_OK;
+    return collect_into(db, st, submission_listing, items);
 }
 
 nc_err nc_db_count_runs(nc_db *db, int64_t *out)

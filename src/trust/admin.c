@@ -249,12 +249,7 @@ nc_err nc_admin_parse(const void *data, size_t len, nc_admin_statement *out, cha
     size_t clen;
     char ignored[64];
     TRY(nc_admin_build(out, &canon, &clen, ignored, sizeof ignored));
-    if (clen != len || memcmp(canon, data, len) != 0) {
-        snprintf(msg, msg_len, "statement is not in canonical form (sorted keys, no whitespace, all fields)");
-        err = NC_ERR_STATEMENT;
-        goto done;
-    }
-    err = NC_OK;
+    TRY(nc_field_canonical(canon, clen, data, len, msg, msg_len));
 done:
     free(canon);
     json_decref(root);

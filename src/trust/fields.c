@@ -96,3 +96,13 @@ nc_err nc_field_envelope(const json_t *root, const char *predicate_type, char *n
     *predicate = json_object_get(root, "predicate");
     return NC_OK;
 }
+
+nc_err nc_field_canonical(const char *canon, size_t canon_len, const uint8_t *data, size_t len, char *msg,
+                          size_t msg_len)
+{
+    if (canon_len != len || memcmp(canon, data, len) != 0) {
+        snprintf(msg, msg_len, "statement is not in canonical form (sorted keys, no whitespace, all fields)");
+        return NC_ERR_STATEMENT;
+    }
+    return NC_OK;
+}

@@ -27,4 +27,9 @@ NC_MUST_CHECK nc_err nc_field_hex(const json_t *obj, const char *key, uint8_t *o
 NC_MUST_CHECK nc_err nc_field_envelope(const json_t *root, const char *predicate_type, char *name, size_t name_size,
                                        uint8_t sha256[32], const json_t **predicate, char *msg, size_t msg_len);
 
+/* One encoding per statement: the bytes must be exactly what the builder
+ * makes of the parsed fields (canon); NC_ERR_STATEMENT otherwise. */
+NC_MUST_CHECK nc_err nc_field_canonical(const char *canon, size_t canon_len, const uint8_t *data, size_t len,
+                                        char *msg, size_t msg_len);
+
 #endif

@@ -267,12 +267,7 @@ nc_err nc_statement_parse(const void *data, size_t len, nc_statement *out, char 
     size_t clen;
     char ignored[64];
     TRY(nc_statement_build(out, &canon, &clen, ignored, sizeof ignored));
-    if (clen != len || memcmp(canon, data, len) != 0) {
-        snprintf(msg, msg_len, "statement is not in canonical form (sorted keys, no whitespace, all fields)");
-        err = NC_ERR_STATEMENT;
-        goto done;
-    }
-    err = NC_OK;
+    TRY(nc_field_canonical(canon, clen, data, len, msg, msg_len));
 done:
     free(canon);
     json_decref(root);

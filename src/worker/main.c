@@ -341,6 +341,10 @@ static int serve(const serve_opts *o)
         fprintf(stderr, "nightcore-worker: cannot set up the event loop's run handles\n");
         goto done;
     }
+    if (nc_compiles_init(w) != NC_OK) {
+        fprintf(stderr, "nightcore-worker: cannot set up the event loop's compile handles\n");
+        goto done;
+    }
     signal(SIGPIPE, SIG_IGN);
     uv_signal_init(w->loop, &w->sigterm);
     uv_signal_init(w->loop, &w->sigint);

@@ -188,6 +188,7 @@ static void op_status(nc_client *c, json_t *id, json_t *req)
     json_object_set_new(res, "deployment", nc_worker_deployment_json(w));
     json_object_set_new(res, "dev_mode", json_boolean(w->dev_mode));
     json_object_set_new(res, "unrecorded_runs", json_integer(w->nunrecorded));
+    json_object_set_new(res, "compiles", nc_compiles_status(w));
     json_object_set_new(res, "durability", json_pack("{s:I, s:I}", "commits", (json_int_t)nc_db_commits(w->db),
                                                      "syncs", (json_int_t)w->syncs));
     json_object_set_new(res, "connections", json_pack("{s:i, s:i, s:I, s:I, s:i, s:i}", "agent", (int)w->nagent_conns,
@@ -941,5 +942,7 @@ void nc_dispatch(nc_client *c, json_t *req)
             control_ops[i].fn(c, id, req);
             return;
         }
+    if (nc_views_dispatch(c, id, op, req))
+        return;
     nc_reply_error(c, id, NC_ERR_USAGE, "unknown op \"%.64s\"", op);
 }

@@ -207,34 +207,6 @@ done:
     nc_admin_cleanup(&st);
 }
 
-static nc_err record_policy(nc_worker *w, const char *type, json_t *fields, char *msg, size_t msg_len)
-{
-    uint64_t seq = 0;
-    int64_t now = nc_unix_now();
-    json_t *entry = json_deep_copy(fields);
-    nc_err err = entry ? nc_db_begin(w->db) : NC_ERR_NOMEM;
-    if (err == NC_OK)
-        err = nc_log(w, type, fields, &seq);
-    else
-        json_decref(fields);
-    if (err == NC_OK)
-        err = nc_db_commit(w->db);
-    if (err != NC_OK) {
-        nc_log_abort(w);
-        json_decref(entry);
-        char why[512];
-        nc_worker_failure(w, err, why, sizeof why);
-        snprintf(msg, msg_len, "the audit log cannot be written (%s): nothing changed", why);
-        return err == NC_ERR_NO_SPACE || err == NC_ERR_CORRUPT ? err : NC_ERR_INTERNAL;
-    }
-    json_object_set_new(entry, "seq", json_integer((json_int_t)seq));
-    json_object_set_new(entry, "time", json_integer(now));
-    json_object_set_new(entry, "type", json_string(type));
-    err = nc_ledger_apply(w->ledger, entry, w->worker_id, msg, msg_len);
-    json_decref(entry);
-    return err;
-}
-
 void nc_op_policy_add(nc_client *c, json_t *id, json_t *req)
 {
     static const char *const signed_p[] = {"statement", "signature", NULL};
@@ -316,7 +288,7 @@ void nc_op_policy_add(nc_client *c, json_t *id, json_t *req)
         nc_policy_cleanup(&pol);
         return;
     }
-    nc_err err = fields ? record_policy(w, "policy.set", fields, msg, sizeof msg) : NC_ERR_NOMEM;
+    nc_err err = fields ? nc_worker_ledger_record(w, "policy.set", fields, msg, sizeof msg) : NC_ERR_NOMEM;
     if (err != NC_OK) {
         nc_reply_error(c, id, err, "%s", err == NC_ERR_NOMEM ? "out of memory" : msg);
         nc_policy_cleanup(&pol);
@@ -350,7 +322,7 @@ void nc_op_policy_remove(nc_client *c, json_t *id, json_t *req)
     uint64_t version = cur->version;
     char keep[NC_POLICY_MAX_NAME + 1];
     snprintf(keep, sizeof keep, "%s", name);
-    nc_err err = record_policy(w, "policy.remove", json_pack("{s:s, s:I}", "name", keep, "version", (json_int_t)version),
+    nc_err err = nc_worker_ledger_record(w, "policy.remove", json_pack("{s:s, s:I}", "name", keep, "version", (json_int_t)version),
                                msg, sizeof msg);
     if (err != NC_OK) {
         nc_reply_error(c, id, err, "%s", msg);

@@ -1580,7 +1580,7 @@ void nc_run_cancel_as(nc_client *c, json_t *id, json_t *req, const char *invoker
 /* ---- approval.submit ---- */
 
 typedef struct {
-    uv_work_t work;
+    nc_compile_job job;   /* first: the job is the approval */
     nc_worker *w;
     nc_client *c;
     json_t *id;
@@ -1588,9 +1588,6 @@ typedef struct {
     nc_statement st;
     uint8_t *module;
     size_t module_len;
-    nc_artifact art;
-    nc_err err;
-    char msg[512];
 } nc_pending_approval;
 
 static void approval_free(nc_pending_approval *p)
@@ -1603,33 +1600,25 @@ static void approval_free(nc_pending_approval *p)
     free(p);
 }
 
-static void compile_work(uv_work_t *req)
+/* The module compiled (in a compile child, compile.c): record the approval. */
+static void approval_compiled(nc_compile_job *job)
 {
-    nc_pending_approval *p = req->data;
-    nc_tier tier = NC_TIER_PROCESS;
-    if (nc_tier_from_name(p->st.isolation[0] ? p->st.isolation : "process", &tier) != NC_OK) {
-        p->err = NC_ERR_STATEMENT;
-        snprintf(p->msg, sizeof p->msg, "unknown isolation tier %s", p->st.isolation);
-        return;
-    }
-    p->err = nc_artifact_compile_tier(p->w->sandbox, tier, p->module, p->module_len, p->st.limits.fuel != 0, &p->art,
-                                      p->msg, sizeof p->msg);
-}
-
-static void compile_done(uv_work_t *req, int status)
-{
-    nc_pending_approval *p = req->data;
+    nc_pending_approval *p = (nc_pending_approval *)job;
     nc_worker *w = p->w;
-    (void)status;
-    if (p->err != NC_OK) {
-        nc_reply_error(p->c, p->id, p->err, "cannot compile the module: %s", p->msg);
+    if (job->err != NC_OK) {
+        if (w->stopping)
+            nc_reply_error(p->c, p->id, NC_ERR_BUSY,
+                           "the worker is stopping: the approval was not recorded; submit the same signed "
+                           "statement again once it runs (nightcore approve ID --statement FILE --signature FILE)");
+        else
+            nc_reply_error(p->c, p->id, job->err, "cannot compile the module: %s", job->msg);
         goto done;
     }
     /* Stored relative to the home's artifact cache: the home may move. */
-    const char *art_file = strrchr(p->art.path, '/');
-    snprintf(p->row.artifact_path, sizeof p->row.artifact_path, "%s", art_file ? art_file + 1 : p->art.path);
-    nc_hex(p->art.sha256, NC_SHA256_LEN, p->row.artifact_sha256);
-    p->row.artifact_fuel = p->art.fuel;
+    const char *art_file = strrchr(job->art.path, '/');
+    snprintf(p->row.artifact_path, sizeof p->row.artifact_path, "%s", art_file ? art_file + 1 : job->art.path);
+    nc_hex(job->art.sha256, NC_SHA256_LEN, p->row.artifact_sha256);
+    p->row.artifact_fuel = job->art.fuel;
     json_t *caps = nc_caps_to_json(&p->st.caps), *limits = nc_limits_to_json(&p->st.limits), *inv = json_array();
     for (size_t i = 0; i < p->st.ninvokers; i++)
         json_array_append_new(inv, json_string(p->st.invokers[i]));
@@ -1664,10 +1653,8 @@ static void compile_done(uv_work_t *req, int status)
     nc_emit(w, "approval.created", json_pack("{s:O}", "approval", a));
     nc_reply(p->c, p->id, a);
 done:
-    w->compiling--;
     nc_client_done(p->c);
     approval_free(p);
-    nc_worker_maybe_stop(w);
 }
 
 void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req)
@@ -1684,7 +1671,8 @@ void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req)
     const char *key;
     json_t *v;
     json_object_foreach(req, key, v) {
-        if (strcmp(key, "id") && strcmp(key, "op") && strcmp(key, "statement") && strcmp(key, "signature")) {
+        if (strcmp(key, "id") && strcmp(key, "op") && strcmp(key, "statement") && strcmp(key, "signature") &&
+            strcmp(key, "progress")) {
             nc_reply_error(c, id, NC_ERR_USAGE, "unknown parameter \"%.64s\" for approval.submit", key);
             free(p);
             return;
@@ -1697,6 +1685,11 @@ void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req)
     json_t *stmt = json_object_get(req, "statement"), *sig = json_object_get(req, "signature");
     if (!json_is_string(stmt) || !json_is_string(sig)) {
         nc_reply_error(c, id, NC_ERR_USAGE, "approval.submit needs statement and signature (strings)");
+        goto fail;
+    }
+    json_t *progress = json_object_get(req, "progress");
+    if (progress && !json_is_boolean(progress)) {
+        nc_reply_error(c, id, NC_ERR_USAGE, "progress must be true or false");
         goto fail;
     }
     const uint8_t *sbytes = (const uint8_t *)json_string_value(stmt);
@@ -1752,6 +1745,11 @@ void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req)
         nc_reply_error(c, id, err, "%s", msg);
         goto fail;
     }
+    nc_tier tier = NC_TIER_PROCESS;   /* the artifact is compiled for the statement's tier */
+    if (nc_tier_from_name(vo.statement.isolation[0] ? vo.statement.isolation : "process", &tier) != NC_OK) {
+        nc_reply_error(c, id, NC_ERR_STATEMENT, "unknown isolation tier %s", vo.statement.isolation);
+        goto fail;
+    }
     nc_db_approval *r = &p->row;
     snprintf(r->id, sizeof r->id, "%s", vo.approval_id);
     snprintf(r->submission, sizeof r->submission, "%s", vo.statement.submission);
@@ -1780,15 +1778,15 @@ void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req)
     p->w = w;
     p->c = c;
     p->id = json_incref(id);
-    p->work.data = p;
     nc_client_ref(c);
     c->busy = true;
-    w->compiling++;
-    if (uv_queue_work(w->loop, &p->work, compile_work, compile_done) != 0) {
-        p->err = NC_ERR_INTERNAL;
-        snprintf(p->msg, sizeof p->msg, "cannot schedule compilation");
-        compile_done(&p->work, 0);
-    }
+    /* Compiled in a compile child for the statement's tier, off the loop;
+     * answered from approval_compiled. */
+    p->job = (nc_compile_job){.c = c, .progress = json_is_true(progress), .module = p->module,
+                              .module_len = p->module_len, .fuel = p->st.limits.fuel != 0, .tier = tier,
+                              .submission = r->submission, .name = r->name, .sha256 = r->sha256,
+                              .done = approval_compiled};
+    nc_compile_start(w, &p->job);
     p = NULL;
 fail:
     json_decref(sub);

@@ -347,6 +347,8 @@ void nc_emit(nc_worker *w, const char *type, json_t *fields)
     json_t *ev = fields ? fields : json_object();
     json_object_set_new(ev, "type", json_string(type));
     json_object_set_new(ev, "at", json_integer(nc_unix_now()));
+    if (strcmp(type, "alert") == 0)
+        nc_views_record_alert(w, ev);
     for (nc_client *c = w->clients, *next; c; c = next) {
         next = c->next;
         if (!c->subscribed || c->closing)
@@ -641,6 +643,7 @@ void nc_worker_maybe_stop(nc_worker *w)
 
 void nc_server_stop(nc_worker *w)
 {
+    nc_compiles_stop(w);
     if (!uv_is_closing((uv_handle_t *)&w->control))
         uv_close((uv_handle_t *)&w->control, NULL);
     if (!uv_is_closing((uv_handle_t *)&w->agent))

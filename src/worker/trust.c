@@ -41,8 +41,7 @@ static nc_err write_files(nc_worker *w, char *msg, size_t msg_len)
     return err;
 }
 
-/* Appends a trust entry, commits, and applies it to the ledger. */
-static nc_err record(nc_worker *w, const char *type, json_t *fields /* stolen */, char *msg, size_t msg_len)
+nc_err nc_worker_ledger_record(nc_worker *w, const char *type, json_t *fields, char *msg, size_t msg_len)
 {
     uint64_t seq = 0;
     json_t *entry = fields ? json_deep_copy(fields) : NULL;
@@ -52,7 +51,6 @@ static nc_err record(nc_worker *w, const char *type, json_t *fields /* stolen */
         err = nc_log(w, type, fields, &seq);
     else
         json_decref(fields);
-    fields = NULL;
     if (err == NC_OK)
         err = nc_db_commit(w->db);
     if (err != NC_OK) {
@@ -60,7 +58,7 @@ static nc_err record(nc_worker *w, const char *type, json_t *fields /* stolen */
         json_decref(entry);
         char why[512];
         nc_worker_failure(w, err, why, sizeof why);
-        snprintf(msg, msg_len, "the audit log cannot be written (%s): the trust store was not changed", why);
+        snprintf(msg, msg_len, "the audit log cannot be written (%s): nothing changed", why);
         return err == NC_ERR_NO_SPACE || err == NC_ERR_CORRUPT ? err : NC_ERR_INTERNAL;
     }
     /* The entry as stored (nc_audit_append adds these three). Its time may
@@ -71,6 +69,14 @@ static nc_err record(nc_worker *w, const char *type, json_t *fields /* stolen */
     json_object_set_new(entry, "type", json_string(type));
     err = nc_ledger_apply(w->ledger, entry, w->worker_id, msg, msg_len);
     json_decref(entry);
+    return err;
+}
+
+/* Appends a trust entry, commits, applies it to the ledger and writes the
+ * trust files from it. */
+static nc_err record(nc_worker *w, const char *type, json_t *fields /* stolen */, char *msg, size_t msg_len)
+{
+    nc_err err = nc_worker_ledger_record(w, type, fields, msg, msg_len);
     if (err != NC_OK)
         return err;
     err = write_files(w, msg, msg_len);

@@ -4,6 +4,7 @@
 #ifndef NC_WORKER_WORKER_H
 #define NC_WORKER_WORKER_H
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -33,6 +34,11 @@
  * bytes; progress comes at most this often while a run is in progress. */
 #define NC_WORKER_OUTPUT_CHUNK (64u * 1024)
 #define NC_WORKER_PROGRESS_MS 250u
+/* Approvals' compiles (compile.c): at most this many compile children at
+ * once (each uses every core and up to NC_COMPILE_MAX_DATA_BYTES), the
+ * others queued in order; approval.progress this often while one waits. */
+#define NC_WORKER_MAX_COMPILES 2u
+#define NC_WORKER_COMPILE_PROGRESS_MS 1000u
 #define NC_WORKER_MAX_OPERATORS 16
 /* Connections (docs/protocol.md "Limits"): agent.sock is capped globally and
  * per peer uid, below the descriptors the worker has, so control.sock and the
@@ -99,6 +105,7 @@ typedef struct {
 
 typedef struct nc_queued_run nc_queued_run;
 typedef struct nc_unrecorded nc_unrecorded;
+typedef struct nc_compile_job nc_compile_job;
 
 typedef struct {
     char source[80];
@@ -145,6 +152,13 @@ struct nc_worker {
     nc_queued_run *active;
     uv_async_t run_async;
     uv_timer_t progress_timer;
+    /* approvals' compiles (compile.c): queued and running, in order; each
+     * running one waits for its compile child on a thread of its own and
+     * reports back through compile_async */
+    nc_compile_job *compile_head, *compile_tail;
+    unsigned compiles_running;
+    uv_async_t compile_async;
+    uv_timer_t compile_timer;
     /* runs that finished but could not be recorded yet (run.c) */
     nc_unrecorded *unrecorded;
     unsigned nunrecorded;
@@ -227,6 +241,11 @@ void nc_random_id(const char *prefix, char *out, size_t out_len);
  * failure the caller rolls back and calls nc_log_abort. */
 NC_MUST_CHECK nc_err nc_log(nc_worker *w, const char *type, json_t *fields /* stolen */, uint64_t *seq);
 void nc_log_abort(nc_worker *w);
+/* A trust or policy change: its entry appended and committed, then applied
+ * to the ledger (trust.c). fields is stolen; msg says why on failure
+ * ("nothing changed" when the log could not be written). */
+NC_MUST_CHECK nc_err nc_worker_ledger_record(nc_worker *w, const char *type, json_t *fields, char *msg,
+                                             size_t msg_len);
 /* A refused request, in a transaction of its own, within the peer's budget
  * (the rest are counted and summarised once a minute). */
 void nc_log_refused(nc_worker *w, nc_client *c, const char *code, const char *message);
@@ -267,6 +286,40 @@ typedef struct {
                                        analysis and agent_state, without approval ids */
 } nc_submit_limits;
 void nc_submit(nc_client *c, json_t *id, json_t *req, const char *source, const nc_submit_limits *lim);
+/* compile.c: an approval's module compiled in a compile child, off the
+ * loop. The caller fills the first fields and keeps the job (and what it
+ * points to) alive until done is called, on the loop, once, with err, msg,
+ * art and report set; done may free the job. Meanwhile approval.progress
+ * events go to subscribers and, with progress, to c. */
+struct nc_compile_job {
+    nc_client *c;                /* the asker (referenced by the caller), or NULL */
+    bool progress;               /* c asked for approval.progress events */
+    const uint8_t *module;
+    size_t module_len;
+    bool fuel;
+    nc_tier tier;                /* the artifact's: the statement's isolation */
+    const char *submission, *name, *sha256;   /* for the events */
+    void (*done)(nc_compile_job *job);
+    nc_err err;
+    char msg[512];
+    nc_artifact art;
+    nc_compile_report report;
+    /* compile.c's own */
+    nc_worker *w;
+    nc_compile_job *next;
+    uint64_t accepted_ms;
+    bool running, thread_started;
+    int finished;                /* set by the compile thread (atomically) */
+    pthread_t thread;
+    nc_run_cancel *cancel;
+};
+NC_MUST_CHECK nc_err nc_compiles_init(nc_worker *w);
+void nc_compile_start(nc_worker *w, nc_compile_job *job);
+/* The worker stops: queued compiles fail, running ones are cancelled. */
+void nc_compiles_stop(nc_worker *w);
+/* {running, queued} for status. */
+json_t *nc_compiles_status(const nc_worker *w);
+
 /* agent.c */
 void nc_agent_dispatch(nc_client *c, json_t *req);
 /* sub (stolen) as its agent sees it: without approval ids, with agent_state
@@ -280,6 +333,13 @@ void nc_op_agent_add(nc_client *c, json_t *id, json_t *req);
 void nc_op_agent_list(nc_client *c, json_t *id, json_t *req);
 void nc_op_agent_remove(nc_client *c, json_t *id, json_t *req);
 void nc_op_approval_submit(nc_client *c, json_t *id, json_t *req);
+
+/* views.c: stats, filtered lists, audit entries, refusals, alerts
+ * (docs/protocol.md "Views"); false when op is not one of them. */
+bool nc_views_dispatch(nc_client *c, json_t *id, const char *op, json_t *req);
+/* An alert event is also an audit entry (type "alert"), in its own
+ * transaction, the same alert at most once in 10 minutes. */
+void nc_views_record_alert(nc_worker *w, const json_t *ev);
 
 /* policy.c */
 void nc_op_policy_list(nc_client *c, json_t *id, json_t *req);

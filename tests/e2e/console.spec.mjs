@@ -7,6 +7,11 @@
 //   NC_HOME, NC_BIN the Night Core home and bin dir (informational: the wrapper does the worker calls)
 //   NC_ARTIFACTS    where screenshots go (default build/e2e-artifacts/)
 //   NC_CHROMIUM     the browser (default /usr/bin/chromium)
+//   NC_DOCS_IMG     when set, a directory (docs/img) that gets a screenshot of every page at 1280 and
+//                   at 390 px wide (console-PAGE.png, console-PAGE-390.png): scripts/console-screenshots
+//
+// Every page is also checked with axe-core (no serious or critical violation), at 390 px wide (no
+// horizontal overflow, no word broken in the middle), for its title, aria-current and focus.
 //
 // The wrapper and this script take turns over stdio: the script prints `STEP <name> <json>` and
 // waits for one line `GO <json>` on stdin (the wrapper did the step: submitted, ran, seeded);
@@ -16,12 +21,16 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import readline from 'node:readline';
+import { createRequire } from 'node:module';
 
 const URL_ = process.env.NC_CONSOLE_URL || process.argv[2];
 const ARTIFACTS = process.env.NC_ARTIFACTS || path.join('build', 'e2e-artifacts');
 const CHROMIUM = process.env.NC_CHROMIUM || '/usr/bin/chromium';
 const XSS = '<img src=x onerror="window.__xss=1">';
 const T = 15000;
+const DOCS_IMG = process.env.NC_DOCS_IMG || '';
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const TZ = 'Asia/Kolkata'; // +05:30: a zone whose offset cannot be mistaken for UTC
 
 if (!URL_) {
   console.error('usage: NC_CONSOLE_URL=http://127.0.0.1:PORT/?token=... node console.spec.mjs');
@@ -42,7 +51,7 @@ async function step(name, data) {
 }
 const log = (...a) => process.stdout.write('LOG ' + a.join(' ') + '\n');
 
-const summary = { ok: false, checks: {}, screenshots: [], api_requests: 0, list_requests: [], console_errors: [], csp_violations: [], error: null };
+const summary = { ok: false, checks: {}, screenshots: [], api_requests: 0, list_requests: [], console_errors: [], csp_violations: [], axe: {}, widths: {}, error: null };
 const check = (name, cond, detail) => {
   summary.checks[name] = !!cond;
   if (!cond) throw new Error(`check failed: ${name}${detail ? ': ' + detail : ''}`);
@@ -55,7 +64,7 @@ const browser = await chromium.launch({
 });
 let page;
 try {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, timezoneId: TZ });
   // A stand-in for the Notification API (headless has no notification centre): records what the
   // page shows; and a recorder for CSP violations.
   await context.addInitScript(() => {
@@ -88,9 +97,15 @@ try {
     await page.screenshot({ path: file, fullPage: true });
     summary.screenshots.push(file);
   };
+  // Navigates and waits for that page's own render (not the one already on screen).
   const go = async (hash, pageAttr) => {
-    await page.evaluate((h) => { location.hash = h; }, hash);
-    await page.waitForSelector(`#main[data-page="${pageAttr}"]`, { timeout: T });
+    const before = await page.evaluate(() => document.querySelector('#main').dataset.rendered || '');
+    await page.evaluate((h) => {
+      if (location.hash === h) window.dispatchEvent(new HashChangeEvent('hashchange'));
+      else location.hash = h;
+    }, hash);
+    await page.waitForFunction(([p, b]) => { const m = document.querySelector('#main'); return m.dataset.page === p && m.dataset.rendered !== b; },
+      [pageAttr, before], { timeout: T });
   };
   const noInjectedImg = () => page.evaluate(() => document.querySelectorAll('main img, #toasts img').length === 0 && !window.__xss);
 
@@ -193,9 +208,9 @@ try {
   check('reason_rendered_as_text', (await page.textContent('#sub-reason')) === XSS);
   check('no_injected_img_reason', await noInjectedImg());
 
-  // 8. modules: approvals grouped by name, revoke after a confirmation
+  // 8. modules: every name; a module's page has its versions and approvals, revoke after a confirmation
   await go('#/modules', 'modules');
-  await page.waitForSelector(`section.module[data-name="${sub.name}"] button.revoke`, { timeout: T });
+  await page.waitForSelector(`tr.module-row[data-name="${sub.name}"] a.module-link`, { timeout: T });
   await shot('modules');
 
   // 9. pagination: more pending submissions than a page
@@ -224,11 +239,17 @@ try {
     await shot(p);
   }
 
-  // 11. revoke (confirm dialog accepted)
-  await go('#/modules', 'modules');
-  await page.click(`section.module[data-name="${sub.name}"] button.revoke`);
-  await page.waitForSelector(`section.module[data-name="${sub.name}"] .badge.b-bad:has-text("revoked")`, { timeout: T });
+  // 11. revoke (confirm dialog accepted) on the module's page
+  await go('#/modules/' + sub.name, 'modules-detail');
+  await page.click(`section.version[data-sha256="${sub.sha256}"] button.revoke`);
+  await page.waitForSelector(`section.version[data-sha256="${sub.sha256}"] .badge.b-bad:has-text("revoked")`, { timeout: T });
   check('revoked', true);
+  // its only approval revoked: the submission is not shown green as "approved"
+  await go('#/inbox?status=approved', 'inbox');
+  const revokedBadge = await page.locator(`tr[data-id="${sub.id}"] [data-status]`);
+  const rbText = await revokedBadge.textContent();
+  const rbClass = await revokedBadge.getAttribute('class');
+  check('revoked_not_green', rbText === 'approved · revoked' && !rbClass.includes('b-good'), rbText + ' ' + rbClass);
 
   // 12. the dashboard with data: charts drawn as SVG
   await go('#/dashboard', 'dashboard');
@@ -236,6 +257,279 @@ try {
   await page.waitForSelector('#score-chart rect.bar', { timeout: T });
   check('charts_drawn', true);
   await shot('dashboard');
+
+
+  // ===== issue #15: numbers, alerts, refusals, the review page, the missing pages, time, a11y =====
+  const scen = await step('scenario', {});
+  const wait = (sel) => page.waitForSelector(sel, { timeout: T });
+
+  // times carry their zone: local with the offset, UTC on hover
+  await go('#/runs', 'runs');
+  const ts = await page.evaluate(() => [...document.querySelectorAll('main time.ts')].slice(0, 5).map((t) => [t.textContent, t.title]));
+  check('times_have_zone', ts.length > 0 && ts.every(([t, u]) => /\+05:30$/.test(t) && /^UTC: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/.test(u)), JSON.stringify(ts));
+
+  // the dashboard: true counts from the worker's aggregates; charts with one colour per outcome
+  await go('#/dashboard', 'dashboard');
+  await wait('#runs-chart rect.bar');
+  const dash = await page.evaluate(async () => {
+    const r = await fetch('/api/dashboard', { headers: { Authorization: 'Bearer ' + sessionStorage.getItem('nc_session') } });
+    return r.json();
+  });
+  const shownRuns = Number(await page.textContent('#card-runs .card-value'));
+  const apiRuns = Object.values(dash.runs_today).reduce((a, b) => a + b, 0);
+  check('runs_today_true', shownRuns === apiRuns && apiRuns >= 2, `${shownRuns} vs ${apiRuns}`);
+  const legend = await page.evaluate(() => {
+    const sw = [...document.querySelectorAll('#runs-chart + .legend .swatch')].map((s) => [s.dataset.outcome, getComputedStyle(s).backgroundColor]);
+    const bars = [...document.querySelectorAll('#runs-chart rect.bar')].map((b) => [b.dataset.outcome, getComputedStyle(b).fill]);
+    return { sw, bars };
+  });
+  const colours = new Set(legend.sw.map(([, c]) => c));
+  check('legend_colours_distinct', legend.sw.length >= 3 && colours.size === legend.sw.length, JSON.stringify(legend.sw));
+  // and every outcome the worker knows has a colour of its own (cancelled too)
+  const allColours = await page.evaluate(() => {
+    const out = {};
+    for (const o of ['ok', 'exit', 'trap', 'timeout', 'fuel', 'memory', 'output_limit', 'cancelled', 'crash', 'interrupted', 'running']) {
+      const s = document.createElement('span');
+      s.className = 'swatch oc-' + o;
+      document.body.appendChild(s);
+      out[o] = getComputedStyle(s).backgroundColor;
+      s.remove();
+    }
+    return out;
+  });
+  check('outcome_colours_distinct', new Set(Object.values(allColours)).size === 11, JSON.stringify(allColours));
+  check('legend_matches_bars', legend.bars.every(([o, f]) => legend.sw.some(([so, c]) => so === o && c === f)), JSON.stringify(legend));
+  const hist = await page.evaluate(() => [...document.querySelectorAll('#score-chart rect.bar')].reduce((a, b) => a + Number(b.dataset.n), 0));
+  check('histogram_of_submissions', hist === dash.submissions.total && hist > 0, `${hist} vs ${dash.submissions.total}`);
+  check('alerts_card_counts_open', Number(await page.textContent('#card-alerts .card-value')) === dash.alerts_open && dash.alerts_open >= 1);
+
+  // alerts: the drift submission is an alert naming and linking the module; acknowledging it is recorded
+  await go('#/alerts', 'alerts');
+  const driftRow = `tr.alert-row[data-id="drift-${scen.drift.id}"]`;
+  await wait(driftRow);
+  check('alert_names_module', await page.locator(`${driftRow} a[href="#/modules/hello"]`).count() === 1);
+  await page.click(`${driftRow} button.ack`);
+  await page.waitForSelector(driftRow, { state: 'detached', timeout: T });
+  await go('#/alerts?all=1', 'alerts');
+  check('alert_acknowledged', (await page.textContent(driftRow)).includes('acknowledged'));
+  const acked = await step('check_ack', { alert: 'drift-' + scen.drift.id });
+  check('ack_in_audit_log', acked.found === true, JSON.stringify(acked));
+
+  // refusals that matter, on their own page, with filters
+  await go('#/refusals', 'refusals');
+  await wait('tr.refusal-row');
+  await page.selectOption('#ref-socket', 'agent');
+  await page.click('form.filters button[type=submit]');
+  await page.waitForFunction(() => location.hash.includes('socket=agent') && document.querySelector('#main').dataset.page === 'refusals', null, { timeout: T });
+  await wait('tr.refusal-row');
+  const refusalFrom = await page.evaluate(() => [...document.querySelectorAll('tr.refusal-row td:nth-child(2)')].map((t) => t.textContent));
+  check('refusals_filtered', refusalFrom.length >= 1 && refusalFrom.every((t) => t.includes('agent socket')), JSON.stringify(refusalFrom));
+  await go('#/dashboard', 'dashboard');
+  check('refusals_card_links', (await page.getAttribute('#card-refused', 'href')).startsWith('#/refusals'));
+
+  // the review page: the decision first; danger visible before signing
+  await go('#/inbox/' + scen.net.id, 'inbox-detail');
+  const decisionY = await page.evaluate(() => ({ d: document.querySelector('#decision').getBoundingClientRect().top,
+    btn: document.querySelector('#btn-go-approve').getBoundingClientRect().bottom,
+    analysis: [...document.querySelectorAll('h2')].find((h) => h.textContent === 'Analysis').getBoundingClientRect().top }));
+  check('decision_first', decisionY.btn < 900 && decisionY.d < decisionY.analysis, JSON.stringify(decisionY));
+  const danger = await page.textContent('#dangers');
+  check('danger_imports_fail', /sock_\w+/.test(danger) && danger.includes('Imports that will fail'), danger);
+  check('score_in_words', /of 100 — (low|medium|high)/.test(await page.textContent('#decision .score-line')));
+  await shot('review-danger');
+
+  // drift: the previous version, its author and approvals, what `run NAME` will do, a diff
+  await go('#/inbox/' + scen.drift.id, 'inbox-detail');
+  await wait('#drift-details');
+  check('drift_prev_author', (await page.textContent('#prev-author')) === 'agent ' + sub.agent, await page.textContent('#prev-author'));
+  check('drift_prev_link', await page.locator('#drift-details a.prev-version').count() === 1);
+  check('drift_run_name', (await page.textContent('#run-name-change')).includes('run hello'));
+  const diff = await page.textContent('table.drift-diff');
+  check('drift_diff', diff.includes('wasi_snapshot_preview1.path_open') && diff.includes('size'), diff);
+  // factor names in words, never raw ids
+  const factors = await page.evaluate(() => [...document.querySelectorAll('table.factors td[data-label="factor"]')].map((t) => t.textContent));
+  check('factors_in_words', factors.includes('same name as before, different bytes (drift)') && factors.every((f) => !f.includes('_')), JSON.stringify(factors));
+
+  // approving from the top: the new state at the top, the approval as a link
+  await go('#/inbox/' + scen.fresh.id, 'inbox-detail');
+  await page.click('#btn-go-approve');
+  await page.click('#btn-prepare');
+  await wait('#statement-validity');
+  const validity = await page.evaluate(() => [...document.querySelectorAll('#statement-validity time')].map((t) => t.textContent));
+  check('validity_window_has_zone', validity.length === 2 && validity.every((t) => t.endsWith('+05:30')), JSON.stringify(validity));
+  await page.click('#btn-sign');
+  await page.waitForSelector('#decision #approved a.approval-link', { timeout: 60000 });
+  const top = await page.evaluate(() => ({ y: document.querySelector('#approved').getBoundingClientRect().top, scroll: window.scrollY,
+    status: document.querySelector('h1 [data-status]').textContent }));
+  check('approved_state_on_top', top.y < 700 && top.scroll === 0 && top.status === 'approved', JSON.stringify(top));
+  check('approvals_as_links', await page.locator('#approvals-now a.approval-link').count() === 1);
+
+  // a module compiling for an approval signed elsewhere (the CLI's way): the review page says
+  // so while the compile child is held stopped, and the approval appears once it finishes
+  const held = await step('compile_hold', {});
+  await go('#/inbox/' + held.id, 'inbox-detail');
+  await page.waitForSelector('#compile-status[data-phase="compiling"]', { timeout: T });
+  const compiling = await page.textContent('#compile-status');
+  check('compile_progress_shown', compiling.includes('compiling the module') && compiling.includes('so far'), compiling);
+  await shot('review-compiling');
+  await step('compile_release', {});
+  await page.waitForSelector('#compile-status[data-phase="compiled"]', { timeout: 60000 });
+  check('compiled_shown', (await page.textContent('#compile-status')).startsWith('Compiled in'));
+  // a page with a form is not re-rendered under the operator's hands: open it again
+  await go('#/inbox', 'inbox');
+  await go('#/inbox/' + held.id, 'inbox-detail');
+  check('compiled_then_approved', (await page.textContent('h1 [data-status]')) === 'approved' &&
+    (await page.getAttribute('#compile-status', 'data-phase')) === 'compiled');
+
+  // runs: one-line cause, the backtrace behind a toggle, no exit code for a trap
+  await go('#/runs/' + scen.trap.id, 'runs-detail');
+  check('trap_exit_dash', (await page.textContent('#run-exit')) === '—');
+  const cause = await page.textContent('#run-cause .cause');
+  check('one_line_cause', cause.length > 0 && cause.length <= 200 && !cause.includes('\n'), cause);
+  if (scen.trap.multiline) check('backtrace_toggle', await page.evaluate(() => !!document.querySelector('#run-backtrace') && !document.querySelector('#run-backtrace').open));
+  // the receipt: checked by the console (worker key) and here (hashes); downloadable
+  await wait('#receipt-proof');
+  check('receipt_verified', (await page.getAttribute('#receipt-proof', 'data-ok')) === '1', await page.textContent('#receipt'));
+  const [rdl] = await Promise.all([page.waitForEvent('download', { timeout: T }), page.click('#receipt-download')]);
+  const rjson = JSON.parse(fs.readFileSync(await rdl.path(), 'utf8'));
+  check('receipt_download', rjson.run === scen.trap.id && rjson.proof && rjson.checkpoint.startsWith('nightcore/') && rjson.verifier_key, JSON.stringify(rjson).slice(0, 300));
+
+  // filters and sorting: runs by outcome, invoker, module, time; inbox by score, age, search
+  await go('#/runs?outcome=trap', 'runs');
+  let outs = await page.evaluate(() => [...document.querySelectorAll('tr.run-row [data-outcome]')].map((b) => b.dataset.outcome));
+  check('runs_filter_outcome', outs.length >= 1 && outs.every((o) => o === 'trap'), JSON.stringify(outs));
+  await go('#/runs?name=hello&invoker=operator', 'runs');
+  outs = await page.evaluate(() => [...document.querySelectorAll('tr.run-row td[data-label="module"]')].map((t) => t.textContent));
+  check('runs_filter_module', outs.length >= 1 && outs.every((o) => o === 'hello'), JSON.stringify(outs));
+  const future = Math.floor(Date.now() / 1000) + 86400;
+  await go('#/runs?from=' + future, 'runs');
+  check('runs_filter_time', (await page.locator('tr.run-row').count()) === 0 && (await page.textContent('#runs-total')).startsWith('0 runs'));
+  await go('#/runs?sort=duration:desc', 'runs');
+  check('runs_sorted', (await page.inputValue('#runs-sort')) === 'duration:desc');
+  await go('#/inbox?status=all&q=greeter', 'inbox');
+  outs = await page.evaluate(() => [...document.querySelectorAll('table.inbox a.sub-name')].map((a) => a.textContent));
+  check('inbox_search', outs.length >= 1 && outs.every((n) => n === 'greeter'), JSON.stringify(outs));
+  await go('#/inbox?status=all&min_score=10&sort=score:desc', 'inbox');
+  const scores = await page.evaluate(() => [...document.querySelectorAll('table.inbox .badge.score')].map((b) => Number(b.textContent)));
+  check('inbox_score_sorted', scores.length >= 1 && scores.every((x) => x >= 10) && scores.every((x, i) => !i || scores[i - 1] >= x), JSON.stringify(scores));
+  await go('#/inbox?status=all&age=-604800', 'inbox');
+  check('inbox_age', (await page.locator('table.inbox tr[data-id]').count()) === 0);
+
+  // a module's page: every version, its approvals and runs
+  await go('#/modules/hello', 'modules-detail');
+  const versions = await page.locator('section.version').count();
+  check('module_versions', versions >= 2, String(versions));
+  check('module_runs', (await page.locator('table.module-runs tbody tr').count()) >= 1);
+
+  // the audit log browser: filters, each entry's proof, links to what it is about
+  await go('#/audit?kind=approval', 'audit');
+  const types = await page.evaluate(() => [...document.querySelectorAll('tr.entry-row')].map((r) => r.dataset.type));
+  check('audit_filter_kind', types.length >= 1 && types.every((t) => t === 'approval'), JSON.stringify(types));
+  check('audit_entry_links', await page.locator('tr.entry-row a[href^="#/modules/"]').count() >= 1);
+  const seq = await page.getAttribute('tr.entry-row', 'data-seq');
+  await page.click(`tr.entry-row[data-seq="${seq}"] button.proof-btn`);
+  await page.waitForSelector(`#entry-${seq}-proof`, { timeout: T });
+  check('audit_entry_proof', (await page.getAttribute(`#entry-${seq}-proof`, 'data-ok')) === '1');
+  check('one_verified_at', (await page.evaluate(() => document.body.textContent.split('Verified at').length - 1)) === 1);
+  await go('#/audit?actor=operator&name=hello', 'audit');
+  check('audit_filter_actor_module', (await page.locator('tr.entry-row').count()) >= 1);
+
+  // management: remove an agent, revoke a key (the last admin key is refused, and says why),
+  // a policy signed as the CLI signs it
+  await go('#/agents', 'agents');
+  await page.click(`tr[data-name="${scen.agent}"] button.agent-remove`);
+  await page.waitForSelector(`tr[data-name="${scen.agent}"] .badge:has-text("removed")`, { timeout: T });
+  check('agent_removed', true);
+  await go('#/trust', 'trust');
+  await page.click('button.key-revoke');
+  await page.waitForSelector('.toast:has-text("last admin key")', { timeout: T });
+  check('key_revoke_refused_last_admin', true);
+  await go('#/policies', 'policies');
+  await page.fill('#f-policy-json', JSON.stringify({ name: 'console-made', capabilities: { args: true } }));
+  await page.click('#btn-policy-prepare');
+  await wait('#policy-statement');
+  await page.click('#btn-policy-sign');
+  await page.waitForSelector('.toast:has-text("Policy console-made is now version 1")', { timeout: 60000 });
+  check('policy_added_signed', true);
+
+  // every page: axe-core, title, aria-current, focus on the heading, fits 390 px without broken words
+  const PAGES = [['dashboard', '#/dashboard', 'dashboard'], ['inbox', '#/inbox?status=all', 'inbox'], ['review', '#/inbox/' + scen.drift.id, 'inbox-detail'],
+    ['runs', '#/runs', 'runs'], ['run', '#/runs/' + scen.trap.id, 'runs-detail'], ['modules', '#/modules', 'modules'], ['module', '#/modules/hello', 'modules-detail'],
+    ['alerts', '#/alerts?all=1', 'alerts'], ['refusals', '#/refusals', 'refusals'], ['audit', '#/audit', 'audit'], ['trust', '#/trust', 'trust'],
+    ['agents', '#/agents', 'agents'], ['policies', '#/policies', 'policies']];
+  const axeBad = {};
+  for (const [name, hash, attr] of PAGES) {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await go(hash, attr);
+    await page.waitForTimeout(400);
+    const a11y = await page.evaluate(() => ({
+      title: document.title, h1: document.querySelector('main h1') && document.querySelector('main h1').textContent,
+      focus: document.activeElement && document.activeElement.tagName,
+      current: [...document.querySelectorAll('#nav a[aria-current="page"]')].map((a) => a.dataset.page),
+      skip: document.querySelector('a.skip') === document.querySelector('body a, body button, body input'),
+      live: document.querySelector('#conn').getAttribute('aria-live'),
+    }));
+    check('title_' + name, a11y.title.startsWith(a11y.h1.trim()) && a11y.title.endsWith('Night Core console'), JSON.stringify(a11y));
+    check('focus_' + name, a11y.focus === 'H1', JSON.stringify(a11y));
+    check('aria_current_' + name, a11y.current.length === 1 && hash.startsWith('#/' + a11y.current[0]), JSON.stringify(a11y));
+    check('skip_link_' + name, a11y.skip && a11y.live === 'polite');
+    await page.evaluate(AXE);
+    const v = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+      .filter((x) => x.impact === 'serious' || x.impact === 'critical').map((x) => x.id + ' ' + x.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')));
+    summary.axe[name] = v;
+    if (v.length) axeBad[name] = v;
+    if (DOCS_IMG) {
+      await page.evaluate(() => { for (const t of document.querySelectorAll('#toasts .toast')) t.remove(); });
+      await page.screenshot({ path: path.join(DOCS_IMG, `console-${name}.png`), fullPage: true });
+    }
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    const fit = await page.evaluate(() => {
+      const width = document.documentElement.scrollWidth;
+      // a word split over two lines: its range has rects on two lines (identifiers, hashes and
+      // code may break anywhere: they are not words)
+      const broken = [];
+      const walker = document.createTreeWalker(document.querySelector('#app'), NodeFilter.SHOW_TEXT);
+      let n, seen = 0;
+      while ((n = walker.nextNode()) && seen < 4000) {
+        const p = n.parentElement;
+        if (!p || p.closest('pre, code, .hash, .mono, svg, textarea, select, [hidden], details:not([open]) > :not(summary), thead, .sr-only')) continue;
+        if (!p.getClientRects().length) continue;
+        const re = /[^\s\-\/]{4,}/g;
+        let m;
+        while ((m = re.exec(n.data)) && seen < 4000) {
+          seen++;
+          const r = document.createRange();
+          r.setStart(n, m.index);
+          r.setEnd(n, m.index + m[0].length);
+          const tops = new Set([...r.getClientRects()].filter((x) => x.width > 0).map((x) => Math.round(x.top)));
+          if (tops.size > 1) broken.push(m[0]);
+        }
+      }
+      const wide = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > 391)
+        .slice(-5).map((e) => `${e.tagName}.${e.className}#${e.id} ${(e.textContent || '').slice(0, 50)}`);
+      return { width, broken: broken.slice(0, 10), wide };
+    });
+    summary.widths[name] = fit.width;
+    check('fits_390_' + name, fit.width <= 390, JSON.stringify(fit));
+    check('no_broken_words_' + name, fit.broken.length === 0, JSON.stringify(fit.broken));
+    if (DOCS_IMG) {
+      await page.evaluate(() => { for (const t of document.querySelectorAll('#toasts .toast')) t.remove(); });
+      await page.screenshot({ path: path.join(DOCS_IMG, `console-${name}-390.png`), fullPage: true });
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+  check('axe_no_serious', Object.keys(axeBad).length === 0, JSON.stringify(axeBad));
+
+  // the header tells the truth: the worker stopped is "worker down", and live again once it is back
+  await go('#/dashboard', 'dashboard');
+  await page.waitForSelector('#conn[data-state="live"]', { timeout: T });
+  await step('stop_worker', {});
+  await page.waitForSelector('#conn[data-state="down"]', { timeout: 30000 });
+  check('header_worker_down', (await page.textContent('#conn')) === 'worker down');
+  await step('start_worker', {});
+  await page.waitForSelector('#conn[data-state="live"]', { timeout: 30000 });
+  check('header_worker_back', true);
 
   // every list request is paginated at most one page
   check('list_requests_paginated', summary.list_requests.length > 0 &&
@@ -273,6 +567,12 @@ try {
   await p2.reload();
   check('api_401_shows_link_help', await noSession(p2, 'session has ended'));
   await ctx2.close();
+  // log out: the session ends on the console too (its secret opens nothing afterwards)
+  const oldSecret = await page.evaluate(() => sessionStorage.getItem('nc_session'));
+  await page.click('#logout-btn');
+  check('logout_page', !!(await noSession(page, 'logged out')));
+  const after = await page.evaluate(async (s) => (await fetch('/api/status', { headers: { Authorization: 'Bearer ' + s } })).status, oldSecret);
+  check('logout_ends_session', after === 401 && (await page.evaluate(() => sessionStorage.getItem('nc_session'))) === null, String(after));
   summary.csp_violations = await page.evaluate(() => window.__csp);
   check('no_csp_violations', summary.csp_violations.length === 0, summary.csp_violations.join('; '));
   summary.ok = true;

@@ -1,8 +1,14 @@
 // Drives the real nightcore-mcp with the official MCP TypeScript SDK client
-// (Client + StdioClientTransport) and prints one JSON summary on stdout for
-// tests/integration/test_mcp_sdk.py to assert on.
+// (Client + StdioClientTransport, or StreamableHTTPClientTransport with --url)
+// and prints one JSON summary on stdout for tests/integration/test_mcp_sdk.py
+// and test_mcp_http.py to assert on.
 //
 //   NIGHTCORE_AGENT_TOKEN=... node mcp_client.mjs MODE --bin DIR --home DIR --agent NAME [--wasm FILE] [--name NAME]
+//       [--url http://127.0.0.1:PORT/mcp]
+//
+// With --url the client connects to a running `nightcore-mcp --http` over
+// Streamable HTTP, the token as "Authorization: Bearer"; at the end it ends
+// its session (DELETE) and the summary says what the session id looked like.
 //
 // MODE submit: list tools, submit_module, get_submission, list_submissions,
 //              run_module (expected to be refused: not approved yet).
@@ -22,6 +28,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { createInterface } from "node:readline";
@@ -58,12 +65,16 @@ function refusal(r) {
   return r.isError ? { isError: true, code: r.structured?.error?.code ?? null, text: r.text } : { isError: false };
 }
 
-const transport = new StdioClientTransport({
-  command: path.join(opts.bin, "nightcore-mcp"),
-  args: ["--agent", opts.agent, "--home", opts.home],
-  env: { NIGHTCORE_AGENT_TOKEN: token, PATH: process.env.PATH ?? "/usr/bin:/bin" },
-  stderr: "inherit",
-});
+const transport = opts.url
+  ? new StreamableHTTPClientTransport(new URL(opts.url), {
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    })
+  : new StdioClientTransport({
+      command: path.join(opts.bin, "nightcore-mcp"),
+      args: ["--agent", opts.agent, "--home", opts.home],
+      env: { NIGHTCORE_AGENT_TOKEN: token, PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      stderr: "inherit",
+    });
 const client = new Client({ name: "nightcore-e2e", version: "1.0.0" });
 await client.connect(transport);
 
@@ -174,5 +185,11 @@ if (opts.mode === "submit") {
   }
 }
 
+if (opts.url) {
+  const sid = transport.sessionId ?? "";
+  summary.http = { session_id_hex64: /^[0-9a-f]{64}$/.test(sid), protocol: transport.protocolVersion ?? null };
+  await transport.terminateSession(); // DELETE: the server ends the session
+  summary.http.terminated = transport.sessionId === undefined;
+}
 await client.close();
 process.stdout.write(JSON.stringify(summary) + "\n");

@@ -4,7 +4,13 @@ tests/integration/test_mcp_python_sdk.py. Prints JSON lines on stdout: steps
 the test reacts to (a submission waiting for the human), then one summary.
 
   NIGHTCORE_AGENT_TOKEN=... python mcp_client.py MODE --bin DIR --home DIR --agent NAME --fixtures DIR
-      [--transcript FILE]
+      [--transcript FILE] [--url URL [--socket PATH]]
+
+Without --url the SDK starts nightcore-mcp and speaks stdio. With --url it
+connects to a running `nightcore-mcp --http` over Streamable HTTP (the SDK's
+streamable_http_client), the token as "Authorization: Bearer"; with --socket
+as well, through that Unix socket (--http-socket). Over HTTP the summary also
+says which session the server gave, and whether it ended on close (DELETE).
 
 MODE story:  the whole agent story: submit, tell the user, wait for the
              decision (the test approves meanwhile), the approved module as a
@@ -20,10 +26,14 @@ import json
 import os
 import sys
 
+import contextlib
+
 import anyio
+import httpx2
 import jsonschema
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import Implementation
 
@@ -41,6 +51,14 @@ class Agent:
         self.changed = anyio.Event()
         self.updated = anyio.Event()
         self.transcript = []
+        self.http = {"session_ids": set(), "requests": []}
+
+    def http_summary(self):
+        return {"sessions": len(self.http["session_ids"]),
+                "session_id_hex64": all(len(i) == 64 and all(ch in "0123456789abcdef" for ch in i)
+                                        for i in self.http["session_ids"]),
+                "deleted": ["DELETE", 204] in self.http["requests"],
+                "statuses": sorted({st for _, st in self.http["requests"]})}
 
     async def on_message(self, message):
         if isinstance(message, Exception):
@@ -58,16 +76,36 @@ class Agent:
     def note(self, who, text):
         self.transcript.append((who, text))
 
-    def client(self):
-        params = StdioServerParameters(
-            command=os.path.join(self.opts.bin, "nightcore-mcp"),
-            args=["--agent", self.opts.agent, "--home", self.opts.home],
-            env={"NIGHTCORE_AGENT_TOKEN": os.environ["NIGHTCORE_AGENT_TOKEN"]},
-        )
+    @contextlib.asynccontextmanager
+    async def client(self):
+        token = os.environ["NIGHTCORE_AGENT_TOKEN"]
         # mode "auto": the SDK first probes server/discover (2026-07-28), and
         # falls back to initialize when the server declines it
-        return Client(params, mode="auto", message_handler=self.on_message,
-                      client_info=Implementation(name="nightcore-e2e-python", version="1.0.0"))
+        kw = dict(mode="auto", message_handler=self.on_message,
+                  client_info=Implementation(name="nightcore-e2e-python", version="1.0.0"))
+        if not self.opts.url:
+            params = StdioServerParameters(
+                command=os.path.join(self.opts.bin, "nightcore-mcp"),
+                args=["--agent", self.opts.agent, "--home", self.opts.home],
+                env={"NIGHTCORE_AGENT_TOKEN": token},
+            )
+            async with Client(params, **kw) as c:
+                yield c
+            return
+        # Streamable HTTP: the token is the bearer credential of every request
+        transport = httpx2.AsyncHTTPTransport(uds=self.opts.socket) if self.opts.socket else None
+        hc = httpx2.AsyncClient(headers={"Authorization": "Bearer " + token}, transport=transport,
+                                timeout=httpx2.Timeout(30, read=600), event_hooks={"response": [self.on_response]})
+        async with hc:
+            async with Client(streamable_http_client(self.opts.url, http_client=hc), **kw) as c:
+                yield c
+
+    async def on_response(self, response):
+        """What the HTTP side saw: the session the server gave, and how it ended."""
+        sid = response.headers.get("mcp-session-id")
+        if sid:
+            self.http["session_ids"].add(sid)
+        self.http["requests"].append([response.request.method, response.status_code])
 
     async def tools(self, c):
         listed = await c.list_tools()
@@ -155,6 +193,7 @@ async def story(opts):
         await c.send_ping()
         out["events"] = a.events
     out["transcript"] = a.transcript
+    out["http"] = a.http_summary()
     if opts.transcript:
         with open(opts.transcript, "w") as f:
             json.dump(a.transcript, f, indent=1)
@@ -206,6 +245,7 @@ async def cancel(opts):
         out["exit_code"] = r.structured_content.get("exit_code", "absent")
         out["progress"] = seen
         out["cancelled_in_client"] = result.get("cancelled", False)
+    out["http"] = a.http_summary()
     emit({"step": "done", "summary": out})
 
 
@@ -215,6 +255,8 @@ def main():
     for k in ("bin", "home", "agent", "fixtures"):
         p.add_argument("--" + k, required=True)
     p.add_argument("--transcript")
+    p.add_argument("--url")
+    p.add_argument("--socket")
     opts = p.parse_args()
     anyio.run(story if opts.mode == "story" else cancel, opts)
 

@@ -12,7 +12,9 @@
  *
  * Invariants: every message sent is one line of JSON, an object with
  * "jsonrpc":"2.0" and either exactly one of result/error with an id, or a
- * method (a notification) without one; nothing but NC_OK or NC_ERR_NOMEM. */
+ * method (a notification) without one; progress and drops name their
+ * request; nothing but NC_OK or NC_ERR_NOMEM; the message's kind and method
+ * as the transport reads them are in range. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,10 +90,16 @@ static void check_message(const char *msg, size_t len)
     json_decref(j);
 }
 
-static bool stub_send(void *ctx, const char *msg, size_t len)
+static bool stub_send(void *ctx, nc_mcp_out kind, const json_t *request, const char *msg, size_t len)
 {
     (void)ctx;
-    check_message(msg, len);
+    /* inline jobs: nothing is deferred; DROPPED carries no message, all else one */
+    if (kind == NC_MCP_OUT_DEFERRED || (kind == NC_MCP_OUT_DROPPED) != (msg == NULL))
+        abort();
+    if ((kind == NC_MCP_OUT_PROGRESS || kind == NC_MCP_OUT_DROPPED) && !request)
+        abort();
+    if (msg)
+        check_message(msg, len);
     return true;
 }
 
@@ -121,8 +129,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             json_decref(ev);
             nc_mcp_tick(server);
         } else {
-            nc_err e = nc_mcp_handle_message(server, p, len);
+            nc_mcp_in in;
+            nc_err e = nc_mcp_handle_message(server, p, len, &in);
             if (e != NC_OK && e != NC_ERR_NOMEM)
+                abort();
+            if (e == NC_OK && (in.kind > NC_MCP_IN_RESPONSE || strnlen(in.method, sizeof in.method) == sizeof in.method))
                 abort();
         }
         if (!nl)

@@ -1,9 +1,10 @@
 /* Writes seed inputs for the wire-format fuzz targets from the real encoders:
- *   make_seeds DIR   (creates DIR/wire_spec/, DIR/wire_result/, DIR/wire_stream/, ...) */
+ *   make_seeds DIR   (creates DIR/wire_spec/, DIR/wire_result/, DIR/wire_stream/, DIR/wire_compile/, ...) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "common/fs.h"
+#include "sandbox/compile.h"
 #include "sandbox/internal.h"
 #include "trust/admin.h"
 #include "trust/statement.h"
@@ -75,6 +76,24 @@ int main(int argc, char **argv)
     rc |= nc_wire_encode_result(NC_OK, &r, &res) != NC_OK || nc_buf_put_u32be(&b, (uint32_t)res.len) != NC_OK ||
           nc_buf_append(&b, res.data, res.len) != NC_OK || save(argv[1], "wire_stream", "chunks_then_result", &b);
     nc_buf_cleanup(&res);
+
+    /* the compile child's request and replies (bodies, without the frame length) */
+    uint8_t chead[NC_WIRE_COMPILE_HEAD];
+    nc_buf_reset(&b);
+    rc |= nc_wire_compile_head(true, NC_COMPILE_TARGET_HOST, 0, 8, chead) != NC_OK || nc_buf_append(&b, chead + 4, sizeof chead - 4) != NC_OK ||
+          nc_buf_append(&b, "\0asm\1\0\0\0", 8) != NC_OK || save(argv[1], "wire_compile", "request", &b);
+    uint8_t ahead[NC_WIRE_ARTIFACT_FIXED + NC_COMPILE_MAX_MESSAGE];
+    size_t alen;
+    nc_isolation_report ciso = {.userns = true, .netns = true, .no_new_privs = true, .caps_dropped = true,
+                                .rlimits = true, .seccomp = true, .landlock_abi = 6};
+    nc_buf_reset(&b);
+    rc |= nc_wire_artifact_head(NC_OK, &ciso, 123456, "", 8, ahead, sizeof ahead, &alen) != NC_OK ||
+          nc_buf_append(&b, ahead + 4, alen - 4) != NC_OK || nc_buf_append(&b, "\x7f" "ELF\2\1\1\0", 8) != NC_OK ||
+          save(argv[1], "wire_compile", "artifact", &b);
+    nc_buf_reset(&b);
+    rc |= nc_wire_artifact_head(NC_ERR_INVALID_MODULE, &ciso, 0, "invalid module: failed to parse: bad magic", 0,
+                                ahead, sizeof ahead, &alen) != NC_OK ||
+          nc_buf_append(&b, ahead + 4, alen - 4) != NC_OK || save(argv[1], "wire_compile", "invalid", &b);
     nc_buf_cleanup(&b);
 
     nc_statement st;

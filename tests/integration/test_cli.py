@@ -976,6 +976,64 @@ def test_approve_signed_elsewhere(tmp_path):
         w.close()
 
 
+def progress_handlers(submitted):
+    """approval.submit answered after approval.progress events: queued, 13 s
+    of compiling (one a second), compiled."""
+    def submit(req):
+        submitted.append(req)
+        ev = {"type": "approval.progress", "submission": SUB["id"], "name": "hello", "sha256": SHA,
+              "module_bytes": 5 * 1024 * 1024, "at": int(time.time())}
+        lines = [dict(ev, phase="queued", elapsed_ms=0)]
+        lines += [dict(ev, phase="compiling", elapsed_ms=ms) for ms in range(0, 13001, 1000)]
+        lines.append(dict(ev, phase="compiled", elapsed_ms=13400, artifact_bytes=11000000, compile_ms=13000))
+        out = b"".join(json.dumps({"event": e}).encode() + b"\n" for e in lines)
+        reply = {"id": hashlib.sha256(req["statement"].encode()).hexdigest(), "name": "hello"}
+        return Raw(out + json.dumps({"id": req["id"], "ok": True, "result": reply}).encode() + b"\n")
+    return {"approval.submit": submit}
+
+
+def test_approve_shows_compile_progress(tmp_path):
+    home = tmp_path / "h"
+    assert nc(["init", "--principal", "alice@example.com"], home=home).returncode == 0
+    stmt = tmp_path / "statement.json"
+    stmt.write_bytes(make_statement(SUB["id"], "hello", SHA))
+    sig = tmp_path / "statement.json.sig"
+    sig.write_text("-----BEGIN SSH SIGNATURE-----\nAAAA\n-----END SSH SIGNATURE-----\n")
+    submitted = []
+    w = FakeWorker(home, progress_handlers(submitted))
+    args = ["--home", str(home), "approve", SUB["id"], "--statement", str(stmt), "--signature", str(sig)]
+    try:
+        # not a terminal: a line every 5 s of compiling, then the end
+        r = nc(args[2:], home=home)
+        assert r.returncode == 0, r.stderr
+        assert submitted[-1]["progress"] is True
+        err = r.stderr.decode()
+        assert err == ("compiling hello (5 MiB): 5 s\ncompiling hello (5 MiB): 10 s\n"
+                       "compiled hello (5 MiB) in 13.4 s\n"), err
+        assert b"approved: " in r.stdout
+        # a terminal: one line rewritten in place, then the end on a line of its own
+        master, slave = os.openpty()
+        p = subprocess.Popen([NIGHTCORE, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        assert p.wait(timeout=30) == 0
+        tty = out.decode()
+        assert "\r\x1b[Kwaiting to compile hello (5 MiB): 0 s" in tty
+        assert "\r\x1b[Kcompiling hello (5 MiB): 13 s" in tty
+        assert tty.endswith("\r\x1b[Kcompiled hello (5 MiB) in 13.4 s\r\n"), repr(tty)
+    finally:
+        w.close()
+
+
 def test_approve_refusal_exit_3(tmp_path):
     if not shutil.which("ssh-keygen"):
         pytest.skip("needs ssh-keygen")

@@ -10,12 +10,14 @@ import json
 import os
 import selectors
 import shutil
+import signal
 import subprocess
 import time
 
 import pytest
 
-from conftest import BIN, ROOT, b64file, fixture
+from conftest import BIN, ROOT, b64file, fixture, wait_for
+from test_compile import compile_children, heavy_module, signed_statement, worker_pid
 
 E2E = os.path.join(ROOT, "tests", "e2e")
 SCRIPT = os.path.join(E2E, "console.spec.mjs")
@@ -101,6 +103,8 @@ def test_console_in_a_browser(worker, console, tmp_path):
         s = r["result"]
         return {"id": s["id"], "name": s["name"], "sha256": s["sha256"], "agent": "claude", "description": description}
 
+    held = {}
+
     def do_step(name, data):
         if name == "submit_agent":
             return agent_submit("hello", "hello", "says hi " + XSS)
@@ -117,6 +121,66 @@ def test_console_in_a_browser(worker, console, tmp_path):
             line = p.stdout.decode()
             assert line.startswith("Console: http://127.0.0.1:") and "token=" in line, line
             return {"url": line.split("Console: ", 1)[1].strip()}
+        if name == "scenario":
+            # issue #15: a drift of hello (other bytes under its name), a module importing sock_*, one to
+            # approve from the page, a run that traps, an agent to remove, refusals on the agent socket
+            def submit(fx, nm):
+                r = control.call("submit", name=nm, wasm_b64=b64file(fixture(fx)))
+                assert r["ok"], r
+                return {"id": r["result"]["id"]}
+            drift, net, fresh = submit("path_traversal", "hello"), submit("network_attempt", "net"), submit("exit_code", "fresh")
+            t = worker.submit("unreachable", "trapper")
+            worker.approve(t["id"])
+            _, run = worker.ncj("run", "trapper")
+            assert run["outcome"] == "trap" and run["exit_code"] is None, run
+            x = worker.submit("exit_code", "exiter")
+            worker.approve(x["id"])
+            worker.ncj("run", "exiter")
+            rc, _ = worker.ncj("agent", "add", "temp-agent")
+            assert rc == 0
+            bad = worker.sock("agent")
+            for _ in range(3):
+                assert not bad.call("hello", token="nca_" + "x" * 43)["ok"]
+            bad.close()
+            return {"drift": drift, "net": net, "fresh": fresh, "agent": "temp-agent",
+                    "trap": {"id": run["id"], "multiline": "\n" in (run.get("message") or "")}}
+        if name == "compile_hold":
+            # an approval submitted as the CLI does, its compile child held stopped
+            path = tmp_path / "heavy.wasm"
+            path.write_bytes(heavy_module())
+            rc, sub = worker.ncj("submit", str(path), "--name", "heavy")
+            assert rc == 0, sub
+            stmt, sig = signed_statement(worker, tmp_path, sub["id"])
+            held["conn"] = c = worker.sock()
+            c.send_raw(json.dumps({"id": 1, "op": "approval.submit", "statement": stmt, "signature": sig,
+                                   "progress": True}).encode() + b"\n")
+            assert c.read_line()["event"]["phase"] == "compiling"
+            pid = worker_pid(worker)
+            assert wait_for(lambda: compile_children(pid), timeout=60)
+            held["child"] = compile_children(pid)[0]
+            os.kill(held["child"], signal.SIGSTOP)
+            return {"id": sub["id"], "name": "heavy"}
+        if name == "compile_release":
+            os.kill(held["child"], signal.SIGCONT)
+            c = held.pop("conn")
+            while True:
+                msg = c.read_line()
+                if "event" not in msg:
+                    break
+            c.close()
+            assert msg["ok"], msg
+            return {"approval": msg["result"]["id"]}
+        if name == "check_ack":
+            c = worker.sock()
+            items = c.call("audit.entries", kind="alert.ack")["result"]["items"]
+            c.close()
+            return {"found": any(json.loads(e["entry"])["alert"] == data["alert"] for e in items)}
+        if name == "stop_worker":
+            worker.nc("worker", "stop", check=True, timeout=30)
+            return {}
+        if name == "start_worker":
+            worker.nc("worker", "start", "--insecure-dev", check=True)
+            return {}
         if name == "seed":
             for i in range(SEED):
                 # distinct bytes per name are not needed: the name makes each submission distinct
@@ -136,7 +200,7 @@ def test_console_in_a_browser(worker, console, tmp_path):
     out = Lines(node.stdout)
     summary, steps, log = None, [], []
     try:
-        deadline = time.time() + 240
+        deadline = time.time() + 600
         while summary is None:
             line = out.readline(max(1, deadline - time.time()))
             if line.startswith("STEP "):
@@ -160,7 +224,8 @@ def test_console_in_a_browser(worker, console, tmp_path):
     stderr = (tmp_path / "node.stderr").read_text()
     assert summary["ok"], f"{summary.get('error')}\nchecks: {summary['checks']}\nlog: {log}\nstderr: {stderr[-3000:]}"
     assert node.returncode == 0
-    assert steps == ["submit_agent", "run", "submit_agent_2", "seed", "link"]
+    assert steps == ["submit_agent", "run", "submit_agent_2", "seed", "scenario", "check_ack", "compile_hold",
+                     "compile_release", "stop_worker", "start_worker", "link"]
 
     c = summary["checks"]
     # the review flow, live
@@ -179,6 +244,25 @@ def test_console_in_a_browser(worker, console, tmp_path):
     for k in ["description_rendered_as_text", "no_injected_img_description", "reason_rendered_as_text",
               "no_injected_img_reason", "no_injected_img_end", "no_csp_violations"]:
         assert c.get(k) is True, (k, c)
+    # issue #15, each item in the browser
+    for k in ["times_have_zone", "runs_today_true", "legend_colours_distinct", "outcome_colours_distinct", "legend_matches_bars", "histogram_of_submissions",
+              "alerts_card_counts_open", "alert_names_module", "alert_acknowledged", "ack_in_audit_log", "refusals_filtered",
+              "refusals_card_links", "decision_first", "danger_imports_fail", "score_in_words", "factors_in_words",
+              "drift_prev_author", "drift_prev_link", "drift_run_name", "drift_diff", "validity_window_has_zone",
+              "approved_state_on_top", "approvals_as_links", "revoked_not_green", "trap_exit_dash", "one_line_cause",
+              "receipt_verified", "receipt_download", "runs_filter_outcome", "runs_filter_module", "runs_filter_time",
+              "runs_sorted", "inbox_search", "inbox_score_sorted", "inbox_age", "module_versions", "module_runs",
+              "audit_filter_kind", "audit_entry_links", "audit_entry_proof", "one_verified_at", "audit_filter_actor_module",
+              "agent_removed", "key_revoke_refused_last_admin", "policy_added_signed", "axe_no_serious",
+              "header_worker_down", "header_worker_back", "logout_page", "logout_ends_session"]:
+        assert c.get(k) is True, (k, c)
+    for page in ["dashboard", "inbox", "review", "runs", "run", "modules", "module", "alerts", "refusals", "audit", "trust",
+                 "agents", "policies"]:
+        for k in ["title_", "focus_", "aria_current_", "skip_link_", "fits_390_", "no_broken_words_"]:
+            assert c.get(k + page) is True, (k + page, c)
+        assert summary["axe"][page] == [], (page, summary["axe"][page])
+        assert summary["widths"][page] <= 390, (page, summary["widths"])
+    print("axe (serious or critical):", json.dumps(summary["axe"]), "widths at 390 px:", json.dumps(summary["widths"]))
     assert summary["csp_violations"] == []
     assert not [e for e in summary["console_errors"] if "Content Security Policy" in e], summary["console_errors"]
     # holds up: one page (50) at a time, whatever the totals

@@ -220,6 +220,8 @@ def test_agent_runs_its_own_only(worker, tmp_path):
     assert a.call("run.get", token=token, run=theirs)["error"]["code"] == "not_found"
     assert a.call("run.cancel", token=token, run=theirs)["error"]["code"] == "not_found"
     assert c.call("run.get", run=theirs)["result"]["state"] in ("queued", "running")
+    # cancelled once it has written its first line (and waits for the gate), however slow the machine
+    assert wait_for(lambda: a.call("run.get", token=token, run=mine)["result"]["progress"]["stdout_bytes"] == 6, 60)
     r = a.call("run.cancel", token=token, run=mine)
     assert r["result"]["cancelled"] is True, r
     assert [e["by"] for e in audit_entries(worker, "run.cancel")] == ["agent:bot"]

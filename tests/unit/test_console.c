@@ -17,10 +17,10 @@ static void test_token_is_single_use(void **state)
     (void)state;
     char tok[CON_HEX_TOKEN_LEN + 1], sid[CON_HEX_TOKEN_LEN + 1], sid2[CON_HEX_TOKEN_LEN + 1];
     assert_int_equal(con_token_mint(tok), NC_OK);
-    assert_true(con_hex_secret_ok(tok));
+    assert_true(nc_httpd_secret_ok(tok));
     assert_false(con_session_lookup(tok));   /* a token is not a session */
     assert_true(con_token_exchange(tok, sid));
-    assert_true(con_hex_secret_ok(sid));
+    assert_true(nc_httpd_secret_ok(sid));
     assert_true(con_session_lookup(sid));
     assert_false(con_token_exchange(tok, sid2));   /* once */
     assert_string_equal(sid2, "");
@@ -34,12 +34,12 @@ static void test_malformed_secrets_refused(void **state)
     assert_int_equal(con_token_mint(tok), NC_OK);
     const char *shapes[] = {"", "0", "zz", NULL};
     for (size_t i = 0; shapes[i]; i++) {
-        assert_false(con_hex_secret_ok(shapes[i]));
+        assert_false(nc_httpd_secret_ok(shapes[i]));
         assert_false(con_token_exchange(shapes[i], sid));
         assert_false(con_session_lookup(shapes[i]));
     }
     assert_false(con_session_lookup(NULL));
-    assert_false(con_hex_secret_ok(NULL));
+    assert_false(nc_httpd_secret_ok(NULL));
     /* one character short, one too many, upper case, a non-hex digit */
     memcpy(bad, tok, sizeof tok);
     bad[CON_HEX_TOKEN_LEN - 1] = '\0';

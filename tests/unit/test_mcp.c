@@ -1,6 +1,7 @@
 /* src/mcp: a run's view and summary (runview.c), the approvals' tools
  * (tools.c), and the protocol core's handling of hostile and out-of-order
  * messages (server.c) with a stub worker, jobs inline. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -189,15 +190,29 @@ static void test_approval_tools_are_named_apart_and_take_what_is_granted(void **
 
 /* ---- the protocol core, with a stub worker ---- */
 
-static json_t *sent;   /* every message the server sent, parsed */
+static json_t *sent;    /* every message the server sent, parsed */
+static json_t *routes;  /* and where each went: [kind, request id or null] (DEFERRED and DROPPED too) */
+static pthread_mutex_t sent_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static bool stub_send(void *ctx, const char *msg, size_t len)
+static bool stub_send(void *ctx, nc_mcp_out kind, const json_t *request, const char *msg, size_t len)
 {
     (void)ctx;
-    json_t *j = json_loadb(msg, len, 0, NULL);
-    assert_non_null(j);
-    json_array_append_new(sent, j);
+    pthread_mutex_lock(&sent_mu);
+    json_array_append_new(routes, json_pack("[i, O]", (int)kind, request ? request : json_null()));
+    if (msg) {
+        json_t *j = json_loadb(msg, len, 0, NULL);
+        assert_non_null(j);
+        json_array_append_new(sent, j);
+    } else {
+        assert_true(kind == NC_MCP_OUT_DEFERRED || kind == NC_MCP_OUT_DROPPED);
+    }
+    pthread_mutex_unlock(&sent_mu);
     return true;
+}
+
+static json_t *last_route(void)
+{
+    return json_array_get(routes, json_array_size(routes) - 1);
 }
 
 static nc_err stub_call(void *ctx, const char *op, json_t *params, json_t **result, nc_rpc_error *err)
@@ -223,9 +238,11 @@ static int error_code(void)
     return (int)json_integer_value(json_object_get(json_object_get(last_reply(), "error"), "code"));
 }
 
+static nc_mcp_in last_in;
+
 static void handle(nc_mcp_server *s, const char *line)
 {
-    assert_int_equal(nc_mcp_handle_message(s, line, strlen(line)), NC_OK);
+    assert_int_equal(nc_mcp_handle_message(s, line, strlen(line), &last_in), NC_OK);
 }
 
 static void test_server_lifecycle_cursors_and_uris(void **state)
@@ -235,7 +252,10 @@ static void test_server_lifecycle_cursors_and_uris(void **state)
     char msg[256];
     nc_mcp_backend be = {.call = stub_call, .send = stub_send};
     sent = json_array();
+    routes = json_array();
     assert_int_equal(nc_mcp_server_new("claude", &be, &s, msg, sizeof msg), NC_OK);
+    assert_false(nc_mcp_initialized(s));
+    assert_null(nc_mcp_protocol(s));
     handle(s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}");
     assert_int_equal(error_code(), -32600);
     handle(s, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"server/discover\"}");
@@ -245,6 +265,12 @@ static void test_server_lifecycle_cursors_and_uris(void **state)
     handle(s, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\"}}");
     assert_string_equal(json_string_value(json_object_get(json_object_get(last_reply(), "result"), "protocolVersion")),
                         "2025-06-18");
+    assert_true(nc_mcp_initialized(s));
+    assert_string_equal(nc_mcp_protocol(s), "2025-06-18");
+    assert_true(last_in.kind == NC_MCP_IN_REQUEST && strcmp(last_in.method, "initialize") == 0);
+    /* a response goes out as the response to its request */
+    assert_int_equal(json_integer_value(json_array_get(last_route(), 0)), NC_MCP_OUT_RESPONSE);
+    assert_int_equal(json_integer_value(json_array_get(last_route(), 1)), 3);
     handle(s, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\"}}");
     assert_int_equal(error_code(), -32600);
     /* tools/list: the built-ins and the approval's tool */
@@ -306,6 +332,187 @@ static void test_server_lifecycle_cursors_and_uris(void **state)
     nc_mcp_wait_idle(s);
     nc_mcp_server_free(s);
     json_decref(sent);
+    json_decref(routes);
+}
+
+/* What each kind of message is, for the transport, and where its answer goes. */
+static void test_messages_are_classified_and_routed(void **state)
+{
+    (void)state;
+    nc_mcp_server *s;
+    char msg[256];
+    nc_mcp_backend be = {.call = stub_call, .send = stub_send};
+    sent = json_array();
+    routes = json_array();
+    assert_int_equal(nc_mcp_server_new("claude", &be, &s, msg, sizeof msg), NC_OK);
+    handle(s, " \t\r\n");
+    assert_int_equal(last_in.kind, NC_MCP_IN_BLANK);
+    assert_int_equal(json_array_size(routes), 0);
+    static const char *const invalid[] = {"{", "[]", "7", "{\"jsonrpc\":\"1.0\",\"id\":1,\"method\":\"ping\"}",
+                                          "{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}",
+                                          "{\"jsonrpc\":\"2.0\",\"id\":1.5,\"method\":\"ping\"}",
+                                          "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":5}"};
+    for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
+        size_t before = json_array_size(routes);
+        handle(s, invalid[i]);
+        assert_int_equal(last_in.kind, NC_MCP_IN_INVALID);
+        assert_int_equal(json_array_size(routes), before + 1);
+        assert_int_equal(json_integer_value(json_array_get(last_route(), 0)), NC_MCP_OUT_RESPONSE);
+        assert_non_null(json_object_get(last_reply(), "error"));
+    }
+    /* the id of a message refused for another field still names its answer */
+    assert_int_equal(json_integer_value(json_array_get(json_array_get(routes, 3), 1)), 1);
+    assert_true(json_is_null(json_array_get(json_array_get(routes, 0), 1)));
+    size_t before = json_array_size(routes);
+    handle(s, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    assert_int_equal(last_in.kind, NC_MCP_IN_NOTIFICATION);
+    assert_string_equal(last_in.method, "notifications/initialized");
+    handle(s, "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"result\":{}}");
+    assert_int_equal(last_in.kind, NC_MCP_IN_RESPONSE);
+    assert_int_equal(json_array_size(routes), before);   /* neither is answered */
+    handle(s, "{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"method\":\"ping\"}");
+    assert_int_equal(last_in.kind, NC_MCP_IN_REQUEST);
+    assert_string_equal(json_string_value(json_array_get(last_route(), 1)), "p");
+    /* a method name an agent chose is kept printable and short */
+    handle(s, "{\"jsonrpc\":\"2.0\",\"method\":\"\\u001b[31m\\u0000xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}");
+    assert_true(strlen(last_in.method) < sizeof last_in.method);
+    for (const char *p = last_in.method; *p; p++)
+        assert_true(*p >= 0x20 && *p < 0x7f);
+    assert_true(nc_mcp_protocol_supported("2025-11-25", 10));
+    assert_false(nc_mcp_protocol_supported("2025-11-2", 9));
+    assert_false(nc_mcp_protocol_supported("2025-11-25\0x", 12));
+    assert_false(nc_mcp_protocol_supported("2026-07-28", 10));
+    nc_mcp_server_free(s);
+    json_decref(sent);
+    json_decref(routes);
+}
+
+/* ---- jobs on threads: DEFERRED before the job can speak, cancellation of all ---- */
+
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static bool run_entered, run_release, cancel_logged;
+
+static nc_err blocking_call(void *ctx, const char *op, json_t *params, json_t **result, nc_rpc_error *err)
+{
+    (void)ctx;
+    json_decref(params);
+    if (strcmp(op, "run") == 0) {
+        pthread_mutex_lock(&gate_mu);
+        run_entered = true;
+        pthread_cond_broadcast(&gate_cond);
+        while (!run_release)
+            pthread_cond_wait(&gate_cond, &gate_mu);
+        pthread_mutex_unlock(&gate_mu);
+        *result = json_pack("{s:s, s:s, s:i}", "id", "r_9", "outcome", "ok", "exit_code", 0);
+        return NC_OK;
+    }
+    return stub_call(ctx, op, json_object(), result, err);
+}
+
+static void gate_log(void *ctx, const char *text)
+{
+    (void)ctx;
+    pthread_mutex_lock(&gate_mu);
+    if (strstr(text, "the session ended"))
+        cancel_logged = true;
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_mu);
+}
+
+static void *thread_main(void *arg)
+{
+    void **fa = arg;
+    ((void (*)(void *))fa[0])(fa[1]);
+    free(fa);
+    return NULL;
+}
+
+static pthread_t job_threads[4];
+static size_t njob_threads;
+
+static bool thread_spawn(void *ctx, void (*fn)(void *), void *arg)
+{
+    (void)ctx;
+    /* the DEFERRED route came first: the transport knows where the job's messages go */
+    pthread_mutex_lock(&sent_mu);
+    json_t *route = json_array_get(routes, json_array_size(routes) - 1);
+    bool deferred = json_integer_value(json_array_get(route, 0)) == NC_MCP_OUT_DEFERRED;
+    pthread_mutex_unlock(&sent_mu);
+    if (!deferred || njob_threads == 4)
+        return false;
+    void **fa = malloc(2 * sizeof *fa);
+    fa[0] = (void *)fn;
+    fa[1] = arg;
+    return pthread_create(&job_threads[njob_threads++], NULL, thread_main, fa) == 0;
+}
+
+static void *cancel_all_main(void *arg)
+{
+    nc_mcp_cancel_all(arg);
+    return NULL;
+}
+
+static void test_jobs_are_deferred_and_cancelled_with_the_session(void **state)
+{
+    (void)state;
+    nc_mcp_server *s;
+    char msg[256];
+    nc_mcp_backend be = {.call = blocking_call, .send = stub_send, .spawn = thread_spawn, .log = gate_log};
+    sent = json_array();
+    routes = json_array();
+    assert_int_equal(nc_mcp_server_new("claude", &be, &s, msg, sizeof msg), NC_OK);
+    handle(s, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\"}}");
+    handle(s, "{\"jsonrpc\":\"2.0\",\"id\":\"run-1\",\"method\":\"tools/call\",\"params\":{\"name\":\"run_module\","
+              "\"arguments\":{\"ref\":\"greet\"},\"_meta\":{\"progressToken\":\"t1\"}}}");
+    assert_int_equal(last_in.kind, NC_MCP_IN_REQUEST);
+    pthread_mutex_lock(&sent_mu);
+    json_t *deferred = json_deep_copy(json_array_get(routes, 1));
+    pthread_mutex_unlock(&sent_mu);
+    assert_int_equal(json_integer_value(json_array_get(deferred, 0)), NC_MCP_OUT_DEFERRED);
+    assert_string_equal(json_string_value(json_array_get(deferred, 1)), "run-1");
+    json_decref(deferred);
+    /* the run is in the worker; the session ends */
+    pthread_mutex_lock(&gate_mu);
+    while (!run_entered)
+        pthread_cond_wait(&gate_cond, &gate_mu);
+    pthread_mutex_unlock(&gate_mu);
+    pthread_t canceller;
+    assert_int_equal(pthread_create(&canceller, NULL, cancel_all_main, s), 0);
+    pthread_mutex_lock(&gate_mu);
+    while (!cancel_logged)
+        pthread_cond_wait(&gate_cond, &gate_mu);
+    run_release = true;   /* the worker answers only now: the call was cancelled first */
+    pthread_cond_broadcast(&gate_cond);
+    pthread_mutex_unlock(&gate_mu);
+    pthread_join(canceller, NULL);
+    for (size_t i = 0; i < njob_threads; i++)
+        pthread_join(job_threads[i], NULL);
+    /* progress went to the request; it ended without a response */
+    bool progress = false, response = false, dropped = false;
+    size_t i;
+    json_t *r;
+    json_array_foreach(routes, i, r) {
+        int kind = (int)json_integer_value(json_array_get(r, 0));
+        const char *id = json_string_value(json_array_get(r, 1));
+        if (!id || strcmp(id, "run-1") != 0)
+            continue;
+        progress |= kind == NC_MCP_OUT_PROGRESS;
+        response |= kind == NC_MCP_OUT_RESPONSE;
+        dropped |= kind == NC_MCP_OUT_DROPPED;
+    }
+    assert_true(progress && dropped && !response);
+    /* nothing new starts in an ending session */
+    handle(s, "{\"jsonrpc\":\"2.0\",\"id\":\"run-2\",\"method\":\"tools/call\",\"params\":{\"name\":\"run_module\","
+              "\"arguments\":{\"ref\":\"greet\"}}}");
+    r = json_object_get(last_reply(), "result");
+    assert_true(json_is_true(json_object_get(r, "isError")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(r, "structuredContent"),
+                                                                           "error"), "code")), "unavailable");
+    assert_int_equal(njob_threads, 1);
+    nc_mcp_server_free(s);
+    json_decref(sent);
+    json_decref(routes);
 }
 
 int main(void)
@@ -318,6 +525,8 @@ int main(void)
         cmocka_unit_test(test_summary_of_a_small_output_is_whole),
         cmocka_unit_test(test_approval_tools_are_named_apart_and_take_what_is_granted),
         cmocka_unit_test(test_server_lifecycle_cursors_and_uris),
+        cmocka_unit_test(test_messages_are_classified_and_routed),
+        cmocka_unit_test(test_jobs_are_deferred_and_cancelled_with_the_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

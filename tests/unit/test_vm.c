@@ -62,7 +62,7 @@ static void load_artifact(const char *name, bool fuel, vm_artifact *a)
     size_t len = 0;
     memset(a, 0, sizeof *a);
     assert_int_equal(nc_read_file(fixture_path(name, path, sizeof path), 64u << 20, &wasm, &len), NC_OK);
-    nc_err err = nc_vm_compile(wasm, len, fuel, &a->bytes, &a->len, msg, sizeof msg);
+    nc_err err = nc_exec_compile(wasm, len, fuel, NC_COMPILE_TARGET_VM, &a->bytes, &a->len, msg, sizeof msg);
     free(wasm);
     if (err != NC_OK)
         fail_msg("compile %s: %s (%s)", name, nc_strerror(err), msg);

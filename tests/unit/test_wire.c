@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <sys/uio.h>
+#include "sandbox/compile.h"
 #include "sandbox/internal.h"
 
 static nc_run_result sample_result(void)
@@ -405,6 +406,195 @@ static void test_outcomes_children_cannot_claim(void **state)
     nc_buf_cleanup(&b);
 }
 
+/* ---- compile child frames (compile.h) ---- */
+
+/* A request body (without the frame length) for a module of len bytes. */
+static void compile_request(nc_buf *b, bool fuel, nc_compile_target target, const uint8_t *wasm, size_t len)
+{
+    uint8_t head[NC_WIRE_COMPILE_HEAD];
+    nc_buf_init(b, 1u << 20);
+    assert_int_equal(nc_wire_compile_head(fuel, target, 0, len, head), NC_OK);
+    assert_int_equal(nc_buf_append(b, head + 4, sizeof head - 4), NC_OK);
+    assert_int_equal(nc_buf_append(b, wasm, len), NC_OK);
+    uint32_t framed = (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 | (uint32_t)head[2] << 8 | head[3];
+    assert_int_equal(framed, b->len);
+}
+
+static void test_compile_request_round_trip_and_refusals(void **state)
+{
+    (void)state;
+    static const uint8_t wasm[] = "\0asm\1\0\0\0";
+    nc_buf b;
+    nc_wire_compile rq;
+    /* the vm tier's target round-trips too */
+    compile_request(&b, false, NC_COMPILE_TARGET_VM, wasm, 8);
+    assert_int_equal(nc_wire_decode_compile(b.data, b.len, &rq), NC_OK);
+    assert_false(rq.fuel);
+    assert_int_equal(rq.target, NC_COMPILE_TARGET_VM);
+    nc_buf_cleanup(&b);
+    compile_request(&b, true, NC_COMPILE_TARGET_HOST, wasm, 8);
+    assert_int_equal(nc_wire_decode_compile(b.data, b.len, &rq), NC_OK);
+    assert_true(rq.fuel);
+    assert_int_equal(rq.target, NC_COMPILE_TARGET_HOST);
+    assert_int_equal(rq.hook, 0);
+    assert_int_equal(rq.wasm_len, 8);
+    assert_memory_equal(rq.wasm, wasm, 8);
+    /* every truncation, and a byte too many */
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_not_equal(nc_wire_decode_compile(b.data, n, &rq), NC_OK);
+    assert_int_equal(nc_buf_put_u8(&b, 0), NC_OK);
+    assert_int_equal(nc_wire_decode_compile(b.data, b.len, &rq), NC_ERR_MALFORMED);
+    assert_null(rq.wasm);
+    b.len--;
+    /* flags: unknown bits, and a test action, which a production build refuses */
+    static const uint8_t bad_flags[] = {0x04, 0x08, 0x0c, 0x10, 0x11, 0x13, 0x70, 0xf1};
+    for (size_t i = 0; i < sizeof bad_flags; i++) {
+        uint8_t keep = b.data[4];
+        b.data[4] = bad_flags[i];
+        assert_int_equal(nc_wire_decode_compile(b.data, b.len, &rq), NC_ERR_MALFORMED);
+        b.data[4] = keep;
+    }
+    b.data[0] ^= 1;   /* magic */
+    assert_int_equal(nc_wire_decode_compile(b.data, b.len, &rq), NC_ERR_MALFORMED);
+    b.data[0] ^= 1;
+    /* a module length past the cap, and one past the bytes */
+    b.data[5] = 0x01;   /* 16 MiB + 1 */
+    b.data[6] = b.data[7] = 0x00;
+    b.data[8] = 0x01;
+    assert_int_equal(nc_wire_decode_compile(b.data, b.len, &rq), NC_ERR_TOO_LARGE);
+    b.data[5] = b.data[6] = b.data[7] = 0x00;
+    b.data[8] = 9;
+    assert_int_equal(nc_wire_decode_compile(b.data, b.len, &rq), NC_ERR_MALFORMED);
+    /* an empty module */
+    b.data[8] = 0;
+    assert_int_equal(nc_wire_decode_compile(b.data, 9, &rq), NC_ERR_MALFORMED);
+    nc_buf_cleanup(&b);
+    uint8_t head[NC_WIRE_COMPILE_HEAD];
+    assert_int_equal(nc_wire_compile_head(false, NC_COMPILE_TARGET_HOST, 0, 0, head), NC_ERR_TOO_LARGE);
+    assert_int_equal(nc_wire_compile_head(false, NC_COMPILE_TARGET_HOST, 0, NC_MAX_MODULE_BYTES + 1, head),
+                     NC_ERR_TOO_LARGE);
+    assert_int_equal(nc_wire_compile_head(false, NC_COMPILE_TARGET_HOST, NC_COMPILE_HOOK_HANG, 8, head), NC_ERR_USAGE);
+    assert_int_equal(nc_wire_compile_head(false, (nc_compile_target)2, 0, 8, head), NC_ERR_USAGE);
+    assert_int_equal(nc_wire_compile_head(false, NC_COMPILE_TARGET_VM, 0, NC_MAX_MODULE_BYTES, head), NC_OK);
+}
+
+/* A reply body (without the frame length). */
+static void compile_reply(nc_buf *b, nc_err status, const char *message, const void *art, size_t art_len)
+{
+    uint8_t head[NC_WIRE_ARTIFACT_FIXED + NC_COMPILE_MAX_MESSAGE];
+    size_t hl;
+    nc_isolation_report iso = {.userns = true, .netns = true, .no_new_privs = true, .caps_dropped = true,
+                               .rlimits = true, .seccomp = true, .landlock_abi = 6};
+    nc_buf_init(b, 1u << 20);
+    assert_int_equal(nc_wire_artifact_head(status, &iso, 1234, message, art_len, head, sizeof head, &hl), NC_OK);
+    assert_int_equal(nc_buf_append(b, head + 4, hl - 4), NC_OK);
+    if (art_len)
+        assert_int_equal(nc_buf_append(b, art, art_len), NC_OK);
+}
+
+static void test_compile_reply_round_trip(void **state)
+{
+    (void)state;
+    nc_buf b;
+    nc_wire_artifact rep;
+    compile_reply(&b, NC_OK, "", "\x7f" "ELF\2\1\1", 7);
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_OK);
+    assert_int_equal(rep.status, NC_OK);
+    assert_int_equal(rep.artifact_len, 7);
+    assert_true(rep.artifact == b.data + b.len - 7);   /* borrowed, not copied */
+    assert_true(rep.isolation.seccomp && rep.isolation.userns && rep.isolation.rlimits);
+    assert_int_equal(rep.isolation.landlock_abi, 6);
+    assert_int_equal(rep.compile_ns, 1234);
+    assert_string_equal(rep.message, "");
+    nc_buf_cleanup(&b);
+    compile_reply(&b, NC_ERR_INVALID_MODULE, "invalid module: bad magic", NULL, 0);
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_OK);
+    assert_int_equal(rep.status, NC_ERR_INVALID_MODULE);
+    assert_string_equal(rep.message, "invalid module: bad magic");
+    assert_null(rep.artifact);
+    nc_buf_cleanup(&b);
+    /* the encoder: a long message is cut at the cap; no status a compiler cannot give */
+    char longmsg[NC_COMPILE_MAX_MESSAGE + 100];
+    memset(longmsg, 'x', sizeof longmsg - 1);
+    longmsg[sizeof longmsg - 1] = '\0';
+    compile_reply(&b, NC_ERR_INTERNAL, longmsg, NULL, 0);
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_OK);
+    assert_int_equal(strlen(rep.message), NC_COMPILE_MAX_MESSAGE);
+    nc_buf_cleanup(&b);
+    uint8_t head[NC_WIRE_ARTIFACT_FIXED + NC_COMPILE_MAX_MESSAGE];
+    size_t hl;
+    nc_isolation_report iso = {0};
+    assert_int_not_equal(nc_wire_artifact_head(NC_ERR_HASH_MISMATCH, &iso, 0, "x", 0, head, sizeof head, &hl), NC_OK);
+    assert_int_not_equal(nc_wire_artifact_head(NC_OK, &iso, 0, "", NC_MAX_ARTIFACT_BYTES + 1ull, head, sizeof head, &hl),
+                         NC_OK);
+    assert_int_not_equal(nc_wire_artifact_head(NC_OK, &iso, 0, "", 8, head, NC_WIRE_ARTIFACT_FIXED - 1, &hl), NC_OK);
+}
+
+/* What a compromised compile child might send instead. */
+static void test_compile_reply_lies_refused(void **state)
+{
+    (void)state;
+    nc_buf b;
+    nc_wire_artifact rep;
+    compile_reply(&b, NC_OK, "", "\x7f" "ELF\2\1\1", 7);
+    for (size_t n = 0; n < b.len; n++)   /* every truncation */
+        assert_int_equal(nc_wire_decode_artifact(b.data, n, &rep), NC_ERR_MALFORMED);
+    assert_int_equal(nc_buf_put_u8(&b, 0), NC_OK);   /* trailing */
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_ERR_MALFORMED);
+    b.len--;
+    /* status: one a compiler cannot report, and one past the enum */
+    static const uint32_t lies[] = {NC_ERR_HASH_MISMATCH, NC_ERR_EXPIRED, NC_ERR_CHILD, NC_ERR_COUNT, 0xffffffffu};
+    for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
+        uint8_t keep[4];
+        memcpy(keep, b.data + 4, 4);
+        b.data[4] = (uint8_t)(lies[i] >> 24), b.data[5] = (uint8_t)(lies[i] >> 16);
+        b.data[6] = (uint8_t)(lies[i] >> 8), b.data[7] = (uint8_t)lies[i];
+        assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_ERR_MALFORMED);
+        memcpy(b.data + 4, keep, 4);
+    }
+    b.data[8] |= 0x40;   /* isolation bits that mean nothing */
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_ERR_MALFORMED);
+    b.data[8] &= 0x3f;
+    b.data[11] = 1;   /* Landlock ABI 256 + 6 */
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_ERR_MALFORMED);
+    b.data[11] = 0;
+    b.data[b.len - 7] = 'X';   /* success with bytes that are not ELF */
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_ERR_MALFORMED);
+    nc_buf_cleanup(&b);
+    /* success without an artifact, or with a message; failure with an artifact, or without a message */
+    compile_reply(&b, NC_OK, "", NULL, 0);
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_ERR_MALFORMED);
+    nc_buf_cleanup(&b);
+    compile_reply(&b, NC_OK, "fine", "\x7f" "ELF", 4);
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_ERR_MALFORMED);
+    nc_buf_cleanup(&b);
+    compile_reply(&b, NC_ERR_INVALID_MODULE, "bad", "\x7f" "ELF", 4);
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_ERR_MALFORMED);
+    nc_buf_cleanup(&b);
+    compile_reply(&b, NC_ERR_INVALID_MODULE, "", NULL, 0);
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_ERR_MALFORMED);
+    nc_buf_cleanup(&b);
+    /* a message that is not one printable line */
+    static const char bytes[] = {'\n', '\r', '\x1b', '\x7f', (char)0x80, '\0'};
+    for (size_t i = 0; i < sizeof bytes; i++) {
+        compile_reply(&b, NC_ERR_INVALID_MODULE, "invalid module: x", NULL, 0);
+        b.data[b.len - 4 - 1] = (uint8_t)bytes[i];   /* the message's last byte, before the artifact's length */
+        assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_ERR_MALFORMED);
+        assert_int_equal(rep.message[0], '\0');
+        nc_buf_cleanup(&b);
+    }
+    /* lengths past the caps */
+    compile_reply(&b, NC_ERR_INVALID_MODULE, "m", NULL, 0);
+    size_t mpos = 4 + 4 + 1 + 4 + 8;   /* magic, status, bits, abi, time: the message's length */
+    b.data[mpos + 2] = 0x10;           /* 4097 + ... bytes */
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_ERR_MALFORMED);
+    nc_buf_cleanup(&b);
+    compile_reply(&b, NC_OK, "", "\x7f" "ELF", 4);
+    b.data[b.len - 8] = 0x10;   /* the artifact's length: 256 MiB + 4 */
+    assert_int_equal(nc_wire_decode_artifact(b.data, b.len, &rep), NC_ERR_MALFORMED);
+    nc_buf_cleanup(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +606,9 @@ int main(void)
         cmocka_unit_test(test_chunks_round_trip_and_caps),
         cmocka_unit_test(test_stream_check),
         cmocka_unit_test(test_outcomes_children_cannot_claim),
+        cmocka_unit_test(test_compile_request_round_trip_and_refusals),
+        cmocka_unit_test(test_compile_reply_round_trip),
+        cmocka_unit_test(test_compile_reply_lies_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
