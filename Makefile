@@ -67,7 +67,7 @@ bench: all
 	NC_BIN=$(CURDIR)/$(BUILD)/bin NC_FIXTURES=$(CURDIR)/$(BUILD)/fixtures $(BUILD)/bin/bench_vm --boots 10 --runs 10
 
 bench-smoke: all
-	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit bench_proof
+	cmake --build $(BUILD) -j $(JOBS) --target bench_sandbox bench_trust bench_audit bench_proof seed_audit bench_guest bench_vm
 	NC_FIXTURES=$(BUILD)/fixtures $(BUILD)/bin/bench_sandbox --runs 20 --compute-runs 1
 	$(BUILD)/bin/bench_trust --runs 100
 	$(BUILD)/bin/bench_audit --max 1000
