@@ -21,56 +21,20 @@
 
 #define CHILD_SOCK 3
 
-/* Writes all of iov to the supervisor; async-signal-safe. */
-static void write_iov(struct iovec *v, int n)
-{
-    while (n > 0) {
-        ssize_t w = writev(CHILD_SOCK, v, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            _exit(3);   /* supervisor gone: it reports the run as a crash */
-        size_t left = (size_t)w;
-        while (n > 0 && left >= v->iov_len) {
-            left -= v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (uint8_t *)v->iov_base + left;
-            v->iov_len -= left;
-        }
-    }
-}
-
-/* Writes the whole result frame; async-signal-safe (the deadline's handler
- * sends through here too). stdout and stderr go out from where they are. */
+/* Writes the whole result frame (async-signal-safe: the deadline's handler
+ * sends through here too), and output as the module writes it (the spec
+ * asked for a stream), in chunks of at most NC_WIRE_CHUNK_MAX, during the
+ * host call that wrote it. A deadline meanwhile only marks the run (see
+ * nc_wasi_in_host_call), so a chunk is never cut by the result frame. */
 static void send_result(nc_err status, const nc_run_result *res)
 {
-    static uint8_t scratch[NC_WIRE_RESULT_FIXED_MAX];
-    struct iovec iov[NC_WIRE_RESULT_IOVS];
-    if (nc_wire_result_frame(status, res, scratch, sizeof scratch, iov) != NC_OK)
-        _exit(3);   /* the supervisor reports the run as a crash */
-    write_iov(iov, NC_WIRE_RESULT_IOVS);
+    nc_wire_send_result(CHILD_SOCK, status, res);
 }
 
-/* Output as the module writes it (the spec asked for a stream), in chunks
- * of at most NC_WIRE_CHUNK_MAX, during the host call that wrote it. A
- * deadline meanwhile only marks the run (see nc_wasi_in_host_call), so a
- * chunk is never cut by the result frame. */
 static void send_output(void *ctx, int stream, const uint8_t *data, size_t len)
 {
     (void)ctx;
-    while (len > 0) {
-        size_t n = len > NC_WIRE_CHUNK_MAX ? NC_WIRE_CHUNK_MAX : len;
-        uint8_t hdr[NC_WIRE_CHUNK_HEADER];
-        if (nc_wire_chunk_header((unsigned)stream, n, hdr) != NC_OK)
-            _exit(3);
-        struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)data, n}};
-        write_iov(iov, 2);
-        data += n;
-        len -= n;
-    }
+    nc_wire_send_output(CHILD_SOCK, (unsigned)stream, data, len);
 }
 
 /* This run's result so far (isolation, hand-off), for a deadline report. */

@@ -136,6 +136,16 @@ NC_MUST_CHECK nc_err nc_wire_decode_result(const uint8_t *data, size_t len, size
 /* The frame header for a chunk of len bytes (1 .. NC_WIRE_CHUNK_MAX) of
  * stream; the data follows it on the wire. Async-signal-safe. */
 NC_MUST_CHECK nc_err nc_wire_chunk_header(unsigned stream, size_t len, uint8_t hdr[NC_WIRE_CHUNK_HEADER]);
+
+/* The sandbox child's sending side (child.c, and the guest runner's in the
+ * vm tier): all of iov to fd, a result frame, output as chunk frames.
+ * Async-signal-safe (the deadline's handler sends through them); a write
+ * that fails ends the process with status 3, which the supervisor reports
+ * as a crash. */
+void nc_wire_send_iov(int fd, struct iovec *v, int n);
+void nc_wire_send_result(int fd, nc_err status, const nc_run_result *res);
+void nc_wire_send_output(int fd, unsigned stream, const uint8_t *data, size_t len);
+
 /* What was streamed so far, per stream, bounded by the run's caps. */
 typedef struct {
     nc_buf out, err;
@@ -156,5 +166,16 @@ NC_MUST_CHECK nc_err nc_wire_stream_chunk(nc_wire_stream *s, const uint8_t *body
  * *err_from: where the bytes never streamed begin. */
 NC_MUST_CHECK nc_err nc_wire_stream_check(const nc_wire_stream *s, const nc_run_result *r, size_t *out_from,
                                           size_t *err_from);
+/* The supervisors' use of the above (sandbox.c, vm.c): a chunk frame body
+ * checked, appended and handed to hooks->on_output (NC_ERR_MALFORMED for a
+ * child that lies about its output); what was streamed, kept as the run's
+ * output (a run that ended without a usable result: exactly the bytes the
+ * caller was shown); and the output the result carries beyond what was
+ * streamed, handed to hooks->on_output so that what the caller was shown
+ * is what is recorded. */
+NC_MUST_CHECK nc_err nc_wire_stream_forward(nc_wire_stream *s, const uint8_t *body, size_t len,
+                                            const nc_run_hooks *hooks);
+void nc_wire_stream_keep(nc_wire_stream *s, nc_run_result *res);
+void nc_wire_stream_rest(const nc_run_hooks *hooks, const nc_run_result *res, size_t out_from, size_t err_from);
 
 #endif

@@ -1093,8 +1093,7 @@ static void describe_death(nc_run_result *res, int status)
  * streamed so far as its output (exactly the bytes the caller was given). */
 static void finish_cancelled(nc_run_result *res, nc_wire_stream *st)
 {
-    res->out = nc_buf_steal(&st->out, &res->out_len);
-    res->err = nc_buf_steal(&st->err, &res->err_len);
+    nc_wire_stream_keep(st, res);
     nc_run_set_cancelled(res, "while running: the supervisor killed the sandbox child");
 }
 
@@ -1163,15 +1162,10 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
         rc = read_frame(fr, cap, &body, &blen, &owned);
         if (rc != FRAME_OK || !streaming || !nc_wire_is_chunk(body, blen))
             break;
-        unsigned which;
-        const uint8_t *data;
-        size_t dlen;
-        if (nc_wire_stream_chunk(&st, body, blen, &which, &data, &dlen) != NC_OK) {
+        if (nc_wire_stream_forward(&st, body, blen, hooks) != NC_OK) {
             rc = FRAME_BAD;   /* a child that lies about its output: a crash */
             break;
         }
-        if (hooks->on_output)
-            hooks->on_output(hooks->ctx, (int)which, data, dlen);
         free(owned);
         owned = NULL;
     }
@@ -1188,8 +1182,7 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
         res->outcome = NC_OUTCOME_TIMEOUT;
         res->limits_hit |= NC_LIMIT(NC_LIMIT_TIMEOUT);
         res->term_signal = SIGKILL;
-        res->out = nc_buf_steal(&st.out, &res->out_len);
-        res->err = nc_buf_steal(&st.err, &res->err_len);
+        nc_wire_stream_keep(&st, res);
         snprintf(res->message, sizeof res->message,
                  "no result within %u ms; the supervisor killed the sandbox child",
                  spec->limits.timeout_ms + NC_CHILD_KILL_GRACE_MS + 1000);
@@ -1204,8 +1197,7 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
             ;
         c.pid = -1;
         describe_death(res, status);
-        res->out = nc_buf_steal(&st.out, &res->out_len);
-        res->err = nc_buf_steal(&st.err, &res->err_len);
+        nc_wire_stream_keep(&st, res);
         err = NC_OK;
         goto done;
     }
@@ -1221,8 +1213,7 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
     retire_child(sb, &c);
     if (err != NC_OK) {
         res->outcome = NC_OUTCOME_CRASH;
-        res->out = nc_buf_steal(&st.out, &res->out_len);
-        res->err = nc_buf_steal(&st.err, &res->err_len);
+        nc_wire_stream_keep(&st, res);
         snprintf(res->message, sizeof res->message, "sandbox child sent a malformed result");
         err = NC_OK;
         goto done;
@@ -1233,14 +1224,8 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
         goto done;
     }
     /* What the child never streamed (a deadline report is written from the
-     * signal handler with no chunks): the caller sees it now, so what it was
-     * shown is exactly what is recorded. */
-    if (hooks && hooks->on_output) {
-        if (res->out_len > out_from)
-            hooks->on_output(hooks->ctx, 1, res->out + out_from, res->out_len - out_from);
-        if (res->err_len > err_from)
-            hooks->on_output(hooks->ctx, 2, res->err + err_from, res->err_len - err_from);
-    }
+     * signal handler with no chunks). */
+    nc_wire_stream_rest(hooks, res, out_from, err_from);
     err = NC_OK;
 done:
     if (c.pid > 0 || c.sock >= 0)

@@ -750,10 +750,17 @@ static int read_frame(int sock, size_t cap, uint64_t deadline_ns, int cancel_fd,
 }
 
 /* A run that ended without a result keeps what was streamed as its output. */
-static void keep_streamed(nc_run_result *res, nc_wire_stream *st)
+/* What the host knows of a run's VM, set in its result whatever the guest said. */
+static void vm_facts(nc_run_result *res, bool pooled, uint32_t mem, uint8_t confined, uint64_t spawn_ns,
+                     uint64_t handoff_ns)
 {
-    res->out = nc_buf_steal(&st->out, &res->out_len);
-    res->err = nc_buf_steal(&st->err, &res->err_len);
+    res->isolation.vm_pooled = pooled;
+    res->isolation.vm_memory_mib = mem;
+    res->isolation.qemu_userns = confined & QEMU_USERNS;
+    res->isolation.qemu_netns = confined & QEMU_NETNS;
+    res->isolation.qemu_landlock = confined & QEMU_LANDLOCK;
+    res->t_spawn_ns = spawn_ns;
+    res->t_handoff_ns = handoff_ns;
 }
 
 nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_len, bool fuel,
@@ -809,29 +816,18 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
         rc = read_frame(vm.sock, cap, deadline, cancel_fd, &body, &blen);
         if (rc != IO_OK || !streaming || !nc_wire_is_chunk(body, blen))
             break;
-        unsigned which;
-        const uint8_t *data;
-        size_t dlen;
-        if (nc_wire_stream_chunk(&st, body, blen, &which, &data, &dlen) != NC_OK) {
+        if (nc_wire_stream_forward(&st, body, blen, hooks) != NC_OK) {
             rc = IO_MALFORMED;   /* a guest that lies about its output: a crash */
             break;
         }
-        if (hooks->on_output)
-            hooks->on_output(hooks->ctx, (int)which, data, dlen);
         free(body);
         body = NULL;
     }
-    uint8_t confined = vm.confined;
-    res->isolation.vm_pooled = pooled;
-    res->isolation.vm_memory_mib = mem;
-    res->isolation.qemu_userns = confined & QEMU_USERNS;
-    res->isolation.qemu_netns = confined & QEMU_NETNS;
-    res->isolation.qemu_landlock = confined & QEMU_LANDLOCK;
-    res->t_spawn_ns = spawn_ns;
-    res->t_handoff_ns = handoff_ns;
+    const uint8_t confined = vm.confined;
+    vm_facts(res, pooled, mem, confined, spawn_ns, handoff_ns);
     if (rc != IO_OK) {
         vm_kill(&vm);
-        keep_streamed(res, &st);
+        nc_wire_stream_keep(&st, res);
         if (rc == IO_CANCELLED)
             nc_run_set_cancelled(res, "while running: the supervisor killed the microVM");
         else if (rc == IO_TIMEOUT)
@@ -856,16 +852,10 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
             nc_run_result_cleanup(res);
     }
     /* What the guest says of its own isolation is kept; the VM's facts are the host's. */
-    res->isolation.vm_pooled = pooled;
-    res->isolation.vm_memory_mib = mem;
-    res->isolation.qemu_userns = confined & QEMU_USERNS;
-    res->isolation.qemu_netns = confined & QEMU_NETNS;
-    res->isolation.qemu_landlock = confined & QEMU_LANDLOCK;
-    res->t_spawn_ns = spawn_ns;
-    res->t_handoff_ns = handoff_ns;
+    vm_facts(res, pooled, mem, confined, spawn_ns, handoff_ns);
     if (err != NC_OK) {
         res->outcome = NC_OUTCOME_CRASH;
-        keep_streamed(res, &st);
+        nc_wire_stream_keep(&st, res);
         snprintf(res->message, sizeof res->message, "the microVM sent a malformed result");
         err = NC_OK;
         goto done;
@@ -875,14 +865,8 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
         err = status;
         goto done;
     }
-    /* What was never streamed (a deadline report carries output no chunk
-     * did): the caller sees it now, so what it was shown is what is recorded. */
-    if (hooks && hooks->on_output) {
-        if (res->out_len > out_from)
-            hooks->on_output(hooks->ctx, 1, res->out + out_from, res->out_len - out_from);
-        if (res->err_len > err_from)
-            hooks->on_output(hooks->ctx, 2, res->err + err_from, res->err_len - err_from);
-    }
+    /* What was never streamed (a deadline report carries output no chunk did). */
+    nc_wire_stream_rest(hooks, res, out_from, err_from);
 done:
     if (vm.pid > 0 || vm.sock >= 0)
         vm_kill(&vm);

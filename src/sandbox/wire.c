@@ -4,7 +4,9 @@
  * anything is allocated or copied. */
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include "common/reader.h"
 #include "sandbox/internal.h"
 
@@ -591,4 +593,77 @@ nc_err nc_wire_stream_check(const nc_wire_stream *s, const nc_run_result *r, siz
     *out_from = s->out.len;
     *err_from = s->err.len;
     return NC_OK;
+}
+
+nc_err nc_wire_stream_forward(nc_wire_stream *s, const uint8_t *body, size_t len, const nc_run_hooks *hooks)
+{
+    unsigned which;
+    const uint8_t *data;
+    size_t dlen;
+    nc_err err = nc_wire_stream_chunk(s, body, len, &which, &data, &dlen);
+    if (err == NC_OK && hooks && hooks->on_output)
+        hooks->on_output(hooks->ctx, (int)which, data, dlen);
+    return err;
+}
+
+void nc_wire_stream_keep(nc_wire_stream *s, nc_run_result *res)
+{
+    res->out = nc_buf_steal(&s->out, &res->out_len);
+    res->err = nc_buf_steal(&s->err, &res->err_len);
+}
+
+void nc_wire_stream_rest(const nc_run_hooks *hooks, const nc_run_result *res, size_t out_from, size_t err_from)
+{
+    if (!hooks || !hooks->on_output)
+        return;
+    if (res->out_len > out_from)
+        hooks->on_output(hooks->ctx, 1, res->out + out_from, res->out_len - out_from);
+    if (res->err_len > err_from)
+        hooks->on_output(hooks->ctx, 2, res->err + err_from, res->err_len - err_from);
+}
+
+/* ---- the child's sending side ---- */
+
+void nc_wire_send_iov(int fd, struct iovec *v, int n)
+{
+    while (n > 0) {
+        ssize_t w = writev(fd, v, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            _exit(3);   /* the supervisor is gone, or reports the run as a crash */
+        size_t left = (size_t)w;
+        while (n > 0 && left >= v->iov_len) {
+            left -= v->iov_len;
+            v++;
+            n--;
+        }
+        if (n > 0) {
+            v->iov_base = (uint8_t *)v->iov_base + left;
+            v->iov_len -= left;
+        }
+    }
+}
+
+void nc_wire_send_result(int fd, nc_err status, const nc_run_result *res)
+{
+    static uint8_t scratch[NC_WIRE_RESULT_FIXED_MAX];
+    struct iovec iov[NC_WIRE_RESULT_IOVS];
+    if (nc_wire_result_frame(status, res, scratch, sizeof scratch, iov) != NC_OK)
+        _exit(3);
+    nc_wire_send_iov(fd, iov, NC_WIRE_RESULT_IOVS);
+}
+
+void nc_wire_send_output(int fd, unsigned stream, const uint8_t *data, size_t len)
+{
+    while (len > 0) {
+        size_t n = len > NC_WIRE_CHUNK_MAX ? NC_WIRE_CHUNK_MAX : len;
+        uint8_t hdr[NC_WIRE_CHUNK_HEADER];
+        if (nc_wire_chunk_header(stream, n, hdr) != NC_OK)
+            _exit(3);
+        struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)data, n}};
+        nc_wire_send_iov(fd, iov, 2);
+        data += n;
+        len -= n;
+    }
 }

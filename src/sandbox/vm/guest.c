@@ -110,36 +110,10 @@ static int open_port(void)
 static int result_fd = -1;
 static const nc_run_result *volatile child_result;
 
-/* Writes all of iov to the pipe; async-signal-safe. */
-static void write_iov(struct iovec *v, int n)
-{
-    while (n > 0) {
-        ssize_t w = writev(result_fd, v, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            _exit(3);
-        size_t left = (size_t)w;
-        while (n > 0 && left >= v->iov_len) {
-            left -= v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (uint8_t *)v->iov_base + left;
-            v->iov_len -= left;
-        }
-    }
-}
-
 /* Async-signal-safe: the deadline's handler sends through here too. */
 static void send_result(nc_err status, const nc_run_result *res)
 {
-    static uint8_t scratch[NC_WIRE_RESULT_FIXED_MAX];
-    struct iovec iov[NC_WIRE_RESULT_IOVS];
-    if (nc_wire_result_frame(status, res, scratch, sizeof scratch, iov) != NC_OK)
-        _exit(3);
-    write_iov(iov, NC_WIRE_RESULT_IOVS);
+    nc_wire_send_result(result_fd, status, res);
 }
 
 /* Output as the module writes it (the spec asked for a stream): chunk
@@ -147,16 +121,7 @@ static void send_result(nc_err status, const nc_run_result *res)
 static void send_output(void *ctx, int stream, const uint8_t *data, size_t len)
 {
     (void)ctx;
-    while (len > 0) {
-        size_t n = len > NC_WIRE_CHUNK_MAX ? NC_WIRE_CHUNK_MAX : len;
-        uint8_t hdr[NC_WIRE_CHUNK_HEADER];
-        if (nc_wire_chunk_header((unsigned)stream, n, hdr) != NC_OK)
-            _exit(3);
-        struct iovec iov[2] = {{hdr, sizeof hdr}, {(void *)data, n}};
-        write_iov(iov, 2);
-        data += n;
-        len -= n;
-    }
+    nc_wire_send_output(result_fd, (unsigned)stream, data, len);
 }
 
 static void report_deadline(const nc_run_result *partial)
