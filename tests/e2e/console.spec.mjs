@@ -346,6 +346,10 @@ try {
   check('drift_run_name', (await page.textContent('#run-name-change')).includes('run hello'));
   const diff = await page.textContent('table.drift-diff');
   check('drift_diff', diff.includes('wasi_snapshot_preview1.path_open') && diff.includes('size'), diff);
+  // one marker per line of the diff: the sign, no list bullet beside it
+  const markers = await page.evaluate(() => [...document.querySelectorAll('table.drift-diff ul.added li, table.drift-diff ul.removed li')]
+    .map((li) => [getComputedStyle(li).listStyleType, getComputedStyle(li, '::before').content]));
+  check('drift_diff_markers', markers.length > 0 && markers.every(([bullet, sign]) => bullet === 'none' && /^"[+−] "$/.test(sign)), JSON.stringify(markers));
   // factor names in words, never raw ids
   const factors = await page.evaluate(() => [...document.querySelectorAll('table.factors td[data-label="factor"]')].map((t) => t.textContent));
   check('factors_in_words', factors.includes('same name as before, different bytes (drift)') && factors.every((f) => !f.includes('_')), JSON.stringify(factors));
