@@ -39,17 +39,6 @@
 
 #define COMPILE_SOCK 3
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NC_COMPILE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NC_COMPILE_ASAN 1
-#endif
-#endif
-#ifndef NC_COMPILE_ASAN
-#define NC_COMPILE_ASAN 0
-#endif
-
 #ifdef NC_TEST_HOOKS
 unsigned nc_compile_test_hook;
 #endif
@@ -106,7 +95,7 @@ static nc_err isolate(nc_isolation_report *iso, char *msg, size_t msg_len)
     rlim_t cpu = (rlim_t)(NC_COMPILE_TIMEOUT_MS / 1000 + 1) * online_cpus();
     iso->rlimits = set_limit(RLIMIT_CORE, 0) && set_limit(RLIMIT_NOFILE, COMPILE_SOCK + 1) &&
                    set_limit(RLIMIT_FSIZE, 0) && set_limit(RLIMIT_MEMLOCK, 0) && set_limit(RLIMIT_CPU, cpu);
-#if !NC_COMPILE_ASAN   /* ASan's shadow memory is a private writable mapping */
+#if !NC_ASAN   /* ASan's shadow memory is a private writable mapping */
     iso->rlimits = iso->rlimits && set_limit(RLIMIT_DATA, (rlim_t)NC_COMPILE_MAX_DATA_BYTES);
 #endif
     if (!iso->rlimits) {
@@ -154,6 +143,10 @@ static const int compile_syscalls[] = {
     (THREAD_CLONE_MUST | CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER |     \
      CLONE_NEWPID | CLONE_NEWNET | CLONE_PTRACE | CLONE_VFORK | CLONE_UNTRACED)
 
+/* AddressSanitizer builds only: its pthread_create gives each new thread an
+ * alternate signal stack and reads the thread's stack limits. */
+static const int asan_syscalls[] = {SCMP_SYS(sigaltstack), SCMP_SYS(prlimit64), SCMP_SYS(getrlimit)};
+
 static nc_err load_seccomp(char *msg, size_t msg_len)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
@@ -163,6 +156,8 @@ static nc_err load_seccomp(char *msg, size_t msg_len)
         if (rc == -EDOM)   /* not on this architecture */
             rc = 0;
     }
+    for (size_t i = 0; NC_ASAN && rc == 0 && i < sizeof asan_syscalls / sizeof asan_syscalls[0]; i++)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, asan_syscalls[i], 0);
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
     if (rc == 0)
@@ -196,29 +191,6 @@ static nc_err load_seccomp(char *msg, size_t msg_len)
     return NC_OK;
 }
 
-/* Writes all of iov to the supervisor, or ends the process (it then reports
- * the compile as failed). */
-static void write_iov(struct iovec *v, int n)
-{
-    while (n > 0) {
-        ssize_t w = writev(COMPILE_SOCK, v, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            _exit(3);
-        size_t left = (size_t)w;
-        while (n > 0 && left >= v->iov_len) {
-            left -= v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (uint8_t *)v->iov_base + left;
-            v->iov_len -= left;
-        }
-    }
-}
-
 __attribute__((noreturn)) static void reply(nc_err status, const nc_isolation_report *iso, uint64_t compile_ns,
                                             const char *message, const uint8_t *artifact, size_t artifact_len)
 {
@@ -227,7 +199,7 @@ __attribute__((noreturn)) static void reply(nc_err status, const nc_isolation_re
     if (nc_wire_artifact_head(status, iso, compile_ns, message, artifact_len, head, sizeof head, &head_len) != NC_OK)
         _exit(3);
     struct iovec iov[2] = {{head, head_len}, {(void *)artifact, artifact_len}};
-    write_iov(iov, artifact_len ? 2 : 1);
+    nc_wire_send_iov(COMPILE_SOCK, iov, artifact_len ? 2 : 1);   /* a failed write ends the child */
     _exit(0);
 }
 

@@ -5,6 +5,19 @@
 #include "common/buf.h"
 #include "sandbox/sandbox.h"
 
+/* 1 in AddressSanitizer builds (make asan): its runtime needs a little more
+ * of the children's profiles (isolate.c, compile.c). */
+#if defined(__SANITIZE_ADDRESS__)
+#define NC_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NC_ASAN 1
+#endif
+#endif
+#ifndef NC_ASAN
+#define NC_ASAN 0
+#endif
+
 uint64_t nc_now_ns(void);   /* CLOCK_MONOTONIC, comparable across processes */
 
 /* Engine fingerprint: what must match for an artifact to load. */

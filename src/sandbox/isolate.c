@@ -22,17 +22,6 @@
 #include "sandbox/internal.h"
 #include "sandbox/landlock.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NC_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NC_ASAN 1
-#endif
-#endif
-#ifndef NC_ASAN
-#define NC_ASAN 0
-#endif
-
 
 void nc_isolation_probe(nc_isolation_report *r)
 {

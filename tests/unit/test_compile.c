@@ -561,8 +561,16 @@ static void test_crash_reported_with_its_signal(void **state)
     nc_compile_report rep;
     char msg[512];
     assert_int_equal(compile_with_hook(NC_COMPILE_HOOK_CRASH, &rep, msg, sizeof msg), NC_ERR_CHILD);
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan's own fault handler takes the SIGSEGV first and makes calls to
+     * report it that the profile forbids: the child still dies of a signal,
+     * and it is still reported as a crash. */
+    assert_true(rep.term_signal == SIGSEGV || rep.term_signal == SIGSYS);
+    assert_non_null(strstr(msg, "the compiler crashed: compile child killed by signal "));
+#else
     assert_int_equal(rep.term_signal, SIGSEGV);
     assert_non_null(strstr(msg, "the compiler crashed: compile child killed by signal 11"));
+#endif
     assert_one_printable_line(msg);
     assert_supervisor_compiles();
 }
