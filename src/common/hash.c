@@ -9,6 +9,16 @@ nc_err nc_sha256(const void *data, size_t len, uint8_t out[NC_SHA256_LEN])
     return NC_OK;
 }
 
+nc_err nc_sha256_prefixed(uint8_t prefix, const void *data, size_t len, uint8_t out[NC_SHA256_LEN])
+{
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(ctx, &prefix, 1) == 1 &&
+             EVP_DigestUpdate(ctx, data, len) == 1 && EVP_DigestFinal_ex(ctx, out, &n) == 1 && n == NC_SHA256_LEN;
+    EVP_MD_CTX_free(ctx);
+    return ok ? NC_OK : NC_ERR_INTERNAL;
+}
+
 void nc_hex(const uint8_t *in, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";

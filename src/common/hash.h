@@ -10,6 +10,8 @@
 
 /* SHA-256 through OpenSSL (uses SHA-NI where the CPU has it). */
 NC_MUST_CHECK nc_err nc_sha256(const void *data, size_t len, uint8_t out[NC_SHA256_LEN]);
+/* sha256(prefix || data), without copying data (the audit log's leaves). */
+NC_MUST_CHECK nc_err nc_sha256_prefixed(uint8_t prefix, const void *data, size_t len, uint8_t out[NC_SHA256_LEN]);
 /* Lower-case hex; out must hold 2*len+1 bytes. */
 void nc_hex(const uint8_t *in, size_t len, char *out);
 /* Parses exactly 2*len lower-case hex digits. */

@@ -104,6 +104,17 @@ static void test_sha256_and_hex(void **state)
     hex[5] = 'A';
     assert_int_equal(nc_unhex(hex, 64, back, 32), NC_ERR_MALFORMED);
     assert_int_equal(nc_unhex(hex, 63, back, 32), NC_ERR_MALFORMED);
+    /* the prefixed form is sha256 of the prefix byte and the data together */
+    static const uint8_t zabc[] = {0x00, 'a', 'b', 'c'};
+    uint8_t whole[32];
+    assert_int_equal(nc_sha256_prefixed(0x00, "abc", 3, h), NC_OK);
+    assert_int_equal(nc_sha256(zabc, sizeof zabc, whole), NC_OK);
+    assert_memory_equal(h, whole, 32);
+    nc_hex(h, 32, hex);
+    assert_string_equal(hex, "609f6e36d2405585188d5cfd761f407c7cc46a7d3f314c88270469dde315fcd1");
+    assert_int_equal(nc_sha256_prefixed(0x01, "", 0, h), NC_OK);
+    assert_int_equal(nc_sha256("\x01", 1, whole), NC_OK);
+    assert_memory_equal(h, whole, 32);
 }
 
 static void test_files(void **state)
