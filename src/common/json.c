@@ -44,6 +44,27 @@ char *nc_json_canonical(const json_t *v, size_t *len)
     return s;
 }
 
+typedef struct {
+    const char *bytes;
+    size_t len, at;
+} canon_cmp;
+
+static int compare_piece(const char *piece, size_t size, void *data)
+{
+    canon_cmp *c = data;
+    if (size > c->len - c->at || memcmp(piece, c->bytes + c->at, size) != 0)
+        return -1;   /* differs: jansson stops writing */
+    c->at += size;
+    return 0;
+}
+
+bool nc_json_is_canonical(const json_t *v, const char *bytes, size_t len)
+{
+    canon_cmp c = {bytes, len, 0};
+    return json_dump_callback(v, compare_piece, &c, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) == 0 &&
+           c.at == len;
+}
+
 nc_err nc_json_uint(const json_t *v, uint64_t max, uint64_t *out)
 {
     *out = 0;

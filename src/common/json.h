@@ -18,6 +18,9 @@ NC_MUST_CHECK nc_err nc_json_only_keys(const json_t *obj, const char *const *all
                                        size_t msg_len);
 /* Canonical bytes (compact, sorted keys); malloc'd, NUL-terminated. */
 char *nc_json_canonical(const json_t *v, size_t *len);
+/* Whether bytes[0..len) is exactly v's canonical form, compared as it is
+ * written out, without building the text. */
+bool nc_json_is_canonical(const json_t *v, const char *bytes, size_t len);
 /* A copy of v small enough to log whatever v holds: arrays and objects keep
  * their first max_items entries (then a "... and N more" marker), strings
  * their first max_string bytes (cut at a UTF-8 boundary, with their length),

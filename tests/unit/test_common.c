@@ -117,6 +117,29 @@ static void test_sha256_and_hex(void **state)
     assert_memory_equal(h, whole, 32);
 }
 
+/* The canonical form compared as it is written: equal bytes only, not a
+ * prefix, not a longer text, not another order or spacing. */
+static void test_is_canonical(void **state)
+{
+    (void)state;
+    json_t *v = json_pack("{s:i, s:s, s:[i,i]}", "seq", 7, "kind", "x", "a", 1, 2);
+    size_t len = 0;
+    char *text = nc_json_canonical(v, &len);
+    assert_string_equal(text, "{\"a\":[1,2],\"kind\":\"x\",\"seq\":7}");
+    assert_true(nc_json_is_canonical(v, text, len));
+    assert_false(nc_json_is_canonical(v, text, len - 1));
+    char longer[64];
+    snprintf(longer, sizeof longer, "%s ", text);
+    assert_false(nc_json_is_canonical(v, longer, len + 1));
+    static const char reordered[] = "{\"seq\":7,\"kind\":\"x\",\"a\":[1,2]}";
+    assert_false(nc_json_is_canonical(v, reordered, sizeof reordered - 1));
+    static const char spaced[] = "{\"a\": [1,2],\"kind\":\"x\",\"seq\":7}";
+    assert_false(nc_json_is_canonical(v, spaced, sizeof spaced - 1));
+    assert_false(nc_json_is_canonical(v, "", 0));
+    free(text);
+    json_decref(v);
+}
+
 static void test_files(void **state)
 {
     (void)state;
@@ -225,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_uleb),
         cmocka_unit_test(test_buf_caps),
         cmocka_unit_test(test_sha256_and_hex),
+        cmocka_unit_test(test_is_canonical),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_error_table),
         cmocka_unit_test(test_json_bounded),
