@@ -169,13 +169,14 @@ def make_module(path, size):
 PROGRAMS = [
     ("go_cpu", "gobench.wasm", ["cpu"], None, (10, 3)),
     ("lua", "lua_bench.wasm", [], None, (10, 3)),
+    ("js", "js_bench.wasm", [], None, (10, 3)),
     ("sqlite", "sqlite_bench.wasm", [], None, (10, 3)),
     ("gofmt", "gofmt.wasm", [], "gofmt_input.go", (20, 5)),
     ("go_hello", "gobench.wasm", ["hello"], None, (50, 10)),
     ("stdin_16MiB", "io_bench.wasm", ["stdin"], "16MiB", (20, 5)),
     ("stdout_1MiB", "io_bench.wasm", ["stdout", "1048576"], None, (30, 5)),
 ]
-CPU_HEAVY = ("go_cpu", "lua", "sqlite")
+CPU_HEAVY = ("go_cpu", "lua", "js", "sqlite")
 
 
 def real_programs(home, wasmtime, work, q):
