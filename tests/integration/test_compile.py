@@ -188,11 +188,16 @@ def test_worker_serves_while_a_compile_runs_and_reports_a_crash(worker, tmp_path
     assert c.read_line()["event"]["phase"] == "compiling"
     found = []
 
-    def child_found():
-        found.extend(compile_children(pid))
-        return bool(found)
+    def child_isolated():
+        # the child isolates itself before it compiles: stopped only once its
+        # profile is on (the compile then takes seconds; polling takes 50 ms)
+        found[:] = compile_children(pid)
+        try:
+            return bool(found) and proc_status(found[0])["Seccomp"].strip() == "2"
+        except (OSError, KeyError):
+            return False
 
-    assert wait_for(child_found, timeout=60), "no compile child while compiling"
+    assert wait_for(child_isolated, timeout=60), "no isolated compile child while compiling"
     child = found[0]
     os.kill(child, signal.SIGSTOP)   # the compile cannot finish until it is continued
     try:
