@@ -144,7 +144,7 @@ int main(int argc, char **argv)
         return 1;
     }
     nc_artifact hello, compute;
-    if (load_artifact(inproc, "hello", &hello) || load_artifact(inproc, "compute", &compute))
+    if (load_artifact(pooled, "hello", &hello) || load_artifact(pooled, "compute", &compute))
         return 1;
 
     series s_pool = series_new("hello, process tier, pre-started child", runs);
