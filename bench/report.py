@@ -499,8 +499,8 @@ def main():
             con = sqlite3.connect(db)
             have = con.execute("SELECT count(*) FROM submissions WHERE status='pending'").fetchone()[0]
             rows = [(f"s_seed{i:012d}", f"seed{i}", "0" * 64, 1, "agent:seed", "pending", 1795000000, "", "{}", None,
-                     "new", None, "null", "{}", '{"score":0,"factors":[]}') for i in range(have, pending)]
-            con.executemany("INSERT INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                     "new", None, "null", "{}", '{"score":0,"factors":[]}', None) for i in range(have, pending)]
+            con.executemany("INSERT INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             con.commit()
             con.close()
             home.nc("worker", "start")
