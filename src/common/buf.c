@@ -1,6 +1,7 @@
 #include "common/buf.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 void nc_buf_init(nc_buf *b, size_t max)
 {
@@ -100,4 +101,17 @@ uint8_t *nc_buf_steal(nc_buf *b, size_t *len)
     b->len = b->cap = 0;
     b->truncated = false;
     return p;
+}
+
+void nc_iov_consume(struct iovec **v, int *n, size_t done)
+{
+    while (*n > 0 && done >= (*v)->iov_len) {
+        done -= (*v)->iov_len;
+        (*v)++;
+        (*n)--;
+    }
+    if (*n > 0) {
+        (*v)->iov_base = (uint8_t *)(*v)->iov_base + done;
+        (*v)->iov_len -= done;
+    }
 }

@@ -28,6 +28,12 @@ NC_MUST_CHECK nc_err nc_buf_put_string(nc_buf *b, const void *p, size_t n);
 /* Room for at least need bytes in all (at most max: NC_ERR_TOO_LARGE
  * beyond), for a caller that writes into data + len itself. */
 NC_MUST_CHECK nc_err nc_buf_reserve(nc_buf *b, size_t need);
+
+/* After a short writev/sendmsg of done bytes: drops the iovecs written
+ * whole and advances into the one written in part (*v, *n updated).
+ * Arithmetic only: async-signal-safe. */
+struct iovec;
+void nc_iov_consume(struct iovec **v, int *n, size_t done);
 /* Hands the data to the caller (free()); leaves b empty. */
 uint8_t *nc_buf_steal(nc_buf *b, size_t *len);
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include "common/buf.h"
 #include "mcp/transport.h"
 
 #define TOKEN_ENV "NIGHTCORE_AGENT_TOKEN"
@@ -149,16 +150,7 @@ static bool write_message(int fd, const char *msg, size_t len)
             }
             return false;
         }
-        size_t left = (size_t)w;
-        while (cnt > 0 && left >= v->iov_len) {
-            left -= v->iov_len;
-            v++;
-            cnt--;
-        }
-        if (cnt > 0) {
-            v->iov_base = (char *)v->iov_base + left;
-            v->iov_len -= left;
-        }
+        nc_iov_consume(&v, &cnt, (size_t)w);
     }
     return true;
 }

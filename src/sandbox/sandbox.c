@@ -900,16 +900,7 @@ static nc_err send_all(int sock, struct iovec *iov, int n)
             continue;
         if (w <= 0)
             return NC_ERR_CHILD;
-        size_t left = (size_t)w;
-        while (n > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (uint8_t *)iov->iov_base + left;
-            iov->iov_len -= left;
-        }
+        nc_iov_consume(&iov, &n, (size_t)w);
     }
     return NC_OK;
 }

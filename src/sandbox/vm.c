@@ -184,16 +184,7 @@ static int write_until(int fd, struct iovec *iov, int n, uint64_t deadline_ns, i
             continue;
         if (k <= 0)
             return -1;
-        size_t left = (size_t)k;
-        while (n > 0 && left >= iov->iov_len) {
-            left -= iov->iov_len;
-            iov++;
-            n--;
-        }
-        if (n > 0) {
-            iov->iov_base = (uint8_t *)iov->iov_base + left;
-            iov->iov_len -= left;
-        }
+        nc_iov_consume(&iov, &n, (size_t)k);
     }
     return 0;
 }

@@ -632,16 +632,7 @@ void nc_wire_send_iov(int fd, struct iovec *v, int n)
             continue;
         if (w <= 0)
             _exit(3);   /* the supervisor is gone, or reports the run as a crash */
-        size_t left = (size_t)w;
-        while (n > 0 && left >= v->iov_len) {
-            left -= v->iov_len;
-            v++;
-            n--;
-        }
-        if (n > 0) {
-            v->iov_base = (uint8_t *)v->iov_base + left;
-            v->iov_len -= left;
-        }
+        nc_iov_consume(&v, &n, (size_t)w);
     }
 }
 

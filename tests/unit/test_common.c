@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "common/buf.h"
@@ -140,6 +141,25 @@ static void test_is_canonical(void **state)
     json_decref(v);
 }
 
+/* A short write consumes whole iovecs, then part of the next. */
+static void test_iov_consume(void **state)
+{
+    (void)state;
+    char a[4] = "abcd", b[3] = "efg";
+    struct iovec iov[2] = {{a, 4}, {b, 3}}, *v = iov;
+    int n = 2;
+    nc_iov_consume(&v, &n, 0);
+    assert_int_equal(n, 2);
+    assert_ptr_equal(v, iov);
+    nc_iov_consume(&v, &n, 5);
+    assert_int_equal(n, 1);
+    assert_ptr_equal(v, iov + 1);
+    assert_ptr_equal(v->iov_base, b + 1);
+    assert_int_equal(v->iov_len, 2);
+    nc_iov_consume(&v, &n, 2);
+    assert_int_equal(n, 0);
+}
+
 static void test_files(void **state)
 {
     (void)state;
@@ -249,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_buf_caps),
         cmocka_unit_test(test_sha256_and_hex),
         cmocka_unit_test(test_is_canonical),
+        cmocka_unit_test(test_iov_consume),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_error_table),
         cmocka_unit_test(test_json_bounded),
