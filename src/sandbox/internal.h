@@ -189,6 +189,13 @@ NC_MUST_CHECK nc_err nc_wire_stream_check(const nc_wire_stream *s, const nc_run_
 NC_MUST_CHECK nc_err nc_wire_stream_forward(nc_wire_stream *s, const uint8_t *body, size_t len,
                                             const nc_run_hooks *hooks);
 void nc_wire_stream_keep(nc_wire_stream *s, nc_run_result *res);
+/* The result frame that ends a run: decoded under the caps and, if the run
+ * streamed, checked against the stream (*out_from, *err_from: where what
+ * was never streamed begins; 0 without a stream). NC_ERR_MALFORMED (res
+ * cleaned up) for a result that is malformed or disagrees with the stream. */
+NC_MUST_CHECK nc_err nc_wire_stream_result(const nc_wire_stream *s, bool streaming, const uint8_t *body, size_t len,
+                                           size_t stdout_cap, size_t stderr_cap, nc_err *status, nc_run_result *res,
+                                           size_t *out_from, size_t *err_from);
 void nc_wire_stream_rest(const nc_run_hooks *hooks, const nc_run_result *res, size_t out_from, size_t err_from);
 
 #endif

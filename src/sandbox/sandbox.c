@@ -1193,14 +1193,9 @@ static nc_err run_process(nc_sandbox *sb, const nc_artifact *art, const nc_run_s
         goto done;
     }
     nc_err status = NC_ERR_CHILD;
-    size_t out_from = 0, err_from = 0;
-    err = nc_wire_decode_result(body, blen, spec->limits.stdout_bytes, spec->limits.stderr_bytes,
-                                &status, res);
-    if (err == NC_OK && streaming) {
-        err = nc_wire_stream_check(&st, res, &out_from, &err_from);
-        if (err != NC_OK)
-            nc_run_result_cleanup(res);
-    }
+    size_t out_from, err_from;
+    err = nc_wire_stream_result(&st, streaming, body, blen, spec->limits.stdout_bytes, spec->limits.stderr_bytes,
+                                &status, res, &out_from, &err_from);
     retire_child(sb, &c);
     if (err != NC_OK) {
         res->outcome = NC_OUTCOME_CRASH;

@@ -835,13 +835,9 @@ nc_err nc_vm_host_run(nc_vm_host *h, const uint8_t *artifact, size_t artifact_le
     }
     retire_vm(h, &vm);
     nc_err status = NC_ERR_CHILD;
-    size_t out_from = 0, err_from = 0;
-    err = nc_wire_decode_result(body, blen, spec->limits.stdout_bytes, spec->limits.stderr_bytes, &status, res);
-    if (err == NC_OK && streaming) {
-        err = nc_wire_stream_check(&st, res, &out_from, &err_from);
-        if (err != NC_OK)
-            nc_run_result_cleanup(res);
-    }
+    size_t out_from, err_from;
+    err = nc_wire_stream_result(&st, streaming, body, blen, spec->limits.stdout_bytes, spec->limits.stderr_bytes,
+                                &status, res, &out_from, &err_from);
     /* What the guest says of its own isolation is kept; the VM's facts are the host's. */
     vm_facts(res, pooled, mem, confined, spawn_ns, handoff_ns);
     if (err != NC_OK) {

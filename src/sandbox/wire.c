@@ -612,6 +612,20 @@ void nc_wire_stream_keep(nc_wire_stream *s, nc_run_result *res)
     res->err = nc_buf_steal(&s->err, &res->err_len);
 }
 
+nc_err nc_wire_stream_result(const nc_wire_stream *s, bool streaming, const uint8_t *body, size_t len,
+                             size_t stdout_cap, size_t stderr_cap, nc_err *status, nc_run_result *res,
+                             size_t *out_from, size_t *err_from)
+{
+    *out_from = *err_from = 0;
+    nc_err err = nc_wire_decode_result(body, len, stdout_cap, stderr_cap, status, res);
+    if (err == NC_OK && streaming) {
+        err = nc_wire_stream_check(s, res, out_from, err_from);
+        if (err != NC_OK)
+            nc_run_result_cleanup(res);
+    }
+    return err;
+}
+
 void nc_wire_stream_rest(const nc_run_hooks *hooks, const nc_run_result *res, size_t out_from, size_t err_from)
 {
     if (!hooks || !hooks->on_output)
