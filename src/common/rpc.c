@@ -184,6 +184,47 @@ static nc_err send_all(nc_rpc *rpc, const char *p, size_t n, int64_t deadline, n
     return NC_OK;
 }
 
+/* Drops the bytes already handed out from the front of the buffer. */
+static void compact(nc_rpc *rpc)
+{
+    if (rpc->start) {
+        memmove(rpc->buf, rpc->buf + rpc->start, rpc->len - rpc->start);
+        rpc->len -= rpc->start;
+        rpc->start = 0;
+    }
+}
+
+/* Waits until the deadline for bytes and appends what one recv gives (none
+ * after EINTR or EAGAIN: the caller loops); *timed_out when the deadline
+ * passed first. The buffer must have room. */
+static nc_err receive(nc_rpc *rpc, int64_t deadline, bool *timed_out, nc_rpc_error *err)
+{
+    struct pollfd pfd = {.fd = rpc->fd, .events = POLLIN};
+    int prc = poll(&pfd, 1, remaining_ms(deadline));
+    if (prc < 0 && errno == EINTR)
+        return NC_OK;
+    if (prc < 0) {
+        set_msg(err, "poll failed while reading from the worker");
+        return NC_ERR_IO;
+    }
+    if (prc == 0) {
+        *timed_out = true;
+        return NC_OK;
+    }
+    ssize_t r = recv(rpc->fd, rpc->buf + rpc->len, rpc->cap - rpc->len, MSG_DONTWAIT);
+    if (r < 0) {
+        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+            return NC_OK;
+        if (err)
+            snprintf(err->message, sizeof err->message, "reading from the worker: %s", strerror(errno));
+        return NC_ERR_IO;
+    }
+    if (r == 0)
+        rpc->eof = true;
+    rpc->len += (size_t)r;
+    return NC_OK;
+}
+
 /* Finds the next complete line in the buffer, reading more as needed. On
  * NC_OK, *line points into the buffer (length *len, without '\n', NUL-
  * terminated in place) and stays valid until the next read; it is consumed.
@@ -216,11 +257,7 @@ static nc_err read_line(nc_rpc *rpc, int64_t deadline, char **line, size_t *len,
         }
         /* Make room: drop consumed bytes, then grow up to the cap (+1 for
          * the newline that ends a line of exactly the maximum length). */
-        if (rpc->start) {
-            memmove(rpc->buf, rpc->buf + rpc->start, rpc->len - rpc->start);
-            rpc->len -= rpc->start;
-            rpc->start = 0;
-        }
+        compact(rpc);
         const size_t hard = (size_t)NC_RPC_MAX_RESPONSE_BYTES + 1;
         if (rpc->cap - rpc->len < RPC_READ_CHUNK && rpc->cap < hard) {
             size_t ncap = rpc->cap ? rpc->cap * 2 : RPC_INITIAL_BUF;
@@ -238,27 +275,12 @@ static nc_err read_line(nc_rpc *rpc, int64_t deadline, char **line, size_t *len,
         }
         if (rpc->len >= rpc->cap)
             goto too_large;
-        struct pollfd pfd = {.fd = rpc->fd, .events = POLLIN};
-        int prc = poll(&pfd, 1, remaining_ms(deadline));
-        if (prc < 0 && errno == EINTR)
-            continue;
-        if (prc < 0) {
-            set_msg(err, "poll failed while reading from the worker");
-            return NC_ERR_IO;
-        }
-        if (prc == 0)
+        bool timed_out = false;
+        nc_err e = receive(rpc, deadline, &timed_out, err);
+        if (e != NC_OK)
+            return e;
+        if (timed_out)
             return NC_OK;   /* deadline: no line */
-        ssize_t r = recv(rpc->fd, rpc->buf + rpc->len, rpc->cap - rpc->len, MSG_DONTWAIT);
-        if (r < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                continue;
-            if (err)
-                snprintf(err->message, sizeof err->message, "reading from the worker: %s", strerror(errno));
-            return NC_ERR_IO;
-        }
-        if (r == 0)
-            rpc->eof = true;
-        rpc->len += (size_t)r;
     }
 too_large:
     if (err)
@@ -288,11 +310,7 @@ static nc_err read_raw(nc_rpc *rpc, int64_t deadline, size_t n, const uint8_t **
             set_msg(err, "the worker closed the connection in the middle of an event");
             return NC_ERR_IO;
         }
-        if (rpc->start) {
-            memmove(rpc->buf, rpc->buf + rpc->start, rpc->len - rpc->start);
-            rpc->len -= rpc->start;
-            rpc->start = 0;
-        }
+        compact(rpc);
         if (rpc->cap < n) {
             char *nb = realloc(rpc->buf, n + 1);
             if (!nb) {
@@ -302,25 +320,14 @@ static nc_err read_raw(nc_rpc *rpc, int64_t deadline, size_t n, const uint8_t **
             rpc->buf = nb;
             rpc->cap = n;
         }
-        struct pollfd pfd = {.fd = rpc->fd, .events = POLLIN};
-        int prc = poll(&pfd, 1, remaining_ms(deadline));
-        if (prc < 0 && errno == EINTR)
-            continue;
-        if (prc <= 0) {
-            set_msg(err, prc == 0 ? "timed out reading from the worker" : "poll failed while reading from the worker");
+        bool timed_out = false;
+        nc_err e = receive(rpc, deadline, &timed_out, err);
+        if (e != NC_OK)
+            return e;
+        if (timed_out) {
+            set_msg(err, "timed out reading from the worker");
             return NC_ERR_IO;
         }
-        ssize_t r = recv(rpc->fd, rpc->buf + rpc->len, rpc->cap - rpc->len, MSG_DONTWAIT);
-        if (r < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                continue;
-            if (err)
-                snprintf(err->message, sizeof err->message, "reading from the worker: %s", strerror(errno));
-            return NC_ERR_IO;
-        }
-        if (r == 0)
-            rpc->eof = true;
-        rpc->len += (size_t)r;
     }
     *out = (const uint8_t *)rpc->buf + rpc->start;
     rpc->start += n;
